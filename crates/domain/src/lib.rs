@@ -1,0 +1,27 @@
+//! Paddock's domain: the rules and the always-valid types every other crate speaks in.
+//!
+//! Nothing here does I/O. Values are parsed at the edge into these types (`Email`,
+//! `PracticeName`, `Permission`, ...) and are valid by construction afterwards.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod field;
+pub mod ids;
+pub mod permission;
+pub mod practice;
+pub mod role;
+pub mod user;
+
+pub use field::{FieldError, FieldErrors};
+pub use ids::{MembershipId, PracticeId, RoleId, UserId};
+pub use permission::{Permission, PermissionSet};
+pub use practice::PracticeName;
+pub use role::{BuiltinRole, MembershipStatus};
+pub use user::{DisplayName, Email};

@@ -1,0 +1,29 @@
+//! One module per subcommand.
+
+mod demo;
+mod doctor;
+mod migrate;
+mod practice;
+mod serve;
+
+use crate::cli::{Command, DemoAction};
+use std::process::ExitCode;
+
+/// A command's failure, printed with its causes by `main`.
+pub type CommandError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs one subcommand to completion.
+pub async fn run(command: Command) -> Result<ExitCode, CommandError> {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Migrate => migrate::run().await,
+        Command::Practice(crate::cli::PracticeCommand::Create(args)) => {
+            practice::create(args).await
+        }
+        Command::Demo(args) => match args.action {
+            Some(DemoAction::Seed) => demo::seed_only().await,
+            None => demo::run(args).await,
+        },
+        Command::Doctor(args) => doctor::run(args).await,
+    }
+}

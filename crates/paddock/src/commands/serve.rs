@@ -1,0 +1,79 @@
+//! `paddock serve`: the web application as the application role.
+
+use super::CommandError;
+use crate::cli::ServeArgs;
+use crate::config::{DATABASE_URL, require_env};
+use paddock_store::Db;
+use paddock_web::{AppState, HttpConfig, build_router};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// Connections the server keeps open at most.
+const POOL_SIZE: u32 = 20;
+
+pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
+    if !args.insecure_http {
+        eprintln!(
+            "paddock: refusing to serve plain HTTP without --insecure-http.\n\
+             Paddock does not terminate TLS itself yet: run it behind a TLS gateway \
+             (reverse proxy or load balancer, with HSTS) and pass --insecure-http."
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let url = require_env(DATABASE_URL, "the paddock_app role's connection")?;
+    let db = Db::connect(&url, POOL_SIZE).await?;
+    serve_checked(db, args.bind, |_| {}).await
+}
+
+/// Refuses to start unless the role is safe, then serves until Ctrl-C or SIGTERM;
+/// `on_listening` learns the bound address (useful with port 0).
+pub async fn serve_checked(
+    db: Db,
+    bind: SocketAddr,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<ExitCode, CommandError> {
+    let escapes = db.role_escapes().await?;
+    if !escapes.is_empty() {
+        eprintln!("paddock: refusing to start: the database role could bypass tenant isolation:");
+        for escape in &escapes {
+            eprintln!("  - {escape}");
+        }
+        eprintln!("Connect DATABASE_URL as paddock_app (created by `paddock migrate`).");
+        return Ok(ExitCode::FAILURE);
+    }
+    let status = db.schema_status().await?;
+    if !status.is_current() {
+        tracing::warn!(%status, "schema is not current; /readyz answers 503 until it is");
+    }
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "serving plain HTTP behind a TLS gateway");
+    on_listening(local);
+    let router = build_router(AppState { db: db.clone() }, &HttpConfig::default());
+    paddock_web::serve(listener, router, shutdown_signal()).await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

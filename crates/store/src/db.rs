@@ -1,0 +1,86 @@
+//! The server's connection pool, as the application role.
+
+use crate::schema::{self, SchemaStatus};
+use crate::tenant::{Actor, TenantTx};
+use crate::{Principal, StoreError};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The application's database handle. Tenant data is reachable only through
+/// [`Db::begin`], which scopes a transaction to an authenticated principal.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    /// Connects to `url` (expected to be the `paddock_app` role).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        Self::connect_with(options, max_connections).await
+    }
+
+    /// Connects with explicit options.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.application_name("paddock"))
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Opens a transaction scoped to the principal's practice, acting as the principal.
+    pub async fn begin(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+    ) -> Result<TenantTx, StoreError> {
+        TenantTx::begin(
+            &self.pool,
+            principal.practice_id(),
+            Actor::Member(principal.clone()),
+            request_id,
+        )
+        .await
+    }
+
+    /// Reasons the connected role could escape row-level security; empty when safe.
+    pub async fn role_escapes(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let role: String = sqlx::query_scalar("select current_user::text")
+            .fetch_one(&mut *conn)
+            .await?;
+        schema::role_escapes(&mut conn, &role).await
+    }
+
+    /// Refuses ([`StoreError::UnsafeRole`]) unless the connected role is safe to serve as.
+    pub async fn ensure_safe_role(&self) -> Result<(), StoreError> {
+        let escapes = self.role_escapes().await?;
+        if escapes.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::UnsafeRole(escapes))
+        }
+    }
+
+    /// Whether the database answers and its migrations are those of this build.
+    pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        schema::schema_status(&mut conn).await
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,55 @@
+//! The store's one error type. The web layer maps it to problem+json once, at the edge;
+//! nothing here carries SQL text to a client (`Database` displays as a fixed phrase).
+
+use paddock_domain::{FieldError, FieldErrors, Permission};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A database failure; the cause is logged, never shown to a client.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Input that parsed but conflicts with existing data, or failed to parse.
+    #[error(transparent)]
+    Invalid(#[from] FieldErrors),
+    /// A unique value is already taken (409 with the field).
+    #[error("conflict on {}: {}", .0.field, .0.message)]
+    Conflict(FieldError),
+    /// The row does not exist, or belongs to another practice (indistinguishable on purpose).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The principal lacks a permission.
+    #[error("permission `{0}` is required")]
+    Forbidden(Permission),
+    /// The connected role could bypass tenancy; the server must not start with it.
+    #[error("unsafe database role: {}", .0.join("; "))]
+    UnsafeRole(Vec<String>),
+    /// The password hasher failed (parameters or memory), not a wrong password.
+    #[error("password hashing failed")]
+    PasswordHash,
+}
+
+/// Maps a named constraint to the field a caller should fix; `None` leaves the error a 500.
+fn constraint_field(constraint: &str) -> Option<FieldError> {
+    match constraint {
+        "users_email_key" => Some(FieldError::new("email", "is already registered")),
+        "roles_name_key" => Some(FieldError::new("name", "a role with this name exists")),
+        "memberships_user_key" => Some(FieldError::new("email", "is already a member")),
+        _ => None,
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error
+            && db.is_unique_violation()
+            && let Some(field) = db.constraint().and_then(constraint_field)
+        {
+            return StoreError::Conflict(field);
+        }
+        StoreError::Database(error)
+    }
+}

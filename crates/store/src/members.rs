@@ -1,0 +1,66 @@
+//! Staff memberships of a practice.
+
+use crate::{StoreError, TenantTx};
+use paddock_domain::{MembershipId, MembershipStatus, Permission, RoleId, UserId};
+use uuid::Uuid;
+
+/// A member of the practice as the staff list shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The membership.
+    pub membership_id: MembershipId,
+    /// The person.
+    pub user_id: UserId,
+    /// Their sign-in email.
+    pub email: String,
+    /// Their display name.
+    pub display_name: String,
+    /// Their role in this practice.
+    pub role_id: RoleId,
+    /// That role's name.
+    pub role_name: String,
+    /// Whether they may act.
+    pub status: MembershipStatus,
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    membership_id: Uuid,
+    user_id: Uuid,
+    email: String,
+    display_name: String,
+    role_id: Uuid,
+    role_name: String,
+    status: String,
+}
+
+/// Every member of the practice, by name (staff managers only).
+pub async fn list(tx: &mut TenantTx) -> Result<Vec<Member>, StoreError> {
+    tx.require(Permission::StaffManage)?;
+    let rows: Vec<MemberRow> = sqlx::query_as(
+        "select m.id as membership_id, u.id as user_id, u.email, u.display_name,
+                r.id as role_id, r.name as role_name, m.status
+           from memberships m
+           join users u on u.id = m.user_id
+           join roles r on r.practice_id = m.practice_id and r.id = m.role_id
+          order by u.display_name, u.email",
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Member {
+                membership_id: MembershipId::from_uuid(row.membership_id),
+                user_id: UserId::from_uuid(row.user_id),
+                email: row.email,
+                display_name: row.display_name,
+                role_id: RoleId::from_uuid(row.role_id),
+                role_name: row.role_name,
+                status: row
+                    .status
+                    .parse()
+                    .map_err(|_| StoreError::NotFound("membership status"))?,
+            })
+        })
+        .collect()
+}

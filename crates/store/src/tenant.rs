@@ -1,0 +1,113 @@
+//! The tenant-scoped transaction: the only door to tenant tables.
+//!
+//! Beginning one sets `app.practice_id`, `app.actor_id` and `app.request_id` with
+//! `set_config(..., true)`, so the settings end with the transaction and a pooled
+//! connection never carries one tenant's scope into the next request. Row-level
+//! security policies read those settings; a query run through a `TenantTx` can only
+//! ever see and write its own practice's rows, whatever SQL it runs.
+
+use crate::{Principal, StoreError};
+use paddock_domain::{Permission, PracticeId, UserId};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+/// Who is acting in a tenant transaction.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// An authenticated staff member.
+    Member(Principal),
+    /// An admin command or internal job (practice creation, seeding, authentication lookups).
+    System,
+}
+
+/// A transaction scoped to one practice, opened for an actor.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    practice_id: PracticeId,
+    actor: Actor,
+}
+
+impl std::fmt::Debug for TenantTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantTx")
+            .field("practice_id", &self.practice_id)
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantTx {
+    /// Opens a transaction on `pool` scoped to `practice_id`.
+    pub(crate) async fn begin(
+        pool: &PgPool,
+        practice_id: PracticeId,
+        actor: Actor,
+        request_id: &str,
+    ) -> Result<Self, StoreError> {
+        let mut tx = pool.begin().await?;
+        let actor_id: Option<UserId> = match &actor {
+            Actor::Member(principal) => Some(principal.user_id()),
+            Actor::System => None,
+        };
+        sqlx::query(
+            "select set_config('app.practice_id', $1, true),
+                    set_config('app.actor_id', $2, true),
+                    set_config('app.request_id', $3, true)",
+        )
+        .bind(practice_id.to_string())
+        .bind(actor_id.map(|id| id.to_string()).unwrap_or_default())
+        .bind(request_id)
+        .execute(&mut *tx)
+        .await?;
+        Ok(Self {
+            tx,
+            practice_id,
+            actor,
+        })
+    }
+
+    /// The practice this transaction is confined to.
+    pub fn practice_id(&self) -> PracticeId {
+        self.practice_id
+    }
+
+    /// Who is acting.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Refuses unless the actor holds `permission` (system actors hold all).
+    pub fn require(&self, permission: Permission) -> Result<(), StoreError> {
+        match &self.actor {
+            Actor::Member(principal) => principal.require(permission),
+            Actor::System => Ok(()),
+        }
+    }
+
+    /// The connection, still inside this practice's scope: every statement run on it
+    /// is filtered by row-level security for this practice.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Names an email whose user row this transaction may look up (sign-in, invitations,
+    /// practice creation): identities are otherwise visible only to their practices.
+    pub(crate) async fn allow_user_lookup(&mut self, email: &str) -> Result<(), StoreError> {
+        sqlx::query("select set_config('app.user_email', $1, true)")
+            .bind(email)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Commits the change.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Abandons the change.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,180 @@
+//! The one place errors become HTTP answers: RFC 9457 `application/problem+json`.
+//!
+//! Which error belongs where: domain parsing yields `FieldErrors`; the store yields
+//! `StoreError`; both convert into [`AppError`], which renders a stable `code`. A 500
+//! never carries its cause: the cause is logged with the request id (see
+//! `middleware::finish_problem`) and the client gets only that id.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use paddock_domain::{FieldError, FieldErrors};
+use paddock_store::StoreError;
+use serde::Serialize;
+
+/// The problem+json media type.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input failed validation: 422 with every field.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Nothing here, or not yours: 404 either way.
+    #[error("not found")]
+    NotFound,
+    /// Authenticated but not permitted: 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Conflicts with existing data: 409 with the field.
+    #[error("conflict")]
+    Conflict(FieldError),
+    /// The service cannot answer now (database down, schema not migrated): 503.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: 500, cause logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type (stable).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short human summary of the type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable machine-readable code.
+    pub code: String,
+    /// What happened this time, when safe to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request id, to quote when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Field-level validation errors (422 only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// A problem of `code` with `status` and `title`.
+    pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
+        Self {
+            kind: format!("/problems/{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail: None,
+            request_id: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Adds the detail.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Renders the problem as a response, keeping a copy for the middleware.
+    pub fn into_response_with(self, internal_cause: Option<String>) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response.extensions_mut().insert(self);
+        if let Some(cause) = internal_cause {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
+    }
+}
+
+/// The hidden cause of a 500, carried to the logging middleware, never to the client.
+#[derive(Debug, Clone)]
+pub struct InternalCause(pub String);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::Validation(errors) => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Validation failed",
+                )
+                .with_detail("One or more fields are invalid.");
+                p.errors = errors;
+                p.into_response_with(None)
+            }
+            AppError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+                .into_response_with(None),
+            AppError::Forbidden(detail) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+                    .with_detail(detail)
+                    .into_response_with(None)
+            }
+            AppError::Conflict(field) => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "conflict", "Conflict")
+                    .with_detail(field.message.clone());
+                p.errors = vec![field];
+                p.into_response_with(None)
+            }
+            AppError::Unavailable(detail) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            )
+            .with_detail(detail)
+            .into_response_with(None),
+            AppError::Internal(cause) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error",
+            )
+            .with_detail(
+                "Something went wrong on our side. Quote the request id when reporting it.",
+            )
+            .into_response_with(Some(cause)),
+        }
+    }
+}
+
+impl From<FieldErrors> for AppError {
+    fn from(errors: FieldErrors) -> Self {
+        AppError::Validation(errors.0)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Invalid(errors) => AppError::Validation(errors.0),
+            StoreError::Conflict(field) => AppError::Conflict(field),
+            StoreError::NotFound(_) => AppError::NotFound,
+            StoreError::Forbidden(permission) => {
+                AppError::Forbidden(format!("This needs the `{permission}` permission."))
+            }
+            other => AppError::Internal(error_chain(&other)),
+        }
+    }
+}
+
+/// The error and its sources on one line, for the log.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,141 @@
+//! Request-wide middleware: request ids, the problem+json finishing pass, security headers.
+
+use crate::error::{InternalCause, PROBLEM_JSON, Problem};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// The request id header, set on every request and echoed on every response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Drops a client-supplied request id unless it is a short, plain token, so that
+/// nobody can smuggle text into logs or the audit trail through it.
+pub async fn sanitize_request_id(mut request: Request, next: Next) -> Response {
+    let acceptable = request.headers().get(REQUEST_ID).is_some_and(|value| {
+        let bytes = value.as_bytes();
+        (8..=64).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    if !acceptable {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+/// The request id of a request (always present after the request-id layer).
+pub fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// Makes every error answer a problem+json carrying the request id, and logs the
+/// hidden cause of a 500 with that id. Error answers produced outside our handlers
+/// (unknown route, wrong method, body too large, timeout) are converted too.
+pub async fn finish_problem(request: Request, next: Next) -> Response {
+    let request_id = request_id(&request);
+    let response = next.run(request).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(request_id = %request_id, cause = %cause, "internal error");
+    }
+    if let Some(problem) = response.extensions().get::<Problem>().cloned() {
+        let mut problem = problem;
+        problem.request_id = Some(request_id);
+        return with_headers_of(problem.into_response_with(None), response);
+    }
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        let is_problem = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+        if !is_problem {
+            return convert_plain_error(response, request_id).await;
+        }
+    }
+    response
+}
+
+/// Keeps headers such as `Retry-After` or `Allow` that the original answer carried.
+fn with_headers_of(mut rendered: Response, original: Response) -> Response {
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rendered
+}
+
+async fn convert_plain_error(response: Response, request_id: String) -> Response {
+    let status = response.status();
+    let (code, title) = match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "Bad request"),
+        StatusCode::NOT_FOUND => ("not_found", "Not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed"),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "Request took too long"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported media type"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("validation_failed", "Validation failed"),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests"),
+        s if s.is_server_error() => ("internal_error", "Internal server error"),
+        _ => ("client_error", "Request refused"),
+    };
+    let mut problem = Problem::new(status, code, title);
+    problem.request_id = Some(request_id.clone());
+    let (parts, body) = response.into_parts();
+    // Framework rejections explain client mistakes in plain text; server-side text
+    // could reveal internals, so a 5xx keeps only the request id.
+    if status.is_client_error() {
+        let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes)
+            .trim()
+            .chars()
+            .take(300)
+            .collect::<String>();
+        if !text.is_empty() {
+            problem.detail = Some(text);
+        }
+    } else {
+        tracing::error!(request_id = %request_id, status = status.as_u16(), "error answer from a lower layer");
+    }
+    let original = Response::from_parts(parts, Body::empty());
+    with_headers_of(problem.into_response_with(None), original)
+}
+
+/// Security headers for every answer (strict CSP: no inline script or style).
+pub fn security_headers() -> [(header::HeaderName, HeaderValue); 5] {
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        ),
+    ]
+}
+
+/// A 404 problem for paths no route matches.
+pub async fn not_found() -> Response {
+    crate::AppError::NotFound.into_response()
+}

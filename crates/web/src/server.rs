@@ -1,0 +1,104 @@
+//! Assembles the router with its layers, and serves it with graceful shutdown.
+
+use crate::middleware::{self, REQUEST_ID};
+use crate::{AppState, routes};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Paddock API", description = "Multi-tenant veterinary practice platform."),
+    tags((name = "health", description = "Liveness and readiness"))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, built from the same declarations as the router.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::health::router())
+}
+
+/// The whole application with its layers.
+pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    let api = std::sync::Arc::new(api);
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let layers = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(middleware::sanitize_request_id))
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            // The path only: query strings may carry tokens.
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(),
+                request_id = %middleware::request_id(request))
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .into_inner();
+    let mut router = router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let api = api.clone();
+                async move { axum::Json(api.as_ref().clone()) }
+            }),
+        )
+        .fallback(middleware::not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(middleware::finish_problem));
+    for (name, value) in middleware::security_headers() {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    router.layer(layers)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
