@@ -73,7 +73,7 @@ async fn ensure_template(server: &Url) -> String {
     let mut conn = PgConnection::connect(&url_for(server, "postgres", None))
         .await
         .expect("connect to the test server as admin");
-    sqlx::query("select pg_advisory_lock(7_300_437)")
+    sqlx::query("select pg_advisory_lock(7300437)")
         .execute(&mut conn)
         .await
         .expect("template lock");
@@ -100,7 +100,7 @@ async fn ensure_template(server: &Url) -> String {
             .await
             .expect("publish template");
     }
-    sqlx::query("select pg_advisory_unlock(7_300_437)")
+    sqlx::query("select pg_advisory_unlock(7300437)")
         .execute(&mut conn)
         .await
         .expect("template unlock");
@@ -120,6 +120,20 @@ impl TestDb {
         conn.execute(format!("create database {name} template {template}").as_str())
             .await
             .expect("clone the template");
+        conn.close().await.ok();
+        TestDb { name, server }
+    }
+
+    /// A new database with nothing in it, not even the migrations (for `paddock migrate`).
+    pub async fn empty() -> TestDb {
+        let server = server_url();
+        let name = format!("paddock_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&url_for(&server, "postgres", None))
+            .await
+            .expect("connect as admin");
+        conn.execute(format!("create database {name}").as_str())
+            .await
+            .expect("create an empty database");
         conn.close().await.ok();
         TestDb { name, server }
     }

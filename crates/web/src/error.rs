@@ -178,3 +178,74 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::middleware::finish_problem;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn answer(error: fn() -> AppError) -> (StatusCode, String) {
+        let router = Router::new()
+            .route("/", axum::routing::get(move || async move { Err::<(), _>(error()) }))
+            .layer(axum::middleware::from_fn(finish_problem));
+        let request = Request::get("/").header("x-request-id", "req-12345678").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_shows_only_the_request_id_never_its_cause() {
+        let (status, body) = answer(|| {
+            AppError::from(StoreError::Database(sqlx_error("relation \"secret_table\" does not exist")))
+        })
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.contains("secret_table"), "{body}");
+        assert!(!body.to_lowercase().contains("relation"), "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["code"], "internal_error");
+        assert_eq!(json["request_id"], "req-12345678");
+    }
+
+    #[tokio::test]
+    async fn validation_errors_list_every_field() {
+        let (status, body) = answer(|| {
+            AppError::from(FieldErrors(vec![
+                FieldError::new("email", "must be an email address"),
+                FieldError::new("name", "must not be empty"),
+            ]))
+        })
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["code"], "validation_failed");
+        assert_eq!(json["errors"][0]["field"], "email");
+        assert_eq!(json["errors"][1]["field"], "name");
+    }
+
+    #[tokio::test]
+    async fn a_missing_permission_is_a_403_naming_the_permission() {
+        let (status, body) =
+            answer(|| AppError::from(StoreError::Forbidden(paddock_domain::Permission::StaffManage))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body.contains("staff.manage"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn another_practices_row_and_a_missing_row_answer_the_same_404() {
+        let (status, body) = answer(|| AppError::from(StoreError::NotFound("patient"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(!body.contains("patient"), "the entity is not named: {body}");
+    }
+
+    fn sqlx_error(message: &str) -> sqlx::Error {
+        sqlx::Error::Protocol(message.to_owned())
+    }
+}

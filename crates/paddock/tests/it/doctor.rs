@@ -1,0 +1,141 @@
+//! `doctor` (the compliance self-check) reports every way tenancy can be broken.
+
+use crate::isolation::isolation_findings;
+use crate::world::two_practices;
+use paddock_store::doctor::{Finding, Severity, examine};
+use paddock_test_db::TestDb;
+use sqlx::Executor;
+
+fn errors(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.message.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_freshly_migrated_schema_has_no_errors() {
+    let db = TestDb::new().await;
+    let findings = examine(&db.admin().await).await.unwrap();
+    assert_eq!(errors(&findings), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_table_created_without_row_level_security_is_reported() {
+    let db = TestDb::new().await;
+    db.owner_conn()
+        .await
+        .execute("create table rogue_notes (practice_id uuid not null, note text)")
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    for expected in [
+        "table rogue_notes: row-level security is not enabled",
+        "table rogue_notes: row-level security is not forced",
+        "table rogue_notes: has no row-level security policy",
+        "table rogue_notes: no policy restricts practice_id to app_practice_id()",
+        "table rogue_notes: no index led by practice_id",
+    ] {
+        assert!(errors.iter().any(|e| e == expected), "missing {expected:?} in {errors:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_global_table_without_row_level_security_is_reported_too() {
+    let db = TestDb::new().await;
+    db.owner_conn()
+        .await
+        .execute("create table lookup_codes (code text primary key)")
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    assert!(
+        errors.contains(&"table lookup_codes: row-level security is not enabled".to_owned()),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn rls_enabled_but_not_forced_is_reported() {
+    let db = TestDb::new().await;
+    db.owner_conn()
+        .await
+        .execute("alter table memberships no force row level security")
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    assert_eq!(errors, vec!["table memberships: row-level security is not forced".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_policy_that_ignores_practice_id_is_reported() {
+    let db = TestDb::new().await;
+    db.owner_conn()
+        .await
+        .execute(
+            "drop policy tenant_isolation on roles;
+             create policy anything_goes on roles using (true)",
+        )
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    assert_eq!(
+        errors,
+        vec!["table roles: no policy restricts practice_id to app_practice_id()".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn dropping_one_policy_is_noticed_by_both_doctor_and_the_isolation_proof() {
+    let world = two_practices().await;
+    assert!(isolation_findings(&world).await.is_empty());
+    assert!(errors(&examine(&world.admin).await.unwrap()).is_empty());
+
+    world
+        .db
+        .owner_conn()
+        .await
+        .execute("drop policy tenant_isolation on memberships")
+        .await
+        .unwrap();
+
+    let doctor = errors(&examine(&world.admin).await.unwrap());
+    assert!(
+        doctor.contains(&"table memberships: has no row-level security policy".to_owned()),
+        "doctor missed it: {doctor:?}"
+    );
+    let isolation = isolation_findings(&world).await;
+    assert!(
+        isolation.iter().any(|f| f.starts_with("memberships:")),
+        "isolation proof missed it: {isolation:?}"
+    );
+}
+
+#[tokio::test]
+async fn unapplied_migrations_are_reported() {
+    let db = TestDb::new().await;
+    let admin = db.admin().await;
+    let mut conn = sqlx::PgConnection::connect(&db.admin_url()).await.unwrap();
+    conn.execute("delete from _sqlx_migrations").await.unwrap();
+    let errors = errors(&examine(&admin).await.unwrap());
+    assert!(
+        errors.iter().any(|e| e.starts_with("migrations not applied")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_migration_is_reported_as_diverged() {
+    let db = TestDb::new().await;
+    let admin = db.admin().await;
+    let mut conn = sqlx::PgConnection::connect(&db.admin_url()).await.unwrap();
+    conn.execute("update _sqlx_migrations set checksum = '\\x00'").await.unwrap();
+    let errors = errors(&examine(&admin).await.unwrap());
+    assert!(
+        errors.iter().any(|e| e.starts_with("migrations applied that this build does not know")),
+        "{errors:?}"
+    );
+}
+
+use sqlx::Connection;

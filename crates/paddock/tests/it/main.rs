@@ -1,0 +1,13 @@
+//! Paddock's integration tests: one binary (fast to link), one module per area.
+//!
+//! Every test gets its own database from `paddock-test-db` and reaches tenant data
+//! as the application role, exactly as the server does.
+
+mod cli;
+mod doctor;
+mod http;
+mod isolation;
+mod principal;
+mod schema;
+mod serve;
+mod world;

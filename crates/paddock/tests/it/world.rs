@@ -1,0 +1,58 @@
+//! Builds a test's world through public functions: two practices, each with an admin.
+
+use paddock_domain::{DisplayName, Email, PracticeId, PracticeName, UserId};
+use paddock_store::password::NewPassword;
+use paddock_store::practices::{self, NewPractice};
+use paddock_store::{AdminDb, Db, Principal, principal};
+use paddock_test_db::TestDb;
+
+/// A practice created for a test, with its admin's principal.
+pub struct PracticeFixture {
+    pub id: PracticeId,
+    pub admin: UserId,
+    pub principal: Principal,
+}
+
+/// Two practices in one fresh database.
+pub struct World {
+    pub db: TestDb,
+    pub app: Db,
+    pub admin: AdminDb,
+    pub a: PracticeFixture,
+    pub b: PracticeFixture,
+}
+
+/// Creates a practice named `name` whose admin is `email`.
+pub async fn create_practice(admin: &AdminDb, app: &Db, name: &str, email: &str) -> PracticeFixture {
+    let created = practices::create(
+        admin,
+        NewPractice {
+            name: PracticeName::parse("name", name).unwrap(),
+            admin_email: Email::parse("email", email).unwrap(),
+            admin_name: DisplayName::parse("name", "Admin").unwrap(),
+            admin_password: NewPassword::parse("password", "a long enough test password").unwrap(),
+            link_existing_user: true,
+        },
+    )
+    .await
+    .unwrap();
+    let principal = principal::resolve(app, created.user_id, created.practice_id, "test")
+        .await
+        .unwrap()
+        .expect("the new admin has an active membership");
+    PracticeFixture {
+        id: created.practice_id,
+        admin: created.user_id,
+        principal,
+    }
+}
+
+/// A fresh database with practices A (Riverside) and B (Northside).
+pub async fn two_practices() -> World {
+    let db = TestDb::new().await;
+    let admin = db.admin().await;
+    let app = db.app().await;
+    let a = create_practice(&admin, &app, "Riverside Animal Hospital", "admin@riverside.example").await;
+    let b = create_practice(&admin, &app, "Northside Veterinary Specialists", "admin@northside.example").await;
+    World { db, app, admin, a, b }
+}
