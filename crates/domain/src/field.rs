@@ -12,6 +12,32 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Trims `raw` and checks it holds `min..=max` characters and no control characters.
+pub fn bounded_text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    let text = raw.trim();
+    let chars = text.chars().count();
+    if chars < min {
+        return Err(if min == 1 {
+            FieldError::new(field, "must not be empty")
+        } else {
+            FieldError::new(field, format!("must be at least {min} characters"))
+        });
+    }
+    if chars > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 impl FieldError {
     /// A field error for `field` with `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {

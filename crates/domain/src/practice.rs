@@ -1,6 +1,6 @@
 //! Practice-level values.
 
-use crate::field::FieldError;
+use crate::field::{FieldError, bounded_text};
 use std::fmt;
 
 /// A practice's display name: trimmed, 2 to 200 characters, no control characters.
@@ -10,21 +10,7 @@ pub struct PracticeName(String);
 impl PracticeName {
     /// Parses a name typed by a person.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        let chars = name.chars().count();
-        if chars < 2 {
-            return Err(FieldError::new(field, "must be at least 2 characters"));
-        }
-        if chars > 200 {
-            return Err(FieldError::new(field, "must be at most 200 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                field,
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        bounded_text(field, raw, 2, 200).map(Self)
     }
 
     /// The name as stored.

@@ -1,6 +1,6 @@
 //! Values describing a person who signs in.
 
-use crate::field::FieldError;
+use crate::field::{FieldError, bounded_text};
 use std::fmt;
 
 /// An email address, lower-cased so that uniqueness is case-insensitive.
@@ -50,20 +50,7 @@ pub struct DisplayName(String);
 impl DisplayName {
     /// Parses a display name typed by a person.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(FieldError::new(field, "must not be empty"));
-        }
-        if name.chars().count() > 200 {
-            return Err(FieldError::new(field, "must be at most 200 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                field,
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        bounded_text(field, raw, 1, 200).map(Self)
     }
 
     /// The name as stored.

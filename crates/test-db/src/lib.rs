@@ -113,27 +113,22 @@ impl TestDb {
     pub async fn new() -> TestDb {
         let server = server_url();
         let template = ensure_template(&server).await;
-        let name = format!("paddock_t_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&url_for(&server, "postgres", None))
-            .await
-            .expect("connect as admin");
-        conn.execute(format!("create database {name} template {template}").as_str())
-            .await
-            .expect("clone the template");
-        conn.close().await.ok();
-        TestDb { name, server }
+        Self::create(server, &format!("template {template}")).await
     }
 
     /// A new database with nothing in it, not even the migrations (for `paddock migrate`).
     pub async fn empty() -> TestDb {
-        let server = server_url();
+        Self::create(server_url(), "").await
+    }
+
+    async fn create(server: Url, options: &str) -> TestDb {
         let name = format!("paddock_t_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&url_for(&server, "postgres", None))
             .await
             .expect("connect as admin");
-        conn.execute(format!("create database {name}").as_str())
+        conn.execute(format!("create database {name} {options}").as_str())
             .await
-            .expect("create an empty database");
+            .expect("create the test database");
         conn.close().await.ok();
         TestDb { name, server }
     }

@@ -167,8 +167,8 @@ impl From<StoreError> for AppError {
     }
 }
 
-/// The error and its sources on one line, for the log.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// The error and its sources on one line, for logs and the command line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -191,9 +191,15 @@ mod tests {
 
     async fn answer(error: fn() -> AppError) -> (StatusCode, String) {
         let router = Router::new()
-            .route("/", axum::routing::get(move || async move { Err::<(), _>(error()) }))
+            .route(
+                "/",
+                axum::routing::get(move || async move { Err::<(), _>(error()) }),
+            )
             .layer(axum::middleware::from_fn(finish_problem));
-        let request = Request::get("/").header("x-request-id", "req-12345678").body(Body::empty()).unwrap();
+        let request = Request::get("/")
+            .header("x-request-id", "req-12345678")
+            .body(Body::empty())
+            .unwrap();
         let response = router.oneshot(request).await.unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -203,7 +209,9 @@ mod tests {
     #[tokio::test]
     async fn an_internal_error_shows_only_the_request_id_never_its_cause() {
         let (status, body) = answer(|| {
-            AppError::from(StoreError::Database(sqlx_error("relation \"secret_table\" does not exist")))
+            AppError::from(StoreError::Database(sqlx_error(
+                "relation \"secret_table\" does not exist",
+            )))
         })
         .await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -232,8 +240,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_permission_is_a_403_naming_the_permission() {
-        let (status, body) =
-            answer(|| AppError::from(StoreError::Forbidden(paddock_domain::Permission::StaffManage))).await;
+        let (status, body) = answer(|| {
+            AppError::from(StoreError::Forbidden(
+                paddock_domain::Permission::StaffManage,
+            ))
+        })
+        .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(body.contains("staff.manage"), "{body}");
     }
