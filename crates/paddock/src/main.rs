@@ -26,7 +26,10 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli.command)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("paddock: error: {}", paddock_web::error::error_chain(error.as_ref()));
+            eprintln!(
+                "paddock: error: {}",
+                paddock_web::error::error_chain(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

@@ -94,6 +94,8 @@ async fn ensure_roles(conn: &mut PgConnection) -> Result<(), StoreError> {
     sqlx::raw_sql(&format!(
         "do $$
          begin
+             -- Roles are cluster-wide: serialise concurrent migrations of several databases.
+             perform pg_advisory_xact_lock(7300438);
              if not exists (select from pg_roles where rolname = '{OWNER_ROLE}') then
                  create role {OWNER_ROLE} nologin;
              end if;

@@ -32,6 +32,7 @@ pub async fn serve_checked(
     bind: SocketAddr,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<ExitCode, CommandError> {
+    let shutdown = shutdown_signal()?;
     let escapes = db.role_escapes().await?;
     if !escapes.is_empty() {
         eprintln!("paddock: refusing to start: the database role could bypass tenant isolation:");
@@ -50,30 +51,26 @@ pub async fn serve_checked(
     tracing::info!(address = %local, "serving plain HTTP behind a TLS gateway");
     on_listening(local);
     let router = build_router(AppState { db: db.clone() }, &HttpConfig::default());
-    paddock_web::serve(listener, router, shutdown_signal()).await?;
+    paddock_web::serve(listener, router, shutdown).await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Installs the Ctrl-C and SIGTERM handlers now, and resolves when either arrives.
+///
+/// Installing them before anything is announced matters: a signal that arrives
+/// between "listening" and the first poll would otherwise kill the process outright.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static>
+{
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }

@@ -1,175 +1,13 @@
 //! The `paddock` admin commands as scripts run them: the real binary, its exit codes,
 //! JSON on stdout and messages on stderr.
 //!
-//! The process helpers at the top are shared with `serve.rs`.
 
+use crate::process::{Output, paddock, run, superuser};
 use paddock_domain::{Permission, PracticeId, UserId};
 use paddock_store::principal;
 use paddock_test_db::TestDb;
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-/// How long any single command may take before the test gives up on it.
-pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
-/// How often the tests look again while waiting.
-pub(crate) const POLL: Duration = Duration::from_millis(25);
-
-/// The `paddock` binary with none of the variables it reads inherited from the test's
-/// environment; each test sets exactly what it needs.
-pub(crate) fn paddock() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paddock"));
-    cmd.env_remove("DATABASE_URL")
-        .env_remove("PADDOCK_ADMIN_DATABASE_URL")
-        .env_remove("PADDOCK_ADMIN_PASSWORD")
-        .env_remove("PADDOCK_BIND")
-        .env_remove("PADDOCK_DATA_DIR")
-        .env_remove("PADDOCK_LOG_FORMAT")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// A finished command.
-#[derive(Debug)]
-pub(crate) struct Output {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Output {
-    /// The exit code; fails the test if the process was killed by a signal.
-    pub fn code(&self) -> i32 {
-        self.status
-            .code()
-            .unwrap_or_else(|| panic!("paddock was killed by a signal: {self}"))
-    }
-}
-
-impl std::fmt::Display for Output {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// A child process that is killed (and reaped) if the test ends while it still runs.
-#[derive(Debug)]
-pub(crate) struct KillOnDrop(pub Child);
-
-impl KillOnDrop {
-    /// Waits up to `deadline` for the process to exit; `None` if it is still running.
-    pub fn wait_until(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.0.try_wait().expect("poll the paddock process") {
-                return Some(status);
-            }
-            if start.elapsed() > deadline {
-                return None;
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Sends SIGTERM (no unsafe code: through kill(1)).
-    pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .expect("run kill -TERM");
-        assert!(status.success(), "kill -TERM failed: {status}");
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Reads a pipe to its end on a thread of its own, so a chatty child never blocks.
-pub(crate) fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Runs `cmd` to completion, failing the test if it takes longer than [`DEADLINE`].
-pub(crate) fn run(cmd: &mut Command) -> Output {
-    let mut child = KillOnDrop(
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn paddock"),
-    );
-    let stdout = drain(child.0.stdout.take().expect("stdout is piped"));
-    let stderr = drain(child.0.stderr.take().expect("stderr is piped"));
-    let Some(status) = child.wait_until(DEADLINE) else {
-        drop(child);
-        panic!(
-            "paddock did not exit within {DEADLINE:?}; stderr so far:\n{}",
-            stderr.join().unwrap_or_default()
-        );
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
-/// A directory under the system temp dir, removed with everything in it when dropped.
-#[derive(Debug)]
-pub(crate) struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("paddock-{label}-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A superuser connection, for the test's own observations only (it bypasses RLS).
-pub(crate) async fn superuser(db: &TestDb) -> PgConnection {
-    PgConnection::connect(&db.admin_url())
-        .await
-        .expect("superuser connection")
-}
-
-/// An unmigrated database. The roles are cluster-wide and `paddock migrate` creates
-/// them without a lock, so make sure they exist (by building a migrated database,
-/// which the harness does under its lock) before a test migrates a database of its
-/// own while other tests do the same.
-async fn empty_database() -> TestDb {
-    drop(TestDb::new().await);
-    TestDb::empty().await
-}
 
 fn migrate(db: &TestDb) -> Output {
     run(paddock()
@@ -186,7 +24,11 @@ async fn practice_count(db: &TestDb) -> i64 {
 
 /// stdout must be exactly one JSON value on one line.
 fn single_json(output: &Output) -> Value {
-    let lines: Vec<&str> = output.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(lines.len(), 1, "stdout must be one line of JSON: {output}");
     serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {output}"))
 }
@@ -200,7 +42,7 @@ fn uuid_field(object: &Value, key: &str) -> Uuid {
 
 #[tokio::test]
 async fn migrate_applies_every_migration_to_an_empty_database_and_is_idempotent() {
-    let db = empty_database().await;
+    let db = TestDb::empty().await;
 
     let first = migrate(&db);
     assert_eq!(first.code(), 0, "first migrate: {first}");
@@ -215,13 +57,20 @@ async fn migrate_applies_every_migration_to_an_empty_database_and_is_idempotent(
         .iter()
         .filter(|m| !m.migration_type.is_down_migration())
         .count();
-    assert_eq!(applied, i64::try_from(known).unwrap(), "every migration applied once");
+    assert_eq!(
+        applied,
+        i64::try_from(known).unwrap(),
+        "every migration applied once"
+    );
 
     let doctor = run(paddock()
         .arg("doctor")
         .env("PADDOCK_ADMIN_DATABASE_URL", db.admin_url()));
     assert_eq!(doctor.code(), 0, "doctor after migrate: {doctor}");
-    assert!(doctor.stderr.contains("OK"), "doctor must report OK: {doctor}");
+    assert!(
+        doctor.stderr.contains("OK"),
+        "doctor must report OK: {doctor}"
+    );
 }
 
 #[test]
@@ -231,7 +80,14 @@ fn admin_commands_refuse_to_run_without_the_admin_database_url() {
     let app_url = "postgres://paddock_app@127.0.0.1:1/nowhere";
     let commands: [&[&str]; 3] = [
         &["migrate"],
-        &["practice", "create", "--name", "Riverside Animal Hospital", "--admin-email", "vet@riverside.example"],
+        &[
+            "practice",
+            "create",
+            "--name",
+            "Riverside Animal Hospital",
+            "--admin-email",
+            "vet@riverside.example",
+        ],
         &["demo", "seed"],
     ];
     for args in commands {
@@ -243,7 +99,11 @@ fn admin_commands_refuse_to_run_without_the_admin_database_url() {
                 cmd.env("DATABASE_URL", url);
             }
             let output = run(&mut cmd);
-            assert_ne!(output.code(), 0, "{args:?} (DATABASE_URL {database_url:?}) must fail: {output}");
+            assert_ne!(
+                output.code(),
+                0,
+                "{args:?} (DATABASE_URL {database_url:?}) must fail: {output}"
+            );
             assert!(
                 output.stderr.contains("PADDOCK_ADMIN_DATABASE_URL"),
                 "{args:?} (DATABASE_URL {database_url:?}) must name PADDOCK_ADMIN_DATABASE_URL: {output}"
@@ -257,13 +117,16 @@ fn admin_commands_refuse_to_run_without_the_admin_database_url() {
 fn doctor_without_any_database_url_fails_naming_the_variables() {
     let output = run(paddock().arg("doctor"));
     assert_ne!(output.code(), 0, "{output}");
-    assert!(output.stderr.contains("PADDOCK_ADMIN_DATABASE_URL"), "{output}");
+    assert!(
+        output.stderr.contains("PADDOCK_ADMIN_DATABASE_URL"),
+        "{output}"
+    );
     assert!(output.stderr.contains("DATABASE_URL"), "{output}");
 }
 
 #[tokio::test]
 async fn migrate_creates_a_safe_application_role_and_a_nologin_owner_of_every_table() {
-    let db = empty_database().await;
+    let db = TestDb::empty().await;
     let output = migrate(&db);
     assert_eq!(output.code(), 0, "migrate: {output}");
 
@@ -300,7 +163,10 @@ async fn migrate_creates_a_safe_application_role_and_a_nologin_owner_of_every_ta
         .iter()
         .filter(|(_, owner)| owner != "paddock_owner")
         .collect();
-    assert!(foreign.is_empty(), "tables not owned by paddock_owner: {foreign:?}");
+    assert!(
+        foreign.is_empty(),
+        "tables not owned by paddock_owner: {foreign:?}"
+    );
 
     // Sequences, views and the like count too: the app role must own nothing at all.
     let other: Vec<(String, String)> = sqlx::query_as(
@@ -312,7 +178,10 @@ async fn migrate_creates_a_safe_application_role_and_a_nologin_owner_of_every_ta
     .fetch_all(&mut conn)
     .await
     .expect("list relations");
-    assert!(other.is_empty(), "relations not owned by paddock_owner: {other:?}");
+    assert!(
+        other.is_empty(),
+        "relations not owned by paddock_owner: {other:?}"
+    );
 }
 
 #[tokio::test]
@@ -326,7 +195,9 @@ async fn practice_create_prints_the_ids_of_a_practice_whose_admin_holds_every_pe
     assert_eq!(output.code(), 0, "practice create: {output}");
 
     let json = single_json(&output);
-    let object = json.as_object().unwrap_or_else(|| panic!("stdout must be an object: {output}"));
+    let object = json
+        .as_object()
+        .unwrap_or_else(|| panic!("stdout must be an object: {output}"));
     let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["practice_id", "user_id"], "{output}");
@@ -351,14 +222,21 @@ async fn practice_create_prints_the_ids_of_a_practice_whose_admin_holds_every_pe
         .fetch_one(&mut superuser(&db).await)
         .await
         .expect("the admin's user row");
-    assert_eq!(email, "vet@riverside.example", "emails are stored lower-cased");
+    assert_eq!(
+        email, "vet@riverside.example",
+        "emails are stored lower-cased"
+    );
 }
 
 #[tokio::test]
 async fn practice_create_rejects_invalid_input_with_exit_code_2_naming_the_field() {
     let db = TestDb::new().await;
     let cases = [
-        ("not-an-email", "correct horse battery staple", "admin_email"),
+        (
+            "not-an-email",
+            "correct horse battery staple",
+            "admin_email",
+        ),
         ("vet@riverside.example", "short pass", "admin_password"),
     ];
     for (email, password, field) in cases {
@@ -368,15 +246,21 @@ async fn practice_create_rejects_invalid_input_with_exit_code_2_naming_the_field
             .env("PADDOCK_ADMIN_DATABASE_URL", db.admin_url())
             .env("PADDOCK_ADMIN_PASSWORD", password));
         assert_eq!(output.code(), 2, "invalid {field}: {output}");
-        assert!(output.stderr.contains(field), "stderr must name {field}: {output}");
+        assert!(
+            output.stderr.contains(field),
+            "stderr must name {field}: {output}"
+        );
         assert!(output.stdout.is_empty(), "no result on stdout: {output}");
     }
-    assert_eq!(practice_count(&db).await, 0, "nothing may be created from invalid input");
+    assert_eq!(
+        practice_count(&db).await,
+        0,
+        "nothing may be created from invalid input"
+    );
 }
 
 #[tokio::test]
-async fn demo_seed_prints_two_practices_with_working_admin_credentials_and_refuses_to_run_twice()
-{
+async fn demo_seed_prints_two_practices_with_working_admin_credentials_and_refuses_to_run_twice() {
     let db = TestDb::new().await;
     let seed = || {
         run(paddock()
@@ -390,11 +274,17 @@ async fn demo_seed_prints_two_practices_with_working_admin_credentials_and_refus
     let practices = json["practices"]
         .as_array()
         .unwrap_or_else(|| panic!("practices must be an array: {output}"));
-    let mut names: Vec<&str> = practices.iter().filter_map(|p| p["name"].as_str()).collect();
+    let mut names: Vec<&str> = practices
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
     names.sort_unstable();
     assert_eq!(
         names,
-        ["Northside Veterinary Specialists", "Riverside Animal Hospital"],
+        [
+            "Northside Veterinary Specialists",
+            "Riverside Animal Hospital"
+        ],
         "{output}"
     );
 
@@ -409,8 +299,12 @@ async fn demo_seed_prints_two_practices_with_working_admin_credentials_and_refus
         assert_eq!(users.len(), 1, "one user per demo practice: {practice}");
         let user = &users[0];
         assert_eq!(user["role"], "Practice admin", "{practice}");
-        let email = user["email"].as_str().unwrap_or_else(|| panic!("email: {user}"));
-        let password = user["password"].as_str().unwrap_or_else(|| panic!("password: {user}"));
+        let email = user["email"]
+            .as_str()
+            .unwrap_or_else(|| panic!("email: {user}"));
+        let password = user["password"]
+            .as_str()
+            .unwrap_or_else(|| panic!("password: {user}"));
         assert!(password.chars().count() >= 12, "password too short: {user}");
         passwords.push(password.to_owned());
 
@@ -419,19 +313,25 @@ async fn demo_seed_prints_two_practices_with_working_admin_credentials_and_refus
             .fetch_one(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("no user {email}: {e}"));
-        let principal =
-            principal::resolve(&app, UserId::from_uuid(user_id), practice_id, "test")
-                .await
-                .expect("resolve the demo admin")
-                .unwrap_or_else(|| panic!("{email} has no active membership of {practice}"));
+        let principal = principal::resolve(&app, UserId::from_uuid(user_id), practice_id, "test")
+            .await
+            .expect("resolve the demo admin")
+            .unwrap_or_else(|| panic!("{email} has no active membership of {practice}"));
         assert_eq!(principal.role_name(), "Practice admin");
         assert_eq!(principal.permissions().len(), Permission::ALL.len());
     }
-    assert_ne!(passwords[0], passwords[1], "each demo admin gets its own password");
+    assert_ne!(
+        passwords[0], passwords[1],
+        "each demo admin gets its own password"
+    );
 
     let again = seed();
     assert_ne!(again.code(), 0, "seeding twice must fail: {again}");
-    assert_eq!(practice_count(&db).await, 2, "a failed seed leaves nothing behind");
+    assert_eq!(
+        practice_count(&db).await,
+        2,
+        "a failed seed leaves nothing behind"
+    );
 }
 
 #[test]
@@ -442,7 +342,7 @@ fn help_lists_the_subcommands_and_practice_create_help_names_the_password_variab
         assert!(
             help.stdout
                 .lines()
-                .any(|line| line.trim_start().split_whitespace().next() == Some(command)),
+                .any(|line| line.split_whitespace().next() == Some(command)),
             "--help must list `{command}`: {help}"
         );
     }
@@ -457,7 +357,8 @@ async fn doctor_warns_that_the_app_role_has_no_password_and_fails_on_it_only_whe
     let db = TestDb::new().await;
     let doctor = |strict: bool| {
         let mut cmd = paddock();
-        cmd.arg("doctor").env("PADDOCK_ADMIN_DATABASE_URL", db.admin_url());
+        cmd.arg("doctor")
+            .env("PADDOCK_ADMIN_DATABASE_URL", db.admin_url());
         if strict {
             cmd.arg("--strict");
         }
@@ -472,7 +373,10 @@ async fn doctor_warns_that_the_app_role_has_no_password_and_fails_on_it_only_whe
 
     let plain = doctor(false);
     assert_eq!(plain.code(), 0, "warnings alone pass: {plain}");
-    assert!(has_warning(&plain), "the missing password is reported: {plain}");
+    assert!(
+        has_warning(&plain),
+        "the missing password is reported: {plain}"
+    );
     assert!(
         !plain.stdout.lines().any(|line| line.starts_with("error:")),
         "a migrated database has no errors: {plain}"
@@ -504,10 +408,9 @@ async fn doctor_fails_naming_a_table_whose_row_level_security_is_not_forced() {
         .env("PADDOCK_ADMIN_DATABASE_URL", db.admin_url()));
     assert_eq!(output.code(), 1, "{output}");
     assert!(
-        output
-            .stdout
-            .lines()
-            .any(|line| line.starts_with("error:") && line.contains("practices") && line.contains("forced")),
+        output.stdout.lines().any(|line| line.starts_with("error:")
+            && line.contains("practices")
+            && line.contains("forced")),
         "doctor must name the table: {output}"
     );
     assert!(output.stderr.contains("FAILED"), "{output}");

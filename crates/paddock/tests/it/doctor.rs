@@ -37,7 +37,10 @@ async fn a_table_created_without_row_level_security_is_reported() {
         "table rogue_notes: no policy restricts practice_id to app_practice_id()",
         "table rogue_notes: no index led by practice_id",
     ] {
-        assert!(errors.iter().any(|e| e == expected), "missing {expected:?} in {errors:?}");
+        assert!(
+            errors.iter().any(|e| e == expected),
+            "missing {expected:?} in {errors:?}"
+        );
     }
 }
 
@@ -65,7 +68,10 @@ async fn rls_enabled_but_not_forced_is_reported() {
         .await
         .unwrap();
     let errors = errors(&examine(&db.admin().await).await.unwrap());
-    assert_eq!(errors, vec!["table memberships: row-level security is not forced".to_owned()]);
+    assert_eq!(
+        errors,
+        vec!["table memberships: row-level security is not forced".to_owned()]
+    );
 }
 
 #[tokio::test]
@@ -120,7 +126,9 @@ async fn unapplied_migrations_are_reported() {
     conn.execute("delete from _sqlx_migrations").await.unwrap();
     let errors = errors(&examine(&admin).await.unwrap());
     assert!(
-        errors.iter().any(|e| e.starts_with("migrations not applied")),
+        errors
+            .iter()
+            .any(|e| e.starts_with("migrations not applied")),
         "{errors:?}"
     );
 }
@@ -130,10 +138,14 @@ async fn a_changed_migration_is_reported_as_diverged() {
     let db = TestDb::new().await;
     let admin = db.admin().await;
     let mut conn = sqlx::PgConnection::connect(&db.admin_url()).await.unwrap();
-    conn.execute("update _sqlx_migrations set checksum = '\\x00'").await.unwrap();
+    conn.execute("update _sqlx_migrations set checksum = '\\x00'")
+        .await
+        .unwrap();
     let errors = errors(&examine(&admin).await.unwrap());
     assert!(
-        errors.iter().any(|e| e.starts_with("migrations applied that this build does not know")),
+        errors
+            .iter()
+            .any(|e| e.starts_with("migrations applied that this build does not know")),
         "{errors:?}"
     );
 }

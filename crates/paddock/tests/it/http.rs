@@ -27,7 +27,11 @@ async fn send(router: &Router, request: Request<Body>) -> Answer {
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer { status, headers, body }
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn get(path: &str) -> Request<Body> {
@@ -36,7 +40,10 @@ fn get(path: &str) -> Request<Body> {
 
 fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
     assert_eq!(answer.status, status);
-    assert_eq!(answer.headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
     assert_eq!(answer.body["status"], status.as_u16());
     assert_eq!(answer.body["code"], code);
     assert_eq!(answer.body["type"], format!("/problems/{code}"));
@@ -52,9 +59,15 @@ async fn probes_answer_when_the_database_is_migrated() {
     let db = TestDb::new().await;
     let router = app(&db).await;
     let health = send(&router, get("/healthz")).await;
-    assert_eq!((health.status, health.body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(
+        (health.status, health.body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
     let ready = send(&router, get("/readyz")).await;
-    assert_eq!((ready.status, ready.body["status"].as_str()), (StatusCode::OK, Some("ready")));
+    assert_eq!(
+        (ready.status, ready.body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
 }
 
 #[tokio::test]
@@ -65,17 +78,37 @@ async fn readiness_fails_with_a_problem_when_migrations_are_missing() {
     admin.execute("delete from _sqlx_migrations").await.unwrap();
     let ready = send(&router, get("/readyz")).await;
     assert_problem(&ready, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
-    assert!(ready.body["detail"].as_str().unwrap().contains("paddock migrate"));
+    assert!(
+        ready.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("paddock migrate")
+    );
 }
 
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_problem_json() {
     let db = TestDb::new().await;
     let router = app(&db).await;
-    assert_problem(&send(&router, get("/api/v1/nothing-here")).await, StatusCode::NOT_FOUND, "not_found");
-    let wrong_method = send(&router, Request::delete("/healthz").body(Body::empty()).unwrap()).await;
-    assert_problem(&wrong_method, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-    assert!(wrong_method.headers.contains_key(header::ALLOW), "Allow header kept");
+    assert_problem(
+        &send(&router, get("/api/v1/nothing-here")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let wrong_method = send(
+        &router,
+        Request::delete("/healthz").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_problem(
+        &wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    assert!(
+        wrong_method.headers.contains_key(header::ALLOW),
+        "Allow header kept"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +125,11 @@ async fn oversized_bodies_are_refused_before_any_handler_runs() {
         .header(header::CONTENT_LENGTH, 4096)
         .body(Body::from(vec![b'x'; 4096]))
         .unwrap();
-    assert_problem(&send(&router, request).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_problem(
+        &send(&router, request).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
 }
 
 #[tokio::test]
@@ -105,8 +142,13 @@ async fn every_answer_carries_a_request_id_and_security_headers() {
     assert_eq!(answer.headers["x-content-type-options"], "nosniff");
     assert_eq!(answer.headers["x-frame-options"], "DENY");
     assert_eq!(answer.headers["referrer-policy"], "no-referrer");
-    let csp = answer.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    let csp = answer.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
 }
 
 #[tokio::test]
@@ -117,14 +159,23 @@ async fn a_plain_client_request_id_is_echoed_and_a_hostile_one_replaced() {
         .header("x-request-id", "gateway-1234abcd")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(send(&router, plain).await.headers["x-request-id"], "gateway-1234abcd");
+    assert_eq!(
+        send(&router, plain).await.headers["x-request-id"],
+        "gateway-1234abcd"
+    );
 
     let hostile = Request::get("/healthz")
         .header("x-request-id", "x\" injected=\"yes")
         .body(Body::empty())
         .unwrap();
-    let echoed = send(&router, hostile).await.headers["x-request-id"].to_str().unwrap().to_owned();
-    assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "replaced by a fresh id: {echoed}");
+    let echoed = send(&router, hostile).await.headers["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        uuid::Uuid::parse_str(&echoed).is_ok(),
+        "replaced by a fresh id: {echoed}"
+    );
 }
 
 #[tokio::test]
@@ -136,5 +187,8 @@ async fn the_openapi_document_is_generated_from_the_routes() {
     assert_eq!(doc.body["openapi"], "3.1.0");
     let paths: Vec<&String> = doc.body["paths"].as_object().unwrap().keys().collect();
     assert_eq!(paths, vec!["/healthz", "/readyz"]);
-    assert_eq!(doc.body, serde_json::to_value(paddock_web::server::openapi()).unwrap());
+    assert_eq!(
+        doc.body,
+        serde_json::to_value(paddock_web::server::openapi()).unwrap()
+    );
 }

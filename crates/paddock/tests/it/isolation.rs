@@ -53,50 +53,92 @@ pub async fn isolation_findings(world: &World) -> Vec<String> {
     let a: PracticeId = world.a.id;
     let mut probe = world.db.app_conn().await;
     let tables = tenant_tables(&mut probe).await;
-    assert!(tables.len() >= 3, "the catalogue query found too few tenant tables: {tables:?}");
+    assert!(
+        tables.len() >= 3,
+        "the catalogue query found too few tenant tables: {tables:?}"
+    );
 
     // Practice A sees its own rows, and only those.
-    let mut tx_a = world.app.begin(&world.a.principal, "isolation-a").await.unwrap();
+    let mut tx_a = world
+        .app
+        .begin(&world.a.principal, "isolation-a")
+        .await
+        .unwrap();
     for t in &tables {
         match count(tx_a.conn(), &format!("select count(*) from {t}")).await {
             Ok(0) => findings.push(format!("{t}: practice A cannot see its own rows (or the fixture made none: extend world.rs)")),
             Ok(_) => {}
             Err(e) => findings.push(format!("{t}: practice A's select failed: {e}")),
         }
-        match count(tx_a.conn(), &format!("select count(*) from {t} where practice_id <> '{a}'")).await {
+        match count(
+            tx_a.conn(),
+            &format!("select count(*) from {t} where practice_id <> '{a}'"),
+        )
+        .await
+        {
             Ok(0) => {}
-            Ok(n) => findings.push(format!("{t}: practice A sees {n} row(s) of other practices")),
+            Ok(n) => findings.push(format!(
+                "{t}: practice A sees {n} row(s) of other practices"
+            )),
             Err(e) => findings.push(format!("{t}: select failed: {e}")),
         }
     }
     tx_a.rollback().await.unwrap();
 
     // Practice B finds none of A's rows, whatever it tries.
-    let mut tx_b = world.app.begin(&world.b.principal, "isolation-b").await.unwrap();
+    let mut tx_b = world
+        .app
+        .begin(&world.b.principal, "isolation-b")
+        .await
+        .unwrap();
     for t in &tables {
         let checks = [
-            ("select", format!("select count(*) from {t} where practice_id = '{a}'")),
-            ("select all", format!("select count(*) from {t} where practice_id <> '{}'", world.b.id)),
+            (
+                "select",
+                format!("select count(*) from {t} where practice_id = '{a}'"),
+            ),
+            (
+                "select all",
+                format!(
+                    "select count(*) from {t} where practice_id <> '{}'",
+                    world.b.id
+                ),
+            ),
         ];
         for (what, sql) in checks {
             match count(tx_b.conn(), &sql).await {
                 Ok(0) => {}
-                Ok(n) => findings.push(format!("{t}: practice B's {what} found {n} row(s) of practice A")),
+                Ok(n) => findings.push(format!(
+                    "{t}: practice B's {what} found {n} row(s) of practice A"
+                )),
                 Err(e) => findings.push(format!("{t}: practice B's {what} failed: {e}")),
             }
         }
         let writes = [
-            ("update", format!("update {t} set practice_id = practice_id where practice_id = '{a}'")),
-            ("delete", format!("delete from {t} where practice_id = '{a}'")),
+            (
+                "update",
+                format!("update {t} set practice_id = practice_id where practice_id = '{a}'"),
+            ),
+            (
+                "delete",
+                format!("delete from {t} where practice_id = '{a}'"),
+            ),
         ];
         for (what, sql) in writes {
             tx_b.conn().execute("savepoint probe").await.unwrap();
             match affected(tx_b.conn(), &sql).await {
                 Ok(0) => {}
-                Ok(n) => findings.push(format!("{t}: practice B's {what} reached {n} row(s) of practice A")),
-                Err(e) => findings.push(format!("{t}: practice B's {what} failed unexpectedly: {e}")),
+                Ok(n) => findings.push(format!(
+                    "{t}: practice B's {what} reached {n} row(s) of practice A"
+                )),
+                Err(e) => {
+                    findings.push(format!("{t}: practice B's {what} failed unexpectedly: {e}"))
+                }
             }
-            tx_b.conn().execute("rollback to savepoint probe").await.unwrap();
+            tx_b.conn()
+                .execute("rollback to savepoint probe")
+                .await
+                .unwrap();
         }
         // Copy one of B's own rows, relabelled as A's (fresh id where there is one).
         let insert = format!(
@@ -110,15 +152,28 @@ pub async fn isolation_findings(world: &World) -> Vec<String> {
         tx_b.conn().execute("savepoint probe").await.unwrap();
         match affected(tx_b.conn(), &insert).await {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {}
-            Ok(n) => findings.push(format!("{t}: practice B inserted {n} row(s) claiming practice A")),
-            Err(e) => findings.push(format!("{t}: insert claiming practice A failed, but not by row-level security: {e}")),
+            Ok(n) => findings.push(format!(
+                "{t}: practice B inserted {n} row(s) claiming practice A"
+            )),
+            Err(e) => findings.push(format!(
+                "{t}: insert claiming practice A failed, but not by row-level security: {e}"
+            )),
         }
-        tx_b.conn().execute("rollback to savepoint probe").await.unwrap();
+        tx_b.conn()
+            .execute("rollback to savepoint probe")
+            .await
+            .unwrap();
     }
     // The practice itself and A's admin (global identity) are invisible to B too.
     let own = [
-        ("practices", format!("select count(*) from practices where id = '{a}'")),
-        ("users", format!("select count(*) from users where id = '{}'", world.a.admin)),
+        (
+            "practices",
+            format!("select count(*) from practices where id = '{a}'"),
+        ),
+        (
+            "users",
+            format!("select count(*) from users where id = '{}'", world.a.admin),
+        ),
     ];
     for (t, sql) in own {
         match count(tx_b.conn(), &sql).await {
@@ -127,7 +182,15 @@ pub async fn isolation_findings(world: &World) -> Vec<String> {
             Err(e) => findings.push(format!("{t}: select failed: {e}")),
         }
     }
-    match affected(tx_b.conn(), &format!("update users set display_name = 'x' where id = '{}'", world.a.admin)).await {
+    match affected(
+        tx_b.conn(),
+        &format!(
+            "update users set display_name = 'x' where id = '{}'",
+            world.a.admin
+        ),
+    )
+    .await
+    {
         Ok(0) => {}
         Ok(_) => findings.push("users: practice B updated practice A's admin".into()),
         Err(e) => findings.push(format!("users: update failed unexpectedly: {e}")),
@@ -144,12 +207,18 @@ pub async fn isolation_findings(world: &World) -> Vec<String> {
         }
     }
     // A setting left empty by an earlier transaction on the same connection also fails closed.
-    bare.execute("begin; select set_config('app.practice_id', '', true)").await.unwrap();
+    bare.execute("begin; select set_config('app.practice_id', '', true)")
+        .await
+        .unwrap();
     for t in &tables {
         match count(&mut bare, &format!("select count(*) from {t}")).await {
             Ok(0) => {}
-            Ok(n) => findings.push(format!("{t}: {n} row(s) visible with an empty practice setting")),
-            Err(e) => findings.push(format!("{t}: select with an empty practice setting failed: {e}")),
+            Ok(n) => findings.push(format!(
+                "{t}: {n} row(s) visible with an empty practice setting"
+            )),
+            Err(e) => findings.push(format!(
+                "{t}: select with an empty practice setting failed: {e}"
+            )),
         }
     }
     bare.execute("rollback").await.unwrap();
@@ -160,14 +229,21 @@ pub async fn isolation_findings(world: &World) -> Vec<String> {
 async fn every_tenant_table_is_isolated_between_practices() {
     let world = two_practices().await;
     let findings = isolation_findings(&world).await;
-    assert!(findings.is_empty(), "isolation broken:\n{}", findings.join("\n"));
+    assert!(
+        findings.is_empty(),
+        "isolation broken:\n{}",
+        findings.join("\n")
+    );
 }
 
 #[tokio::test]
 async fn dropping_one_policy_is_caught_by_the_isolation_proof() {
     let world = two_practices().await;
     let mut owner = world.db.owner_conn().await;
-    owner.execute("drop policy tenant_isolation on roles").await.unwrap();
+    owner
+        .execute("drop policy tenant_isolation on roles")
+        .await
+        .unwrap();
     let findings = isolation_findings(&world).await;
     assert!(
         findings.iter().any(|f| f.starts_with("roles:")),
@@ -188,7 +264,9 @@ async fn a_permissive_policy_is_caught_as_a_leak() {
         .unwrap();
     let findings = isolation_findings(&world).await;
     assert!(
-        findings.iter().any(|f| f.starts_with("role_permissions: practice B")),
+        findings
+            .iter()
+            .any(|f| f.starts_with("role_permissions: practice B")),
         "a leaking policy went unnoticed: {findings:?}"
     );
 }
@@ -197,10 +275,15 @@ async fn a_permissive_policy_is_caught_as_a_leak() {
 async fn disabling_row_level_security_is_caught_as_a_leak() {
     let world = two_practices().await;
     let mut owner = world.db.owner_conn().await;
-    owner.execute("alter table memberships disable row level security").await.unwrap();
+    owner
+        .execute("alter table memberships disable row level security")
+        .await
+        .unwrap();
     let findings = isolation_findings(&world).await;
     assert!(
-        findings.iter().any(|f| f.starts_with("memberships: practice B")),
+        findings
+            .iter()
+            .any(|f| f.starts_with("memberships: practice B")),
         "disabled RLS went unnoticed: {findings:?}"
     );
 }
@@ -221,9 +304,14 @@ async fn a_tenant_transaction_sees_only_its_own_practice_row() {
 async fn tenant_settings_do_not_outlive_their_transaction_on_a_pooled_connection() {
     let world = two_practices().await;
     // One connection only, so B's transaction reuses the connection A's just left.
-    let db = paddock_store::Db::connect(&world.db.app_url(), 1).await.unwrap();
+    let db = paddock_store::Db::connect(&world.db.app_url(), 1)
+        .await
+        .unwrap();
     let mut tx = db.begin(&world.a.principal, "t1").await.unwrap();
-    let a_roles: i64 = sqlx::query_scalar("select count(*) from roles").fetch_one(tx.conn()).await.unwrap();
+    let a_roles: i64 = sqlx::query_scalar("select count(*) from roles")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut tx = db.begin(&world.b.principal, "t2").await.unwrap();
     let practices: Vec<uuid::Uuid> = sqlx::query_scalar("select distinct practice_id from roles")

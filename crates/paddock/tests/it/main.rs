@@ -8,6 +8,7 @@ mod doctor;
 mod http;
 mod isolation;
 mod principal;
+mod process;
 mod schema;
 mod serve;
 mod world;

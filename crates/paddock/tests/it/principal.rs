@@ -18,9 +18,13 @@ async fn a_new_practice_admin_holds_every_permission() {
 #[tokio::test]
 async fn a_user_has_no_principal_in_a_practice_they_do_not_belong_to() {
     let world = two_practices().await;
-    let other = principal::resolve(&world.app, world.a.admin, world.b.id, "t").await.unwrap();
+    let other = principal::resolve(&world.app, world.a.admin, world.b.id, "t")
+        .await
+        .unwrap();
     assert_eq!(other, None);
-    let stranger = principal::resolve(&world.app, UserId::new(), world.a.id, "t").await.unwrap();
+    let stranger = principal::resolve(&world.app, UserId::new(), world.a.id, "t")
+        .await
+        .unwrap();
     assert_eq!(stranger, None);
 }
 
@@ -38,7 +42,9 @@ async fn a_deactivated_membership_yields_no_principal() {
     .rows_affected();
     tx.commit().await.unwrap();
     assert_eq!(changed, 1);
-    let resolved = principal::resolve(&world.app, world.a.admin, world.a.id, "t").await.unwrap();
+    let resolved = principal::resolve(&world.app, world.a.admin, world.a.id, "t")
+        .await
+        .unwrap();
     assert_eq!(resolved, None);
 }
 
@@ -88,37 +94,59 @@ async fn add_member(world: &crate::world::World, email: &str, role: BuiltinRole)
 async fn a_receptionist_gets_the_receptionist_permissions_and_cannot_list_staff() {
     let world = two_practices().await;
     let user = add_member(&world, "desk@riverside.example", BuiltinRole::Receptionist).await;
-    let desk = principal::resolve(&world.app, user, world.a.id, "t").await.unwrap().unwrap();
+    let desk = principal::resolve(&world.app, user, world.a.id, "t")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(desk.permissions(), &BuiltinRole::Receptionist.permissions());
     assert!(!desk.permissions().contains(Permission::RecordsRead));
 
     let mut tx = world.app.begin(&desk, "t").await.unwrap();
     let refused = members::list(&mut tx).await.unwrap_err();
-    assert!(matches!(refused, StoreError::Forbidden(Permission::StaffManage)), "{refused:?}");
+    assert!(
+        matches!(refused, StoreError::Forbidden(Permission::StaffManage)),
+        "{refused:?}"
+    );
     let refused = roles::list(&mut tx).await.unwrap_err();
-    assert!(matches!(refused, StoreError::Forbidden(Permission::StaffManage)), "{refused:?}");
+    assert!(
+        matches!(refused, StoreError::Forbidden(Permission::StaffManage)),
+        "{refused:?}"
+    );
     tx.rollback().await.unwrap();
 
     let mut tx = world.app.begin(&world.a.principal, "t").await.unwrap();
     let staff = members::list(&mut tx).await.unwrap();
     tx.rollback().await.unwrap();
     let emails: Vec<&str> = staff.iter().map(|m| m.email.as_str()).collect();
-    assert_eq!(emails, vec!["admin@riverside.example", "desk@riverside.example"]);
+    assert_eq!(
+        emails,
+        vec!["admin@riverside.example", "desk@riverside.example"]
+    );
 }
 
 #[tokio::test]
 async fn one_person_can_belong_to_two_practices_and_each_sees_only_its_membership() {
     let world = two_practices().await;
     // The Riverside admin also becomes admin of a third practice: same user, linked.
-    let third = create_practice(&world.admin, &world.app, "Hillside Cat Clinic", "ADMIN@riverside.example").await;
+    let third = create_practice(
+        &world.admin,
+        &world.app,
+        "Hillside Cat Clinic",
+        "ADMIN@riverside.example",
+    )
+    .await;
     assert_eq!(third.admin, world.a.admin);
 
-    for (principal, practice) in [(&world.a.principal, world.a.id), (&third.principal, third.id)] {
+    for (principal, practice) in [
+        (&world.a.principal, world.a.id),
+        (&third.principal, third.id),
+    ] {
         let mut tx = world.app.begin(principal, "t").await.unwrap();
-        let rows: Vec<(Uuid, Uuid)> = sqlx::query_as("select practice_id, user_id from memberships")
-            .fetch_all(tx.conn())
-            .await
-            .unwrap();
+        let rows: Vec<(Uuid, Uuid)> =
+            sqlx::query_as("select practice_id, user_id from memberships")
+                .fetch_all(tx.conn())
+                .await
+                .unwrap();
         tx.rollback().await.unwrap();
         assert_eq!(rows, vec![(practice.as_uuid(), world.a.admin.as_uuid())]);
     }

@@ -23,7 +23,12 @@ pub struct World {
 }
 
 /// Creates a practice named `name` whose admin is `email`.
-pub async fn create_practice(admin: &AdminDb, app: &Db, name: &str, email: &str) -> PracticeFixture {
+pub async fn create_practice(
+    admin: &AdminDb,
+    app: &Db,
+    name: &str,
+    email: &str,
+) -> PracticeFixture {
     let created = practices::create(
         admin,
         NewPractice {
@@ -52,7 +57,25 @@ pub async fn two_practices() -> World {
     let db = TestDb::new().await;
     let admin = db.admin().await;
     let app = db.app().await;
-    let a = create_practice(&admin, &app, "Riverside Animal Hospital", "admin@riverside.example").await;
-    let b = create_practice(&admin, &app, "Northside Veterinary Specialists", "admin@northside.example").await;
-    World { db, app, admin, a, b }
+    let a = create_practice(
+        &admin,
+        &app,
+        "Riverside Animal Hospital",
+        "admin@riverside.example",
+    )
+    .await;
+    let b = create_practice(
+        &admin,
+        &app,
+        "Northside Veterinary Specialists",
+        "admin@northside.example",
+    )
+    .await;
+    World {
+        db,
+        app,
+        admin,
+        a,
+        b,
+    }
 }
