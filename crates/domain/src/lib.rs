@@ -12,6 +12,8 @@
     )
 )]
 
+pub mod auth;
+pub mod clock;
 pub mod field;
 pub mod ids;
 pub mod permission;
@@ -19,6 +21,8 @@ pub mod practice;
 pub mod role;
 pub mod user;
 
+pub use auth::{FailureRecord, LockoutPolicy, SessionPolicy};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use field::{FieldError, FieldErrors};
 pub use ids::{MembershipId, PracticeId, RoleId, UserId};
 pub use permission::{Permission, PermissionSet};

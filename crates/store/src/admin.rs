@@ -3,7 +3,7 @@
 
 use crate::schema::{self, SchemaStatus};
 use crate::tenant::{Actor, TenantTx};
-use crate::{APP_ROLE, MIGRATOR, OWNER_ROLE, StoreError};
+use crate::{APP_ROLE, MIGRATOR, OWNER_ROLE, RequestMeta, StoreError};
 use paddock_domain::PracticeId;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -55,7 +55,13 @@ impl AdminDb {
 
     /// A transaction scoped to `practice_id` for an admin command (acting as the system).
     pub async fn begin_system(&self, practice_id: PracticeId) -> Result<TenantTx, StoreError> {
-        TenantTx::begin(&self.pool, practice_id, Actor::System, "admin").await
+        TenantTx::begin(
+            &self.pool,
+            practice_id,
+            Actor::System,
+            &RequestMeta::system("admin"),
+        )
+        .await
     }
 
     /// Closes the connections.

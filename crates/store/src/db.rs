@@ -2,7 +2,7 @@
 
 use crate::schema::{self, SchemaStatus};
 use crate::tenant::{Actor, TenantTx};
-use crate::{Principal, StoreError};
+use crate::{Principal, RequestMeta, StoreError};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
@@ -43,13 +43,13 @@ impl Db {
     pub async fn begin(
         &self,
         principal: &Principal,
-        request_id: &str,
+        meta: &RequestMeta,
     ) -> Result<TenantTx, StoreError> {
         TenantTx::begin(
             &self.pool,
             principal.practice_id(),
             Actor::Member(principal.clone()),
-            request_id,
+            meta,
         )
         .await
     }

@@ -18,6 +18,8 @@
 )]
 
 pub mod admin;
+pub mod audit;
+mod auth_tx;
 pub mod db;
 pub mod doctor;
 pub mod error;
@@ -25,14 +27,19 @@ pub mod members;
 pub mod password;
 pub mod practices;
 pub mod principal;
+pub mod request;
 pub mod roles;
 pub mod schema;
+pub mod sessions;
+pub mod signin;
 pub mod tenant;
+pub mod token;
 
 pub use admin::AdminDb;
 pub use db::Db;
 pub use error::StoreError;
 pub use principal::Principal;
+pub use request::RequestMeta;
 pub use tenant::TenantTx;
 
 /// The database role that owns every table; migrations run as it.

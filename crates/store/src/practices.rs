@@ -46,6 +46,10 @@ pub async fn create(admin: &AdminDb, new: NewPractice) -> Result<CreatedPractice
         .bind(new.name.as_str())
         .execute(tx.conn())
         .await?;
+    sqlx::query("insert into practice_settings (practice_id) values ($1)")
+        .bind(practice_id.as_uuid())
+        .execute(tx.conn())
+        .await?;
     let mut admin_role = None;
     for role in BuiltinRole::ALL {
         let role_id = insert_builtin_role(&mut tx, role).await?;

@@ -1,8 +1,9 @@
 //! The authenticated principal: a user acting in one practice with one role's permissions.
 
 use crate::tenant::{Actor, TenantTx};
-use crate::{Db, StoreError};
+use crate::{Db, RequestMeta, StoreError};
 use paddock_domain::{MembershipId, Permission, PermissionSet, PracticeId, RoleId, UserId};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Who is acting, in which practice, with what permissions. Built only by [`resolve`],
@@ -74,9 +75,20 @@ pub async fn resolve(
     db: &Db,
     user_id: UserId,
     practice_id: PracticeId,
-    request_id: &str,
+    meta: &RequestMeta,
 ) -> Result<Option<Principal>, StoreError> {
-    let mut tx = TenantTx::begin(db.pool(), practice_id, Actor::System, request_id).await?;
+    let mut tx = TenantTx::begin(db.pool(), practice_id, Actor::System, meta).await?;
+    let principal = load(tx.conn(), user_id, practice_id).await?;
+    tx.commit().await?;
+    Ok(principal)
+}
+
+/// Loads the principal on a connection whose transaction is scoped to `practice_id`.
+pub(crate) async fn load(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    practice_id: PracticeId,
+) -> Result<Option<Principal>, StoreError> {
     let row: Option<MembershipRow> = sqlx::query_as(
         "select m.id as membership_id, m.role_id, r.name as role_name,
                 coalesce(array_agg(rp.permission) filter (where rp.permission is not null), '{}') as permissions
@@ -84,13 +96,13 @@ pub async fn resolve(
            join practices p on p.id = m.practice_id and p.deleted_at is null
            join roles r on r.practice_id = m.practice_id and r.id = m.role_id
            left join role_permissions rp on rp.practice_id = m.practice_id and rp.role_id = m.role_id
-          where m.user_id = $1 and m.status = 'active'
+          where m.user_id = $1 and m.practice_id = $2 and m.status = 'active'
           group by m.id, m.role_id, r.name",
     )
     .bind(user_id.as_uuid())
-    .fetch_optional(tx.conn())
+    .bind(practice_id.as_uuid())
+    .fetch_optional(conn)
     .await?;
-    tx.commit().await?;
     let Some(row) = row else { return Ok(None) };
     // A permission name the code no longer knows grants nothing.
     let permissions = row

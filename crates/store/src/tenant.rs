@@ -6,7 +6,7 @@
 //! security policies read those settings; a query run through a `TenantTx` can only
 //! ever see and write its own practice's rows, whatever SQL it runs.
 
-use crate::{Principal, StoreError};
+use crate::{Principal, RequestMeta, StoreError};
 use paddock_domain::{Permission, PracticeId, UserId};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
@@ -24,6 +24,7 @@ pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     practice_id: PracticeId,
     actor: Actor,
+    meta: RequestMeta,
 }
 
 impl std::fmt::Debug for TenantTx {
@@ -41,7 +42,7 @@ impl TenantTx {
         pool: &PgPool,
         practice_id: PracticeId,
         actor: Actor,
-        request_id: &str,
+        meta: &RequestMeta,
     ) -> Result<Self, StoreError> {
         let mut tx = pool.begin().await?;
         let actor_id: Option<UserId> = match &actor {
@@ -51,17 +52,22 @@ impl TenantTx {
         sqlx::query(
             "select set_config('app.practice_id', $1, true),
                     set_config('app.actor_id', $2, true),
-                    set_config('app.request_id', $3, true)",
+                    set_config('app.request_id', $3, true),
+                    set_config('app.ip', $4, true),
+                    set_config('app.user_agent', $5, true)",
         )
         .bind(practice_id.to_string())
         .bind(actor_id.map(|id| id.to_string()).unwrap_or_default())
-        .bind(request_id)
+        .bind(&meta.request_id)
+        .bind(meta.ip.map(|ip| ip.to_string()).unwrap_or_default())
+        .bind(meta.user_agent.as_deref().unwrap_or_default())
         .execute(&mut *tx)
         .await?;
         Ok(Self {
             tx,
             practice_id,
             actor,
+            meta: meta.clone(),
         })
     }
 
@@ -73,6 +79,11 @@ impl TenantTx {
     /// Who is acting.
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    /// The request this transaction serves.
+    pub fn meta(&self) -> &RequestMeta {
+        &self.meta
     }
 
     /// Refuses unless the actor holds `permission` (system actors hold all).

@@ -4,6 +4,7 @@
 
 use crate::process::{Output, paddock, run, superuser};
 use paddock_domain::{Permission, PracticeId, UserId};
+use paddock_store::RequestMeta;
 use paddock_store::principal;
 use paddock_test_db::TestDb;
 use serde_json::Value;
@@ -204,10 +205,15 @@ async fn practice_create_prints_the_ids_of_a_practice_whose_admin_holds_every_pe
     let practice_id = PracticeId::from_uuid(uuid_field(&json, "practice_id"));
     let user_id = UserId::from_uuid(uuid_field(&json, "user_id"));
 
-    let principal = principal::resolve(&db.app().await, user_id, practice_id, "test")
-        .await
-        .expect("resolve the admin")
-        .expect("the new admin has an active membership of the new practice");
+    let principal = principal::resolve(
+        &db.app().await,
+        user_id,
+        practice_id,
+        &RequestMeta::system("test"),
+    )
+    .await
+    .expect("resolve the admin")
+    .expect("the new admin has an active membership of the new practice");
     assert_eq!(principal.role_name(), "Practice admin");
     for permission in Permission::ALL {
         assert!(
@@ -313,10 +319,15 @@ async fn demo_seed_prints_two_practices_with_working_admin_credentials_and_refus
             .fetch_one(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("no user {email}: {e}"));
-        let principal = principal::resolve(&app, UserId::from_uuid(user_id), practice_id, "test")
-            .await
-            .expect("resolve the demo admin")
-            .unwrap_or_else(|| panic!("{email} has no active membership of {practice}"));
+        let principal = principal::resolve(
+            &app,
+            UserId::from_uuid(user_id),
+            practice_id,
+            &RequestMeta::system("test"),
+        )
+        .await
+        .expect("resolve the demo admin")
+        .unwrap_or_else(|| panic!("{email} has no active membership of {practice}"));
         assert_eq!(principal.role_name(), "Practice admin");
         assert_eq!(principal.permissions().len(), Permission::ALL.len());
     }

@@ -108,7 +108,9 @@ async fn dropping_one_policy_is_noticed_by_both_doctor_and_the_isolation_proof()
 
     let doctor = errors(&examine(&world.admin).await.unwrap());
     assert!(
-        doctor.contains(&"table memberships: has no row-level security policy".to_owned()),
+        doctor.contains(
+            &"table memberships: no policy restricts practice_id to app_practice_id()".to_owned()
+        ),
         "doctor missed it: {doctor:?}"
     );
     let isolation = isolation_findings(&world).await;

@@ -2,6 +2,7 @@
 
 use crate::world::{create_practice, two_practices};
 use paddock_domain::{BuiltinRole, MembershipId, Permission, PermissionSet, UserId};
+use paddock_store::RequestMeta;
 use paddock_store::{StoreError, members, principal, roles};
 use uuid::Uuid;
 
@@ -18,13 +19,23 @@ async fn a_new_practice_admin_holds_every_permission() {
 #[tokio::test]
 async fn a_user_has_no_principal_in_a_practice_they_do_not_belong_to() {
     let world = two_practices().await;
-    let other = principal::resolve(&world.app, world.a.admin, world.b.id, "t")
-        .await
-        .unwrap();
+    let other = principal::resolve(
+        &world.app,
+        world.a.admin,
+        world.b.id,
+        &RequestMeta::system("t"),
+    )
+    .await
+    .unwrap();
     assert_eq!(other, None);
-    let stranger = principal::resolve(&world.app, UserId::new(), world.a.id, "t")
-        .await
-        .unwrap();
+    let stranger = principal::resolve(
+        &world.app,
+        UserId::new(),
+        world.a.id,
+        &RequestMeta::system("t"),
+    )
+    .await
+    .unwrap();
     assert_eq!(stranger, None);
 }
 
@@ -42,16 +53,25 @@ async fn a_deactivated_membership_yields_no_principal() {
     .rows_affected();
     tx.commit().await.unwrap();
     assert_eq!(changed, 1);
-    let resolved = principal::resolve(&world.app, world.a.admin, world.a.id, "t")
-        .await
-        .unwrap();
+    let resolved = principal::resolve(
+        &world.app,
+        world.a.admin,
+        world.a.id,
+        &RequestMeta::system("t"),
+    )
+    .await
+    .unwrap();
     assert_eq!(resolved, None);
 }
 
 #[tokio::test]
 async fn every_practice_gets_the_five_built_in_roles_with_their_permissions() {
     let world = two_practices().await;
-    let mut tx = world.app.begin(&world.a.principal, "t").await.unwrap();
+    let mut tx = world
+        .app
+        .begin(&world.a.principal, &RequestMeta::system("t"))
+        .await
+        .unwrap();
     let listed = roles::list(&mut tx).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(listed.len(), BuiltinRole::ALL.len());
@@ -94,14 +114,18 @@ async fn add_member(world: &crate::world::World, email: &str, role: BuiltinRole)
 async fn a_receptionist_gets_the_receptionist_permissions_and_cannot_list_staff() {
     let world = two_practices().await;
     let user = add_member(&world, "desk@riverside.example", BuiltinRole::Receptionist).await;
-    let desk = principal::resolve(&world.app, user, world.a.id, "t")
+    let desk = principal::resolve(&world.app, user, world.a.id, &RequestMeta::system("t"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(desk.permissions(), &BuiltinRole::Receptionist.permissions());
     assert!(!desk.permissions().contains(Permission::RecordsRead));
 
-    let mut tx = world.app.begin(&desk, "t").await.unwrap();
+    let mut tx = world
+        .app
+        .begin(&desk, &RequestMeta::system("t"))
+        .await
+        .unwrap();
     let refused = members::list(&mut tx).await.unwrap_err();
     assert!(
         matches!(refused, StoreError::Forbidden(Permission::StaffManage)),
@@ -114,7 +138,11 @@ async fn a_receptionist_gets_the_receptionist_permissions_and_cannot_list_staff(
     );
     tx.rollback().await.unwrap();
 
-    let mut tx = world.app.begin(&world.a.principal, "t").await.unwrap();
+    let mut tx = world
+        .app
+        .begin(&world.a.principal, &RequestMeta::system("t"))
+        .await
+        .unwrap();
     let staff = members::list(&mut tx).await.unwrap();
     tx.rollback().await.unwrap();
     let emails: Vec<&str> = staff.iter().map(|m| m.email.as_str()).collect();
@@ -141,7 +169,11 @@ async fn one_person_can_belong_to_two_practices_and_each_sees_only_its_membershi
         (&world.a.principal, world.a.id),
         (&third.principal, third.id),
     ] {
-        let mut tx = world.app.begin(principal, "t").await.unwrap();
+        let mut tx = world
+            .app
+            .begin(principal, &RequestMeta::system("t"))
+            .await
+            .unwrap();
         let rows: Vec<(Uuid, Uuid)> =
             sqlx::query_as("select practice_id, user_id from memberships")
                 .fetch_all(tx.conn())

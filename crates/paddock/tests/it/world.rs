@@ -1,9 +1,10 @@
 //! Builds a test's world through public functions: two practices, each with an admin.
 
 use paddock_domain::{DisplayName, Email, PracticeId, PracticeName, UserId};
+use paddock_store::RequestMeta;
 use paddock_store::password::NewPassword;
 use paddock_store::practices::{self, NewPractice};
-use paddock_store::{AdminDb, Db, Principal, principal};
+use paddock_store::{AdminDb, Db, Principal, principal, sessions, signin};
 use paddock_test_db::TestDb;
 
 /// A practice created for a test, with its admin's principal.
@@ -41,10 +42,33 @@ pub async fn create_practice(
     )
     .await
     .unwrap();
-    let principal = principal::resolve(app, created.user_id, created.practice_id, "test")
+    let principal = principal::resolve(
+        app,
+        created.user_id,
+        created.practice_id,
+        &RequestMeta::system("test"),
+    )
+    .await
+    .unwrap()
+    .expect("the new admin has an active membership");
+    // Sign the admin in, so sessions and the audit trail have rows of this practice too.
+    let options = signin::practices_for(app, created.user_id, &RequestMeta::system("test"))
         .await
-        .unwrap()
-        .expect("the new admin has an active membership");
+        .unwrap();
+    let option = options
+        .iter()
+        .find(|o| o.practice_id == created.practice_id)
+        .unwrap();
+    sessions::start(
+        app,
+        created.user_id,
+        option,
+        false,
+        chrono::Utc::now(),
+        &RequestMeta::system("test"),
+    )
+    .await
+    .unwrap();
     PracticeFixture {
         id: created.practice_id,
         admin: created.user_id,

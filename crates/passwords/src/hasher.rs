@@ -1,0 +1,443 @@
+//! argon2id hashing and verification on tokio's blocking pool, a bounded number at a
+//! time.
+//!
+//! One argon2id computation with the OWASP parameters takes tens of milliseconds of
+//! CPU and 19 MiB of memory. Run on the async workers, a burst of logins would stall
+//! every other request; run unbounded on the blocking pool, it would start hundreds of
+//! threads and as many 19 MiB buffers. So each hash or verification first takes a
+//! permit from a semaphore sized to the cores, then runs in `spawn_blocking` holding
+//! that permit until the computation ends (even if the caller stopped waiting).
+
+use std::fmt;
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::error::PasswordError;
+use crate::policy::NewPassword;
+
+/// argon2id parameters (OWASP: m=19456 KiB, t=2, p=1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory cost in KiB (`m`).
+    pub memory_kib: u32,
+    /// Number of passes over memory (`t`).
+    pub iterations: u32,
+    /// Degree of parallelism (`p`); each hash still runs on one blocking thread.
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Hashes and verifies passwords on the blocking pool, at most `permits` at a time, so a login flood cannot starve the async workers.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    params: HashParams,
+    argon2: Argon2<'static>,
+    permits: usize,
+    semaphore: Arc<Semaphore>,
+    /// A hash of a random throw-away password with the current parameters: verified
+    /// against when there is no stored hash, so unknown accounts cost the same work.
+    dummy: String,
+    #[cfg(test)]
+    probe: probe::Probe,
+}
+
+impl PasswordHasher {
+    /// A hasher with `params`, running at most `permits` (at least 1; usually
+    /// [`PasswordHasher::default_permits`]) computations at once. Computes one hash
+    /// right away (the dummy for unknown accounts), so parameters are proven valid.
+    pub fn new(params: HashParams, permits: usize) -> Result<Self, PasswordError> {
+        let argon2 = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(
+                params.memory_kib,
+                params.iterations,
+                params.parallelism,
+                None,
+            )
+            .map_err(PasswordError::Params)?,
+        );
+        let throwaway = SaltString::generate(&mut rand::rngs::OsRng);
+        let dummy = hash_with(&argon2, throwaway.as_str())?;
+        let permits = permits.max(1);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                params,
+                argon2,
+                permits,
+                semaphore: Arc::new(Semaphore::new(permits)),
+                dummy,
+                #[cfg(test)]
+                probe: probe::Probe::default(),
+            }),
+        })
+    }
+
+    /// The number of cores this process may use, at least 1: a sensible `permits`.
+    pub fn default_permits() -> usize {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }
+
+    /// The parameters new hashes are made with.
+    pub fn params(&self) -> HashParams {
+        self.inner.params
+    }
+
+    /// Hashes `password` with a fresh random salt; returns the PHC string to store.
+    pub async fn hash(&self, password: &NewPassword) -> Result<String, PasswordError> {
+        let password = password.clone();
+        self.run_blocking(move |inner| hash_with(&inner.argon2, password.expose()))
+            .await?
+    }
+
+    /// Verifies `candidate` against `phc`; with `None` (unknown email) it verifies against a fixed dummy hash made with the same parameters so unknown emails cost the same work, and returns false.
+    ///
+    /// A stored hash that cannot be parsed or used is logged as a warning and also
+    /// costs one dummy verification, then counts as a mismatch (`Ok(false)`).
+    pub async fn verify(&self, candidate: &str, phc: Option<&str>) -> Result<bool, PasswordError> {
+        let candidate = candidate.to_owned();
+        let stored = phc.map(str::to_owned);
+        self.run_blocking(move |inner| {
+            let Some(stored) = stored else {
+                burn_dummy(inner, &candidate);
+                return false;
+            };
+            let outcome = PasswordHash::new(&stored)
+                .and_then(|hash| inner.argon2.verify_password(candidate.as_bytes(), &hash));
+            match outcome {
+                Ok(()) => true,
+                Err(argon2::password_hash::Error::Password) => false,
+                Err(error) => {
+                    tracing::warn!(%error, "stored password hash is unusable; counted as a failed verification");
+                    burn_dummy(inner, &candidate);
+                    false
+                }
+            }
+        })
+        .await
+    }
+
+    /// Whether a stored hash uses weaker parameters than the current ones (rehash on next login).
+    ///
+    /// Also true for anything that is not an argon2id v19 PHC string. A hash made with
+    /// parameters at least as strong in every dimension is kept.
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return true;
+        };
+        if hash.algorithm != argon2::ARGON2ID_IDENT || hash.version != Some(Version::V0x13.into()) {
+            return true;
+        }
+        let Ok(stored) = Params::try_from(&hash) else {
+            return true;
+        };
+        let current = self.inner.params;
+        stored.m_cost() < current.memory_kib
+            || stored.t_cost() < current.iterations
+            || stored.p_cost() < current.parallelism
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free, holding the permit
+    /// until `work` returns.
+    async fn run_blocking<T, F>(&self, work: F) -> Result<T, PasswordError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> T + Send + 'static,
+    {
+        let permit = Arc::clone(&self.inner.semaphore)
+            .acquire_owned()
+            .await
+            .map_err(|_| PasswordError::PoolClosed)?;
+        let inner = Arc::clone(&self.inner);
+        let output = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            #[cfg(test)]
+            let _running = inner.probe.enter();
+            work(&inner)
+        })
+        .await?;
+        Ok(output)
+    }
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.inner.params)
+            .field("permits", &self.inner.permits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One argon2id hash of `password` with a fresh salt, as a PHC string.
+fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, PasswordError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(PasswordError::Hash)
+}
+
+/// Spends one verification's work against the dummy hash; the answer is always "no".
+fn burn_dummy(inner: &Inner, candidate: &str) {
+    if let Ok(hash) = PasswordHash::new(&inner.dummy) {
+        let _ = inner.argon2.verify_password(candidate.as_bytes(), &hash);
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    //! Counts computations running at once, to prove the bound holds.
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[derive(Default)]
+    pub(super) struct Probe {
+        pub(super) running: AtomicUsize,
+        pub(super) most_at_once: AtomicUsize,
+        /// Extra time each computation stays "running", so that without the bound
+        /// computations would certainly overlap.
+        pub(super) linger_ms: AtomicU64,
+    }
+
+    pub(super) struct Running<'a>(&'a Probe);
+
+    impl Probe {
+        pub(super) fn enter(&self) -> Running<'_> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_at_once.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(self.linger_ms.load(Ordering::SeqCst)));
+            Running(self)
+        }
+    }
+
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.running.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check_new_password;
+    use std::sync::atomic::Ordering;
+    use tokio::task::JoinSet;
+
+    /// Cheap parameters so the tests run fast; the OWASP ones are tested once.
+    const FAST: HashParams = HashParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    fn new_password(raw: &str) -> NewPassword {
+        check_new_password("password", raw, &[]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify_accepts_the_password_and_refuses_others() {
+        let hasher = PasswordHasher::new(FAST, 2).unwrap();
+        let phc = hasher
+            .hash(&new_password("marble otter kettle sunrise"))
+            .await
+            .unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
+        assert!(
+            hasher
+                .verify("marble otter kettle sunrise", Some(&phc))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("marble otter kettle sunset", Some(&phc))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("", Some(&phc)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn same_password_hashes_differently_each_time() {
+        let hasher = PasswordHasher::new(FAST, 1).unwrap();
+        let password = new_password("marble otter kettle sunrise");
+        assert_ne!(
+            hasher.hash(&password).await.unwrap(),
+            hasher.hash(&password).await.unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn owasp_defaults_hash_and_verify() {
+        let hasher = PasswordHasher::new(HashParams::default(), 1).unwrap();
+        let phc = hasher
+            .hash(&new_password("marble otter kettle sunrise"))
+            .await
+            .unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            hasher
+                .verify("marble otter kettle sunrise", Some(&phc))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.needs_rehash(&phc));
+    }
+
+    #[tokio::test]
+    async fn unknown_account_verifies_against_the_dummy_and_fails() {
+        let hasher = PasswordHasher::new(FAST, 1).unwrap();
+        assert!(
+            !hasher
+                .verify("marble otter kettle sunrise", None)
+                .await
+                .unwrap()
+        );
+        // The dummy is a real hash with the current parameters, so it costs the same.
+        assert!(
+            hasher
+                .inner
+                .dummy
+                .starts_with("$argon2id$v=19$m=1024,t=1,p=1$")
+        );
+        assert!(!hasher.needs_rehash(&hasher.inner.dummy));
+    }
+
+    #[tokio::test]
+    async fn malformed_stored_hash_is_a_mismatch_not_an_error() {
+        let hasher = PasswordHasher::new(FAST, 1).unwrap();
+        for stored in [
+            "",
+            "not a hash",
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA",
+            "$2b$12$abc",
+        ] {
+            assert!(
+                !hasher
+                    .verify("marble otter kettle sunrise", Some(stored))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn weaker_stored_hash_needs_rehash() {
+        let weak = PasswordHasher::new(
+            HashParams {
+                memory_kib: 512,
+                ..FAST
+            },
+            1,
+        )
+        .unwrap();
+        let current = PasswordHasher::new(FAST, 1).unwrap();
+        let stronger = PasswordHasher::new(
+            HashParams {
+                iterations: 3,
+                ..FAST
+            },
+            1,
+        )
+        .unwrap();
+        let password = new_password("marble otter kettle sunrise");
+
+        let weak_phc = weak.hash(&password).await.unwrap();
+        assert!(current.needs_rehash(&weak_phc));
+        // An old hash still verifies with its own parameters until it is replaced.
+        assert!(
+            current
+                .verify("marble otter kettle sunrise", Some(&weak_phc))
+                .await
+                .unwrap()
+        );
+
+        assert!(!current.needs_rehash(&current.hash(&password).await.unwrap()));
+        assert!(!current.needs_rehash(&stronger.hash(&password).await.unwrap()));
+        assert!(current.needs_rehash("$argon2i$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA"));
+        assert!(current.needs_rehash("garbage"));
+    }
+
+    #[test]
+    fn invalid_parameters_are_refused_up_front() {
+        let error = PasswordHasher::new(
+            HashParams {
+                memory_kib: 1,
+                ..FAST
+            },
+            1,
+        )
+        .unwrap_err();
+        assert!(matches!(error, PasswordError::Params(_)), "{error}");
+    }
+
+    #[test]
+    fn zero_permits_means_one() {
+        let hasher = PasswordHasher::new(FAST, 0).unwrap();
+        assert_eq!(hasher.inner.semaphore.available_permits(), 1);
+        assert!(PasswordHasher::default_permits() >= 1);
+    }
+
+    /// Starts `jobs` verifications at once and returns how many ran at the same time.
+    async fn most_at_once(permits: usize, jobs: usize) -> usize {
+        let hasher = PasswordHasher::new(FAST, permits).unwrap();
+        hasher.inner.probe.linger_ms.store(40, Ordering::SeqCst);
+        let phc = hasher
+            .hash(&new_password("marble otter kettle sunrise"))
+            .await
+            .unwrap();
+        hasher.inner.probe.most_at_once.store(0, Ordering::SeqCst);
+
+        let mut set = JoinSet::new();
+        for i in 0..jobs {
+            let (hasher, phc) = (hasher.clone(), phc.clone());
+            set.spawn(async move {
+                let stored = (i % 2 == 0).then_some(phc.as_str());
+                hasher
+                    .verify("marble otter kettle sunrise", stored)
+                    .await
+                    .unwrap()
+            });
+        }
+        let mut completed = 0;
+        while let Some(result) = set.join_next().await {
+            result.unwrap();
+            completed += 1;
+        }
+        assert_eq!(completed, jobs, "every verification completes");
+        assert_eq!(hasher.inner.probe.running.load(Ordering::SeqCst), 0);
+        assert_eq!(hasher.inner.semaphore.available_permits(), permits);
+        hasher.inner.probe.most_at_once.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_one_permit_never_more_than_one_computation_runs() {
+        assert_eq!(most_at_once(1, 8).await, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_probe_sees_overlap_when_the_bound_allows_it() {
+        // The control for the test above: with room for 4, the same load overlaps, so
+        // a missing semaphore would have made that test fail.
+        let seen = most_at_once(4, 8).await;
+        assert!((2..=4).contains(&seen), "saw {seen} at once");
+    }
+}

@@ -1,0 +1,254 @@
+//! Server-side sessions: a random 256-bit token in the cookie, only its SHA-256 here.
+//!
+//! A session belongs to one practice (switching practice starts a new one). It ends
+//! when idle too long, at its absolute expiry, at logout, or when the member is
+//! deactivated; every request re-checks all of that and the membership itself.
+
+use crate::audit::{AuditEvent, record};
+use crate::auth_tx::AuthTx;
+use crate::principal::load;
+use crate::signin::PracticeOption;
+use crate::tenant::{Actor, TenantTx};
+use crate::token::{hex, random_token, token_hash};
+use crate::{Db, Principal, RequestMeta, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use paddock_domain::{PracticeId, UserId};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// A session just started: the secrets are shown to the client once, never stored.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    /// The session's id (also the `sid` of the JWTs it issues).
+    pub session_id: Uuid,
+    /// The cookie value.
+    pub token: String,
+    /// The CSRF token the client must echo in `X-CSRF-Token`.
+    pub csrf_token: String,
+    /// When it ends at the latest.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it is a temporary (shared computer) session.
+    pub temporary: bool,
+}
+
+/// A live session and who it authenticates.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    /// The member acting.
+    pub principal: Principal,
+    /// The session.
+    pub session_id: Uuid,
+    /// SHA-256 of its CSRF token.
+    pub csrf_hash: Vec<u8>,
+    /// When the password was last re-entered in this session (or at sign-in).
+    pub reauthenticated_at: DateTime<Utc>,
+    /// When it ends at the latest.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SessionAuth {
+    /// Whether `csrf_token` is this session's CSRF token.
+    pub fn csrf_matches(&self, csrf_token: &str) -> bool {
+        token_hash(csrf_token).ct_eq(&self.csrf_hash).into()
+    }
+}
+
+/// Starts a session for `user_id` in `practice`, recording the sign-in.
+pub async fn start(
+    db: &Db,
+    user_id: UserId,
+    practice: &PracticeOption,
+    temporary: bool,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<IssuedSession, StoreError> {
+    let token = random_token();
+    let csrf_token = random_token();
+    let session_id = Uuid::now_v7();
+    let expires_at = practice.sessions.expires_at(now, temporary);
+    let idle_seconds = i32::try_from(practice.sessions.idle.num_seconds()).unwrap_or(i32::MAX);
+    let mut tx = TenantTx::begin(db.pool(), practice.practice_id, Actor::System, meta).await?;
+    sqlx::query(
+        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, idle_seconds,
+                               created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $8, $10::inet, $11)",
+    )
+    .bind(practice.practice_id.as_uuid())
+    .bind(session_id)
+    .bind(user_id.as_uuid())
+    .bind(token_hash(&token))
+    .bind(token_hash(&csrf_token))
+    .bind(temporary)
+    .bind(idle_seconds)
+    .bind(now)
+    .bind(expires_at)
+    .bind(meta.ip.map(|ip| ip.to_string()))
+    .bind(meta.user_agent.as_deref())
+    .execute(tx.conn())
+    .await?;
+    let event = AuditEvent::on("login", "session", session_id)
+        .with_changes(serde_json::json!({ "temporary": temporary }));
+    record(&mut tx, event, Some(user_id.as_uuid())).await?;
+    tx.commit().await?;
+    Ok(IssuedSession {
+        session_id,
+        token,
+        csrf_token,
+        expires_at,
+        temporary,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: Uuid,
+    practice_id: Uuid,
+    user_id: Uuid,
+    csrf_hash: Vec<u8>,
+    idle_seconds: i32,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    reauthenticated_at: Option<DateTime<Utc>>,
+}
+
+impl SessionRow {
+    fn alive(&self, now: DateTime<Utc>, check_idle: bool) -> bool {
+        let idle_ok = !check_idle
+            || now < self.last_seen_at + Duration::seconds(i64::from(self.idle_seconds));
+        now < self.expires_at && idle_ok
+    }
+
+    fn into_auth(self, principal: Principal) -> SessionAuth {
+        SessionAuth {
+            principal,
+            session_id: self.id,
+            csrf_hash: self.csrf_hash,
+            reauthenticated_at: self.reauthenticated_at.unwrap_or(self.last_seen_at),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, idle_seconds, last_seen_at, expires_at, reauthenticated_at";
+
+/// The session behind a cookie token, if it is alive and its membership active.
+/// Counts as activity: the idle timer restarts (written at most once a minute).
+pub async fn authenticate_token(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<Option<SessionAuth>, StoreError> {
+    let mut tx = AuthTx::begin(db.pool(), meta).await?;
+    tx.set("app.token_hash", &hex(&token_hash(token))).await?;
+    let row: Option<SessionRow> = sqlx::query_as(&format!(
+        "select {SESSION_COLUMNS} from sessions where token_hash = app_token_hash() and revoked_at is null"
+    ))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row.filter(|row| row.alive(now, true)) else {
+        return Ok(None);
+    };
+    let practice_id = PracticeId::from_uuid(row.practice_id);
+    tx.set("app.practice_id", &practice_id.to_string()).await?;
+    let Some(principal) = load(tx.conn(), UserId::from_uuid(row.user_id), practice_id).await?
+    else {
+        return Ok(None);
+    };
+    if now - row.last_seen_at > Duration::seconds(60) {
+        sqlx::query("update sessions set last_seen_at = $1 where token_hash = app_token_hash()")
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(row.into_auth(principal)))
+}
+
+/// The session `session_id` of `user_id` in `practice_id` (named by a JWT), if it has
+/// not been revoked or reached its absolute expiry and the membership is active.
+pub async fn authenticate_id(
+    db: &Db,
+    practice_id: PracticeId,
+    session_id: Uuid,
+    user_id: UserId,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<Option<SessionAuth>, StoreError> {
+    let mut tx = TenantTx::begin(db.pool(), practice_id, Actor::System, meta).await?;
+    let row: Option<SessionRow> = sqlx::query_as(&format!(
+        "select {SESSION_COLUMNS} from sessions where id = $1 and user_id = $2 and revoked_at is null"
+    ))
+    .bind(session_id)
+    .bind(user_id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    // A short-lived JWT is its own idle limit; the session's absolute limit still holds.
+    let Some(row) = row.filter(|row| row.alive(now, false)) else {
+        return Ok(None);
+    };
+    let principal = load(tx.conn(), user_id, practice_id).await?;
+    tx.commit().await?;
+    Ok(principal.map(|p| row.into_auth(p)))
+}
+
+/// Ends the session (logout).
+pub async fn end(
+    db: &Db,
+    auth: &SessionAuth,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin(&auth.principal, meta).await?;
+    sqlx::query("update sessions set revoked_at = $1 where id = $2 and revoked_at is null")
+        .bind(now)
+        .bind(auth.session_id)
+        .execute(tx.conn())
+        .await?;
+    record(
+        &mut tx,
+        AuditEvent::on("logout", "session", auth.session_id),
+        None,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Records that the password was re-entered in this session just now.
+pub async fn reauthenticated(
+    db: &Db,
+    auth: &SessionAuth,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin(&auth.principal, meta).await?;
+    sqlx::query("update sessions set reauthenticated_at = $1 where id = $2")
+        .bind(now)
+        .bind(auth.session_id)
+        .execute(tx.conn())
+        .await?;
+    record(
+        &mut tx,
+        AuditEvent::on("reauth", "session", auth.session_id),
+        None,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Revokes every live session of `user_id` in the transaction's practice; returns how many.
+pub async fn revoke_all(
+    tx: &mut TenantTx,
+    user_id: UserId,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let revoked = sqlx::query(
+        "update sessions set revoked_at = $1 where user_id = $2 and revoked_at is null",
+    )
+    .bind(now)
+    .bind(user_id.as_uuid())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(revoked)
+}
