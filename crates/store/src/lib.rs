@@ -24,7 +24,6 @@ pub mod db;
 pub mod doctor;
 pub mod error;
 pub mod members;
-pub mod password;
 pub mod practices;
 pub mod principal;
 pub mod request;

@@ -1,11 +1,11 @@
 //! Practices: creating one with its built-in roles and first admin.
 
-use crate::password::{NewPassword, hash_password};
 use crate::{AdminDb, StoreError, TenantTx};
 use paddock_domain::{
     BuiltinRole, DisplayName, Email, FieldError, MembershipId, PracticeId, PracticeName, RoleId,
     UserId,
 };
+use paddock_passwords::{NewPassword, PasswordHasher};
 use uuid::Uuid;
 
 /// What a new practice needs: its name and its first admin.
@@ -36,9 +36,16 @@ pub struct CreatedPractice {
 }
 
 /// Creates a practice, its five built-in roles and its first admin, in one transaction.
-pub async fn create(admin: &AdminDb, new: NewPractice) -> Result<CreatedPractice, StoreError> {
+pub async fn create(
+    admin: &AdminDb,
+    hasher: &PasswordHasher,
+    new: NewPractice,
+) -> Result<CreatedPractice, StoreError> {
     // Hash before the transaction: argon2 is deliberately slow.
-    let password_hash = hash_password(&new.admin_password)?;
+    let password_hash = hasher
+        .hash(&new.admin_password)
+        .await
+        .map_err(|_| StoreError::PasswordHash)?;
     let practice_id = PracticeId::new();
     let mut tx = admin.begin_system(practice_id).await?;
     sqlx::query("insert into practices (id, name) values ($1, $2)")

@@ -5,7 +5,7 @@ use super::serve::serve_checked;
 use crate::cli::DemoArgs;
 use crate::config::{ADMIN_DATABASE_URL, DATABASE_URL, env, require_env};
 use paddock_domain::{BuiltinRole, DisplayName, Email, PracticeName};
-use paddock_store::password::NewPassword;
+use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::practices::{self, NewPractice};
 use paddock_store::{APP_ROLE, AdminDb, Db};
 use rand::Rng;
@@ -139,16 +139,18 @@ async fn seed(admin: &AdminDb) -> Result<SeedReport, CommandError> {
     if !status.is_current() {
         return Err(format!("cannot seed: {status}").into());
     }
+    let hasher = PasswordHasher::new(HashParams::default(), PasswordHasher::default_permits())?;
     let mut practices = Vec::new();
     for (name, email, admin_name) in DEMO_PRACTICES {
         let password = random_password();
         let created = practices::create(
             admin,
+            &hasher,
             NewPractice {
                 name: PracticeName::parse("name", name)?,
                 admin_email: Email::parse("email", email)?,
                 admin_name: DisplayName::parse("name", admin_name)?,
-                admin_password: NewPassword::parse("password", &password)?,
+                admin_password: check_new_password("password", &password, &[email, name])?,
                 link_existing_user: false,
             },
         )

@@ -4,8 +4,8 @@ use super::CommandError;
 use crate::cli::PracticeCreateArgs;
 use crate::config::{ADMIN_DATABASE_URL, ADMIN_PASSWORD, env, require_env};
 use paddock_domain::{DisplayName, Email, FieldErrors, PracticeName};
+use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::AdminDb;
-use paddock_store::password::NewPassword;
 use paddock_store::practices::{self, NewPractice};
 use std::process::ExitCode;
 
@@ -27,7 +27,16 @@ pub async fn create(args: PracticeCreateArgs) -> Result<ExitCode, CommandError> 
         "admin_name",
         args.admin_name.as_deref().unwrap_or(&default_name),
     ));
-    let password = errors.check(NewPassword::parse("admin_password", &raw_password));
+    let context = [
+        args.admin_email.as_str(),
+        args.name.as_str(),
+        args.admin_name.as_deref().unwrap_or_default(),
+    ];
+    let password = errors.check(check_new_password(
+        "admin_password",
+        &raw_password,
+        &context,
+    ));
     let (Some(name), Some(admin_email), Some(admin_name), Some(admin_password)) =
         (name, email, admin_name, password)
     else {
@@ -38,8 +47,10 @@ pub async fn create(args: PracticeCreateArgs) -> Result<ExitCode, CommandError> 
     };
     let url = require_env(ADMIN_DATABASE_URL, "an owner or superuser connection")?;
     let admin = AdminDb::connect(&url).await?;
+    let hasher = PasswordHasher::new(HashParams::default(), 1)?;
     let created = practices::create(
         &admin,
+        &hasher,
         NewPractice {
             name,
             admin_email,

@@ -1,11 +1,27 @@
 //! Builds a test's world through public functions: two practices, each with an admin.
 
 use paddock_domain::{DisplayName, Email, PracticeId, PracticeName, UserId};
+use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::RequestMeta;
-use paddock_store::password::NewPassword;
 use paddock_store::practices::{self, NewPractice};
 use paddock_store::{AdminDb, Db, Principal, principal, sessions, signin};
 use paddock_test_db::TestDb;
+
+/// The password every test admin gets.
+pub const TEST_PASSWORD: &str = "tawny-owl-88-orbits-the-barn";
+
+/// A hasher with cheap parameters: tests exercise the flow, not argon2's cost.
+pub fn test_hasher() -> PasswordHasher {
+    PasswordHasher::new(
+        HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        2,
+    )
+    .unwrap()
+}
 
 /// A practice created for a test, with its admin's principal.
 pub struct PracticeFixture {
@@ -32,11 +48,12 @@ pub async fn create_practice(
 ) -> PracticeFixture {
     let created = practices::create(
         admin,
+        &test_hasher(),
         NewPractice {
             name: PracticeName::parse("name", name).unwrap(),
             admin_email: Email::parse("email", email).unwrap(),
             admin_name: DisplayName::parse("name", "Admin").unwrap(),
-            admin_password: NewPassword::parse("password", "a long enough test password").unwrap(),
+            admin_password: check_new_password("password", TEST_PASSWORD, &[]).unwrap(),
             link_existing_user: true,
         },
     )
