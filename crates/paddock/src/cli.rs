@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// gateway (a reverse proxy or load balancer) that adds HSTS.
     #[arg(long)]
     pub insecure_http: bool,
+
+    /// Where signing keys live (generated on first start if missing).
+    #[arg(long, env = "PADDOCK_DATA_DIR", default_value = ".paddock")]
+    pub data_dir: PathBuf,
 }
 
 /// `practice` subcommands.

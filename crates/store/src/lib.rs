@@ -18,6 +18,7 @@
 )]
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 mod auth_tx;
 pub mod db;

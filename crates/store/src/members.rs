@@ -64,3 +64,49 @@ pub async fn list(tx: &mut TenantTx) -> Result<Vec<Member>, StoreError> {
         })
         .collect()
 }
+
+/// Who the principal is, for `GET /me`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    /// The user's email.
+    pub email: String,
+    /// The user's display name.
+    pub display_name: String,
+    /// The practice's name.
+    pub practice_name: String,
+}
+
+/// The acting member's own identity and practice (no permission needed: it is theirs).
+pub async fn me(tx: &mut TenantTx) -> Result<Me, StoreError> {
+    let crate::tenant::Actor::Member(principal) = tx.actor().clone() else {
+        return Err(StoreError::NotFound("member"));
+    };
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "select u.email, u.display_name, p.name
+           from users u, practices p
+          where u.id = $1 and p.id = $2",
+    )
+    .bind(principal.user_id().as_uuid())
+    .bind(principal.practice_id().as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    let (email, display_name, practice_name) = row.ok_or(StoreError::NotFound("member"))?;
+    Ok(Me {
+        email,
+        display_name,
+        practice_name,
+    })
+}
+
+/// The acting member's password hash, for re-authentication.
+pub async fn own_password_hash(tx: &mut TenantTx) -> Result<Option<String>, StoreError> {
+    let crate::tenant::Actor::Member(principal) = tx.actor().clone() else {
+        return Ok(None);
+    };
+    let hash: Option<Option<String>> =
+        sqlx::query_scalar("select password_hash from users where id = $1")
+            .bind(principal.user_id().as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(hash.flatten())
+}

@@ -49,6 +49,16 @@ impl Principal {
         &self.permissions
     }
 
+    /// The same principal holding only the permissions also in `scopes` (API keys).
+    pub(crate) fn restricted_to(mut self, scopes: &PermissionSet) -> Principal {
+        self.permissions = self
+            .permissions
+            .iter()
+            .filter(|p| scopes.contains(*p))
+            .collect();
+        self
+    }
+
     /// Refuses with [`StoreError::Forbidden`] unless `permission` is granted.
     pub fn require(&self, permission: Permission) -> Result<(), StoreError> {
         if self.permissions.contains(permission) {

@@ -44,6 +44,8 @@ pub struct SessionAuth {
     pub reauthenticated_at: DateTime<Utc>,
     /// When it ends at the latest.
     pub expires_at: DateTime<Utc>,
+    /// Whether it is a temporary (shared computer) session.
+    pub temporary: bool,
 }
 
 impl SessionAuth {
@@ -105,6 +107,7 @@ struct SessionRow {
     practice_id: Uuid,
     user_id: Uuid,
     csrf_hash: Vec<u8>,
+    temporary: bool,
     idle_seconds: i32,
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -125,11 +128,12 @@ impl SessionRow {
             csrf_hash: self.csrf_hash,
             reauthenticated_at: self.reauthenticated_at.unwrap_or(self.last_seen_at),
             expires_at: self.expires_at,
+            temporary: self.temporary,
         }
     }
 }
 
-const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, idle_seconds, last_seen_at, expires_at, reauthenticated_at";
+const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, temporary, idle_seconds, last_seen_at, expires_at, reauthenticated_at";
 
 /// The session behind a cookie token, if it is alive and its membership active.
 /// Counts as activity: the idle timer restarts (written at most once a minute).

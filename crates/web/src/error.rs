@@ -23,6 +23,24 @@ pub enum AppError {
     /// Nothing here, or not yours: 404 either way.
     #[error("not found")]
     NotFound,
+    /// No valid credential (or an expired / revoked one): 401.
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// Wrong email or password; identical whichever was wrong: 401.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Too many failed sign-ins: 429 with `Retry-After`.
+    #[error("account locked")]
+    Locked {
+        /// Seconds until the lock ends.
+        retry_after: u64,
+    },
+    /// A cookie-authenticated write without the session's CSRF token: 403.
+    #[error("csrf token missing or wrong")]
+    Csrf,
+    /// The action needs the password re-entered recently: 403.
+    #[error("re-authentication required")]
+    ReauthRequired,
     /// Authenticated but not permitted: 403.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -116,6 +134,55 @@ impl IntoResponse for AppError {
             }
             AppError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found")
                 .into_response_with(None),
+            AppError::Unauthenticated => {
+                let mut response = Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Authentication required",
+                )
+                .with_detail("Sign in, or send a valid bearer token.")
+                .into_response_with(None);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
+            AppError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid email or password",
+            )
+            .with_detail("The email or the password is wrong.")
+            .into_response_with(None),
+            AppError::Locked { retry_after } => {
+                let mut response = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_locked",
+                    "Too many failed sign-ins",
+                )
+                .with_detail(
+                    "Sign-in is locked for a while after repeated failures. Try again later.",
+                )
+                .into_response_with(None);
+                if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
+            AppError::Csrf => {
+                Problem::new(StatusCode::FORBIDDEN, "csrf_failed", "CSRF check failed")
+                    .with_detail(
+                        "Cookie-authenticated writes must send the session's X-CSRF-Token header.",
+                    )
+                    .into_response_with(None)
+            }
+            AppError::ReauthRequired => Problem::new(
+                StatusCode::FORBIDDEN,
+                "reauth_required",
+                "Re-authentication required",
+            )
+            .with_detail("Re-enter your password (POST /api/v1/auth/reauth) and try again.")
+            .into_response_with(None),
             AppError::Forbidden(detail) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
                     .with_detail(detail)

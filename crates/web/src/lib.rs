@@ -5,6 +5,7 @@
 //! a `TenantTx`, and map the result; errors from every crate become [`AppError`] and
 //! are rendered once, in [`error`].
 
+pub mod auth;
 pub mod error;
 pub mod middleware;
 pub mod routes;
@@ -14,10 +15,23 @@ pub use error::AppError;
 pub use server::{HttpConfig, build_router, serve};
 
 use paddock_store::Db;
+use std::sync::Arc;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The application-role database handle.
     pub db: Db,
+    /// Password hashing, the clock and the token keys.
+    pub auth: Arc<auth::AuthServices>,
+}
+
+impl AppState {
+    /// The state for a database and the authentication services.
+    pub fn new(db: Db, auth: auth::AuthServices) -> Self {
+        Self {
+            db,
+            auth: Arc::new(auth),
+        }
+    }
 }

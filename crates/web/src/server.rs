@@ -38,7 +38,10 @@ impl Default for HttpConfig {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Paddock API", description = "Multi-tenant veterinary practice platform."),
-    tags((name = "health", description = "Liveness and readiness"))
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Sign-in, sessions, access tokens")
+    )
 )]
 struct ApiDoc;
 
@@ -51,7 +54,10 @@ fn api_router() -> OpenApiRouter<AppState> {
     let mut doc = ApiDoc::openapi();
     // utoipa fills an empty licence from Cargo metadata; the workspace declares none.
     doc.info.license = None;
-    OpenApiRouter::with_openapi(doc).merge(routes::health::router())
+    OpenApiRouter::with_openapi(doc)
+        .merge(routes::health::router())
+        .merge(routes::auth::router())
+        .merge(routes::me::router())
 }
 
 /// The whole application with its layers.

@@ -103,7 +103,10 @@ async fn migrate_seed_serve(admin_url: &str, args: &DemoArgs) -> Result<ExitCode
         _ => PgConnectOptions::from_str(admin_url)?.username(APP_ROLE),
     };
     let db = Db::connect_with(app_options, 10).await?;
-    serve_checked(db, args.bind, |address| print_welcome(&report, address)).await
+    serve_checked(db, args.bind, &args.data_dir, |address| {
+        print_welcome(&report, address)
+    })
+    .await
 }
 
 fn print_welcome(report: &SeedReport, address: std::net::SocketAddr) {

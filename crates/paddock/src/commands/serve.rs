@@ -3,10 +3,16 @@
 use super::CommandError;
 use crate::cli::ServeArgs;
 use crate::config::{DATABASE_URL, require_env};
+use paddock_domain::SystemClock;
+use paddock_jwt::KeyStore;
+use paddock_passwords::{HashParams, PasswordHasher};
 use paddock_store::Db;
+use paddock_web::auth::AuthServices;
 use paddock_web::{AppState, HttpConfig, build_router};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Connections the server keeps open at most.
 const POOL_SIZE: u32 = 20;
@@ -22,7 +28,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
     }
     let url = require_env(DATABASE_URL, "the paddock_app role's connection")?;
     let db = Db::connect(&url, POOL_SIZE).await?;
-    serve_checked(db, args.bind, |_| {}).await
+    serve_checked(db, args.bind, &args.data_dir, |_| {}).await
 }
 
 /// Refuses to start unless the role is safe, then serves until Ctrl-C or SIGTERM;
@@ -30,6 +36,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
 pub async fn serve_checked(
     db: Db,
     bind: SocketAddr,
+    data_dir: &Path,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<ExitCode, CommandError> {
     let shutdown = shutdown_signal()?;
@@ -50,11 +57,29 @@ pub async fn serve_checked(
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving plain HTTP behind a TLS gateway");
     on_listening(local);
-    let router = build_router(AppState { db: db.clone() }, &HttpConfig::default());
+    let router = build_router(
+        AppState::new(db.clone(), auth_services(data_dir)?),
+        &HttpConfig::default(),
+    );
     paddock_web::serve(listener, router, shutdown).await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Password hashing, the system clock, and the JWT keys kept under `data_dir/keys/jwt`
+/// (generated on first start, with a warning: production provisions and backs them up).
+fn auth_services(data_dir: &Path) -> Result<AuthServices, CommandError> {
+    let key_dir = data_dir.join("keys").join("jwt");
+    let (keys, generated) = KeyStore::load_or_generate(&key_dir)?;
+    if generated {
+        tracing::warn!(
+            dir = %key_dir.display(),
+            "generated a new JWT signing key; in production, provision keys in PADDOCK_DATA_DIR and keep a backup"
+        );
+    }
+    let hasher = PasswordHasher::new(HashParams::default(), PasswordHasher::default_permits())?;
+    Ok(AuthServices::new(hasher, Arc::new(SystemClock), keys))
 }
 
 /// Installs the Ctrl-C and SIGTERM handlers now, and resolves when either arrives.

@@ -1,6 +1,7 @@
 //! The HTTP skeleton, exercised in process: probes, problem+json for every error,
 //! request ids, security headers, limits, and the OpenAPI document.
 
+use crate::world::{test_clock, test_services};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -12,7 +13,10 @@ use sqlx::{Connection, Executor};
 use tower::ServiceExt;
 
 async fn app(db: &TestDb) -> Router {
-    build_router(AppState { db: db.app().await }, &HttpConfig::default())
+    build_router(
+        AppState::new(db.app().await, test_services(test_clock())),
+        &HttpConfig::default(),
+    )
 }
 
 struct Answer {
@@ -115,7 +119,7 @@ async fn unknown_paths_and_methods_answer_problem_json() {
 async fn oversized_bodies_are_refused_before_any_handler_runs() {
     let db = TestDb::new().await;
     let router = build_router(
-        AppState { db: db.app().await },
+        AppState::new(db.app().await, test_services(test_clock())),
         &HttpConfig {
             body_limit: 1024,
             ..HttpConfig::default()
@@ -186,7 +190,19 @@ async fn the_openapi_document_is_generated_from_the_routes() {
     assert_eq!(doc.status, StatusCode::OK);
     assert_eq!(doc.body["openapi"], "3.1.0");
     let paths: Vec<&String> = doc.body["paths"].as_object().unwrap().keys().collect();
-    assert_eq!(paths, vec!["/healthz", "/readyz"]);
+    for expected in [
+        "/healthz",
+        "/readyz",
+        "/api/v1/auth/login",
+        "/api/v1/auth/token",
+        "/api/v1/me",
+        "/.well-known/jwks.json",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.as_str() == expected),
+            "{expected} missing from {paths:?}"
+        );
+    }
     assert_eq!(
         doc.body,
         serde_json::to_value(paddock_web::server::openapi()).unwrap()

@@ -4,7 +4,7 @@ use paddock_domain::{DisplayName, Email, PracticeId, PracticeName, UserId};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::RequestMeta;
 use paddock_store::practices::{self, NewPractice};
-use paddock_store::{AdminDb, Db, Principal, principal, sessions, signin};
+use paddock_store::{AdminDb, Db, Principal, api_keys, principal, sessions, signin};
 use paddock_test_db::TestDb;
 
 /// The password every test admin gets.
@@ -21,6 +21,23 @@ pub fn test_hasher() -> PasswordHasher {
         2,
     )
     .unwrap()
+}
+
+/// Authentication services for in-process tests: cheap hashing, a fresh signing
+/// key, and the given clock.
+pub fn test_services(
+    clock: std::sync::Arc<paddock_domain::ManualClock>,
+) -> paddock_web::auth::AuthServices {
+    paddock_web::auth::AuthServices::new(
+        test_hasher(),
+        clock,
+        paddock_jwt::KeyStore::ephemeral().unwrap(),
+    )
+}
+
+/// A manual clock at the current time.
+pub fn test_clock() -> std::sync::Arc<paddock_domain::ManualClock> {
+    std::sync::Arc::new(paddock_domain::ManualClock::new(chrono::Utc::now()))
 }
 
 /// A practice created for a test, with its admin's principal.
@@ -86,6 +103,19 @@ pub async fn create_practice(
     )
     .await
     .unwrap();
+    let mut tx = app
+        .begin(&principal, &RequestMeta::system("test"))
+        .await
+        .unwrap();
+    api_keys::create(
+        &mut tx,
+        "lab integration",
+        principal.permissions().clone(),
+        chrono::Utc::now() + chrono::Duration::days(30),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     PracticeFixture {
         id: created.practice_id,
         admin: created.user_id,

@@ -1,0 +1,575 @@
+//! Paddock's access tokens: a server-side session is exchanged for a short-lived
+//! (at most 15 minutes) EdDSA-signed JWT, and this crate owns both halves of that
+//! format. [`KeyStore`] keeps the Ed25519 signing keys in a directory (one PKCS#8 file
+//! per key, owner-only permissions); the newest key signs and every key verifies, so
+//! rotation never logs anyone out. Expiry is checked against a caller-supplied `now`
+//! so tests can drive a controllable clock. Revocation is not checked here: callers
+//! must still look up the token's session (`sid`) on every request.
+//!
+//! Crypto goes through aws-lc-rs only (the one provider of the whole binary):
+//! `jsonwebtoken` is built with just its `aws_lc_rs` feature.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[cfg(all(test, unix))]
+mod tests;
+
+/// Longest lifetime (`exp - iat`) of an access token, in seconds (15 minutes).
+pub const MAX_ACCESS_TTL_SECONDS: i64 = 900;
+
+/// Clock skew tolerated between the instance that signed a token and the one that
+/// verifies it, in seconds: a token stays valid this long after its `exp`, and may
+/// carry an `iat` this far in the future.
+pub const CLOCK_SKEW_LEEWAY_SECONDS: i64 = 10;
+
+/// The JOSE `typ` of Paddock access tokens (RFC 9068), checked on verification so
+/// that no other JWT signed with these keys can be replayed as an access token.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Suffix of key file names: `<kid>.ed25519.pk8`.
+const KEY_FILE_SUFFIX: &str = ".ed25519.pk8";
+/// Timestamp part of a key id; lexical order of kids is age order.
+const KID_TIME_FORMAT: &str = "%Y%m%d%H%M%S";
+
+/// Claims of a Paddock access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer: the Paddock deployment that signed the token.
+    pub iss: String,
+    /// Audience: the API the token is meant for.
+    pub aud: String,
+    /// Subject: the user.
+    pub sub: Uuid,
+    /// The practice the token acts in.
+    pub pid: Uuid,
+    /// The server-side session the token was exchanged for (checked for revocation).
+    pub sid: Uuid,
+    /// Issued at, seconds since the Unix epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the Unix epoch.
+    pub exp: i64,
+    /// Unique token id.
+    pub jti: Uuid,
+}
+
+/// Builds claims valid for `ttl` from `now`; `ttl` is clamped to 1 s ..= 15 minutes.
+pub fn access_claims(
+    issuer: &str,
+    audience: &str,
+    user: Uuid,
+    practice: Uuid,
+    session: Uuid,
+    now: DateTime<Utc>,
+    ttl: TimeDelta,
+) -> AccessClaims {
+    let iat = now.timestamp();
+    let ttl = ttl.num_seconds().clamp(1, MAX_ACCESS_TTL_SECONDS);
+    AccessClaims {
+        iss: issuer.to_owned(),
+        aud: audience.to_owned(),
+        sub: user,
+        pid: practice,
+        sid: session,
+        iat,
+        exp: iat.saturating_add(ttl),
+        jti: Uuid::new_v4(),
+    }
+}
+
+/// Errors of key loading, signing and token verification. Messages never contain key
+/// material or the token itself.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    /// A file-system operation on the key directory failed.
+    #[error("could not {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A key file can be read by group or others.
+    #[error(
+        "key file {} has mode {mode:03o}: group or others can access it; refusing to load it (chmod 600)",
+        path.display()
+    )]
+    InsecureKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key directory can be written by group or others, who could plant a key.
+    #[error(
+        "key directory {} has mode {mode:03o}: group or others can write to it; refusing to use it (chmod 700)",
+        path.display()
+    )]
+    InsecureKeyDir {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A `*.ed25519.pk8` file whose name is not a Paddock key id, or which is not a file.
+    #[error("{} is not a key file named `k<YYYYMMDDHHMMSS>-<6 hex>.ed25519.pk8`", path.display())]
+    BadKeyFile {
+        /// The offending path.
+        path: PathBuf,
+    },
+    /// A key file does not hold an Ed25519 PKCS#8 key.
+    #[error("key file {} is not an Ed25519 PKCS#8 (DER) key", path.display())]
+    InvalidKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The system random generator failed to produce a key.
+    #[error("could not generate an Ed25519 key")]
+    KeyGeneration,
+    /// Encoding the token failed.
+    #[error("could not sign the access token")]
+    Signing(#[source] jsonwebtoken::errors::Error),
+    /// The token is not a well-formed JWS compact serialization with our header fields.
+    #[error("access token is malformed")]
+    Malformed,
+    /// The header's `alg` is not EdDSA (e.g. `none` or HS256).
+    #[error("access token algorithm is not EdDSA")]
+    UnsupportedAlgorithm,
+    /// The header's `typ` is not `at+jwt`.
+    #[error("token is not an access token (typ must be at+jwt)")]
+    WrongType,
+    /// The header's `kid` is missing or names no key of this store.
+    #[error("access token is signed by an unknown key")]
+    UnknownKey,
+    /// The signature does not match.
+    #[error("access token signature is invalid")]
+    InvalidSignature,
+    /// `iss` is not the expected issuer.
+    #[error("access token issuer is not the expected one")]
+    InvalidIssuer,
+    /// `aud` is not the expected audience.
+    #[error("access token audience is not the expected one")]
+    InvalidAudience,
+    /// A claim is missing or has the wrong type.
+    #[error("access token claims are missing or malformed")]
+    InvalidClaims,
+    /// `exp` has passed (beyond the clock-skew leeway).
+    #[error("access token has expired")]
+    Expired,
+    /// `iat` is in the future (beyond the clock-skew leeway).
+    #[error("access token is issued in the future")]
+    IssuedInFuture,
+    /// `exp - iat` is not in 1 ..= 15 minutes.
+    #[error("access token lifetime exceeds 15 minutes or is not positive")]
+    InvalidLifetime,
+}
+
+impl JwtError {
+    /// True when the token was refused (answer 401); false for a server-side fault.
+    pub fn is_rejection(&self) -> bool {
+        !matches!(
+            self,
+            Self::Io { .. }
+                | Self::InsecureKeyFile { .. }
+                | Self::InsecureKeyDir { .. }
+                | Self::BadKeyFile { .. }
+                | Self::InvalidKey { .. }
+                | Self::KeyGeneration
+                | Self::Signing(_)
+        )
+    }
+}
+
+/// One Ed25519 key: private half for signing, public half for verifying and JWKS.
+struct Key {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public: Vec<u8>,
+}
+
+impl Key {
+    /// Builds a key from PKCS#8 DER; `None` when the bytes are not an Ed25519 key.
+    fn from_pkcs8(kid: String, der: &[u8]) -> Option<Self> {
+        let pair = Ed25519KeyPair::from_pkcs8(der).ok()?;
+        let public = pair.public_key().as_ref().to_vec();
+        Some(Self {
+            kid,
+            encoding: EncodingKey::from_ed_der(der),
+            // jsonwebtoken's "ed der" decoding key is the raw 32-byte public key.
+            decoding: DecodingKey::from_ed_der(&public),
+            public,
+        })
+    }
+}
+
+/// Ed25519 signing keys kept in a directory; the newest signs, all verify (rotation
+/// without logging anyone out).
+#[derive(Clone)]
+pub struct KeyStore {
+    /// Sorted by kid, i.e. oldest first; never empty.
+    keys: Arc<[Key]>,
+}
+
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyStore")
+            .field(
+                "kids",
+                &self.keys.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    /// Loads every key in `dir` (files `<kid>.ed25519.pk8`, PKCS#8 DER, mode 0600); if
+    /// there is none, generates one and returns `generated = true` so the caller can
+    /// warn that production should provision keys. Creates `dir` (0700) if missing.
+    pub fn load_or_generate(dir: &Path) -> Result<(KeyStore, bool), JwtError> {
+        let keys = load_dir(dir)?;
+        if !keys.is_empty() {
+            return Ok((Self::from_keys(keys), false));
+        }
+        let kid = write_new_key(dir, None)?;
+        tracing::info!(%kid, dir = %dir.display(), "generated a JWT signing key");
+        // Reload rather than keep the key in hand: files are the single source of truth.
+        Ok((Self::reloaded(dir)?, true))
+    }
+
+    /// Adds a new newest key to `dir` and returns the reloaded store (old keys still
+    /// verify). Delete old key files once every token they signed has expired.
+    pub fn rotate(dir: &Path) -> Result<KeyStore, JwtError> {
+        let keys = load_dir(dir)?;
+        let kid = write_new_key(dir, keys.last().map(|k| k.kid.as_str()))?;
+        tracing::info!(%kid, dir = %dir.display(), "rotated the JWT signing key");
+        Self::reloaded(dir)
+    }
+
+    /// An in-memory store with one fresh key (tests).
+    pub fn ephemeral() -> Result<KeyStore, JwtError> {
+        let kid = new_kid(None);
+        let der = generate_pkcs8()?;
+        let key = Key::from_pkcs8(kid, &der).ok_or(JwtError::KeyGeneration)?;
+        Ok(Self::from_keys(vec![key]))
+    }
+
+    /// `keys` must be sorted oldest first (as `load_dir` returns them).
+    fn from_keys(keys: Vec<Key>) -> Self {
+        Self { keys: keys.into() }
+    }
+
+    /// A store from the keys just reloaded after writing one; empty only if someone
+    /// removed the new file in between.
+    fn reloaded(dir: &Path) -> Result<Self, JwtError> {
+        let keys = load_dir(dir)?;
+        if keys.is_empty() {
+            return Err(io_err("find the new key in", dir)(
+                io::ErrorKind::NotFound.into(),
+            ));
+        }
+        Ok(Self::from_keys(keys))
+    }
+
+    fn current(&self) -> Result<&Key, JwtError> {
+        self.keys.last().ok_or(JwtError::KeyGeneration)
+    }
+
+    /// The signing key's id.
+    pub fn current_kid(&self) -> &str {
+        self.keys.last().map_or("", |k| k.kid.as_str())
+    }
+
+    /// Signs `claims` with the newest key (header alg EdDSA, kid set, typ "at+jwt").
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, JwtError> {
+        let key = self.current()?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(JwtError::Signing)
+    }
+
+    /// Verifies a token and returns its claims: `alg` must be EdDSA and `typ` at+jwt,
+    /// the key is chosen by `kid` (unknown kid is refused), `iss` and `aud` must equal
+    /// `issuer` and `audience`, and against `now` (Unix seconds) with
+    /// [`CLOCK_SKEW_LEEWAY_SECONDS`] of leeway: `exp` must not have passed, `iat` must
+    /// not be in the future, and `exp - iat` must be within 15 minutes.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+    ) -> Result<AccessClaims, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(JwtError::UnsupportedAlgorithm);
+        }
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
+                || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(JwtError::WrongType);
+        }
+        // RFC 7515: a `crit` extension we do not understand makes the token invalid.
+        if header.crit.is_some() {
+            return Err(JwtError::Malformed);
+        }
+        let kid = header.kid.as_deref().ok_or(JwtError::UnknownKey)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(JwtError::UnknownKey)?;
+
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        // Time is checked below against the caller's clock, not the system clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => JwtError::InvalidSignature,
+                ErrorKind::InvalidIssuer => JwtError::InvalidIssuer,
+                ErrorKind::InvalidAudience => JwtError::InvalidAudience,
+                ErrorKind::InvalidAlgorithm => JwtError::UnsupportedAlgorithm,
+                ErrorKind::MissingRequiredClaim(_)
+                | ErrorKind::InvalidClaimFormat(_)
+                | ErrorKind::Json(_) => JwtError::InvalidClaims,
+                _ => JwtError::Malformed,
+            })?
+            .claims;
+
+        // Belt and braces: the claims are typed as single strings, compare exactly.
+        if claims.iss != issuer {
+            return Err(JwtError::InvalidIssuer);
+        }
+        if claims.aud != audience {
+            return Err(JwtError::InvalidAudience);
+        }
+        if claims.exp <= now.saturating_sub(CLOCK_SKEW_LEEWAY_SECONDS) {
+            return Err(JwtError::Expired);
+        }
+        if claims.iat > now.saturating_add(CLOCK_SKEW_LEEWAY_SECONDS) {
+            return Err(JwtError::IssuedInFuture);
+        }
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if !(1..=MAX_ACCESS_TTL_SECONDS).contains(&lifetime) {
+            return Err(JwtError::InvalidLifetime);
+        }
+        Ok(claims)
+    }
+
+    /// The public keys as a JWKS document (`{"keys":[{"kty":"OKP","crv":"Ed25519",...}]}`).
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": URL_SAFE_NO_PAD.encode(&k.public),
+                    "kid": k.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+fn generate_pkcs8() -> Result<Vec<u8>, JwtError> {
+    Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+        .map(|doc| doc.as_ref().to_vec())
+        .map_err(|_| JwtError::KeyGeneration)
+}
+
+/// Parses the timestamp of a kid `k<YYYYMMDDHHMMSS>-<6 lowercase hex>`; `None` if the
+/// string is not a Paddock key id.
+fn kid_time(kid: &str) -> Option<NaiveDateTime> {
+    let rest = kid.strip_prefix('k')?;
+    let (stamp, suffix) = rest.split_once('-')?;
+    let hex_ok = suffix.len() == 6
+        && suffix
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) || !hex_ok {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(stamp, KID_TIME_FORMAT).ok()
+}
+
+/// A new kid that sorts after `newest`: when the clock has not moved past the newest
+/// key's second (several rotations in one second, or a clock set back), the newest
+/// key's time plus one second is used instead of now.
+fn new_kid(newest: Option<&str>) -> String {
+    let mut time = Utc::now().naive_utc();
+    if let Some(last) = newest.and_then(kid_time) {
+        if time.and_utc().timestamp() <= last.and_utc().timestamp() {
+            time = last + TimeDelta::seconds(1);
+        }
+    }
+    let suffix: [u8; 3] = rand::random();
+    format!(
+        "k{}-{:02x}{:02x}{:02x}",
+        time.format(KID_TIME_FORMAT),
+        suffix[0],
+        suffix[1],
+        suffix[2]
+    )
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> JwtError {
+    let path = path.to_path_buf();
+    move |source| JwtError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Creates `dir` with mode 0700 if missing, and refuses a directory that group or
+/// others can write to (they could plant a key and forge tokens).
+fn ensure_dir(dir: &Path) -> Result<(), JwtError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(io_err("create key directory", dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(dir).map_err(io_err("inspect key directory", dir))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(JwtError::InsecureKeyDir {
+                path: dir.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Loads every `<kid>.ed25519.pk8` in `dir` (creating `dir` if missing), oldest first;
+/// other files, such as interrupted temporary files, are ignored.
+fn load_dir(dir: &Path) -> Result<Vec<Key>, JwtError> {
+    ensure_dir(dir)?;
+    let mut keys = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err("list key directory", dir))? {
+        let entry = entry.map_err(io_err("list key directory", dir))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let Some(kid) = name.to_str().and_then(|n| n.strip_suffix(KEY_FILE_SUFFIX)) else {
+            continue;
+        };
+        if kid_time(kid).is_none() {
+            return Err(JwtError::BadKeyFile { path });
+        }
+        let der = read_key_file(&path)?;
+        let key = Key::from_pkcs8(kid.to_owned(), &der)
+            .ok_or(JwtError::InvalidKey { path: path.clone() })?;
+        keys.push(key);
+    }
+    // Oldest first: `last()` is the newest key, the one that signs.
+    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    Ok(keys)
+}
+
+/// Reads a key file, refusing it when group or others have any access. Permissions
+/// are checked on the opened handle, so the file checked is the file read.
+fn read_key_file(path: &Path) -> Result<Vec<u8>, JwtError> {
+    let mut file = File::open(path).map_err(io_err("open key file", path))?;
+    let meta = file.metadata().map_err(io_err("inspect key file", path))?;
+    if !meta.is_file() {
+        return Err(JwtError::BadKeyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(JwtError::InsecureKeyFile {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    let mut der = Vec::new();
+    file.read_to_end(&mut der)
+        .map_err(io_err("read key file", path))?;
+    Ok(der)
+}
+
+/// Generates a key and writes it atomically (temporary file with mode 0600, fsync,
+/// rename, fsync of the directory) under a kid newer than `newest`.
+fn write_new_key(dir: &Path, newest: Option<&str>) -> Result<String, JwtError> {
+    ensure_dir(dir)?;
+    let kid = new_kid(newest);
+    let der = generate_pkcs8()?;
+    let path = dir.join(format!("{kid}{KEY_FILE_SUFFIX}"));
+    let tmp = dir.join(format!(".{kid}.tmp-{}", Uuid::new_v4().simple()));
+
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(&der)?;
+        file.sync_all()
+    });
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("write key file", &tmp)(source));
+    }
+    if path.exists() {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("create key file", &path)(io::Error::from(
+            io::ErrorKind::AlreadyExists,
+        )));
+    }
+    if let Err(source) = fs::rename(&tmp, &path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("rename key file", &path)(source));
+    }
+    // Make the rename itself durable; not every platform can open a directory.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(kid)
+}

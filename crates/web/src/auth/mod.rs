@@ -1,0 +1,46 @@
+//! Authentication at the edge: credentials in, a `Principal` out.
+//!
+//! A request is authenticated by exactly one credential: a bearer JWT (issued from
+//! a session), a bearer API key, or the session cookie. Whichever it is, the session
+//! and the membership are re-checked on every request, so revocation is immediate.
+
+pub mod cookies;
+pub mod extract;
+
+pub use extract::{Auth, AuthMethod, Meta};
+
+use paddock_domain::Clock;
+use paddock_jwt::KeyStore;
+use paddock_passwords::PasswordHasher;
+use std::sync::Arc;
+
+/// Everything authentication needs, shared by all requests.
+#[derive(Clone, Debug)]
+pub struct AuthServices {
+    /// Verifies and hashes passwords on the bounded pool.
+    pub hasher: PasswordHasher,
+    /// The time (controllable in tests).
+    pub clock: Arc<dyn Clock>,
+    /// JWT signing keys.
+    pub keys: KeyStore,
+    /// `iss` of issued tokens.
+    pub issuer: String,
+    /// `aud` of issued tokens.
+    pub audience: String,
+    /// Lifetime of access tokens (at most 15 minutes).
+    pub access_ttl: chrono::Duration,
+}
+
+impl AuthServices {
+    /// Services with the default issuer, audience and a 15-minute token lifetime.
+    pub fn new(hasher: PasswordHasher, clock: Arc<dyn Clock>, keys: KeyStore) -> Self {
+        Self {
+            hasher,
+            clock,
+            keys,
+            issuer: "paddock".to_owned(),
+            audience: "paddock-api".to_owned(),
+            access_ttl: chrono::Duration::minutes(15),
+        }
+    }
+}

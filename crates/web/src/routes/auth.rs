@@ -1,0 +1,357 @@
+//! Sign-in, sign-out, token exchange, re-authentication and practice switching.
+
+use crate::auth::cookies::{clear_session, set_session};
+use crate::auth::{Auth, AuthMethod, Meta};
+use crate::{AppError, AppState};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use paddock_domain::{Email, FieldError, FieldErrors, PracticeId};
+use paddock_store::members;
+use paddock_store::sessions::{self, IssuedSession};
+use paddock_store::signin::{self, PracticeOption};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+/// The authentication routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(token))
+        .routes(routes!(reauth))
+        .routes(routes!(switch))
+        .routes(routes!(jwks))
+}
+
+/// Sign-in request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The account's email.
+    pub email: String,
+    /// The password.
+    pub password: String,
+    /// A shared front-desk computer: the cookie ends with the browser and the session within an hour.
+    #[serde(default)]
+    pub temporary: bool,
+    /// The practice to enter, for people in several.
+    pub practice_id: Option<Uuid>,
+}
+
+/// A practice the person may enter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PracticeSummary {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+}
+
+/// A started session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// The person.
+    pub user_id: Uuid,
+    /// The practice the session is in.
+    pub practice_id: Uuid,
+    /// Every practice the person may switch to.
+    pub practices: Vec<PracticeSummary>,
+    /// Send this as `X-CSRF-Token` on cookie-authenticated writes.
+    pub csrf_token: String,
+    /// When the session ends at the latest.
+    pub expires_at: DateTime<Utc>,
+    /// Whether this is a temporary session.
+    pub temporary: bool,
+}
+
+fn session_response(
+    user_id: Uuid,
+    practice: PracticeId,
+    options: &[PracticeOption],
+    issued: IssuedSession,
+    now: DateTime<Utc>,
+) -> Response {
+    let cookie = set_session(&issued.token, issued.expires_at, issued.temporary, now);
+    let body = SessionResponse {
+        user_id,
+        practice_id: practice.as_uuid(),
+        practices: options
+            .iter()
+            .map(|o| PracticeSummary {
+                id: o.practice_id.as_uuid(),
+                name: o.name.clone(),
+            })
+            .collect(),
+        csrf_token: issued.csrf_token,
+        expires_at: issued.expires_at,
+        temporary: issued.temporary,
+    };
+    let no_store = header::HeaderValue::from_static("no-store");
+    (
+        [
+            (header::SET_COOKIE, cookie),
+            (header::CACHE_CONTROL, no_store),
+        ],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Signs in with email and password, starting a server-side session.
+///
+/// Unknown email and wrong password answer the same 401; repeated failures lock the
+/// account (known or not) and answer 429 with `Retry-After`, right password or not.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = SessionResponse),
+        (status = 401, description = "Invalid email or password", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed input", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked after repeated failures", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(body): Json<LoginRequest>,
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::default();
+    let email = errors.check(Email::parse("email", &body.email));
+    if body.password.is_empty() {
+        errors
+            .0
+            .push(FieldError::new("password", "must not be empty"));
+    }
+    errors.clone().into_result()?;
+    let Some(email) = email else {
+        return Err(errors.into());
+    };
+
+    let services = &state.auth;
+    let now = services.clock.now();
+    let sign_in = signin::lookup(&state.db, &email, &meta).await?;
+    if let Some(until) = sign_in.record.locked_at(now) {
+        return Err(locked(until, now));
+    }
+    let account = sign_in.account.as_ref();
+    let verified = services
+        .hasher
+        .verify(
+            &body.password,
+            account.and_then(|a| a.password_hash.as_deref()),
+        )
+        .await
+        .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
+    let account = match account {
+        Some(account) if verified && !account.practices.is_empty() => account,
+        _ => {
+            if let Some(until) =
+                signin::record_failure(&state.db, &email, &sign_in, now, &meta).await?
+            {
+                tracing::warn!(request_id = %meta.request_id, locked_until = %until, "sign-in locked after repeated failures");
+            }
+            return Err(AppError::InvalidCredentials);
+        }
+    };
+    let practice = match body.practice_id {
+        Some(id) => account
+            .practices
+            .iter()
+            .find(|p| p.practice_id.as_uuid() == id)
+            .ok_or_else(|| {
+                AppError::Validation(vec![FieldError::new(
+                    "practice_id",
+                    "you are not an active member of this practice",
+                )])
+            })?,
+        None => account
+            .practices
+            .first()
+            .ok_or(AppError::InvalidCredentials)?,
+    };
+    signin::clear_failures(&state.db, &email, &meta).await?;
+    let issued = sessions::start(
+        &state.db,
+        account.user_id,
+        practice,
+        body.temporary,
+        now,
+        &meta,
+    )
+    .await?;
+    Ok(session_response(
+        account.user_id.as_uuid(),
+        practice.practice_id,
+        &account.practices,
+        issued,
+        now,
+    ))
+}
+
+fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
+    let seconds = (until - now).num_seconds().max(1);
+    AppError::Locked {
+        retry_after: u64::try_from(seconds).unwrap_or(1),
+    }
+}
+
+/// Ends the session (and so every access token issued from it).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out; the cookie is cleared")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+) -> Result<Response, AppError> {
+    let session = auth.session.as_ref().ok_or(AppError::Unauthenticated)?;
+    sessions::end(&state.db, session, state.auth.clock.now(), &meta).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_session())],
+    )
+        .into_response())
+}
+
+/// An access token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The JWT to send as `Authorization: Bearer ...`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until it expires (at most 900).
+    pub expires_in: i64,
+}
+
+/// Exchanges the session (cookie + CSRF token) for a short-lived access token.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
+    responses(
+        (status = 200, description = "A JWT valid for at most 15 minutes", body = TokenResponse),
+        (status = 401, description = "No session", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "CSRF token missing or wrong", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn token(State(state): State<AppState>, auth: Auth) -> Result<Response, AppError> {
+    // Tokens come from sessions only: a token or key cannot mint a fresh token.
+    let (AuthMethod::Session, Some(session)) = (auth.method, auth.session.as_ref()) else {
+        return Err(AppError::Forbidden(
+            "Access tokens are issued for a signed-in session only.".into(),
+        ));
+    };
+    let services = &state.auth;
+    let now = services.clock.now();
+    // Never outlive the session that issued it.
+    let ttl = services.access_ttl.min(session.expires_at - now);
+    let claims = paddock_jwt::access_claims(
+        &services.issuer,
+        &services.audience,
+        auth.principal.user_id().as_uuid(),
+        auth.principal.practice_id().as_uuid(),
+        session.session_id,
+        now,
+        ttl,
+    );
+    let access_token = services
+        .keys
+        .sign(&claims)
+        .map_err(|e| AppError::Internal(format!("signing an access token: {e}")))?;
+    let body = TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// Password re-entry.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthRequest {
+    /// The current password.
+    pub password: String,
+}
+
+/// Re-enters the password, unlocking sensitive actions (role changes, key creation)
+/// for 10 minutes in this session.
+#[utoipa::path(post, path = "/api/v1/auth/reauth", tag = "auth", request_body = ReauthRequest,
+    responses(
+        (status = 204, description = "Re-authenticated"),
+        (status = 401, description = "Wrong password", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reauth(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Json(body): Json<ReauthRequest>,
+) -> Result<StatusCode, AppError> {
+    let session = auth.session.as_ref().ok_or(AppError::Unauthenticated)?;
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let hash = members::own_password_hash(&mut tx).await?;
+    tx.commit().await?;
+    let verified = state
+        .auth
+        .hasher
+        .verify(&body.password, hash.as_deref())
+        .await
+        .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
+    if !verified {
+        return Err(AppError::InvalidCredentials);
+    }
+    sessions::reauthenticated(&state.db, session, state.auth.clock.now(), &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Practice switch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchRequest {
+    /// The practice to enter.
+    pub practice_id: Uuid,
+}
+
+/// Moves to another practice the person belongs to: a new session there, this one ends.
+#[utoipa::path(post, path = "/api/v1/auth/switch", tag = "auth", request_body = SwitchRequest,
+    responses(
+        (status = 200, description = "Switched; a new session cookie is set", body = SessionResponse),
+        (status = 404, description = "Not a practice you belong to", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn switch(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Json(body): Json<SwitchRequest>,
+) -> Result<Response, AppError> {
+    let (AuthMethod::Session, Some(session)) = (auth.method, auth.session.as_ref()) else {
+        return Err(AppError::Forbidden(
+            "Switch practice from a signed-in session.".into(),
+        ));
+    };
+    let user_id = auth.principal.user_id();
+    let options = signin::practices_for(&state.db, user_id, &meta).await?;
+    // Not a member, or no such practice: the same 404.
+    let target = options
+        .iter()
+        .find(|o| o.practice_id.as_uuid() == body.practice_id)
+        .ok_or(AppError::NotFound)?;
+    let now = state.auth.clock.now();
+    let temporary = session.temporary;
+    let issued = sessions::start(&state.db, user_id, target, temporary, now, &meta).await?;
+    sessions::end(&state.db, session, now, &meta).await?;
+    Ok(session_response(
+        user_id.as_uuid(),
+        target.practice_id,
+        &options,
+        issued,
+        now,
+    ))
+}
+
+/// The public keys that verify access tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "JSON Web Key Set (Ed25519)", body = Object)))]
+pub async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.auth.keys.jwks())
+}
