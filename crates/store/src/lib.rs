@@ -24,6 +24,7 @@ mod auth_tx;
 pub mod db;
 pub mod doctor;
 pub mod error;
+pub mod invitations;
 pub mod members;
 pub mod practices;
 pub mod principal;
@@ -32,6 +33,7 @@ pub mod roles;
 pub mod schema;
 pub mod sessions;
 pub mod signin;
+pub mod staff;
 pub mod tenant;
 pub mod token;
 

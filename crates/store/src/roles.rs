@@ -54,3 +54,29 @@ pub async fn list(tx: &mut TenantTx) -> Result<Vec<Role>, StoreError> {
         })
         .collect())
 }
+
+/// One live role of the practice; another practice's role is not found.
+pub async fn find(tx: &mut TenantTx, id: RoleId) -> Result<Option<Role>, StoreError> {
+    let row: Option<RoleRow> = sqlx::query_as(
+        "select r.id, r.name, r.builtin_key,
+                coalesce(array_agg(rp.permission order by rp.permission)
+                         filter (where rp.permission is not null), '{}') as permissions
+           from roles r
+           left join role_permissions rp on rp.practice_id = r.practice_id and rp.role_id = r.id
+          where r.id = $1 and r.deleted_at is null
+          group by r.id, r.name, r.builtin_key",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|row| Role {
+        id: RoleId::from_uuid(row.id),
+        name: row.name,
+        builtin: row.builtin_key.as_deref().and_then(BuiltinRole::from_key),
+        permissions: row
+            .permissions
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+    }))
+}

@@ -24,14 +24,28 @@ pub struct AppState {
     pub db: Db,
     /// Password hashing, the clock and the token keys.
     pub auth: Arc<auth::AuthServices>,
+    /// Outgoing mail (invitations, password resets).
+    pub mail: Arc<MailSettings>,
+}
+
+/// How Paddock sends mail and builds links in it.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// The transport (development outbox or SMTP).
+    pub mailer: paddock_notify::Mailer,
+    /// The From address.
+    pub from: String,
+    /// The public base URL of this deployment, for links (no trailing slash).
+    pub public_url: String,
 }
 
 impl AppState {
-    /// The state for a database and the authentication services.
-    pub fn new(db: Db, auth: auth::AuthServices) -> Self {
+    /// The state for a database, the authentication services and mail.
+    pub fn new(db: Db, auth: auth::AuthServices, mail: MailSettings) -> Self {
         Self {
             db,
             auth: Arc::new(auth),
+            mail: Arc::new(mail),
         }
     }
 }

@@ -40,7 +40,8 @@ impl Default for HttpConfig {
     info(title = "Paddock API", description = "Multi-tenant veterinary practice platform."),
     tags(
         (name = "health", description = "Liveness and readiness"),
-        (name = "auth", description = "Sign-in, sessions, access tokens")
+        (name = "auth", description = "Sign-in, sessions, access tokens"),
+        (name = "staff", description = "Members, roles, invitations, API keys")
     )
 )]
 struct ApiDoc;
@@ -58,6 +59,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())
+        .merge(routes::staff::router())
+        .merge(routes::invitations::router())
+        .merge(routes::api_keys::router())
 }
 
 /// The whole application with its layers.

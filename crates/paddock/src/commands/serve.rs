@@ -2,13 +2,15 @@
 
 use super::CommandError;
 use crate::cli::ServeArgs;
+use crate::config::env;
 use crate::config::{DATABASE_URL, require_env};
 use paddock_domain::SystemClock;
 use paddock_jwt::KeyStore;
+use paddock_notify::{Mailer, SmtpConfig};
 use paddock_passwords::{HashParams, PasswordHasher};
 use paddock_store::Db;
 use paddock_web::auth::AuthServices;
-use paddock_web::{AppState, HttpConfig, build_router};
+use paddock_web::{AppState, HttpConfig, MailSettings, build_router};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -55,12 +57,14 @@ pub async fn serve_checked(
     }
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let local = listener.local_addr()?;
+    let state = AppState::new(
+        db.clone(),
+        auth_services(data_dir)?,
+        mail_settings(data_dir, local)?,
+    );
+    let router = build_router(state, &HttpConfig::default());
     tracing::info!(address = %local, "serving plain HTTP behind a TLS gateway");
     on_listening(local);
-    let router = build_router(
-        AppState::new(db.clone(), auth_services(data_dir)?),
-        &HttpConfig::default(),
-    );
     paddock_web::serve(listener, router, shutdown).await?;
     db.close().await;
     tracing::info!("stopped");
@@ -80,6 +84,30 @@ fn auth_services(data_dir: &Path) -> Result<AuthServices, CommandError> {
     }
     let hasher = PasswordHasher::new(HashParams::default(), PasswordHasher::default_permits())?;
     Ok(AuthServices::new(hasher, Arc::new(SystemClock), keys))
+}
+
+/// Mail over SMTP when PADDOCK_SMTP_URL is set, else into `data_dir/outbox` (one
+/// .eml per message, for development). Links use PADDOCK_PUBLIC_URL.
+fn mail_settings(data_dir: &Path, local: SocketAddr) -> Result<MailSettings, CommandError> {
+    let mailer = match env("PADDOCK_SMTP_URL") {
+        Some(url) => Mailer::smtp(&SmtpConfig {
+            url,
+            username: env("PADDOCK_SMTP_USERNAME"),
+            password: env("PADDOCK_SMTP_PASSWORD"),
+        })?,
+        None => {
+            let outbox = data_dir.join("outbox");
+            tracing::info!(dir = %outbox.display(), "mail goes to the development outbox (set PADDOCK_SMTP_URL to send)");
+            Mailer::outbox(outbox)
+        }
+    };
+    let public_url = env("PADDOCK_PUBLIC_URL").unwrap_or_else(|| format!("http://{local}"));
+    Ok(MailSettings {
+        mailer,
+        from: env("PADDOCK_MAIL_FROM")
+            .unwrap_or_else(|| "Paddock <no-reply@paddock.invalid>".to_owned()),
+        public_url: public_url.trim_end_matches('/').to_owned(),
+    })
 }
 
 /// Installs the Ctrl-C and SIGTERM handlers now, and resolves when either arrives.

@@ -1,20 +1,24 @@
 //! The HTTP skeleton, exercised in process: probes, problem+json for every error,
 //! request ids, security headers, limits, and the OpenAPI document.
 
-use crate::world::{test_clock, test_services};
+use crate::world::{test_clock, test_state};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use paddock_test_db::TestDb;
-use paddock_web::{AppState, HttpConfig, build_router};
+use paddock_web::{HttpConfig, build_router};
 use serde_json::Value;
 use sqlx::{Connection, Executor};
 use tower::ServiceExt;
 
 async fn app(db: &TestDb) -> Router {
     build_router(
-        AppState::new(db.app().await, test_services(test_clock())),
+        test_state(
+            db.app().await,
+            test_clock(),
+            std::env::temp_dir().join("paddock-http-outbox"),
+        ),
         &HttpConfig::default(),
     )
 }
@@ -119,7 +123,11 @@ async fn unknown_paths_and_methods_answer_problem_json() {
 async fn oversized_bodies_are_refused_before_any_handler_runs() {
     let db = TestDb::new().await;
     let router = build_router(
-        AppState::new(db.app().await, test_services(test_clock())),
+        test_state(
+            db.app().await,
+            test_clock(),
+            std::env::temp_dir().join("paddock-http-outbox"),
+        ),
         &HttpConfig {
             body_limit: 1024,
             ..HttpConfig::default()

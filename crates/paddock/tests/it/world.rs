@@ -4,7 +4,9 @@ use paddock_domain::{DisplayName, Email, PracticeId, PracticeName, UserId};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::RequestMeta;
 use paddock_store::practices::{self, NewPractice};
-use paddock_store::{AdminDb, Db, Principal, api_keys, principal, sessions, signin};
+use paddock_store::{
+    AdminDb, Db, Principal, api_keys, invitations, principal, roles, sessions, signin,
+};
 use paddock_test_db::TestDb;
 
 /// The password every test admin gets.
@@ -33,6 +35,20 @@ pub fn test_services(
         clock,
         paddock_jwt::KeyStore::ephemeral().unwrap(),
     )
+}
+
+/// The application state for in-process HTTP tests; mail goes to `outbox`.
+pub fn test_state(
+    app: Db,
+    clock: std::sync::Arc<paddock_domain::ManualClock>,
+    outbox: std::path::PathBuf,
+) -> paddock_web::AppState {
+    let mail = paddock_web::MailSettings {
+        mailer: paddock_notify::Mailer::outbox(outbox),
+        from: "Paddock <no-reply@paddock.test>".to_owned(),
+        public_url: "https://paddock.test".to_owned(),
+    };
+    paddock_web::AppState::new(app, test_services(clock), mail)
 }
 
 /// A manual clock at the current time.
@@ -115,6 +131,16 @@ pub async fn create_practice(
     )
     .await
     .unwrap();
+    let receptionist = roles::list(&mut tx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.builtin == Some(paddock_domain::BuiltinRole::Receptionist))
+        .unwrap();
+    let invitee = Email::parse("email", &format!("invitee.{}", email)).unwrap();
+    invitations::create(&mut tx, &invitee, receptionist.id, chrono::Utc::now())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     PracticeFixture {
         id: created.practice_id,

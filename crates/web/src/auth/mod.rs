@@ -14,6 +14,21 @@ use paddock_jwt::KeyStore;
 use paddock_passwords::PasswordHasher;
 use std::sync::Arc;
 
+/// How recently the password must have been entered for sensitive actions.
+pub const REAUTH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Refuses unless the caller's session re-entered the password within [`REAUTH_WINDOW`]
+/// (API keys cannot re-authenticate, so they can never perform these actions).
+pub fn require_recent_reauth(
+    auth: &Auth,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::AppError> {
+    match &auth.session {
+        Some(session) if now - session.reauthenticated_at <= REAUTH_WINDOW => Ok(()),
+        _ => Err(crate::AppError::ReauthRequired),
+    }
+}
+
 /// Everything authentication needs, shared by all requests.
 #[derive(Clone, Debug)]
 pub struct AuthServices {

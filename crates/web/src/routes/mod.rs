@@ -1,5 +1,8 @@
 //! One module per resource, each exposing `router()`.
 
+pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod invitations;
 pub mod me;
+pub mod staff;

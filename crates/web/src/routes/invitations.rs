@@ -1,0 +1,207 @@
+//! Staff invitations: create (emails a single-use link), revoke, accept.
+
+use crate::auth::{Auth, Meta};
+use crate::{AppError, AppState};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use paddock_domain::{DisplayName, Email, FieldErrors, RoleId};
+use paddock_store::invitations::{self, Acceptor};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+/// The invitation routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(invite))
+        .routes(routes!(revoke))
+        .routes(routes!(accept))
+}
+
+/// Whom to invite, with which role.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// Their email.
+    pub email: String,
+    /// The role they will get.
+    pub role_id: Uuid,
+}
+
+/// A sent invitation (the link went by email only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    /// Id (for revoking).
+    pub id: Uuid,
+    /// Invited email.
+    pub email: String,
+    /// Role id.
+    pub role_id: Uuid,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Invites someone by email (needs `staff.manage`; the role's permissions must be the inviter's too).
+#[utoipa::path(post, path = "/api/v1/invitations", tag = "staff", request_body = InviteRequest,
+    responses(
+        (status = 201, description = "Invitation emailed", body = InvitationView),
+        (status = 409, description = "Already a member", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email or role", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn invite(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Json(body): Json<InviteRequest>,
+) -> Result<(StatusCode, Json<InvitationView>), AppError> {
+    let email = Email::parse("email", &body.email).map_err(FieldErrors::from)?;
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let created = invitations::create(
+        &mut tx,
+        &email,
+        RoleId::from_uuid(body.role_id),
+        state.auth.clock.now(),
+    )
+    .await?;
+    // Sent before commit: if the mail cannot go out, no dangling invitation remains.
+    let link = format!("{}/invitations/{}", state.mail.public_url, created.token);
+    let message = paddock_notify::Email {
+        to: email.as_str().to_owned(),
+        subject: format!(
+            "You are invited to join {} on Paddock",
+            created.practice_name
+        ),
+        text: format!(
+            "Hello,\n\nYou have been invited to join {practice} on Paddock as {role}.\n\n\
+             Accept the invitation here (the link works once, for 7 days):\n\n{link}\n\n\
+             If you did not expect this, ignore this message.\n",
+            practice = created.practice_name,
+            role = created.role_name,
+        ),
+        html: None,
+    };
+    state
+        .mail
+        .mailer
+        .send(&state.mail.from, &message)
+        .await
+        .map_err(|e| {
+            AppError::Unavailable(format!(
+                "The invitation could not be emailed ({e}); nothing was saved."
+            ))
+        })?;
+    tx.commit().await?;
+    let inv = created.invitation;
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitationView {
+            id: inv.id,
+            email: inv.email,
+            role_id: inv.role_id.as_uuid(),
+            expires_at: inv.expires_at,
+        }),
+    ))
+}
+
+/// Revokes an open invitation (needs `staff.manage`).
+#[utoipa::path(delete, path = "/api/v1/invitations/{id}", tag = "staff",
+    params(("id" = Uuid, Path, description = "Invitation id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "No such open invitation", body = crate::error::Problem, content_type = "application/problem+json")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, AppError> {
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    invitations::revoke(&mut tx, id, state.auth.clock.now()).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Accepting an invitation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptRequest {
+    /// The token from the emailed link.
+    pub token: String,
+    /// A new password (new account), or the existing account's password.
+    pub password: String,
+    /// The name to show (new accounts).
+    pub display_name: Option<String>,
+}
+
+/// Where the acceptor now belongs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The person.
+    pub user_id: Uuid,
+    /// The practice joined.
+    pub practice_id: Uuid,
+}
+
+/// Accepts an invitation: creates the account if needed (the password must pass the
+/// policy) and the membership. Works once; an expired, revoked or used link is 404.
+#[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "staff", request_body = AcceptRequest,
+    responses(
+        (status = 200, description = "Joined; sign in next", body = Accepted),
+        (status = 401, description = "Wrong password for the existing account", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown, used, revoked or expired link", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Password refused by the policy", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn accept(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(body): Json<AcceptRequest>,
+) -> Result<Json<Accepted>, AppError> {
+    let now = state.auth.clock.now();
+    let open = invitations::open(&state.db, &body.token, now, &meta)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let hasher = &state.auth.hasher;
+    let acceptor = match open.existing_user {
+        Some((user_id, hash)) => {
+            let verified = hasher
+                .verify(&body.password, hash.as_deref())
+                .await
+                .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
+            if !verified {
+                return Err(AppError::InvalidCredentials);
+            }
+            Acceptor::Existing(user_id)
+        }
+        None => {
+            let mut errors = FieldErrors::default();
+            let name = body.display_name.as_deref().unwrap_or_default();
+            let display_name = errors.check(DisplayName::parse("display_name", name));
+            let context = [open.email.as_str(), name, open.practice_name.as_str()];
+            let password = errors.check(paddock_passwords::check_new_password(
+                "password",
+                &body.password,
+                &context,
+            ));
+            let (Some(display_name), Some(password)) = (display_name, password) else {
+                return Err(errors.into());
+            };
+            let password_hash = hasher
+                .hash(&password)
+                .await
+                .map_err(|e| AppError::Internal(format!("password hashing: {e}")))?;
+            Acceptor::New {
+                display_name,
+                password_hash,
+            }
+        }
+    };
+    let (user_id, practice_id) = invitations::accept(&state.db, &body.token, acceptor, now, &meta)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(Accepted {
+        user_id: user_id.as_uuid(),
+        practice_id: practice_id.as_uuid(),
+    }))
+}

@@ -1,0 +1,195 @@
+//! Staff management: roles, members, role changes, deactivation.
+
+use crate::auth::{Auth, Meta, require_recent_reauth};
+use crate::{AppError, AppState};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use paddock_domain::{MembershipId, RoleId};
+use paddock_store::{members, roles, staff};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+/// The staff routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_roles))
+        .routes(routes!(list_members))
+        .routes(routes!(change_role))
+        .routes(routes!(deactivate))
+        .routes(routes!(reactivate))
+}
+
+/// A role and what it grants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Whether it is one of the five built-in roles.
+    pub builtin: bool,
+    /// Permission names.
+    pub permissions: Vec<String>,
+}
+
+/// The practice's roles (needs `staff.manage`).
+#[utoipa::path(get, path = "/api/v1/roles", tag = "staff",
+    responses((status = 200, description = "Roles", body = Vec<RoleView>)))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+) -> Result<Json<Vec<RoleView>>, AppError> {
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let listed = roles::list(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(
+        listed
+            .into_iter()
+            .map(|r| RoleView {
+                id: r.id.as_uuid(),
+                name: r.name,
+                builtin: r.builtin.is_some(),
+                permissions: r
+                    .permissions
+                    .iter()
+                    .map(|p| p.as_str().to_owned())
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+/// A member of the practice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    /// The membership id (used in the member URLs).
+    pub id: Uuid,
+    /// The person.
+    pub user_id: Uuid,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role id.
+    pub role_id: Uuid,
+    /// Role name.
+    pub role_name: String,
+    /// `active` or `deactivated`.
+    pub status: &'static str,
+}
+
+impl From<members::Member> for MemberView {
+    fn from(m: members::Member) -> Self {
+        Self {
+            id: m.membership_id.as_uuid(),
+            user_id: m.user_id.as_uuid(),
+            email: m.email,
+            display_name: m.display_name,
+            role_id: m.role_id.as_uuid(),
+            role_name: m.role_name,
+            status: m.status.as_str(),
+        }
+    }
+}
+
+/// The practice's members (needs `staff.manage`).
+#[utoipa::path(get, path = "/api/v1/members", tag = "staff",
+    responses((status = 200, description = "Members", body = Vec<MemberView>)))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+) -> Result<Json<Vec<MemberView>>, AppError> {
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let listed = members::list(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(listed.into_iter().map(MemberView::from).collect()))
+}
+
+/// A role change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    /// The new role (a role of this practice).
+    pub role_id: Uuid,
+}
+
+/// The outcome of a role change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleChanged {
+    /// The role before.
+    pub old_role: String,
+    /// The role now.
+    pub new_role: String,
+}
+
+/// Changes a member's role (needs `staff.manage`, the password re-entered within 10
+/// minutes, and every permission of both roles; the last admin cannot be demoted).
+#[utoipa::path(post, path = "/api/v1/members/{id}/role", tag = "staff", request_body = RoleChange,
+    params(("id" = Uuid, Path, description = "Membership id")),
+    responses(
+        (status = 200, description = "Changed", body = RoleChanged),
+        (status = 403, description = "Missing permission or re-authentication", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would leave the practice without an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_role(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    Json(body): Json<RoleChange>,
+) -> Result<Json<RoleChanged>, AppError> {
+    require_recent_reauth(&auth, state.auth.clock.now())?;
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let (old_role, new_role) = staff::change_role(
+        &mut tx,
+        MembershipId::from_uuid(id),
+        RoleId::from_uuid(body.role_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(RoleChanged { old_role, new_role }))
+}
+
+/// Deactivates a member: every session, access token and API key of theirs in this
+/// practice stops working at once (needs `staff.manage`).
+#[utoipa::path(post, path = "/api/v1/members/{id}/deactivate", tag = "staff",
+    params(("id" = Uuid, Path, description = "Membership id")),
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 404, description = "No such member", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would leave the practice without an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, AppError> {
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    staff::deactivate(&mut tx, MembershipId::from_uuid(id), state.auth.clock.now()).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reactivates a member (old sessions and keys stay revoked; needs `staff.manage`).
+#[utoipa::path(post, path = "/api/v1/members/{id}/reactivate", tag = "staff",
+    params(("id" = Uuid, Path, description = "Membership id")),
+    responses((status = 204, description = "Reactivated")))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, AppError> {
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    staff::reactivate(&mut tx, MembershipId::from_uuid(id)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
