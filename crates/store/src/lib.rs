@@ -26,6 +26,7 @@ pub mod doctor;
 pub mod error;
 pub mod invitations;
 pub mod members;
+pub mod passwords;
 pub mod practices;
 pub mod principal;
 pub mod request;

@@ -9,7 +9,7 @@ use crate::auth_tx::AuthTx;
 use crate::principal::load;
 use crate::signin::PracticeOption;
 use crate::tenant::{Actor, TenantTx};
-use crate::token::{hex, random_token, token_hash};
+use crate::token::{csrf_for, hex, random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{PracticeId, UserId};
@@ -65,7 +65,7 @@ pub async fn start(
     meta: &RequestMeta,
 ) -> Result<IssuedSession, StoreError> {
     let token = random_token();
-    let csrf_token = random_token();
+    let csrf_token = csrf_for(&token);
     let session_id = Uuid::now_v7();
     let expires_at = practice.sessions.expires_at(now, temporary);
     let idle_seconds = i32::try_from(practice.sessions.idle.num_seconds()).unwrap_or(i32::MAX);

@@ -19,6 +19,15 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// The CSRF token that goes with a session token: derived from it, so server-rendered
+/// pages can embed it without the server storing it (only its hash is stored), and no
+/// other site can compute it without the HttpOnly cookie.
+pub fn csrf_for(session_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(
+        format!("paddock-csrf:{session_token}").as_bytes(),
+    ))
+}
+
 /// Lower-case hex, the form the `app.token_hash` setting takes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

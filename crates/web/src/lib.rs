@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod middleware;
+pub mod pages;
 pub mod routes;
 pub mod server;
 

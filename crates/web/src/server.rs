@@ -59,6 +59,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())
+        .merge(routes::passwords::router())
         .merge(routes::staff::router())
         .merge(routes::invitations::router())
         .merge(routes::api_keys::router())
@@ -87,6 +88,7 @@ pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
                 async move { axum::Json(api.as_ref().clone()) }
             }),
         )
+        .merge(crate::pages::router())
         .fallback(middleware::not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit))

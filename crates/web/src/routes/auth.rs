@@ -119,45 +119,77 @@ pub async fn login(
     Meta(meta): Meta,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, AppError> {
+    let signed_in = sign_in(
+        &state,
+        &meta,
+        &body.email,
+        &body.password,
+        body.temporary,
+        body.practice_id,
+    )
+    .await?;
+    Ok(session_response(
+        signed_in.user_id.as_uuid(),
+        signed_in.practice_id,
+        &signed_in.practices,
+        signed_in.issued,
+        signed_in.now,
+    ))
+}
+
+/// A successful sign-in.
+pub(crate) struct SignedIn {
+    pub user_id: paddock_domain::UserId,
+    pub practice_id: PracticeId,
+    pub practices: Vec<PracticeOption>,
+    pub issued: IssuedSession,
+    pub now: DateTime<Utc>,
+}
+
+/// The sign-in rules shared by the API and the sign-in page.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    meta: &paddock_store::RequestMeta,
+    raw_email: &str,
+    password: &str,
+    temporary: bool,
+    practice_id: Option<Uuid>,
+) -> Result<SignedIn, AppError> {
     let mut errors = FieldErrors::default();
-    let email = errors.check(Email::parse("email", &body.email));
-    if body.password.is_empty() {
+    let email = errors.check(Email::parse("email", raw_email));
+    if password.is_empty() {
         errors
             .0
             .push(FieldError::new("password", "must not be empty"));
     }
-    errors.clone().into_result()?;
-    let Some(email) = email else {
+    let Some(email) = email.filter(|_| errors.0.is_empty()) else {
         return Err(errors.into());
     };
 
     let services = &state.auth;
     let now = services.clock.now();
-    let sign_in = signin::lookup(&state.db, &email, &meta).await?;
+    let sign_in = signin::lookup(&state.db, &email, meta).await?;
     if let Some(until) = sign_in.record.locked_at(now) {
         return Err(locked(until, now));
     }
     let account = sign_in.account.as_ref();
     let verified = services
         .hasher
-        .verify(
-            &body.password,
-            account.and_then(|a| a.password_hash.as_deref()),
-        )
+        .verify(password, account.and_then(|a| a.password_hash.as_deref()))
         .await
         .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
     let account = match account {
         Some(account) if verified && !account.practices.is_empty() => account,
         _ => {
             if let Some(until) =
-                signin::record_failure(&state.db, &email, &sign_in, now, &meta).await?
+                signin::record_failure(&state.db, &email, &sign_in, now, meta).await?
             {
                 tracing::warn!(request_id = %meta.request_id, locked_until = %until, "sign-in locked after repeated failures");
             }
             return Err(AppError::InvalidCredentials);
         }
     };
-    let practice = match body.practice_id {
+    let practice = match practice_id {
         Some(id) => account
             .practices
             .iter()
@@ -173,23 +205,16 @@ pub async fn login(
             .first()
             .ok_or(AppError::InvalidCredentials)?,
     };
-    signin::clear_failures(&state.db, &email, &meta).await?;
-    let issued = sessions::start(
-        &state.db,
-        account.user_id,
-        practice,
-        body.temporary,
-        now,
-        &meta,
-    )
-    .await?;
-    Ok(session_response(
-        account.user_id.as_uuid(),
-        practice.practice_id,
-        &account.practices,
+    signin::clear_failures(&state.db, &email, meta).await?;
+    let issued =
+        sessions::start(&state.db, account.user_id, practice, temporary, now, meta).await?;
+    Ok(SignedIn {
+        user_id: account.user_id,
+        practice_id: practice.practice_id,
+        practices: account.practices.clone(),
         issued,
         now,
-    ))
+    })
 }
 
 fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {

@@ -58,12 +58,32 @@ pub async fn invite(
     auth: Auth,
     Json(body): Json<InviteRequest>,
 ) -> Result<(StatusCode, Json<InvitationView>), AppError> {
-    let email = Email::parse("email", &body.email).map_err(FieldErrors::from)?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let inv = send_invitation(&state, &auth, &meta, &body.email, body.role_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitationView {
+            id: inv.id,
+            email: inv.email,
+            role_id: inv.role_id.as_uuid(),
+            expires_at: inv.expires_at,
+        }),
+    ))
+}
+
+/// Creates an invitation and emails its link (shared by the API and the staff page).
+pub(crate) async fn send_invitation(
+    state: &AppState,
+    auth: &Auth,
+    meta: &paddock_store::RequestMeta,
+    raw_email: &str,
+    role_id: Uuid,
+) -> Result<invitations::Invitation, AppError> {
+    let email = Email::parse("email", raw_email).map_err(FieldErrors::from)?;
+    let mut tx = state.db.begin(&auth.principal, meta).await?;
     let created = invitations::create(
         &mut tx,
         &email,
-        RoleId::from_uuid(body.role_id),
+        RoleId::from_uuid(role_id),
         state.auth.clock.now(),
     )
     .await?;
@@ -95,16 +115,7 @@ pub async fn invite(
             ))
         })?;
     tx.commit().await?;
-    let inv = created.invitation;
-    Ok((
-        StatusCode::CREATED,
-        Json(InvitationView {
-            id: inv.id,
-            email: inv.email,
-            role_id: inv.role_id.as_uuid(),
-            expires_at: inv.expires_at,
-        }),
-    ))
+    Ok(created.invitation)
 }
 
 /// Revokes an open invitation (needs `staff.manage`).
@@ -158,15 +169,37 @@ pub async fn accept(
     Meta(meta): Meta,
     Json(body): Json<AcceptRequest>,
 ) -> Result<Json<Accepted>, AppError> {
+    let (user_id, practice_id) = accept_invitation(
+        &state,
+        &meta,
+        &body.token,
+        &body.password,
+        body.display_name.as_deref(),
+    )
+    .await?;
+    Ok(Json(Accepted {
+        user_id: user_id.as_uuid(),
+        practice_id: practice_id.as_uuid(),
+    }))
+}
+
+/// Accepts an invitation (shared by the API and the invitation page).
+pub(crate) async fn accept_invitation(
+    state: &AppState,
+    meta: &paddock_store::RequestMeta,
+    token: &str,
+    password: &str,
+    display_name: Option<&str>,
+) -> Result<(paddock_domain::UserId, paddock_domain::PracticeId), AppError> {
     let now = state.auth.clock.now();
-    let open = invitations::open(&state.db, &body.token, now, &meta)
+    let open = invitations::open(&state.db, token, now, meta)
         .await?
         .ok_or(AppError::NotFound)?;
     let hasher = &state.auth.hasher;
     let acceptor = match open.existing_user {
         Some((user_id, hash)) => {
             let verified = hasher
-                .verify(&body.password, hash.as_deref())
+                .verify(password, hash.as_deref())
                 .await
                 .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
             if !verified {
@@ -176,13 +209,11 @@ pub async fn accept(
         }
         None => {
             let mut errors = FieldErrors::default();
-            let name = body.display_name.as_deref().unwrap_or_default();
+            let name = display_name.unwrap_or_default();
             let display_name = errors.check(DisplayName::parse("display_name", name));
             let context = [open.email.as_str(), name, open.practice_name.as_str()];
             let password = errors.check(paddock_passwords::check_new_password(
-                "password",
-                &body.password,
-                &context,
+                "password", password, &context,
             ));
             let (Some(display_name), Some(password)) = (display_name, password) else {
                 return Err(errors.into());
@@ -197,11 +228,7 @@ pub async fn accept(
             }
         }
     };
-    let (user_id, practice_id) = invitations::accept(&state.db, &body.token, acceptor, now, &meta)
+    invitations::accept(&state.db, token, acceptor, now, meta)
         .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(Accepted {
-        user_id: user_id.as_uuid(),
-        practice_id: practice_id.as_uuid(),
-    }))
+        .ok_or(AppError::NotFound)
 }

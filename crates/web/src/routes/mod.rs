@@ -5,4 +5,5 @@ pub mod auth;
 pub mod health;
 pub mod invitations;
 pub mod me;
+pub mod passwords;
 pub mod staff;

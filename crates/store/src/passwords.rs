@@ -1,0 +1,206 @@
+//! Changing and resetting passwords. Either way every other session of the person,
+//! in every practice, ends: a stolen session does not survive a password change.
+
+use crate::audit::{AuditEvent, insert_event};
+use crate::auth_tx::AuthTx;
+use crate::token::{hex, random_token, token_hash};
+use crate::{Db, RequestMeta, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use paddock_domain::{Email, PracticeId, UserId};
+use uuid::Uuid;
+
+/// How long a reset link works.
+pub const RESET_LIFETIME: Duration = Duration::minutes(30);
+
+/// A reset requested for an existing account: `token` goes into the emailed link only.
+#[derive(Debug, Clone)]
+pub struct ResetRequest {
+    /// The account's display name, for the email.
+    pub display_name: String,
+    /// The secret for the link.
+    pub token: String,
+}
+
+/// Starts a reset for `email` if such an account exists (the caller answers the same
+/// either way, so nobody learns which emails are registered).
+pub async fn request_reset(
+    db: &Db,
+    email: &Email,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<Option<ResetRequest>, StoreError> {
+    let mut tx = AuthTx::begin(db.pool(), meta).await?;
+    tx.set("app.user_email", email.as_str()).await?;
+    let user: Option<(Uuid, String)> = sqlx::query_as(
+        "select id, display_name from users where email = $1 and deleted_at is null",
+    )
+    .bind(email.as_str())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((user_id, display_name)) = user else {
+        return Ok(None);
+    };
+    tx.set("app.auth_user_id", &user_id.to_string()).await?;
+    let token = random_token();
+    sqlx::query("insert into password_resets (id, user_id, token_hash, expires_at, created_at) values ($1, $2, $3, $4, $5)")
+        .bind(Uuid::now_v7())
+        .bind(user_id)
+        .bind(token_hash(&token))
+        .bind(now + RESET_LIFETIME)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    for practice in practices_of(&mut tx, UserId::from_uuid(user_id)).await? {
+        let event = AuditEvent::on("password_reset_request", "user", user_id);
+        insert_event(tx.conn(), practice, Some(user_id), None, event, meta).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(ResetRequest {
+        display_name,
+        token,
+    }))
+}
+
+/// Every practice the user belongs to, active or not (for audit and revocation).
+async fn practices_of(tx: &mut AuthTx, user_id: UserId) -> Result<Vec<PracticeId>, StoreError> {
+    tx.set("app.auth_user_id", &user_id.to_string()).await?;
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("select practice_id from memberships where user_id = $1")
+            .bind(user_id.as_uuid())
+            .fetch_all(tx.conn())
+            .await?;
+    Ok(ids.into_iter().map(PracticeId::from_uuid).collect())
+}
+
+/// Sets a new password hash for `user_id`, ends every session of theirs except
+/// `keep_session`, and audits `action` in each of their practices.
+async fn set_password(
+    tx: &mut AuthTx,
+    user_id: UserId,
+    password_hash: &str,
+    keep_session: Option<Uuid>,
+    action: &'static str,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<u64, StoreError> {
+    tx.set("app.auth_user_id", &user_id.to_string()).await?;
+    tx.set("app.actor_id", &user_id.to_string()).await?;
+    sqlx::query("update users set password_hash = $1 where id = $2")
+        .bind(password_hash)
+        .bind(user_id.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    let mut revoked = 0;
+    for practice in practices_of(tx, user_id).await? {
+        tx.set("app.practice_id", &practice.to_string()).await?;
+        revoked += sqlx::query(
+            "update sessions set revoked_at = $1
+              where user_id = $2 and revoked_at is null and id is distinct from $3",
+        )
+        .bind(now)
+        .bind(user_id.as_uuid())
+        .bind(keep_session)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        let event = AuditEvent::on(action, "user", user_id.as_uuid())
+            .with_changes(serde_json::json!({ "password_hash": "changed" }));
+        insert_event(
+            tx.conn(),
+            practice,
+            Some(user_id.as_uuid()),
+            None,
+            event,
+            meta,
+        )
+        .await?;
+    }
+    Ok(revoked)
+}
+
+/// The user a reset link belongs to, if it is unused and unexpired.
+pub async fn reset_target(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<Option<(UserId, String)>, StoreError> {
+    let mut tx = AuthTx::begin(db.pool(), meta).await?;
+    tx.set("app.token_hash", &hex(&token_hash(token))).await?;
+    let row: Option<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        sqlx::query_as("select user_id, expires_at, used_at from password_resets where token_hash = app_token_hash()")
+            .fetch_optional(tx.conn())
+            .await?;
+    let Some((user_id, _, _)) = row.filter(|(_, expires, used)| used.is_none() && *expires > now)
+    else {
+        return Ok(None);
+    };
+    tx.set("app.auth_user_id", &user_id.to_string()).await?;
+    let email: String = sqlx::query_scalar("select email from users where id = $1")
+        .bind(user_id)
+        .fetch_one(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(Some((UserId::from_uuid(user_id), email)))
+}
+
+/// Completes a reset: uses the link (once), sets the new password hash and ends every
+/// session of the person. `None` if the link is unknown, used or expired.
+pub async fn complete_reset(
+    db: &Db,
+    token: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<Option<UserId>, StoreError> {
+    let mut tx = AuthTx::begin(db.pool(), meta).await?;
+    tx.set("app.token_hash", &hex(&token_hash(token))).await?;
+    let used: Option<Uuid> = sqlx::query_scalar(
+        "update password_resets set used_at = $1
+          where token_hash = app_token_hash() and used_at is null and expires_at > $1
+          returning user_id",
+    )
+    .bind(now)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(user_id) = used.map(UserId::from_uuid) else {
+        return Ok(None);
+    };
+    set_password(
+        &mut tx,
+        user_id,
+        password_hash,
+        None,
+        "password_reset",
+        now,
+        meta,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(user_id))
+}
+
+/// Changes the password of a signed-in person (current password already verified by
+/// the caller); ends their other sessions everywhere, keeping `current_session`.
+pub async fn change(
+    db: &Db,
+    user_id: UserId,
+    current_session: Uuid,
+    password_hash: &str,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<u64, StoreError> {
+    let mut tx = AuthTx::begin(db.pool(), meta).await?;
+    let revoked = set_password(
+        &mut tx,
+        user_id,
+        password_hash,
+        Some(current_session),
+        "password_change",
+        now,
+        meta,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(revoked)
+}

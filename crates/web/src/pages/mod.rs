@@ -1,0 +1,751 @@
+//! Server-rendered pages (askama): sign-in, the staff layout, staff management,
+//! invitation acceptance and password reset. Forms work without JavaScript; no
+//! inline script or style (the CSP forbids both); every cookie-authenticated form
+//! carries the session's CSRF token.
+
+mod views;
+
+use crate::auth::cookies::{clear_session, session_token, set_session};
+use crate::auth::{Auth, AuthMethod, Meta, REAUTH_WINDOW};
+use crate::routes::{
+    auth as auth_routes, invitations as invitation_routes, passwords as password_routes,
+};
+use crate::{AppError, AppState};
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use paddock_domain::{MembershipId, Permission, RoleId};
+use paddock_store::sessions::{self, SessionAuth};
+use paddock_store::token::csrf_for;
+use paddock_store::{RequestMeta, members, roles, signin, staff};
+use serde::Deserialize;
+use uuid::Uuid;
+use views::*;
+
+/// The page routes (not part of the JSON API or its OpenAPI document).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/switch", post(switch))
+        .route("/reauth", get(reauth_page).post(reauth_submit))
+        .route("/staff", get(staff_page))
+        .route("/staff/invitations", post(staff_invite))
+        .route("/staff/members/{id}/{action}", post(staff_member_action))
+        .route(
+            "/invitations/{token}",
+            get(invitation_page).post(invitation_submit),
+        )
+        .route(
+            "/reset-password",
+            get(reset_request_page).post(reset_request_submit),
+        )
+        .route(
+            "/reset-password/{token}",
+            get(reset_form_page).post(reset_form_submit),
+        )
+        .route("/static/app.css", get(stylesheet))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+/// The signed-in session of a page request, and its CSRF token.
+struct PageSession {
+    auth: Auth,
+    session: SessionAuth,
+    csrf_token: String,
+}
+
+/// The session behind the cookie, if any (pages redirect to sign-in without one).
+async fn page_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+) -> Result<Option<PageSession>, AppError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let now = state.auth.clock.now();
+    let Some(session) = sessions::authenticate_token(&state.db, &token, now, meta).await? else {
+        return Ok(None);
+    };
+    let auth = Auth {
+        principal: session.principal.clone(),
+        session: Some(session.clone()),
+        method: AuthMethod::Session,
+    };
+    Ok(Some(PageSession {
+        auth,
+        session,
+        csrf_token: csrf_for(&token),
+    }))
+}
+
+/// Like [`page_session`] for a form post: also checks the form's CSRF token.
+async fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+    csrf: &str,
+) -> Result<Option<PageSession>, AppError> {
+    let Some(page) = page_session(state, headers, meta).await? else {
+        return Ok(None);
+    };
+    if !page.session.csrf_matches(csrf) {
+        return Err(AppError::Csrf);
+    }
+    Ok(Some(page))
+}
+
+async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result<Nav, AppError> {
+    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
+    let me = members::me(&mut tx).await?;
+    tx.commit().await?;
+    let principal = &page.auth.principal;
+    Ok(Nav {
+        practice_name: me.practice_name,
+        display_name: me.display_name,
+        role_name: principal.role_name().to_owned(),
+        can_manage_staff: principal.permissions().contains(Permission::StaffManage),
+        csrf_token: page.csrf_token.clone(),
+    })
+}
+
+fn to_login() -> Response {
+    Redirect::to("/login").into_response()
+}
+
+async fn home(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Some(page) = page_session(&state, &headers, &meta).await? else {
+        return Ok(to_login());
+    };
+    let nav = nav(&state, &page, &meta).await?;
+    let practices = signin::practices_for(&state.db, page.auth.principal.user_id(), &meta)
+        .await?
+        .into_iter()
+        .map(|p| (p.practice_id.as_uuid(), p.name))
+        .collect();
+    let permissions = page
+        .auth
+        .principal
+        .permissions()
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
+    Ok(DashboardPage {
+        nav,
+        practices,
+        permissions,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, AppError> {
+    if page_session(&state, &headers, &meta).await?.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    Ok(LoginPage {
+        email: String::new(),
+        error: None,
+        notice: q.notice.map(|n| notice_text(&n).to_owned()),
+    }
+    .into_response())
+}
+
+/// Only fixed notices can be shown through the query string.
+fn notice_text(key: &str) -> &'static str {
+    match key {
+        "signed-out" => "You have signed out.",
+        "joined" => "Invitation accepted. Sign in to continue.",
+        "password-reset" => "Your password is set. Sign in with it.",
+        _ => "",
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    temporary: Option<String>,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let temporary = form.temporary.is_some();
+    match auth_routes::sign_in(&state, &meta, &form.email, &form.password, temporary, None).await {
+        Ok(signed_in) => {
+            let cookie = set_session(
+                &signed_in.issued.token,
+                signed_in.issued.expires_at,
+                temporary,
+                signed_in.now,
+            );
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+        }
+        Err(error) => {
+            let (status, message) = match &error {
+                AppError::InvalidCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    "The email or the password is wrong.".to_owned(),
+                ),
+                AppError::Locked { retry_after } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed attempts. Try again in {} minute(s).",
+                        retry_after.div_ceil(60)
+                    ),
+                ),
+                AppError::Validation(errors) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                _ => return Err(error),
+            };
+            // The email is kept; the password never goes back into a page.
+            let page = LoginPage {
+                email: form.email,
+                error: Some(message),
+                notice: None,
+            };
+            let mut response = (status, page).into_response();
+            if let AppError::Locked { retry_after } = error
+                && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Ok(response)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf_token: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    if let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? {
+        sessions::end(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
+    }
+    Ok((
+        [(header::SET_COOKIE, clear_session())],
+        Redirect::to("/login?notice=signed-out"),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    csrf_token: String,
+    practice_id: Uuid,
+}
+
+async fn switch(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Form(form): Form<SwitchForm>,
+) -> Result<Response, AppError> {
+    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    let user_id = page.auth.principal.user_id();
+    let options = signin::practices_for(&state.db, user_id, &meta).await?;
+    let target = options
+        .iter()
+        .find(|o| o.practice_id.as_uuid() == form.practice_id)
+        .ok_or(AppError::NotFound)?;
+    let now = state.auth.clock.now();
+    let issued = sessions::start(
+        &state.db,
+        user_id,
+        target,
+        page.session.temporary,
+        now,
+        &meta,
+    )
+    .await?;
+    sessions::end(&state.db, &page.session, now, &meta).await?;
+    let cookie = set_session(&issued.token, issued.expires_at, issued.temporary, now);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after re-authentication (no open redirect).
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+async fn reauth_page(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    let Some(page) = page_session(&state, &headers, &meta).await? else {
+        return Ok(to_login());
+    };
+    let nav = nav(&state, &page, &meta).await?;
+    Ok(ReauthPage {
+        nav,
+        next: local_path(q.next.as_deref()),
+        error: None,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct ReauthForm {
+    csrf_token: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn reauth_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Form(form): Form<ReauthForm>,
+) -> Result<Response, AppError> {
+    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    let hash = members::own_password_hash(&mut tx).await?;
+    tx.commit().await?;
+    let verified = state
+        .auth
+        .hasher
+        .verify(&form.password, hash.as_deref())
+        .await
+        .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
+    let next = local_path(form.next.as_deref());
+    if !verified {
+        let nav = nav(&state, &page, &meta).await?;
+        let body = ReauthPage {
+            nav,
+            next,
+            error: Some("That password is wrong.".to_owned()),
+        };
+        return Ok((StatusCode::UNAUTHORIZED, body).into_response());
+    }
+    sessions::reauthenticated(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
+    Ok(Redirect::to(&next).into_response())
+}
+
+async fn staff_page(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Query(q): Query<StaffQuery>,
+) -> Result<Response, AppError> {
+    let Some(page) = page_session(&state, &headers, &meta).await? else {
+        return Ok(to_login());
+    };
+    render_staff(
+        &state,
+        &page,
+        &meta,
+        q.notice.as_deref().map(staff_notice),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct StaffQuery {
+    notice: Option<String>,
+}
+
+/// Only fixed notices can be shown through the query string.
+fn staff_notice(key: &str) -> String {
+    match key {
+        "invited" => "Invitation sent.",
+        "role-changed" => "Role changed.",
+        "deactivated" => "Member deactivated; their sessions and keys were revoked.",
+        "reactivated" => "Member reactivated.",
+        _ => "",
+    }
+    .to_owned()
+}
+
+async fn render_staff(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let nav = nav(state, page, meta).await?;
+    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
+    let listed = members::list(&mut tx).await?;
+    let role_list = roles::list(&mut tx).await?;
+    tx.commit().await?;
+    let members = listed
+        .into_iter()
+        .map(|m| MemberRow {
+            id: m.membership_id.as_uuid(),
+            email: m.email,
+            display_name: m.display_name,
+            role_id: m.role_id.as_uuid(),
+            status: m.status.as_str(),
+            active: m.status == paddock_domain::MembershipStatus::Active,
+        })
+        .collect();
+    let roles = role_list
+        .into_iter()
+        .map(|r| (r.id.as_uuid(), r.name))
+        .collect();
+    Ok((
+        status,
+        StaffPage {
+            nav,
+            members,
+            roles,
+            notice,
+            error,
+        },
+    )
+        .into_response())
+}
+
+/// A page's answer to a refused staff action: the page again, with the reason.
+async fn staff_error(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+    error: AppError,
+) -> Result<Response, AppError> {
+    let (status, message) = match &error {
+        AppError::Validation(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        AppError::Conflict(field) => (
+            StatusCode::CONFLICT,
+            format!("{}: {}", field.field, field.message),
+        ),
+        AppError::Forbidden(detail) => (StatusCode::FORBIDDEN, detail.clone()),
+        AppError::NotFound => (
+            StatusCode::NOT_FOUND,
+            "That member does not exist.".to_owned(),
+        ),
+        AppError::Unavailable(detail) => (StatusCode::SERVICE_UNAVAILABLE, detail.clone()),
+        _ => return Err(error),
+    };
+    render_staff(state, page, meta, None, Some(message), status).await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    csrf_token: String,
+    email: String,
+    role_id: Uuid,
+}
+
+async fn staff_invite(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, AppError> {
+    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    match invitation_routes::send_invitation(&state, &page.auth, &meta, &form.email, form.role_id)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/staff?notice=invited").into_response()),
+        Err(error) => staff_error(&state, &page, &meta, error).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct MemberForm {
+    csrf_token: String,
+    role_id: Option<Uuid>,
+}
+
+async fn staff_member_action(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Path((id, action)): Path<(Uuid, String)>,
+    Form(form): Form<MemberForm>,
+) -> Result<Response, AppError> {
+    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    let now = state.auth.clock.now();
+    let membership = MembershipId::from_uuid(id);
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    let outcome = match (action.as_str(), form.role_id) {
+        ("role", Some(role_id)) => {
+            if now - page.session.reauthenticated_at > REAUTH_WINDOW {
+                return Ok(Redirect::to("/reauth?next=/staff").into_response());
+            }
+            staff::change_role(&mut tx, membership, RoleId::from_uuid(role_id))
+                .await
+                .map(|_| "role-changed")
+        }
+        ("deactivate", _) => staff::deactivate(&mut tx, membership, now)
+            .await
+            .map(|()| "deactivated"),
+        ("reactivate", _) => staff::reactivate(&mut tx, membership)
+            .await
+            .map(|()| "reactivated"),
+        _ => return Err(AppError::NotFound),
+    };
+    match outcome {
+        Ok(notice) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/staff?notice={notice}")).into_response())
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            staff_error(&state, &page, &meta, error.into()).await
+        }
+    }
+}
+
+async fn invitation_page(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    render_invitation(
+        &state,
+        &meta,
+        &token,
+        String::new(),
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn render_invitation(
+    state: &AppState,
+    meta: &RequestMeta,
+    token: &str,
+    display_name: String,
+    errors: Vec<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let now = state.auth.clock.now();
+    let Some(open) = paddock_store::invitations::open(&state.db, token, now, meta).await? else {
+        let page = MessagePage {
+            title: "Invitation not valid".to_owned(),
+            text: "This invitation link is unknown, was already used, was revoked, or has expired. Ask the practice for a new one.".to_owned(),
+            link_href: "/login".to_owned(),
+            link_text: "Sign in".to_owned(),
+        };
+        return Ok((StatusCode::NOT_FOUND, page).into_response());
+    };
+    let page = InvitationPage {
+        token: token.to_owned(),
+        practice_name: open.practice_name,
+        role_name: open.role_name,
+        email: open.email.as_str().to_owned(),
+        existing: open.existing_user.is_some(),
+        display_name,
+        errors,
+    };
+    Ok((status, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct AcceptForm {
+    password: String,
+    display_name: Option<String>,
+}
+
+async fn invitation_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Path(token): Path<String>,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, AppError> {
+    match invitation_routes::accept_invitation(
+        &state,
+        &meta,
+        &token,
+        &form.password,
+        form.display_name.as_deref(),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to("/login?notice=joined").into_response()),
+        Err(AppError::Validation(errors)) => {
+            let errors = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            let name = form.display_name.unwrap_or_default();
+            render_invitation(
+                &state,
+                &meta,
+                &token,
+                name,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(AppError::InvalidCredentials) => {
+            let errors = vec!["That is not the password of your existing account.".to_owned()];
+            render_invitation(
+                &state,
+                &meta,
+                &token,
+                String::new(),
+                errors,
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
+        Err(AppError::NotFound) => {
+            render_invitation(
+                &state,
+                &meta,
+                &token,
+                String::new(),
+                Vec::new(),
+                StatusCode::NOT_FOUND,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn reset_request_page() -> Response {
+    ResetRequestPage {
+        sent: false,
+        error: None,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct ResetRequestForm {
+    email: String,
+}
+
+async fn reset_request_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Form(form): Form<ResetRequestForm>,
+) -> Result<Response, AppError> {
+    match password_routes::start_reset(&state, &meta, &form.email).await {
+        Ok(()) => Ok(ResetRequestPage {
+            sent: true,
+            error: None,
+        }
+        .into_response()),
+        Err(AppError::Validation(_)) => {
+            let page = ResetRequestPage {
+                sent: false,
+                error: Some("Enter the email address you sign in with.".to_owned()),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn reset_form_page(Path(token): Path<String>) -> Response {
+    ResetFormPage {
+        token,
+        errors: Vec::new(),
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    new_password: String,
+}
+
+async fn reset_form_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Path(token): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, AppError> {
+    match password_routes::finish_reset(&state, &meta, &token, &form.new_password).await {
+        Ok(()) => Ok(Redirect::to("/login?notice=password-reset").into_response()),
+        Err(AppError::Validation(errors)) => {
+            let errors = errors.iter().map(|e| e.message.clone()).collect();
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ResetFormPage { token, errors },
+            )
+                .into_response())
+        }
+        Err(AppError::NotFound) => {
+            let page = MessagePage {
+                title: "Link not valid".to_owned(),
+                text: "This reset link is unknown, was already used, or has expired. Ask for a new one.".to_owned(),
+                link_href: "/reset-password".to_owned(),
+                link_text: "Reset your password".to_owned(),
+            };
+            Ok((StatusCode::NOT_FOUND, page).into_response())
+        }
+        Err(error) => Err(error),
+    }
+}
