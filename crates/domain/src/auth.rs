@@ -40,13 +40,13 @@ impl LockoutPolicy {
     }
 }
 
-/// The failure record of one account (or one unknown email).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The failure record of one account (or one unknown email): the times of its recent
+/// failures (a sliding window, so failures that straddle any window boundary still
+/// count together) and the end of the current lock.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FailureRecord {
-    /// Failures counted in the current window.
-    pub failures: u32,
-    /// When the current window began.
-    pub window_start: Option<DateTime<Utc>>,
+    /// Times of the failures still inside the window, oldest first.
+    pub recent: Vec<DateTime<Utc>>,
     /// Locked until then, if locked.
     pub locked_until: Option<DateTime<Utc>>,
 }
@@ -59,31 +59,25 @@ impl FailureRecord {
 
     /// The record after one more failure at `now`.
     pub fn after_failure(self, policy: &LockoutPolicy, now: DateTime<Utc>) -> FailureRecord {
-        let in_window = self
-            .window_start
-            .is_some_and(|start| now - start < policy.window);
-        let (failures, window_start) = if in_window {
-            (self.failures.saturating_add(1), self.window_start)
-        } else {
-            (1, Some(now))
-        };
-        let locked_until = if failures >= policy.threshold {
-            Some(now + policy.lock_for)
-        } else {
-            self.locked_at(now)
-        };
-        // A new lock starts a fresh window, so the next failures count from zero.
-        if locked_until.is_some() && failures >= policy.threshold {
+        let mut recent: Vec<DateTime<Utc>> = self
+            .recent
+            .into_iter()
+            .filter(|at| now - *at < policy.window && *at <= now)
+            .collect();
+        recent.push(now);
+        let threshold = usize::try_from(policy.threshold.max(1)).unwrap_or(usize::MAX);
+        if recent.len() >= threshold {
+            // A new lock starts a fresh count.
             return FailureRecord {
-                failures: 0,
-                window_start: None,
-                locked_until,
+                recent: Vec::new(),
+                locked_until: Some(now + policy.lock_for),
             };
         }
+        // Only the last threshold-1 failures can ever matter.
+        let keep_from = recent.len().saturating_sub(threshold - 1);
         FailureRecord {
-            failures,
-            window_start,
-            locked_until,
+            recent: recent.split_off(keep_from),
+            locked_until: self.locked_until.filter(|until| *until > now),
         }
     }
 }
@@ -156,6 +150,41 @@ mod tests {
             record = record.after_failure(&policy, t(i * 2));
             assert_eq!(record.locked_at(t(i * 2)), None, "failure {}", i + 1);
         }
+    }
+
+    #[test]
+    fn ten_failures_within_the_window_lock_even_across_an_earlier_failures_window() {
+        let policy = LockoutPolicy::default();
+        let mut record = FailureRecord::default().after_failure(&policy, t(0));
+        for _ in 0..8 {
+            record = record.after_failure(&policy, t(14));
+        }
+        record = record.after_failure(&policy, t(16));
+        assert_eq!(
+            record.locked_at(t(16)),
+            None,
+            "9 failures within the last 15 minutes"
+        );
+        record = record.after_failure(&policy, t(16));
+        assert_eq!(record.locked_at(t(16)), Some(t(31)));
+    }
+
+    #[test]
+    fn the_record_never_grows_beyond_the_threshold() {
+        let policy = LockoutPolicy {
+            threshold: 3,
+            ..LockoutPolicy::default()
+        };
+        let mut record = FailureRecord::default();
+        for i in 0..2 {
+            record = record.after_failure(&policy, t(i * 20));
+            assert!(record.recent.len() <= 2);
+        }
+        assert_eq!(
+            record.recent,
+            vec![t(20)],
+            "failures outside the window are forgotten"
+        );
     }
 
     #[test]

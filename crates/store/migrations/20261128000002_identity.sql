@@ -55,8 +55,8 @@ create trigger practice_settings_touch before update on practice_settings
 -- SHA-256 of the lower-cased address.
 create table login_throttle (
     email_hash    bytea primary key,
-    failures      integer not null default 0,
-    window_start  timestamptz,
+    -- Times of the failures inside the sliding window (at most the threshold).
+    recent_failures timestamptz[] not null default '{}',
     locked_until  timestamptz,
     updated_at    timestamptz not null default now()
 );

@@ -116,16 +116,14 @@ async fn practices_of(tx: &mut AuthTx, user_id: UserId) -> Result<Vec<PracticeOp
 
 #[derive(sqlx::FromRow)]
 struct RecordRow {
-    failures: i32,
-    window_start: Option<DateTime<Utc>>,
+    recent_failures: Vec<DateTime<Utc>>,
     locked_until: Option<DateTime<Utc>>,
 }
 
 impl From<RecordRow> for FailureRecord {
     fn from(row: RecordRow) -> Self {
         FailureRecord {
-            failures: u32::try_from(row.failures).unwrap_or(0),
-            window_start: row.window_start,
+            recent: row.recent_failures,
             locked_until: row.locked_until,
         }
     }
@@ -137,7 +135,7 @@ pub async fn lookup(db: &Db, email: &Email, meta: &RequestMeta) -> Result<SignIn
     tx.set("app.token_hash", &throttle_key(email)).await?;
     tx.set("app.user_email", email.as_str()).await?;
     let record: FailureRecord = sqlx::query_as::<_, RecordRow>(
-        "select failures, window_start, locked_until from login_throttle
+        "select recent_failures, locked_until from login_throttle
           where email_hash = app_token_hash()",
     )
     .fetch_optional(tx.conn())
@@ -205,19 +203,18 @@ pub async fn record_failure(
     .execute(tx.conn())
     .await?;
     let before: FailureRecord = sqlx::query_as::<_, RecordRow>(
-        "select failures, window_start, locked_until from login_throttle
+        "select recent_failures, locked_until from login_throttle
           where email_hash = app_token_hash() for update",
     )
     .fetch_one(tx.conn())
     .await?
     .into();
-    let after = before.after_failure(&sign_in.lockout, now);
+    let after = before.clone().after_failure(&sign_in.lockout, now);
     sqlx::query(
-        "update login_throttle set failures = $1, window_start = $2, locked_until = $3, updated_at = $4
+        "update login_throttle set recent_failures = $1, locked_until = $2, updated_at = $3
           where email_hash = app_token_hash()",
     )
-    .bind(i32::try_from(after.failures).unwrap_or(i32::MAX))
-    .bind(after.window_start)
+    .bind(&after.recent)
     .bind(after.locked_until)
     .bind(now)
     .execute(tx.conn())

@@ -358,24 +358,36 @@ async fn reauth_submit(
     let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
         return Ok(to_login());
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let hash = members::own_password_hash(&mut tx).await?;
-    tx.commit().await?;
-    let verified = state
-        .auth
-        .hasher
-        .verify(&form.password, hash.as_deref())
-        .await
-        .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
     let next = local_path(form.next.as_deref());
-    if !verified {
-        let nav = nav(&state, &page, &meta).await?;
-        let body = ReauthPage {
-            nav,
-            next,
-            error: Some("That password is wrong.".to_owned()),
+    let refused =
+        match auth_routes::verify_own_password(&state, &meta, &page.auth.principal, &form.password)
+            .await
+        {
+            Ok(()) => None,
+            Err(AppError::InvalidCredentials) => Some((
+                StatusCode::UNAUTHORIZED,
+                "That password is wrong.".to_owned(),
+            )),
+            Err(AppError::Locked { retry_after }) => Some((
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed attempts. Try again in {} minute(s).",
+                    retry_after.div_ceil(60)
+                ),
+            )),
+            Err(error) => return Err(error),
         };
-        return Ok((StatusCode::UNAUTHORIZED, body).into_response());
+    if let Some((status, message)) = refused {
+        let nav = nav(&state, &page, &meta).await?;
+        return Ok((
+            status,
+            ReauthPage {
+                nav,
+                next,
+                error: Some(message),
+            },
+        )
+            .into_response());
     }
     sessions::reauthenticated(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
     Ok(Redirect::to(&next).into_response())

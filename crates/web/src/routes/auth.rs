@@ -218,7 +218,9 @@ pub(crate) async fn sign_in(
 }
 
 fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
-    let seconds = (until - now).num_seconds().max(1);
+    // Rounded up: a client that waits exactly Retry-After seconds must find it unlocked.
+    let millis = (until - now).num_milliseconds().max(1);
+    let seconds = (millis + 999) / 1000;
     AppError::Locked {
         retry_after: u64::try_from(seconds).unwrap_or(1),
     }
@@ -313,20 +315,42 @@ pub async fn reauth(
     Json(body): Json<ReauthRequest>,
 ) -> Result<StatusCode, AppError> {
     let session = auth.session.as_ref().ok_or(AppError::Unauthenticated)?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    verify_own_password(&state, &meta, &auth.principal, &body.password).await?;
+    sessions::reauthenticated(&state.db, session, state.auth.clock.now(), &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a signed-in person's own password (re-authentication, password change).
+/// Wrong guesses count towards the account's lockout exactly like sign-in failures,
+/// so a stolen session cannot be used to guess the password.
+pub(crate) async fn verify_own_password(
+    state: &AppState,
+    meta: &paddock_store::RequestMeta,
+    principal: &paddock_store::Principal,
+    password: &str,
+) -> Result<(), AppError> {
+    let mut tx = state.db.begin(principal, meta).await?;
     let hash = members::own_password_hash(&mut tx).await?;
+    let me = members::me(&mut tx).await?;
     tx.commit().await?;
+    let email = Email::parse("email", &me.email).map_err(FieldErrors::from)?;
+    let now = state.auth.clock.now();
+    let sign_in = signin::lookup(&state.db, &email, meta).await?;
+    if let Some(until) = sign_in.record.locked_at(now) {
+        return Err(locked(until, now));
+    }
     let verified = state
         .auth
         .hasher
-        .verify(&body.password, hash.as_deref())
+        .verify(password, hash.as_deref())
         .await
         .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
     if !verified {
+        signin::record_failure(&state.db, &email, &sign_in, now, meta).await?;
         return Err(AppError::InvalidCredentials);
     }
-    sessions::reauthenticated(&state.db, session, state.auth.clock.now(), &meta).await?;
-    Ok(StatusCode::NO_CONTENT)
+    signin::clear_failures(&state.db, &email, meta).await?;
+    Ok(())
 }
 
 /// Practice switch.

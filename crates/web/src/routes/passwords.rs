@@ -46,18 +46,17 @@ pub async fn change(
     let session = auth.session.as_ref().ok_or(AppError::Forbidden(
         "Change passwords from a signed-in session.".into(),
     ))?;
+    crate::routes::auth::verify_own_password(
+        &state,
+        &meta,
+        &auth.principal,
+        &body.current_password,
+    )
+    .await?;
     let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let hash = members::own_password_hash(&mut tx).await?;
     let me = members::me(&mut tx).await?;
     tx.commit().await?;
     let hasher = &state.auth.hasher;
-    let verified = hasher
-        .verify(&body.current_password, hash.as_deref())
-        .await
-        .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
-    if !verified {
-        return Err(AppError::InvalidCredentials);
-    }
     let context = [
         me.email.as_str(),
         me.display_name.as_str(),
