@@ -658,6 +658,21 @@ async fn invitation_submit(
             )
             .await
         }
+        Err(AppError::Locked { retry_after }) => {
+            let errors = vec![format!(
+                "Too many failed attempts. Try again in {} minute(s).",
+                retry_after.div_ceil(60)
+            )];
+            render_invitation(
+                &state,
+                &meta,
+                &token,
+                String::new(),
+                errors,
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await
+        }
         Err(AppError::InvalidCredentials) => {
             let errors = vec!["That is not the password of your existing account.".to_owned()];
             render_invitation(

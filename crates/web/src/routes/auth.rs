@@ -334,6 +334,19 @@ pub(crate) async fn verify_own_password(
     let me = members::me(&mut tx).await?;
     tx.commit().await?;
     let email = Email::parse("email", &me.email).map_err(FieldErrors::from)?;
+    verify_account_password(state, meta, &email, hash.as_deref(), password).await
+}
+
+/// Checks `password` against an account's `hash` under the account's lockout: a
+/// locked account answers 429 and wrong guesses count like sign-in failures.
+pub(crate) async fn verify_account_password(
+    state: &AppState,
+    meta: &paddock_store::RequestMeta,
+    email: &Email,
+    hash: Option<&str>,
+    password: &str,
+) -> Result<(), AppError> {
+    let email = email.clone();
     let now = state.auth.clock.now();
     let sign_in = signin::lookup(&state.db, &email, meta).await?;
     if let Some(until) = sign_in.record.locked_at(now) {
@@ -342,7 +355,7 @@ pub(crate) async fn verify_own_password(
     let verified = state
         .auth
         .hasher
-        .verify(password, hash.as_deref())
+        .verify(password, hash)
         .await
         .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
     if !verified {

@@ -198,13 +198,15 @@ pub(crate) async fn accept_invitation(
     let hasher = &state.auth.hasher;
     let acceptor = match open.existing_user {
         Some((user_id, hash)) => {
-            let verified = hasher
-                .verify(password, hash.as_deref())
-                .await
-                .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
-            if !verified {
-                return Err(AppError::InvalidCredentials);
-            }
+            // The invitee proves they own the account; guesses count towards its lockout.
+            crate::routes::auth::verify_account_password(
+                state,
+                meta,
+                &open.email,
+                hash.as_deref(),
+                password,
+            )
+            .await?;
             Acceptor::Existing(user_id)
         }
         None => {
