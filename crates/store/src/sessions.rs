@@ -126,7 +126,8 @@ impl SessionRow {
             principal,
             session_id: self.id,
             csrf_hash: self.csrf_hash,
-            reauthenticated_at: self.reauthenticated_at.unwrap_or(self.last_seen_at),
+            // A session that never entered a password counts as never re-authenticated.
+            reauthenticated_at: self.reauthenticated_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
             expires_at: self.expires_at,
             temporary: self.temporary,
         }

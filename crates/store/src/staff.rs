@@ -25,6 +25,12 @@ struct Target {
 /// The member being acted on, with their current role; checks the actor outranks them.
 async fn target(tx: &mut TenantTx, membership: MembershipId) -> Result<Target, StoreError> {
     tx.require(Permission::StaffManage)?;
+    // One staff change per practice at a time: two admins stepping down together would
+    // otherwise lock each other's rows in opposite orders and deadlock.
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('paddock.staff:' || $1::text, 0))")
+        .bind(tx.practice_id().as_uuid())
+        .execute(tx.conn())
+        .await?;
     let row: Option<(Uuid, Uuid, String)> =
         sqlx::query_as("select user_id, role_id, status from memberships where id = $1 for update")
             .bind(membership.as_uuid())

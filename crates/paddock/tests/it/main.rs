@@ -3,6 +3,7 @@
 //! Every test gets its own database from `paddock-test-db` and reaches tenant data
 //! as the application role, exactly as the server does.
 
+mod auth;
 mod cli;
 mod doctor;
 mod http;
@@ -11,4 +12,5 @@ mod principal;
 mod process;
 mod schema;
 mod serve;
+mod staff;
 mod world;
