@@ -4,6 +4,11 @@
 //! tests (with nextest when installed) against `DATABASE_URL`, or, when that
 //! is unset, against a private PostgreSQL cluster started for the run and
 //! removed afterwards.
+//!
+//! `cargo xtask bench <name>` runs a benchmark against the release build and
+//! records its figures in BENCHMARKS.md (see [`bench`]).
+
+mod bench;
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -12,17 +17,29 @@ use std::process::{Command, ExitCode, Stdio};
 
 const USAGE: &str = "\
 usage: cargo xtask test [args...]
+       cargo xtask bench <name> [options]
 
   test   run the workspace tests (cargo nextest run, or cargo test without nextest);
          args are passed on, e.g. `cargo xtask test -p pgcluster`. Uses DATABASE_URL
-         if set, else a private PostgreSQL cluster for the duration of the run.";
+         if set, else a private PostgreSQL cluster for the duration of the run.
+";
 
 fn main() -> ExitCode {
     let mut args = env::args_os().skip(1);
     match args.next().as_deref().and_then(OsStr::to_str) {
         Some("test") => test(&args.collect::<Vec<_>>()),
+        Some("bench") => match args
+            .map(OsString::into_string)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(args) => bench::run(&args),
+            Err(arg) => {
+                eprintln!("xtask: argument is not UTF-8: {}", arg.to_string_lossy());
+                ExitCode::from(2)
+            }
+        },
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}\n{}", bench::USAGE);
             ExitCode::from(2)
         }
     }

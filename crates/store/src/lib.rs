@@ -32,6 +32,7 @@ pub mod principal;
 pub mod request;
 pub mod roles;
 pub mod schema;
+pub mod second_factor;
 pub mod sessions;
 pub mod signin;
 pub mod staff;

@@ -29,6 +29,8 @@ pub struct IssuedSession {
     pub expires_at: DateTime<Utc>,
     /// Whether it is a temporary (shared computer) session.
     pub temporary: bool,
+    /// Whether it must complete a second factor before doing anything else.
+    pub second_factor_pending: bool,
 }
 
 /// A live session and who it authenticates.
@@ -46,6 +48,8 @@ pub struct SessionAuth {
     pub expires_at: DateTime<Utc>,
     /// Whether it is a temporary (shared computer) session.
     pub temporary: bool,
+    /// Whether the second factor is still owed: such a session may only complete it.
+    pub second_factor_pending: bool,
 }
 
 impl SessionAuth {
@@ -61,6 +65,7 @@ pub async fn start(
     user_id: UserId,
     practice: &PracticeOption,
     temporary: bool,
+    second_factor_pending: bool,
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<IssuedSession, StoreError> {
@@ -71,9 +76,9 @@ pub async fn start(
     let idle_seconds = i32::try_from(practice.sessions.idle.num_seconds()).unwrap_or(i32::MAX);
     let mut tx = TenantTx::begin(db.pool(), practice.practice_id, Actor::System, meta).await?;
     sqlx::query(
-        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, idle_seconds,
+        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending, idle_seconds,
                                created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $8, $10::inet, $11)",
+         values ($1, $2, $3, $4, $5, $6, $12, $7, $8, $8, $9, $8, $10::inet, $11)",
     )
     .bind(practice.practice_id.as_uuid())
     .bind(session_id)
@@ -86,6 +91,7 @@ pub async fn start(
     .bind(expires_at)
     .bind(meta.ip.map(|ip| ip.to_string()))
     .bind(meta.user_agent.as_deref())
+    .bind(second_factor_pending)
     .execute(tx.conn())
     .await?;
     let event = AuditEvent::on("login", "session", session_id)
@@ -98,6 +104,7 @@ pub async fn start(
         csrf_token,
         expires_at,
         temporary,
+        second_factor_pending,
     })
 }
 
@@ -108,6 +115,7 @@ struct SessionRow {
     user_id: Uuid,
     csrf_hash: Vec<u8>,
     temporary: bool,
+    second_factor_pending: bool,
     idle_seconds: i32,
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -130,11 +138,12 @@ impl SessionRow {
             reauthenticated_at: self.reauthenticated_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
             expires_at: self.expires_at,
             temporary: self.temporary,
+            second_factor_pending: self.second_factor_pending,
         }
     }
 }
 
-const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, temporary, idle_seconds, last_seen_at, expires_at, reauthenticated_at";
+const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, temporary, second_factor_pending, idle_seconds, last_seen_at, expires_at, reauthenticated_at";
 
 /// The session behind a cookie token, if it is alive and its membership active.
 /// Counts as activity: the idle timer restarts (written at most once a minute).
@@ -256,4 +265,22 @@ pub async fn revoke_all(
     .await?
     .rows_affected();
     Ok(revoked)
+}
+
+/// Marks the session's second factor as done, recording how.
+pub async fn complete_second_factor(
+    db: &Db,
+    auth: &SessionAuth,
+    method: &'static str,
+    meta: &RequestMeta,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin(&auth.principal, meta).await?;
+    sqlx::query("update sessions set second_factor_pending = false where id = $1")
+        .bind(auth.session_id)
+        .execute(tx.conn())
+        .await?;
+    let event = AuditEvent::on("second_factor", "session", auth.session_id)
+        .with_changes(serde_json::json!({ "method": method }));
+    record(&mut tx, event, None).await?;
+    tx.commit().await
 }

@@ -41,6 +41,15 @@ pub enum AppError {
     /// The action needs the password re-entered recently: 403.
     #[error("re-authentication required")]
     ReauthRequired,
+    /// The session passed the password but still owes its second factor: 401.
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// Wait before asking for another code: 429 with `Retry-After`.
+    #[error("too soon")]
+    TooSoon {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// Authenticated but not permitted: 403.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -164,6 +173,18 @@ impl IntoResponse for AppError {
                     "Sign-in is locked for a while after repeated failures. Try again later.",
                 )
                 .into_response_with(None);
+                if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
+            AppError::SecondFactorRequired => Problem::new(StatusCode::UNAUTHORIZED, "second_factor_required", "Second factor required")
+                .with_detail("Complete sign-in with your authenticator app or an SMS code (POST /api/v1/auth/second-factor).")
+                .into_response_with(None),
+            AppError::TooSoon { retry_after } => {
+                let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too_soon", "Too soon")
+                    .with_detail("A code was sent less than a minute ago.")
+                    .into_response_with(None);
                 if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }

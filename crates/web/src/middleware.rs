@@ -52,11 +52,12 @@ pub async fn finish_problem(request: Request, next: Next) -> Response {
     }
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
-        let is_problem = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-        if !is_problem {
+        let content_type = response.headers().get(header::CONTENT_TYPE);
+        let is_problem =
+            content_type.is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+        // Pages answer errors with a page of their own (the form again, with the reason).
+        let is_page = content_type.is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        if !is_problem && !is_page {
             return convert_plain_error(response, request_id).await;
         }
     }

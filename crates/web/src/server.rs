@@ -60,6 +60,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::me::router())
         .merge(routes::passwords::router())
+        .merge(routes::second_factor::router())
         .merge(routes::staff::router())
         .merge(routes::invitations::router())
         .merge(routes::api_keys::router())

@@ -4,9 +4,10 @@ use super::CommandError;
 use crate::cli::ServeArgs;
 use crate::config::env;
 use crate::config::{DATABASE_URL, require_env};
+use paddock_crypto::KeyRing;
 use paddock_domain::SystemClock;
 use paddock_jwt::KeyStore;
-use paddock_notify::{Mailer, SmtpConfig};
+use paddock_notify::{Mailer, SmsOutbox, SmtpConfig};
 use paddock_passwords::{HashParams, PasswordHasher};
 use paddock_store::Db;
 use paddock_web::auth::AuthServices;
@@ -82,8 +83,24 @@ fn auth_services(data_dir: &Path) -> Result<AuthServices, CommandError> {
             "generated a new JWT signing key; in production, provision keys in PADDOCK_DATA_DIR and keep a backup"
         );
     }
+    let sealing_dir = data_dir.join("keys").join("data");
+    let (sealing, generated) = KeyRing::load_or_generate(&sealing_dir)?;
+    if generated {
+        tracing::warn!(
+            dir = %sealing_dir.display(),
+            "generated a new data-encryption key; in production, provision keys in PADDOCK_DATA_DIR and keep a backup"
+        );
+    }
+    // SMS goes to the development outbox until a provider is configured.
+    let sms = Arc::new(SmsOutbox::new(data_dir.join("outbox").join("sms")));
     let hasher = PasswordHasher::new(HashParams::default(), PasswordHasher::default_permits())?;
-    Ok(AuthServices::new(hasher, Arc::new(SystemClock), keys))
+    Ok(AuthServices::new(
+        hasher,
+        Arc::new(SystemClock),
+        keys,
+        sealing,
+        sms,
+    ))
 }
 
 /// Mail over SMTP when PADDOCK_SMTP_URL is set, else into `data_dir/outbox` (one

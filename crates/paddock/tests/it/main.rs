@@ -4,6 +4,7 @@
 //! as the application role, exactly as the server does.
 
 mod auth;
+mod browser;
 mod cli;
 mod doctor;
 mod http;

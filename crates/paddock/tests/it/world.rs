@@ -25,30 +25,33 @@ pub fn test_hasher() -> PasswordHasher {
     .unwrap()
 }
 
-/// Authentication services for in-process tests: cheap hashing, a fresh signing
-/// key, and the given clock.
-pub fn test_services(
+/// Like [`test_services`], with SMS going to the outbox directory `sms_dir`.
+pub fn test_services_with_sms(
     clock: std::sync::Arc<paddock_domain::ManualClock>,
+    sms_dir: std::path::PathBuf,
 ) -> paddock_web::auth::AuthServices {
     paddock_web::auth::AuthServices::new(
         test_hasher(),
         clock,
         paddock_jwt::KeyStore::ephemeral().unwrap(),
+        paddock_crypto::KeyRing::ephemeral(),
+        std::sync::Arc::new(paddock_notify::SmsOutbox::new(sms_dir)),
     )
 }
 
-/// The application state for in-process HTTP tests; mail goes to `outbox`.
+/// The application state for in-process HTTP tests; mail goes to `outbox`, SMS to `outbox/sms`.
 pub fn test_state(
     app: Db,
     clock: std::sync::Arc<paddock_domain::ManualClock>,
     outbox: std::path::PathBuf,
 ) -> paddock_web::AppState {
+    let sms_dir = outbox.join("sms");
     let mail = paddock_web::MailSettings {
         mailer: paddock_notify::Mailer::outbox(outbox),
         from: "Paddock <no-reply@paddock.test>".to_owned(),
         public_url: "https://paddock.test".to_owned(),
     };
-    paddock_web::AppState::new(app, test_services(clock), mail)
+    paddock_web::AppState::new(app, test_services_with_sms(clock, sms_dir), mail)
 }
 
 /// A manual clock at the current time.
@@ -113,6 +116,7 @@ pub async fn create_practice(
         app,
         created.user_id,
         option,
+        false,
         false,
         chrono::Utc::now(),
         &RequestMeta::system("test"),

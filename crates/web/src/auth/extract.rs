@@ -86,65 +86,93 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let meta = meta_of(parts);
-        let services = &state.auth;
-        let now = services.clock.now();
-        if let Some(credential) = bearer(&parts.headers) {
-            if credential.starts_with("pdk_") {
-                let principal =
-                    paddock_store::api_keys::authenticate(&state.db, credential, now, &meta)
-                        .await?
-                        .ok_or(AppError::Unauthenticated)?;
-                return Ok(Auth {
-                    principal,
-                    session: None,
-                    method: AuthMethod::ApiKey,
-                });
-            }
-            let claims = services
-                .keys
-                .verify(
-                    credential,
-                    &services.issuer,
-                    &services.audience,
-                    now.timestamp(),
-                )
-                .map_err(|_| AppError::Unauthenticated)?;
-            let session = sessions::authenticate_id(
-                &state.db,
-                PracticeId::from_uuid(claims.pid),
-                claims.sid,
-                UserId::from_uuid(claims.sub),
-                now,
-                &meta,
-            )
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
+        let auth = authenticate(parts, state).await?;
+        if auth
+            .session
+            .as_ref()
+            .is_some_and(|s| s.second_factor_pending)
+        {
+            return Err(AppError::SecondFactorRequired);
+        }
+        Ok(auth)
+    }
+}
+
+/// A caller who may still owe the second factor: only the routes that complete or
+/// enrol it accept this.
+#[derive(Debug, Clone)]
+pub struct PendingAuth(pub Auth);
+
+impl FromRequestParts<AppState> for PendingAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PendingAuth(authenticate(parts, state).await?))
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Auth, AppError> {
+    let meta = meta_of(parts);
+    let services = &state.auth;
+    let now = services.clock.now();
+    if let Some(credential) = bearer(&parts.headers) {
+        if credential.starts_with("pdk_") {
+            let principal =
+                paddock_store::api_keys::authenticate(&state.db, credential, now, &meta)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?;
             return Ok(Auth {
-                principal: session.principal.clone(),
-                session: Some(session),
-                method: AuthMethod::AccessToken,
+                principal,
+                session: None,
+                method: AuthMethod::ApiKey,
             });
         }
-        let token = cookies::session_token(&parts.headers).ok_or(AppError::Unauthenticated)?;
-        let session = sessions::authenticate_token(&state.db, &token, now, &meta)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
-        // A bearer token cannot be forged by another site; a cookie rides along, so
-        // cookie-authenticated writes must prove they come from our own pages.
-        if !is_safe(&parts.method) {
-            let sent = parts
-                .headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok());
-            if !sent.is_some_and(|csrf| session.csrf_matches(csrf)) {
-                return Err(AppError::Csrf);
-            }
-        }
-        Ok(Auth {
+        let claims = services
+            .keys
+            .verify(
+                credential,
+                &services.issuer,
+                &services.audience,
+                now.timestamp(),
+            )
+            .map_err(|_| AppError::Unauthenticated)?;
+        let session = sessions::authenticate_id(
+            &state.db,
+            PracticeId::from_uuid(claims.pid),
+            claims.sid,
+            UserId::from_uuid(claims.sub),
+            now,
+            &meta,
+        )
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+        return Ok(Auth {
             principal: session.principal.clone(),
             session: Some(session),
-            method: AuthMethod::Session,
-        })
+            method: AuthMethod::AccessToken,
+        });
     }
+    let token = cookies::session_token(&parts.headers).ok_or(AppError::Unauthenticated)?;
+    let session = sessions::authenticate_token(&state.db, &token, now, &meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    // A bearer token cannot be forged by another site; a cookie rides along, so
+    // cookie-authenticated writes must prove they come from our own pages.
+    if !is_safe(&parts.method) {
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|csrf| session.csrf_matches(csrf)) {
+            return Err(AppError::Csrf);
+        }
+    }
+    Ok(Auth {
+        principal: session.principal.clone(),
+        session: Some(session),
+        method: AuthMethod::Session,
+    })
 }

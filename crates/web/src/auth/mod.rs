@@ -7,10 +7,12 @@
 pub mod cookies;
 pub mod extract;
 
-pub use extract::{Auth, AuthMethod, Meta};
+pub use extract::{Auth, AuthMethod, Meta, PendingAuth};
 
+use paddock_crypto::KeyRing;
 use paddock_domain::Clock;
 use paddock_jwt::KeyStore;
+use paddock_notify::SmsSender;
 use paddock_passwords::PasswordHasher;
 use std::sync::Arc;
 
@@ -30,7 +32,7 @@ pub fn require_recent_reauth(
 }
 
 /// Everything authentication needs, shared by all requests.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AuthServices {
     /// Verifies and hashes passwords on the bounded pool.
     pub hasher: PasswordHasher,
@@ -44,11 +46,32 @@ pub struct AuthServices {
     pub audience: String,
     /// Lifetime of access tokens (at most 15 minutes).
     pub access_ttl: chrono::Duration,
+    /// Seals TOTP secrets and phone numbers, and keys the hash of one-time codes.
+    pub sealing: KeyRing,
+    /// Sends SMS codes.
+    pub sms: Arc<dyn SmsSender>,
+}
+
+impl std::fmt::Debug for AuthServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthServices")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("keys", &self.keys)
+            .field("sealing", &self.sealing)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthServices {
     /// Services with the default issuer, audience and a 15-minute token lifetime.
-    pub fn new(hasher: PasswordHasher, clock: Arc<dyn Clock>, keys: KeyStore) -> Self {
+    pub fn new(
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        keys: KeyStore,
+        sealing: KeyRing,
+        sms: Arc<dyn SmsSender>,
+    ) -> Self {
         Self {
             hasher,
             clock,
@@ -56,6 +79,8 @@ impl AuthServices {
             issuer: "paddock".to_owned(),
             audience: "paddock-api".to_owned(),
             access_ttl: chrono::Duration::minutes(15),
+            sealing,
+            sms,
         }
     }
 }

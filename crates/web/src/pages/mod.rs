@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use paddock_domain::{MembershipId, Permission, RoleId};
 use paddock_store::sessions::{self, SessionAuth};
 use paddock_store::token::csrf_for;
-use paddock_store::{RequestMeta, members, roles, signin, staff};
+use paddock_store::{RequestMeta, members, roles, second_factor, signin, staff};
 use serde::Deserialize;
 use uuid::Uuid;
 use views::*;
@@ -48,6 +48,11 @@ pub fn router() -> Router<AppState> {
             "/reset-password/{token}",
             get(reset_form_page).post(reset_form_submit),
         )
+        .route(
+            "/second-factor",
+            get(second_factor_page).post(second_factor_submit),
+        )
+        .route("/second-factor/sms", post(second_factor_sms))
         .route("/static/app.css", get(stylesheet))
 }
 
@@ -69,8 +74,20 @@ struct PageSession {
     csrf_token: String,
 }
 
-/// The session behind the cookie, if any (pages redirect to sign-in without one).
+/// The session behind the cookie, if any (pages redirect to sign-in without one, and
+/// a session still owing its second factor counts as none).
 async fn page_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+) -> Result<Option<PageSession>, AppError> {
+    Ok(any_page_session(state, headers, meta)
+        .await?
+        .filter(|page| !page.session.second_factor_pending))
+}
+
+/// The session behind the cookie, pending second factor or not.
+async fn any_page_session(
     state: &AppState,
     headers: &HeaderMap,
     meta: &RequestMeta,
@@ -108,6 +125,128 @@ async fn form_session(
         return Err(AppError::Csrf);
     }
     Ok(Some(page))
+}
+
+/// Like [`form_session`], for the second-factor forms of a pending session.
+async fn pending_form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+    csrf: &str,
+) -> Result<Option<PageSession>, AppError> {
+    let Some(page) = any_page_session(state, headers, meta).await? else {
+        return Ok(None);
+    };
+    if !page.session.csrf_matches(csrf) {
+        return Err(AppError::Csrf);
+    }
+    Ok(Some(page))
+}
+
+async fn second_factor_page(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Some(page) = any_page_session(&state, &headers, &meta).await? else {
+        return Ok(to_login());
+    };
+    if !page.session.second_factor_pending {
+        return Ok(Redirect::to("/").into_response());
+    }
+    Ok(SecondFactorPage {
+        csrf_token: page.csrf_token,
+        error: None,
+        notice: None,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct SecondFactorForm {
+    csrf_token: String,
+    code: String,
+    method: String,
+}
+
+async fn second_factor_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Form(form): Form<SecondFactorForm>,
+) -> Result<Response, AppError> {
+    let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    let method = if form.method == "sms" {
+        crate::routes::second_factor::Method::Sms
+    } else {
+        crate::routes::second_factor::Method::Totp
+    };
+    let outcome =
+        crate::routes::second_factor::complete(&state, &meta, &page.auth, method, &form.code).await;
+    let error = match outcome {
+        Ok(()) => return Ok(Redirect::to("/").into_response()),
+        Err(AppError::Validation(_)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That code is wrong or has expired.".to_owned(),
+        ),
+        Err(AppError::Locked { retry_after }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed attempts. Try again in {} minute(s).",
+                retry_after.div_ceil(60)
+            ),
+        ),
+        Err(other) => return Err(other),
+    };
+    let body = SecondFactorPage {
+        csrf_token: page.csrf_token,
+        error: Some(error.1),
+        notice: None,
+    };
+    Ok((error.0, body).into_response())
+}
+
+async fn second_factor_sms(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    let (status, error, notice) =
+        match crate::routes::second_factor::send_sign_in(&state, &meta, &page.auth).await {
+            Ok(()) => (
+                StatusCode::OK,
+                None,
+                Some("A code is on its way by SMS.".to_owned()),
+            ),
+            Err(AppError::TooSoon { retry_after }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(format!(
+                    "Wait {retry_after} seconds before asking for another code."
+                )),
+                None,
+            ),
+            Err(AppError::Conflict(_)) => (
+                StatusCode::CONFLICT,
+                Some("You have no confirmed phone number; use your authenticator app.".to_owned()),
+                None,
+            ),
+            Err(other) => return Err(other),
+        };
+    Ok((
+        status,
+        SecondFactorPage {
+            csrf_token: page.csrf_token,
+            error,
+            notice,
+        },
+    )
+        .into_response())
 }
 
 async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result<Nav, AppError> {
@@ -210,7 +349,12 @@ async fn login_submit(
                 temporary,
                 signed_in.now,
             );
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+            let next = if signed_in.issued.second_factor_pending {
+                "/second-factor"
+            } else {
+                "/"
+            };
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
         }
         Err(error) => {
             let (status, message) = match &error {
@@ -295,11 +439,14 @@ async fn switch(
         .find(|o| o.practice_id.as_uuid() == form.practice_id)
         .ok_or(AppError::NotFound)?;
     let now = state.auth.clock.now();
+    let factors = second_factor::factors_of(&state.db, user_id, &meta).await?;
+    let pending = target.require_second_factor && !factors.any_confirmed();
     let issued = sessions::start(
         &state.db,
         user_id,
         target,
         page.session.temporary,
+        pending,
         now,
         &meta,
     )

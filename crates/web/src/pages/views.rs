@@ -83,6 +83,14 @@ pub struct ResetFormPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactorPage {
+    pub csrf_token: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "message.html")]
 pub struct MessagePage {
     pub title: String,

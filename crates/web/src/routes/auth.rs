@@ -9,9 +9,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Email, FieldError, FieldErrors, PracticeId};
-use paddock_store::members;
 use paddock_store::sessions::{self, IssuedSession};
 use paddock_store::signin::{self, PracticeOption};
+use paddock_store::{members, second_factor};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -68,6 +68,9 @@ pub struct SessionResponse {
     pub expires_at: DateTime<Utc>,
     /// Whether this is a temporary session.
     pub temporary: bool,
+    /// Whether the second factor must be completed (POST /api/v1/auth/second-factor)
+    /// before the session can do anything else.
+    pub second_factor_required: bool,
 }
 
 fn session_response(
@@ -91,6 +94,7 @@ fn session_response(
         csrf_token: issued.csrf_token,
         expires_at: issued.expires_at,
         temporary: issued.temporary,
+        second_factor_required: issued.second_factor_pending,
     };
     let no_store = header::HeaderValue::from_static("no-store");
     (
@@ -206,8 +210,22 @@ pub(crate) async fn sign_in(
             .ok_or(AppError::InvalidCredentials)?,
     };
     signin::clear_failures(&state.db, &email, meta).await?;
-    let issued =
-        sessions::start(&state.db, account.user_id, practice, temporary, now, meta).await?;
+    let issued = {
+        // A person with a confirmed factor, or in a practice that demands one, must
+        // present it before the session can do anything.
+        let factors = second_factor::factors_of(&state.db, account.user_id, meta).await?;
+        let pending = factors.any_confirmed() || practice.require_second_factor;
+        sessions::start(
+            &state.db,
+            account.user_id,
+            practice,
+            temporary,
+            pending,
+            now,
+            meta,
+        )
+        .await?
+    };
     Ok(SignedIn {
         user_id: account.user_id,
         practice_id: practice.practice_id,
@@ -217,7 +235,7 @@ pub(crate) async fn sign_in(
     })
 }
 
-fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
+pub(crate) fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
     // Rounded up: a client that waits exactly Retry-After seconds must find it unlocked.
     let millis = (until - now).num_milliseconds().max(1);
     let seconds = (millis + 999) / 1000;
@@ -400,7 +418,12 @@ pub async fn switch(
         .ok_or(AppError::NotFound)?;
     let now = state.auth.clock.now();
     let temporary = session.temporary;
-    let issued = sessions::start(&state.db, user_id, target, temporary, now, &meta).await?;
+    // The second factor was done in this session; a practice that demands one of a
+    // person who has none makes the new session enrol first.
+    let factors = second_factor::factors_of(&state.db, user_id, &meta).await?;
+    let pending = target.require_second_factor && !factors.any_confirmed();
+    let issued =
+        sessions::start(&state.db, user_id, target, temporary, pending, now, &meta).await?;
     sessions::end(&state.db, session, now, &meta).await?;
     Ok(session_response(
         user_id.as_uuid(),

@@ -6,4 +6,5 @@ pub mod health;
 pub mod invitations;
 pub mod me;
 pub mod passwords;
+pub mod second_factor;
 pub mod staff;

@@ -1,0 +1,774 @@
+//! `cargo xtask bench login-flood`: do other requests stay fast while logins flood in?
+//!
+//! Issue 5 promises that argon2id runs on a bounded blocking pool (a semaphore sized
+//! to the cores), so a flood of logins cannot starve other requests. This measures
+//! it against the release build of `paddock demo`: a probe sends `GET /healthz` and
+//! `GET /api/v1/me` (session cookie) at a steady rate, first alone (baseline), then
+//! while many connections post wrong passwords for distinct unknown emails (each one
+//! a full argon2id verification of the dummy hash; distinct emails so the lockout
+//! never answers early). Every loop is bounded by a deadline and a count.
+
+use super::demo::Demo;
+use super::http::{self, Connection};
+use super::report::{self, Machine, Row, Summary};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use tokio::time::{MissedTickBehavior, timeout};
+
+/// The BENCHMARKS.md section this benchmark owns.
+const HEADING: &str = "## Login flood (issue 5)";
+/// A probe request still unanswered after this counts as an error.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A flood login still unanswered after this counts as an error (the server answers
+/// 408 after 30 s itself).
+const FLOOD_TIMEOUT: Duration = Duration::from_secs(35);
+/// Probe requests outstanding at once per endpoint; a tick beyond that is an error.
+const PROBE_MAX_IN_FLIGHT: usize = 64;
+/// Upper bound on flood attempts per second of flood (far above what argon2 allows).
+const FLOOD_MAX_ATTEMPTS_PER_SECOND: u64 = 10_000;
+/// Requests per endpoint before the baseline, to warm connections and caches.
+const WARM_UP_REQUESTS: usize = 10;
+/// The wrong password every flood attempt sends.
+const FLOOD_PASSWORD: &str = "not the password, just a login flood";
+
+/// Command-line options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Length of each phase (baseline, flood).
+    pub seconds: u64,
+    /// Concurrent flood connections.
+    pub flood_concurrency: usize,
+    /// Probe requests per second, per endpoint.
+    pub probe_rate: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            seconds: 20,
+            flood_concurrency: 64,
+            probe_rate: 20,
+        }
+    }
+}
+
+impl Options {
+    /// Parses `--seconds N --flood-concurrency C --probe-rate R` (or `--name=value`).
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut options = Self::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_owned())),
+                None => (arg.as_str(), None),
+            };
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next().cloned())
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match name {
+                "--seconds" => options.seconds = number(name, &value()?, 1, 3600)?,
+                "--flood-concurrency" => {
+                    options.flood_concurrency = number(name, &value()?, 1, 1024)?;
+                }
+                "--probe-rate" => options.probe_rate = number(name, &value()?, 1, 1000)?,
+                other => return Err(format!("unknown option {other:?}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn number<T>(name: &str, raw: &str, min: T, max: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    raw.parse::<T>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("{name} must be a whole number from {min} to {max}, not {raw:?}"))
+}
+
+/// Entry point: parse, measure, report.
+pub fn main(args: &[String]) -> ExitCode {
+    let options = match Options::parse(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("xtask: {e}\n\nusage:\n{}", super::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: bench login-flood: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: Options) -> Result<(), String> {
+    let root = super::workspace_root();
+    eprintln!("xtask: building the release binary (cargo build --release -p paddock)");
+    let binary = super::build_release_binary(&root, "paddock")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    let started = chrono::Utc::now();
+    let machine = Machine::detect();
+    let load_before = report::load_average();
+    let busy = |load: &f64| *load >= machine.cores as f64 / 2.0;
+    if let Some(load) = load_before
+        .as_deref()
+        .and_then(report::one_minute)
+        .filter(busy)
+    {
+        eprintln!(
+            "xtask: warning: the machine is busy (load average {load:.2} on {} cores); \
+             other processes will show up in the latencies",
+            machine.cores
+        );
+    }
+    eprintln!(
+        "xtask: starting {} demo --bind 127.0.0.1:0",
+        binary.display()
+    );
+    let demo = Demo::start(&binary)?;
+    eprintln!(
+        "xtask: demo is listening on {}; signing in as {}",
+        demo.addr, demo.email
+    );
+    let measured = runtime.block_on(async {
+        tokio::select! {
+            measured = measure(&demo, options) => measured,
+            signal = stop_signal() => Err(signal),
+        }
+    });
+    drop(runtime);
+    eprintln!("xtask: stopping the demo (SIGTERM)");
+    let stopped = demo.stop();
+    let measurement = measured?;
+    if let Err(e) = stopped {
+        eprintln!("xtask: warning: {e}");
+    }
+    let load = |load: Option<String>| load.unwrap_or_else(|| "unknown".into());
+    let context = Context {
+        machine,
+        revision: report::git_revision(&root),
+        date: started.format("%Y-%m-%d %H:%M UTC").to_string(),
+        load_before: load(load_before),
+        load_after: load(report::load_average()),
+    };
+    let section = render(&measurement, &options, &context);
+    println!("{section}");
+    let path = root.join("BENCHMARKS.md");
+    report::write_section(
+        &path,
+        "# Benchmarks\n\nMeasurements taken with `cargo xtask bench ...`; each section says how to reproduce it.",
+        &section,
+    )
+    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    eprintln!("xtask: recorded in {}", path.display());
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM, so the demo is still stopped and cleaned up.
+async fn stop_signal() -> String {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+            _ = interrupt.recv() => "interrupted".to_owned(),
+            _ = terminate.recv() => "terminated".to_owned(),
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+/// A request the probe sends over and over.
+#[derive(Debug, Clone)]
+struct Probe {
+    name: &'static str,
+    request: Arc<Vec<u8>>,
+}
+
+/// What one probe endpoint saw in one phase.
+#[derive(Debug, Clone)]
+struct ProbeResult {
+    name: &'static str,
+    /// Ticks of the schedule.
+    scheduled: u64,
+    /// Latencies of requests that got an answer (any status) or timed out.
+    latencies: Vec<Duration>,
+    /// Answers other than 200, timeouts, I/O errors, and ticks skipped because too
+    /// many requests were outstanding.
+    errors: u64,
+}
+
+/// What the flood achieved.
+#[derive(Debug, Clone, Default)]
+struct FloodResult {
+    /// Answers by status.
+    statuses: BTreeMap<u16, u64>,
+    /// Attempts without an answer (I/O error or timeout).
+    errors: u64,
+    /// Latencies of answered attempts.
+    latencies: Vec<Duration>,
+    /// From the first attempt to the last answer.
+    elapsed: Duration,
+}
+
+impl FloodResult {
+    fn answered(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+
+    fn merge(&mut self, other: FloodResult) {
+        for (status, count) in other.statuses {
+            *self.statuses.entry(status).or_default() += count;
+        }
+        self.errors += other.errors;
+        self.latencies.extend(other.latencies);
+    }
+}
+
+/// Everything measured.
+#[derive(Debug, Clone)]
+struct Measurement {
+    baseline: Vec<ProbeResult>,
+    during_flood: Vec<ProbeResult>,
+    flood: FloodResult,
+}
+
+async fn measure(demo: &Demo, options: Options) -> Result<Measurement, String> {
+    let addr = demo.addr;
+    let host = addr.to_string();
+    let cookie = sign_in(addr, &demo.email, &demo.password).await?;
+    let cookie_header = [("Cookie", cookie.as_str())];
+    let probes = [
+        Probe {
+            name: "GET /healthz",
+            request: Arc::new(http::request("GET", &host, "/healthz", &[], None)),
+        },
+        Probe {
+            name: "GET /api/v1/me",
+            request: Arc::new(http::request(
+                "GET",
+                &host,
+                "/api/v1/me",
+                &cookie_header,
+                None,
+            )),
+        },
+    ];
+    for probe in &probes {
+        warm_up(addr, probe).await?;
+    }
+    let phase = Duration::from_secs(options.seconds);
+
+    eprintln!(
+        "xtask: baseline: {} requests/s per endpoint for {}s",
+        options.probe_rate, options.seconds
+    );
+    let baseline = probe_all(addr, &probes, options.probe_rate, phase).await;
+
+    eprintln!(
+        "xtask: flood: {} connections posting wrong passwords, same probe, for {}s",
+        options.flood_concurrency, options.seconds
+    );
+    let (flood, during_flood) = tokio::join!(
+        flood(addr, options.flood_concurrency, phase),
+        probe_all(addr, &probes, options.probe_rate, phase)
+    );
+    Ok(Measurement {
+        baseline,
+        during_flood,
+        flood,
+    })
+}
+
+/// Signs in and returns the `name=value` of the session cookie.
+async fn sign_in(addr: SocketAddr, email: &str, password: &str) -> Result<String, String> {
+    let body = serde_json::json!({ "email": email, "password": password }).to_string();
+    let request = http::request(
+        "POST",
+        &addr.to_string(),
+        "/api/v1/auth/login",
+        &[],
+        Some(&body),
+    );
+    let response = timeout(FLOOD_TIMEOUT, async {
+        Connection::open(addr).await?.send(&request).await
+    })
+    .await
+    .map_err(|_| "signing in timed out".to_owned())?
+    .map_err(|e| format!("signing in: {e}"))?;
+    if response.status != 200 {
+        return Err(format!(
+            "signing in as {email} answered {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        ));
+    }
+    response
+        .header_values("set-cookie")
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.starts_with("__Host-paddock_session="))
+        .map(str::to_owned)
+        .ok_or_else(|| "signing in set no __Host-paddock_session cookie".to_owned())
+}
+
+/// A few sequential requests on one connection; each must answer 200.
+async fn warm_up(addr: SocketAddr, probe: &Probe) -> Result<(), String> {
+    let mut connection = Connection::open(addr)
+        .await
+        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+    for _ in 0..WARM_UP_REQUESTS {
+        let response = timeout(PROBE_TIMEOUT, connection.send(&probe.request))
+            .await
+            .map_err(|_| format!("{} timed out", probe.name))?
+            .map_err(|e| format!("{}: {e}", probe.name))?;
+        if response.status != 200 {
+            return Err(format!(
+                "{} answered {}: {}",
+                probe.name,
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs every probe at once for `phase`.
+async fn probe_all(
+    addr: SocketAddr,
+    probes: &[Probe],
+    rate: u32,
+    phase: Duration,
+) -> Vec<ProbeResult> {
+    let mut tasks = JoinSet::new();
+    for (index, probe) in probes.iter().enumerate() {
+        let probe = probe.clone();
+        tasks.spawn(async move { (index, run_probe(addr, probe, rate, phase).await) });
+    }
+    let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, result)) = joined {
+            results[index] = Some(result);
+        }
+    }
+    results
+        .into_iter()
+        .zip(probes)
+        .map(|(result, probe)| {
+            // A probe task cannot panic short of a bug; report it as all errors.
+            result.unwrap_or_else(|| ProbeResult {
+                name: probe.name,
+                scheduled: phase.as_secs() * u64::from(rate),
+                latencies: Vec::new(),
+                errors: phase.as_secs() * u64::from(rate),
+            })
+        })
+        .collect()
+}
+
+/// One endpoint at a steady `rate` for `phase`: an open-loop schedule, each request
+/// on an idle keep-alive connection of this probe's own (a new one if none is idle),
+/// so a slow answer delays no later request.
+async fn run_probe(addr: SocketAddr, probe: Probe, rate: u32, phase: Duration) -> ProbeResult {
+    let ticks = phase.as_secs() * u64::from(rate);
+    let idle: Arc<Mutex<Vec<Connection>>> = Arc::default();
+    if let Ok(connection) = Connection::open(addr).await {
+        lock(&idle).push(connection);
+    }
+    let mut result = ProbeResult {
+        name: probe.name,
+        scheduled: ticks,
+        latencies: Vec::with_capacity(usize::try_from(ticks).unwrap_or(0)),
+        errors: 0,
+    };
+    let mut record = |outcome: Result<ProbeOutcome, tokio::task::JoinError>| match outcome {
+        Ok(outcome) => {
+            if let Some(latency) = outcome.latency {
+                result.latencies.push(latency);
+            }
+            if outcome.status != Some(200) {
+                result.errors += 1;
+            }
+        }
+        Err(_) => result.errors += 1,
+    };
+    let mut in_flight = JoinSet::new();
+    let mut schedule = tokio::time::interval(Duration::from_secs(1) / rate);
+    // After a stall of the probe itself, catch up: the schedule is what was promised.
+    schedule.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut skipped = 0;
+    for _ in 0..ticks {
+        schedule.tick().await;
+        while let Some(done) = in_flight.try_join_next() {
+            record(done);
+        }
+        if in_flight.len() >= PROBE_MAX_IN_FLIGHT {
+            skipped += 1;
+            continue;
+        }
+        in_flight.spawn(probe_once(
+            addr,
+            Arc::clone(&idle),
+            Arc::clone(&probe.request),
+        ));
+    }
+    while let Some(done) = in_flight.join_next().await {
+        record(done);
+    }
+    result.errors += skipped;
+    result
+}
+
+#[derive(Debug)]
+struct ProbeOutcome {
+    /// `None` for an I/O error (no meaningful latency).
+    latency: Option<Duration>,
+    /// `None` without an answer.
+    status: Option<u16>,
+}
+
+async fn probe_once(
+    addr: SocketAddr,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    request: Arc<Vec<u8>>,
+) -> ProbeOutcome {
+    let started = Instant::now();
+    let reused = lock(&idle).pop();
+    let exchange = async {
+        let mut connection = match reused {
+            Some(connection) => connection,
+            None => Connection::open(addr).await?,
+        };
+        let response = connection.send(&request).await?;
+        Ok::<_, io::Error>((connection, response))
+    };
+    match timeout(PROBE_TIMEOUT, exchange).await {
+        Ok(Ok((connection, response))) => {
+            let latency = started.elapsed();
+            if connection.is_reusable() {
+                lock(&idle).push(connection);
+            }
+            ProbeOutcome {
+                latency: Some(latency),
+                status: Some(response.status),
+            }
+        }
+        Ok(Err(_)) => ProbeOutcome {
+            latency: None,
+            status: None,
+        },
+        Err(_) => ProbeOutcome {
+            latency: Some(started.elapsed()),
+            status: None,
+        },
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `concurrency` connections posting wrong passwords for `phase`.
+async fn flood(addr: SocketAddr, concurrency: usize, phase: Duration) -> FloodResult {
+    let started = Instant::now();
+    let deadline = started + phase;
+    let next = Arc::new(AtomicU64::new(0));
+    let max_attempts = phase.as_secs().max(1) * FLOOD_MAX_ATTEMPTS_PER_SECOND;
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency {
+        workers.spawn(flood_worker(
+            addr,
+            deadline,
+            Arc::clone(&next),
+            max_attempts,
+        ));
+    }
+    let mut total = FloodResult::default();
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(result) => total.merge(result),
+            Err(_) => total.errors += 1,
+        }
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+/// One flood connection: wrong password after wrong password, each for a new unknown
+/// email, until the deadline (or the shared attempt cap).
+async fn flood_worker(
+    addr: SocketAddr,
+    deadline: Instant,
+    next: Arc<AtomicU64>,
+    max_attempts: u64,
+) -> FloodResult {
+    let host = addr.to_string();
+    let mut result = FloodResult::default();
+    let mut connection: Option<Connection> = None;
+    while Instant::now() < deadline {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        if n >= max_attempts {
+            break;
+        }
+        let body = serde_json::json!({
+            "email": format!("flood-{n}@example.invalid"),
+            "password": FLOOD_PASSWORD,
+        })
+        .to_string();
+        let request = http::request("POST", &host, "/api/v1/auth/login", &[], Some(&body));
+        let reused = connection.take();
+        let started = Instant::now();
+        let exchange = async {
+            let mut connection = match reused {
+                Some(connection) => connection,
+                None => Connection::open(addr).await?,
+            };
+            let response = connection.send(&request).await?;
+            Ok::<_, io::Error>((connection, response))
+        };
+        match timeout(FLOOD_TIMEOUT, exchange).await {
+            Ok(Ok((open, response))) => {
+                result.latencies.push(started.elapsed());
+                *result.statuses.entry(response.status).or_default() += 1;
+                connection = Some(open).filter(Connection::is_reusable);
+            }
+            Ok(Err(_)) | Err(_) => {
+                result.errors += 1;
+                // Do not spin against a server that refuses connections.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    result
+}
+
+/// Where and when the measurement ran.
+#[derive(Debug, Clone)]
+struct Context {
+    machine: Machine,
+    /// The commit measured.
+    revision: String,
+    date: String,
+    /// /proc/loadavg before the demo started and after it stopped.
+    load_before: String,
+    load_after: String,
+}
+
+/// The BENCHMARKS.md section.
+fn render(measurement: &Measurement, options: &Options, context: &Context) -> String {
+    let Context {
+        machine,
+        revision,
+        date,
+        load_before,
+        load_after,
+    } = context;
+    let flood = &measurement.flood;
+    let answered = flood.answered();
+    let rate = answered as f64 / flood.elapsed.as_secs_f64().max(f64::EPSILON);
+    let statuses = if flood.statuses.is_empty() {
+        "none".to_owned()
+    } else {
+        flood
+            .statuses
+            .iter()
+            .map(|(status, count)| format!("{status} × {count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut rows = Vec::new();
+    for (baseline, during) in measurement.baseline.iter().zip(&measurement.during_flood) {
+        for (phase, result) in [("baseline", baseline), ("flood", during)] {
+            rows.push(Row {
+                endpoint: result.name.to_owned(),
+                phase,
+                requests: result.scheduled,
+                errors: result.errors,
+                summary: Summary::of(&result.latencies),
+            });
+        }
+    }
+    rows.push(Row {
+        endpoint: "POST /api/v1/auth/login (the flood)".to_owned(),
+        phase: "flood",
+        requests: answered + flood.errors,
+        errors: flood.errors + answered - flood.statuses.get(&401).copied().unwrap_or(0),
+        summary: Summary::of(&flood.latencies),
+    });
+    let p99s = measurement
+        .baseline
+        .iter()
+        .zip(&measurement.during_flood)
+        .map(|(baseline, during)| {
+            let p99 = |r: &ProbeResult| {
+                Summary::of(&r.latencies).map_or_else(|| "-".to_owned(), |s| report::ms(s.p99))
+            };
+            format!(
+                "{} {} ms (baseline {} ms)",
+                during.name,
+                p99(during),
+                p99(baseline)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+
+    format!(
+        "{HEADING}
+
+What it measures: whether other requests stay fast while logins flood in. Each login \
+costs one argon2id verification (unknown emails verify against a dummy hash, so they \
+cost the same), run on the blocking pool behind a semaphore sized to the cores. A \
+probe sends `GET /healthz` (no database) and `GET /api/v1/me` (session cookie, \
+database lookups) at a steady rate, each request on the probe's own keep-alive \
+connections, first alone (baseline), then while concurrent connections post wrong \
+passwords to `POST /api/v1/auth/login`, each for a new unknown email so that the \
+lockout never answers early. Latency is measured by the client on a monotonic clock, \
+from sending the request to reading the whole answer; percentiles are nearest-rank \
+over all samples; errors are answers other than 200 (401 for the flood), timeouts \
+and connection failures. The server is the release build of `paddock demo` (its own \
+PostgreSQL, 10 database connections), on the same machine as the load generator, so \
+they share the CPU.
+
+Reproduce with `cargo xtask bench login-flood [--seconds N] [--flood-concurrency C] \
+[--probe-rate R]`, which rewrites this section.
+
+- Date: {date}
+- Machine: {machine}; load average (1/5/15 min) {load_before} before the run, \
+{load_after} after it
+- Code: {revision}
+- Password hashing: argon2id m=19456 KiB, t=2, p=1; verification permits = cores = {cores}
+- Run: {seconds} s baseline, then {seconds} s flood with {concurrency} concurrent login \
+connections; probe {probe_rate} requests/s per endpoint
+- Flood achieved: {answered} logins answered in {elapsed:.1} s = **{rate:.1} logins/s** \
+(answers: {statuses}; no answer: {errors})
+- p99 during the flood: {p99s}
+
+{table}",
+        cores = machine.cores,
+        seconds = options.seconds,
+        concurrency = options.flood_concurrency,
+        probe_rate = options.probe_rate,
+        elapsed = flood.elapsed.as_secs_f64(),
+        errors = flood.errors,
+        table = report::table(&rows),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        assert_eq!(Options::parse(&[]).unwrap(), Options::default());
+        assert_eq!(
+            Options::parse(&args(&[
+                "--seconds",
+                "5",
+                "--flood-concurrency=8",
+                "--probe-rate",
+                "50"
+            ]))
+            .unwrap(),
+            Options {
+                seconds: 5,
+                flood_concurrency: 8,
+                probe_rate: 50
+            }
+        );
+        for bad in [
+            &["--seconds"][..],
+            &["--seconds", "0"],
+            &["--seconds", "x"],
+            &["--probe-rate=100000"],
+            &["--flood-concurrency", "-1"],
+            &["--verbose"],
+        ] {
+            assert!(Options::parse(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn renders_the_section() {
+        let probe = |name, ms: &[u64]| ProbeResult {
+            name,
+            scheduled: ms.len() as u64,
+            latencies: ms.iter().copied().map(Duration::from_millis).collect(),
+            errors: 0,
+        };
+        let measurement = Measurement {
+            baseline: vec![
+                probe("GET /healthz", &[1, 2]),
+                probe("GET /api/v1/me", &[3]),
+            ],
+            during_flood: vec![
+                probe("GET /healthz", &[5, 50]),
+                probe("GET /api/v1/me", &[7]),
+            ],
+            flood: FloodResult {
+                statuses: BTreeMap::from([(401, 100), (500, 2)]),
+                errors: 1,
+                latencies: vec![Duration::from_millis(900); 102],
+                elapsed: Duration::from_secs(2),
+            },
+        };
+        let context = Context {
+            machine: Machine {
+                cores: 2,
+                model: "Test CPU".into(),
+                memory_mib: None,
+            },
+            revision: "abc1234".into(),
+            date: "2025-01-01 00:00 UTC".into(),
+            load_before: "0.10 0.20 0.30".into(),
+            load_after: "1.00 0.50 0.40".into(),
+        };
+        let text = render(&measurement, &Options::default(), &context);
+        assert!(text.starts_with("## Login flood (issue 5)\n"), "{text}");
+        assert!(text.contains("**51.0 logins/s**"), "{text}");
+        assert!(
+            text.contains("answers: 401 × 100, 500 × 2; no answer: 1"),
+            "{text}"
+        );
+        assert!(text.contains("permits = cores = 2"), "{text}");
+        assert!(
+            text.contains("Test CPU; load average (1/5/15 min) 0.10 0.20 0.30 before the run, 1.00 0.50 0.40 after it"),
+            "{text}"
+        );
+        assert!(
+            text.contains("GET /healthz 50.0 ms (baseline 2.00 ms)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| GET /api/v1/me | flood | 1 | 0 | 7.00 | 7.00 | 7.00 | 7.00 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| POST /api/v1/auth/login (the flood) | flood | 103 | 3 |"),
+            "{text}"
+        );
+    }
+}
