@@ -94,13 +94,12 @@ fn auth_services(data_dir: &Path) -> Result<AuthServices, CommandError> {
     // SMS goes to the development outbox until a provider is configured.
     let sms = Arc::new(SmsOutbox::new(data_dir.join("outbox").join("sms")));
     let hasher = PasswordHasher::new(HashParams::default(), PasswordHasher::default_permits())?;
-    Ok(AuthServices::new(
-        hasher,
-        Arc::new(SystemClock),
-        keys,
-        sealing,
-        sms,
-    ))
+    let mut services = AuthServices::new(hasher, Arc::new(SystemClock), keys, sealing, sms);
+    if let Some(url) = env("PADDOCK_HIBP_URL") {
+        services.pwned = Some(paddock_passwords::PwnedRangeClient::new(&url)?);
+        tracing::info!("new passwords are also checked against the breach range API");
+    }
+    Ok(services)
 }
 
 /// Mail over SMTP when PADDOCK_SMTP_URL is set, else into `data_dir/outbox` (one

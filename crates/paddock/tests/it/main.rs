@@ -9,6 +9,7 @@ mod cli;
 mod doctor;
 mod http;
 mod isolation;
+mod passwords;
 mod principal;
 mod process;
 mod schema;

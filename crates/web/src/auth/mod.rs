@@ -50,6 +50,8 @@ pub struct AuthServices {
     pub sealing: KeyRing,
     /// Sends SMS codes.
     pub sms: Arc<dyn SmsSender>,
+    /// The optional online breach check (Have I Been Pwned range API).
+    pub pwned: Option<paddock_passwords::PwnedRangeClient>,
 }
 
 impl std::fmt::Debug for AuthServices {
@@ -81,6 +83,34 @@ impl AuthServices {
             access_ttl: chrono::Duration::minutes(15),
             sealing,
             sms,
+            pwned: None,
         }
+    }
+
+    /// Checks a new password: the local policy (length, shipped breach list, zxcvbn)
+    /// and, when configured, the online range check. If the online check is down the
+    /// password is judged on the local checks alone (logged), so sign-ups never stall.
+    pub async fn check_new_password(
+        &self,
+        field: &str,
+        raw: &str,
+        context: &[&str],
+    ) -> Result<paddock_passwords::NewPassword, paddock_domain::FieldError> {
+        let password = paddock_passwords::check_new_password(field, raw, context)?;
+        if let Some(pwned) = &self.pwned {
+            match pwned.breach_count(raw).await {
+                Ok(0) => {}
+                Ok(_) => {
+                    return Err(paddock_domain::FieldError::new(
+                        field,
+                        "appears in a public list of breached passwords; choose another",
+                    ));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "online breach check unavailable; local checks only")
+                }
+            }
+        }
+        Ok(password)
     }
 }

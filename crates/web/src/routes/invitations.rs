@@ -214,9 +214,12 @@ pub(crate) async fn accept_invitation(
             let name = display_name.unwrap_or_default();
             let display_name = errors.check(DisplayName::parse("display_name", name));
             let context = [open.email.as_str(), name, open.practice_name.as_str()];
-            let password = errors.check(paddock_passwords::check_new_password(
-                "password", password, &context,
-            ));
+            let password = errors.check(
+                state
+                    .auth
+                    .check_new_password("password", password, &context)
+                    .await,
+            );
             let (Some(display_name), Some(password)) = (display_name, password) else {
                 return Err(errors.into());
             };

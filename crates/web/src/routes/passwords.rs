@@ -62,9 +62,11 @@ pub async fn change(
         me.display_name.as_str(),
         me.practice_name.as_str(),
     ];
-    let password =
-        paddock_passwords::check_new_password("new_password", &body.new_password, &context)
-            .map_err(FieldErrors::from)?;
+    let password = state
+        .auth
+        .check_new_password("new_password", &body.new_password, &context)
+        .await
+        .map_err(FieldErrors::from)?;
     let new_hash = hasher
         .hash(&password)
         .await
@@ -172,9 +174,11 @@ pub(crate) async fn finish_reset(
     let (_, email) = passwords::reset_target(&state.db, token, now, meta)
         .await?
         .ok_or(AppError::NotFound)?;
-    let password =
-        paddock_passwords::check_new_password("new_password", new_password, &[email.as_str()])
-            .map_err(FieldErrors::from)?;
+    let password = state
+        .auth
+        .check_new_password("new_password", new_password, &[email.as_str()])
+        .await
+        .map_err(FieldErrors::from)?;
     let hash = state
         .auth
         .hasher
