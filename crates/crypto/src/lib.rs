@@ -43,16 +43,15 @@
 )]
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
-use chrono::{NaiveDateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
+use paddock_keyfiles::{KeyFile, kid_time, new_kid};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
@@ -79,8 +78,6 @@ const MAX_PLAINTEXT_LEN: u64 = (1 << 36) - 32;
 
 /// Suffix of key file names: `<kid>.kek`.
 const KEY_FILE_SUFFIX: &str = ".kek";
-/// Timestamp part of a key id; lexical order of kids is age order.
-const KID_TIME_FORMAT: &str = "%Y%m%d%H%M%S";
 /// HMAC message that derives the keyed-hash key from the oldest KEK.
 const KEYED_HASH_DERIVATION_LABEL: &[u8] = b"paddock-crypto/keyed-hash/v1";
 
@@ -170,6 +167,9 @@ impl CryptoError {
         )
     }
 }
+
+// Errors of `paddock_keyfiles` become the CryptoError variants of the same name.
+paddock_keyfiles::map_error_fn!(key_file_error -> CryptoError);
 
 /// One key-encryption key. Its bytes are wiped on drop.
 struct Kek {
@@ -266,8 +266,11 @@ impl KeyRing {
     /// A ring from the keys just reloaded after writing one; empty only if someone
     /// removed the new file in between.
     fn reloaded(dir: &Path) -> Result<Self, CryptoError> {
-        Self::from_keks(load_dir(dir)?)
-            .ok_or_else(|| io_err("find the new key in", dir)(io::ErrorKind::NotFound.into()))
+        Self::from_keks(load_dir(dir)?).ok_or_else(|| {
+            key_file_error(paddock_keyfiles::io_err("find the new key in", dir)(
+                io::ErrorKind::NotFound.into(),
+            ))
+        })
     }
 
     /// The newest KEK, the one that wraps.
@@ -547,123 +550,21 @@ fn derive_hash_key(oldest: &[u8; KEY_LEN]) -> Zeroizing<[u8; KEY_LEN]> {
     out
 }
 
-/// Parses the timestamp of a kid `k<YYYYMMDDHHMMSS>-<6 lowercase hex>`; `None` if the
-/// string is not a Paddock key id.
-fn kid_time(kid: &str) -> Option<NaiveDateTime> {
-    let rest = kid.strip_prefix('k')?;
-    let (stamp, suffix) = rest.split_once('-')?;
-    let hex_ok = suffix.len() == 6
-        && suffix
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) || !hex_ok {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(stamp, KID_TIME_FORMAT).ok()
-}
-
-/// A new kid that sorts after `newest`: when the clock has not moved past the newest
-/// key's second (several rotations in one second, or a clock set back), the newest
-/// key's time plus one second is used instead of now.
-fn new_kid(newest: Option<&str>) -> String {
-    let mut time = Utc::now().naive_utc();
-    if let Some(last) = newest.and_then(kid_time) {
-        if time.and_utc().timestamp() <= last.and_utc().timestamp() {
-            time = last + TimeDelta::seconds(1);
-        }
-    }
-    let suffix: [u8; 3] = rand::random();
-    format!(
-        "k{}-{:02x}{:02x}{:02x}",
-        time.format(KID_TIME_FORMAT),
-        suffix[0],
-        suffix[1],
-        suffix[2]
-    )
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CryptoError {
-    let path = path.to_path_buf();
-    move |source| CryptoError::Io {
-        action,
-        path,
-        source,
-    }
-}
-
-/// Creates `dir` with mode 0700 if missing, and refuses a directory that group or
-/// others can write to (they could plant a key).
-fn ensure_dir(dir: &Path) -> Result<(), CryptoError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(io_err("create key directory", dir))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(dir).map_err(io_err("inspect key directory", dir))?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o022 != 0 {
-            return Err(CryptoError::InsecureKeyDir {
-                path: dir.to_path_buf(),
-                mode,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Loads every `<kid>.kek` in `dir` (creating `dir` if missing), oldest first; other
 /// files, such as interrupted temporary files, are ignored.
 fn load_dir(dir: &Path) -> Result<Vec<Kek>, CryptoError> {
-    ensure_dir(dir)?;
-    let mut keks = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_err("list key directory", dir))? {
-        let entry = entry.map_err(io_err("list key directory", dir))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let Some(kid) = name.to_str().and_then(|n| n.strip_suffix(KEY_FILE_SUFFIX)) else {
-            continue;
-        };
-        if kid_time(kid).is_none() {
-            return Err(CryptoError::BadKeyFile { path });
-        }
-        let key = read_key_file(&path)?;
-        keks.push(Kek {
-            kid: kid.to_owned(),
-            key,
-        });
-    }
+    let files = paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).map_err(key_file_error)?;
     // Oldest first: `last()` is the newest key, the one that wraps.
-    keks.sort_by(|a, b| a.kid.cmp(&b.kid));
-    Ok(keks)
+    files.into_iter().map(read_key_file).collect()
 }
 
 /// Reads a 32-byte key file, refusing it when group or others have any access.
 /// Permissions are checked on the opened handle, so the file checked is the file read;
 /// the bytes go straight into a buffer that is wiped on drop.
-fn read_key_file(path: &Path) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError> {
-    let mut file = File::open(path).map_err(io_err("open key file", path))?;
-    let meta = file.metadata().map_err(io_err("inspect key file", path))?;
-    if !meta.is_file() {
-        return Err(CryptoError::BadKeyFile {
-            path: path.to_path_buf(),
-        });
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(CryptoError::InsecureKeyFile {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    }
+fn read_key_file(key_file: KeyFile) -> Result<Kek, CryptoError> {
+    let KeyFile { kid, path } = key_file;
+    let path = path.as_path();
+    let mut file = paddock_keyfiles::open_key_file(path).map_err(key_file_error)?;
     // One spare byte detects a file longer than a key.
     let mut buf = Zeroizing::new([0u8; KEY_LEN + 1]);
     let mut len = 0;
@@ -672,7 +573,12 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError> {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err("read key file", path)(e)),
+            Err(e) => {
+                return Err(key_file_error(paddock_keyfiles::io_err(
+                    "read key file",
+                    path,
+                )(e)));
+            }
         }
     }
     let invalid = || CryptoError::InvalidKey {
@@ -683,46 +589,14 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError> {
     }
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     key.copy_from_slice(buf.get(..KEY_LEN).ok_or_else(invalid)?);
-    Ok(key)
+    Ok(Kek { kid, key })
 }
 
 /// Generates a KEK and writes it atomically (temporary file with mode 0600, fsync,
 /// rename, fsync of the directory) under a kid newer than `newest`.
 fn write_new_key(dir: &Path, newest: Option<&str>) -> Result<String, CryptoError> {
-    ensure_dir(dir)?;
-    let kid = new_kid(newest);
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     fill_random(key.as_mut_slice())?;
-    let path = dir.join(format!("{kid}{KEY_FILE_SUFFIX}"));
-    let tmp_suffix: [u8; 8] = rand::random();
-    let tmp_suffix: String = tmp_suffix.iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = dir.join(format!(".{kid}.tmp-{tmp_suffix}"));
-
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&tmp).and_then(|mut file| {
-        file.write_all(key.as_slice())?;
-        file.sync_all()
-    });
-    if let Err(source) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("write key file", &tmp)(source));
-    }
-    if path.exists() {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("create key file", &path)(io::Error::from(
-            io::ErrorKind::AlreadyExists,
-        )));
-    }
-    if let Err(source) = fs::rename(&tmp, &path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("rename key file", &path)(source));
-    }
-    // Make the rename itself durable; not every platform can open a directory.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(kid)
+    paddock_keyfiles::write_new_key_file(dir, KEY_FILE_SUFFIX, newest, key.as_slice())
+        .map_err(key_file_error)
 }

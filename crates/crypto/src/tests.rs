@@ -1,3 +1,6 @@
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+
 use super::*;
 
 const AAD: &[u8] = b"practice:7f3c/patients/dea_number/42";
@@ -25,14 +28,10 @@ impl Drop for TempDir {
     }
 }
 
+/// The key files in `dir`, oldest first.
 fn key_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(KEY_FILE_SUFFIX))
-        .collect();
-    files.sort();
-    files
+    let files = paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).unwrap();
+    files.into_iter().map(|f| f.path).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -19,8 +19,7 @@
 )]
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,9 +27,10 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use paddock_keyfiles::{KeyFile, new_kid};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -51,8 +51,6 @@ pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Suffix of key file names: `<kid>.ed25519.pk8`.
 const KEY_FILE_SUFFIX: &str = ".ed25519.pk8";
-/// Timestamp part of a key id; lexical order of kids is age order.
-const KID_TIME_FORMAT: &str = "%Y%m%d%H%M%S";
 
 /// Claims of a Paddock access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,6 +203,9 @@ impl JwtError {
     }
 }
 
+// Errors of `paddock_keyfiles` become the JwtError variants of the same name.
+paddock_keyfiles::map_error_fn!(key_file_error -> JwtError);
+
 /// One Ed25519 key: private half for signing, public half for verifying and JWKS.
 struct Key {
     kid: String,
@@ -289,9 +290,10 @@ impl KeyStore {
     fn reloaded(dir: &Path) -> Result<Self, JwtError> {
         let keys = load_dir(dir)?;
         if keys.is_empty() {
-            return Err(io_err("find the new key in", dir)(
-                io::ErrorKind::NotFound.into(),
-            ));
+            return Err(key_file_error(paddock_keyfiles::io_err(
+                "find the new key in",
+                dir,
+            )(io::ErrorKind::NotFound.into())));
         }
         Ok(Self::from_keys(keys))
     }
@@ -415,161 +417,29 @@ fn generate_pkcs8() -> Result<Vec<u8>, JwtError> {
         .map_err(|_| JwtError::KeyGeneration)
 }
 
-/// Parses the timestamp of a kid `k<YYYYMMDDHHMMSS>-<6 lowercase hex>`; `None` if the
-/// string is not a Paddock key id.
-fn kid_time(kid: &str) -> Option<NaiveDateTime> {
-    let rest = kid.strip_prefix('k')?;
-    let (stamp, suffix) = rest.split_once('-')?;
-    let hex_ok = suffix.len() == 6
-        && suffix
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) || !hex_ok {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(stamp, KID_TIME_FORMAT).ok()
-}
-
-/// A new kid that sorts after `newest`: when the clock has not moved past the newest
-/// key's second (several rotations in one second, or a clock set back), the newest
-/// key's time plus one second is used instead of now.
-fn new_kid(newest: Option<&str>) -> String {
-    let mut time = Utc::now().naive_utc();
-    if let Some(last) = newest.and_then(kid_time) {
-        if time.and_utc().timestamp() <= last.and_utc().timestamp() {
-            time = last + TimeDelta::seconds(1);
-        }
-    }
-    let suffix: [u8; 3] = rand::random();
-    format!(
-        "k{}-{:02x}{:02x}{:02x}",
-        time.format(KID_TIME_FORMAT),
-        suffix[0],
-        suffix[1],
-        suffix[2]
-    )
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> JwtError {
-    let path = path.to_path_buf();
-    move |source| JwtError::Io {
-        action,
-        path,
-        source,
-    }
-}
-
-/// Creates `dir` with mode 0700 if missing, and refuses a directory that group or
-/// others can write to (they could plant a key and forge tokens).
-fn ensure_dir(dir: &Path) -> Result<(), JwtError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(io_err("create key directory", dir))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(dir).map_err(io_err("inspect key directory", dir))?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o022 != 0 {
-            return Err(JwtError::InsecureKeyDir {
-                path: dir.to_path_buf(),
-                mode,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Loads every `<kid>.ed25519.pk8` in `dir` (creating `dir` if missing), oldest first;
 /// other files, such as interrupted temporary files, are ignored.
 fn load_dir(dir: &Path) -> Result<Vec<Key>, JwtError> {
-    ensure_dir(dir)?;
-    let mut keys = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_err("list key directory", dir))? {
-        let entry = entry.map_err(io_err("list key directory", dir))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let Some(kid) = name.to_str().and_then(|n| n.strip_suffix(KEY_FILE_SUFFIX)) else {
-            continue;
-        };
-        if kid_time(kid).is_none() {
-            return Err(JwtError::BadKeyFile { path });
-        }
-        let der = read_key_file(&path)?;
-        let key = Key::from_pkcs8(kid.to_owned(), &der)
-            .ok_or(JwtError::InvalidKey { path: path.clone() })?;
-        keys.push(key);
-    }
+    let files = paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).map_err(key_file_error)?;
     // Oldest first: `last()` is the newest key, the one that signs.
-    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
-    Ok(keys)
+    files.into_iter().map(read_key_file).collect()
 }
 
-/// Reads a key file, refusing it when group or others have any access. Permissions
-/// are checked on the opened handle, so the file checked is the file read.
-fn read_key_file(path: &Path) -> Result<Vec<u8>, JwtError> {
-    let mut file = File::open(path).map_err(io_err("open key file", path))?;
-    let meta = file.metadata().map_err(io_err("inspect key file", path))?;
-    if !meta.is_file() {
-        return Err(JwtError::BadKeyFile {
-            path: path.to_path_buf(),
-        });
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(JwtError::InsecureKeyFile {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    }
+/// Reads a key file, refusing it when group or others have any access (permissions
+/// are checked on the opened handle, so the file checked is the file read), and parses
+/// its key.
+fn read_key_file(key_file: KeyFile) -> Result<Key, JwtError> {
+    let KeyFile { kid, path } = key_file;
+    let mut file = paddock_keyfiles::open_key_file(&path).map_err(key_file_error)?;
     let mut der = Vec::new();
     file.read_to_end(&mut der)
-        .map_err(io_err("read key file", path))?;
-    Ok(der)
+        .map_err(|e| key_file_error(paddock_keyfiles::io_err("read key file", &path)(e)))?;
+    Key::from_pkcs8(kid, &der).ok_or(JwtError::InvalidKey { path })
 }
 
 /// Generates a key and writes it atomically (temporary file with mode 0600, fsync,
 /// rename, fsync of the directory) under a kid newer than `newest`.
 fn write_new_key(dir: &Path, newest: Option<&str>) -> Result<String, JwtError> {
-    ensure_dir(dir)?;
-    let kid = new_kid(newest);
     let der = generate_pkcs8()?;
-    let path = dir.join(format!("{kid}{KEY_FILE_SUFFIX}"));
-    let tmp = dir.join(format!(".{kid}.tmp-{}", Uuid::new_v4().simple()));
-
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&tmp).and_then(|mut file| {
-        file.write_all(&der)?;
-        file.sync_all()
-    });
-    if let Err(source) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("write key file", &tmp)(source));
-    }
-    if path.exists() {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("create key file", &path)(io::Error::from(
-            io::ErrorKind::AlreadyExists,
-        )));
-    }
-    if let Err(source) = fs::rename(&tmp, &path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("rename key file", &path)(source));
-    }
-    // Make the rename itself durable; not every platform can open a directory.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(kid)
+    paddock_keyfiles::write_new_key_file(dir, KEY_FILE_SUFFIX, newest, &der).map_err(key_file_error)
 }

@@ -1,4 +1,7 @@
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
+
+use paddock_keyfiles::kid_time;
 
 use super::*;
 
@@ -36,14 +39,10 @@ fn claims_at(now: i64, ttl_secs: i64) -> AccessClaims {
     )
 }
 
+/// The key files in `dir`, oldest first.
 fn key_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(KEY_FILE_SUFFIX))
-        .collect();
-    files.sort();
-    files
+    let files = paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).unwrap();
+    files.into_iter().map(|f| f.path).collect()
 }
 
 fn b64(bytes: &[u8]) -> String {

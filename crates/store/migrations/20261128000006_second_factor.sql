@@ -5,10 +5,17 @@
 
 create table second_factors (
     user_id             uuid primary key references users (id),
+    -- Confirmed factors.
     totp_secret         bytea,
     totp_confirmed_at   timestamptz,
+    -- The last TOTP time step accepted: a code is never accepted twice (RFC 6238 5.2).
+    totp_last_step      bigint,
     phone               bytea,
     phone_confirmed_at  timestamptz,
+    -- Enrolments in progress: they replace the confirmed factor only once confirmed,
+    -- so an abandoned enrolment never switches the working one off.
+    totp_secret_pending bytea,
+    phone_pending       bytea,
     created_at          timestamptz not null default now(),
     updated_at          timestamptz not null default now()
 );

@@ -28,6 +28,10 @@ pub struct Factors {
     pub phone: Option<Vec<u8>>,
     /// Whether the phone was confirmed with a first code.
     pub phone_confirmed: bool,
+    /// A sealed TOTP secret being enrolled (not yet confirmed).
+    pub totp_secret_pending: Option<Vec<u8>>,
+    /// A sealed phone number being enrolled (not yet confirmed).
+    pub phone_pending: Option<Vec<u8>>,
 }
 
 impl Factors {
@@ -49,6 +53,8 @@ struct FactorRow {
     totp_confirmed_at: Option<DateTime<Utc>>,
     phone: Option<Vec<u8>>,
     phone_confirmed_at: Option<DateTime<Utc>>,
+    totp_secret_pending: Option<Vec<u8>>,
+    phone_pending: Option<Vec<u8>>,
 }
 
 /// The person's enrolled factors.
@@ -59,7 +65,8 @@ pub async fn factors_of(
 ) -> Result<Factors, StoreError> {
     let mut tx = scoped(db, user_id, meta).await?;
     let row: Option<FactorRow> = sqlx::query_as(
-        "select totp_secret, totp_confirmed_at, phone, phone_confirmed_at from second_factors where user_id = $1",
+        "select totp_secret, totp_confirmed_at, phone, phone_confirmed_at, totp_secret_pending, phone_pending
+           from second_factors where user_id = $1",
     )
     .bind(user_id.as_uuid())
     .fetch_optional(tx.conn())
@@ -71,49 +78,39 @@ pub async fn factors_of(
             totp_confirmed: row.totp_confirmed_at.is_some(),
             phone: row.phone,
             phone_confirmed: row.phone_confirmed_at.is_some(),
+            totp_secret_pending: row.totp_secret_pending,
+            phone_pending: row.phone_pending,
         })
         .unwrap_or_default())
 }
 
-/// Stores a new (unconfirmed) sealed TOTP secret, replacing any earlier one.
-pub async fn set_totp_secret(
+/// Stores a new sealed value of `factor` (TOTP secret or phone number) as an enrolment
+/// in progress; the confirmed factor, if any, keeps working until [`confirm`].
+pub async fn set_unconfirmed(
     db: &Db,
     user_id: UserId,
+    factor: Factor,
     sealed: &[u8],
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
+    let sql = match factor {
+        Factor::Totp => {
+            "insert into second_factors (user_id, totp_secret_pending, updated_at) values ($1, $2, $3)
+             on conflict (user_id) do update set totp_secret_pending = $2, updated_at = $3"
+        }
+        Factor::Sms => {
+            "insert into second_factors (user_id, phone_pending, updated_at) values ($1, $2, $3)
+             on conflict (user_id) do update set phone_pending = $2, updated_at = $3"
+        }
+    };
     let mut tx = scoped(db, user_id, meta).await?;
-    sqlx::query(
-        "insert into second_factors (user_id, totp_secret, updated_at) values ($1, $2, $3)
-         on conflict (user_id) do update set totp_secret = $2, totp_confirmed_at = null, updated_at = $3",
-    )
-    .bind(user_id.as_uuid())
-    .bind(sealed)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    tx.commit().await
-}
-
-/// Stores a new (unconfirmed) sealed phone number, replacing any earlier one.
-pub async fn set_phone(
-    db: &Db,
-    user_id: UserId,
-    sealed: &[u8],
-    now: DateTime<Utc>,
-    meta: &RequestMeta,
-) -> Result<(), StoreError> {
-    let mut tx = scoped(db, user_id, meta).await?;
-    sqlx::query(
-        "insert into second_factors (user_id, phone, updated_at) values ($1, $2, $3)
-         on conflict (user_id) do update set phone = $2, phone_confirmed_at = null, updated_at = $3",
-    )
-    .bind(user_id.as_uuid())
-    .bind(sealed)
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
+    sqlx::query(sql)
+        .bind(user_id.as_uuid())
+        .bind(sealed)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
     tx.commit().await
 }
 
@@ -126,31 +123,43 @@ pub enum Factor {
     Sms,
 }
 
-/// Marks a factor confirmed and audits the enrolment in `practice_id`.
+/// Makes the enrolment in progress of `factor` the confirmed factor (for TOTP,
+/// `totp_step` is the time step of the confirming code) and audits it in `practice_id`.
 pub async fn confirm(
     db: &Db,
     user_id: UserId,
     practice_id: PracticeId,
     factor: Factor,
+    totp_step: Option<i64>,
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
     let mut tx = scoped(db, user_id, meta).await?;
     let (sql, name) = match factor {
+        // The enrolment in progress becomes the factor; the old one stops working now.
         Factor::Totp => (
-            "update second_factors set totp_confirmed_at = $2, updated_at = $2 where user_id = $1",
+            "update second_factors
+                set totp_secret = totp_secret_pending, totp_secret_pending = null,
+                    totp_confirmed_at = $2, totp_last_step = $3, updated_at = $2
+              where user_id = $1 and totp_secret_pending is not null",
             "totp",
         ),
         Factor::Sms => (
-            "update second_factors set phone_confirmed_at = $2, updated_at = $2 where user_id = $1",
+            "update second_factors
+                set phone = phone_pending, phone_pending = null, phone_confirmed_at = $2, updated_at = $2
+              where user_id = $1 and phone_pending is not null",
             "sms",
         ),
     };
-    sqlx::query(sql)
-        .bind(user_id.as_uuid())
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
+    let query = sqlx::query(sql).bind(user_id.as_uuid()).bind(now);
+    let query = match factor {
+        Factor::Totp => query.bind(totp_step),
+        Factor::Sms => query,
+    };
+    let confirmed = query.execute(tx.conn()).await?.rows_affected();
+    if confirmed == 0 {
+        return Err(StoreError::NotFound("enrolment"));
+    }
     let event = AuditEvent::on("second_factor_enrol", "user", user_id.as_uuid())
         .with_changes(serde_json::json!({ "factor": name }));
     insert_event(
@@ -202,7 +211,9 @@ pub async fn issue_code(
     .fetch_one(tx.conn())
     .await?;
     if let Some(last) = last.filter(|last| now - *last < RESEND_AFTER) {
-        return Ok(Err((RESEND_AFTER - (now - last)).num_seconds().max(1)));
+        // Rounded up: waiting exactly that long must be enough.
+        let millis = (RESEND_AFTER - (now - last)).num_milliseconds().max(1);
+        return Ok(Err((millis + 999) / 1000));
     }
     sqlx::query(
         "update verification_codes set consumed_at = $3
@@ -280,4 +291,26 @@ pub async fn check_code(
     };
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Records that the TOTP code of `step` was used; `false` if that step (or a later
+/// one) was already used, so no code is ever accepted twice.
+pub async fn use_totp_step(
+    db: &Db,
+    user_id: UserId,
+    step: i64,
+    meta: &RequestMeta,
+) -> Result<bool, StoreError> {
+    let mut tx = scoped(db, user_id, meta).await?;
+    let used = sqlx::query(
+        "update second_factors set totp_last_step = $2
+          where user_id = $1 and (totp_last_step is null or totp_last_step < $2)",
+    )
+    .bind(user_id.as_uuid())
+    .bind(step)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(used == 1)
 }

@@ -213,19 +213,8 @@ pub async fn end(
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
-    let mut tx = db.begin(&auth.principal, meta).await?;
-    sqlx::query("update sessions set revoked_at = $1 where id = $2 and revoked_at is null")
-        .bind(now)
-        .bind(auth.session_id)
-        .execute(tx.conn())
-        .await?;
-    record(
-        &mut tx,
-        AuditEvent::on("logout", "session", auth.session_id),
-        None,
-    )
-    .await?;
-    tx.commit().await
+    let sql = "update sessions set revoked_at = $2 where id = $1 and revoked_at is null";
+    stamp(db, auth, sql, now, "logout", meta).await
 }
 
 /// Records that the password was re-entered in this session just now.
@@ -235,15 +224,29 @@ pub async fn reauthenticated(
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
+    let sql = "update sessions set reauthenticated_at = $2 where id = $1";
+    stamp(db, auth, sql, now, "reauth", meta).await
+}
+
+/// Runs `sql` (session id as $1, `now` as $2) on the session and audits `action`, in
+/// one transaction.
+async fn stamp(
+    db: &Db,
+    auth: &SessionAuth,
+    sql: &str,
+    now: DateTime<Utc>,
+    action: &'static str,
+    meta: &RequestMeta,
+) -> Result<(), StoreError> {
     let mut tx = db.begin(&auth.principal, meta).await?;
-    sqlx::query("update sessions set reauthenticated_at = $1 where id = $2")
-        .bind(now)
+    sqlx::query(sql)
         .bind(auth.session_id)
+        .bind(now)
         .execute(tx.conn())
         .await?;
     record(
         &mut tx,
-        AuditEvent::on("reauth", "session", auth.session_id),
+        AuditEvent::on(action, "session", auth.session_id),
         None,
     )
     .await?;

@@ -10,7 +10,7 @@
 
 use super::demo::Demo;
 use super::http::{self, Connection};
-use super::report::{self, Machine, Row, Summary};
+use super::report::{self, CpuTimes, Machine, Row, Summary};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
@@ -34,6 +34,9 @@ const PROBE_MAX_IN_FLIGHT: usize = 64;
 const FLOOD_MAX_ATTEMPTS_PER_SECOND: u64 = 10_000;
 /// Requests per endpoint before the baseline, to warm connections and caches.
 const WARM_UP_REQUESTS: usize = 10;
+/// Whole-machine CPU busy share during the baseline above which other processes
+/// were clearly running (the benchmark itself uses a few percent then).
+const NOISY_BASELINE: f64 = 0.25;
 /// The wrong password every flood attempt sends.
 const FLOOD_PASSWORD: &str = "not the password, just a login flood";
 
@@ -125,19 +128,6 @@ fn run(options: Options) -> Result<(), String> {
         .map_err(|e| format!("starting the async runtime: {e}"))?;
     let started = chrono::Utc::now();
     let machine = Machine::detect();
-    let load_before = report::load_average();
-    let busy = |load: &f64| *load >= machine.cores as f64 / 2.0;
-    if let Some(load) = load_before
-        .as_deref()
-        .and_then(report::one_minute)
-        .filter(busy)
-    {
-        eprintln!(
-            "xtask: warning: the machine is busy (load average {load:.2} on {} cores); \
-             other processes will show up in the latencies",
-            machine.cores
-        );
-    }
     eprintln!(
         "xtask: starting {} demo --bind 127.0.0.1:0",
         binary.display()
@@ -160,13 +150,19 @@ fn run(options: Options) -> Result<(), String> {
     if let Err(e) = stopped {
         eprintln!("xtask: warning: {e}");
     }
-    let load = |load: Option<String>| load.unwrap_or_else(|| "unknown".into());
+    if measurement
+        .baseline_cpu
+        .is_some_and(|busy| busy > NOISY_BASELINE)
+    {
+        eprintln!(
+            "xtask: warning: the machine was busy during the baseline (other processes); \
+             the figures are noisy"
+        );
+    }
     let context = Context {
         machine,
         revision: report::git_revision(&root),
         date: started.format("%Y-%m-%d %H:%M UTC").to_string(),
-        load_before: load(load_before),
-        load_after: load(report::load_average()),
     };
     let section = render(&measurement, &options, &context);
     println!("{section}");
@@ -249,6 +245,9 @@ struct Measurement {
     baseline: Vec<ProbeResult>,
     during_flood: Vec<ProbeResult>,
     flood: FloodResult,
+    /// Whole-machine CPU busy share during each phase.
+    baseline_cpu: Option<f64>,
+    flood_cpu: Option<f64>,
 }
 
 async fn measure(demo: &Demo, options: Options) -> Result<Measurement, String> {
@@ -281,7 +280,9 @@ async fn measure(demo: &Demo, options: Options) -> Result<Measurement, String> {
         "xtask: baseline: {} requests/s per endpoint for {}s",
         options.probe_rate, options.seconds
     );
+    let cpu_start = CpuTimes::now();
     let baseline = probe_all(addr, &probes, options.probe_rate, phase).await;
+    let cpu_baseline = CpuTimes::now();
 
     eprintln!(
         "xtask: flood: {} connections posting wrong passwords, same probe, for {}s",
@@ -291,10 +292,14 @@ async fn measure(demo: &Demo, options: Options) -> Result<Measurement, String> {
         flood(addr, options.flood_concurrency, phase),
         probe_all(addr, &probes, options.probe_rate, phase)
     );
+    let cpu_flood = CpuTimes::now();
+    let share = |start: Option<CpuTimes>, end: Option<CpuTimes>| start?.busy_share(end?);
     Ok(Measurement {
         baseline,
         during_flood,
         flood,
+        baseline_cpu: share(cpu_start, cpu_baseline),
+        flood_cpu: share(cpu_baseline, cpu_flood),
     })
 }
 
@@ -567,9 +572,6 @@ struct Context {
     /// The commit measured.
     revision: String,
     date: String,
-    /// /proc/loadavg before the demo started and after it stopped.
-    load_before: String,
-    load_after: String,
 }
 
 /// The BENCHMARKS.md section.
@@ -578,9 +580,18 @@ fn render(measurement: &Measurement, options: &Options, context: &Context) -> St
         machine,
         revision,
         date,
-        load_before,
-        load_after,
     } = context;
+    let share = |busy: Option<f64>| {
+        busy.map_or_else(|| "unknown".to_owned(), |b| format!("{:.0}%", b * 100.0))
+    };
+    let noisy = if measurement
+        .baseline_cpu
+        .is_some_and(|busy| busy > NOISY_BASELINE)
+    {
+        " (other processes were running: expect noise)"
+    } else {
+        ""
+    };
     let flood = &measurement.flood;
     let answered = flood.answered();
     let rate = answered as f64 / flood.elapsed.as_secs_f64().max(f64::EPSILON);
@@ -652,8 +663,9 @@ Reproduce with `cargo xtask bench login-flood [--seconds N] [--flood-concurrency
 [--probe-rate R]`, which rewrites this section.
 
 - Date: {date}
-- Machine: {machine}; load average (1/5/15 min) {load_before} before the run, \
-{load_after} after it
+- Machine: {machine}
+- Whole-machine CPU busy (all processes, /proc/stat): {baseline_cpu} during the \
+baseline{noisy}, {flood_cpu} during the flood
 - Code: {revision}
 - Password hashing: argon2id m=19456 KiB, t=2, p=1; verification permits = cores = {cores}
 - Run: {seconds} s baseline, then {seconds} s flood with {concurrency} concurrent login \
@@ -670,6 +682,8 @@ connections; probe {probe_rate} requests/s per endpoint
         elapsed = flood.elapsed.as_secs_f64(),
         errors = flood.errors,
         table = report::table(&rows),
+        baseline_cpu = share(measurement.baseline_cpu),
+        flood_cpu = share(measurement.flood_cpu),
     )
 }
 
@@ -734,6 +748,8 @@ mod tests {
                 latencies: vec![Duration::from_millis(900); 102],
                 elapsed: Duration::from_secs(2),
             },
+            baseline_cpu: Some(0.05),
+            flood_cpu: Some(1.0),
         };
         let context = Context {
             machine: Machine {
@@ -743,8 +759,6 @@ mod tests {
             },
             revision: "abc1234".into(),
             date: "2025-01-01 00:00 UTC".into(),
-            load_before: "0.10 0.20 0.30".into(),
-            load_after: "1.00 0.50 0.40".into(),
         };
         let text = render(&measurement, &Options::default(), &context);
         assert!(text.starts_with("## Login flood (issue 5)\n"), "{text}");
@@ -755,7 +769,9 @@ mod tests {
         );
         assert!(text.contains("permits = cores = 2"), "{text}");
         assert!(
-            text.contains("Test CPU; load average (1/5/15 min) 0.10 0.20 0.30 before the run, 1.00 0.50 0.40 after it"),
+            text.contains(
+                "(all processes, /proc/stat): 5% during the baseline, 100% during the flood"
+            ),
             "{text}"
         );
         assert!(

@@ -134,16 +134,46 @@ impl std::fmt::Display for Machine {
     }
 }
 
-/// The 1, 5 and 15-minute load averages from /proc/loadavg, as written there.
-pub fn load_average() -> Option<String> {
-    let text = fs::read_to_string("/proc/loadavg").ok()?;
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    (fields.len() == 3).then(|| fields.join(" "))
+/// Cumulative CPU time of the whole machine (all processes), from /proc/stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// Ticks spent on anything but idle and I/O wait.
+    pub busy: u64,
+    /// All ticks.
+    pub total: u64,
 }
 
-/// The 1-minute figure of a [`load_average`] answer.
-pub fn one_minute(load: &str) -> Option<f64> {
-    load.split_whitespace().next()?.parse().ok()
+impl CpuTimes {
+    /// The machine's counters now, if /proc/stat is readable.
+    pub fn now() -> Option<Self> {
+        Self::parse(&fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// Parses the aggregate `cpu` line of /proc/stat.
+    fn parse(stat: &str) -> Option<Self> {
+        let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        // user nice system idle iowait irq softirq steal [guest guest_nice, already
+        // counted in user and nice].
+        let total: u64 = ticks.iter().take(8).sum();
+        let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+        Some(Self {
+            busy: total.checked_sub(idle)?,
+            total,
+        })
+    }
+
+    /// The share of CPU time spent busy between `self` and the later `end`.
+    pub fn busy_share(self, end: Self) -> Option<f64> {
+        let total = end.total.checked_sub(self.total).filter(|t| *t > 0)?;
+        let busy = end.busy.checked_sub(self.busy)?;
+        Some(busy as f64 / total as f64)
+    }
 }
 
 /// The value of the first `name : value` line of a /proc file.
@@ -298,6 +328,25 @@ mod tests {
             replace_section(&appended, "## Mine\n\ny\n"),
             "# Benchmarks\n\n## Other\n\nkept\n\n## Mine\n\ny\n"
         );
+    }
+
+    #[test]
+    fn cpu_busy_share_from_proc_stat() {
+        let before = CpuTimes::parse(
+            "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\nintr 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            before,
+            CpuTimes {
+                busy: 150,
+                total: 1000
+            }
+        );
+        let after = CpuTimes::parse("cpu  250 0 100 850 50 0 0 0 0 0\n").unwrap();
+        assert_eq!(before.busy_share(after), Some(0.8));
+        assert_eq!(after.busy_share(after), None);
+        assert_eq!(CpuTimes::parse("intr 1\n"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod passwords;
 mod principal;
 mod process;
 mod schema;
+mod second_factor;
 mod serve;
 mod staff;
 mod world;

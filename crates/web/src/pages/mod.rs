@@ -407,7 +407,7 @@ async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    if let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? {
+    if let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? {
         sessions::end(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
     }
     Ok((

@@ -1,7 +1,7 @@
 //! Sign-in, sign-out, token exchange, re-authentication and practice switching.
 
 use crate::auth::cookies::{clear_session, set_session};
-use crate::auth::{Auth, AuthMethod, Meta};
+use crate::auth::{Auth, AuthMethod, Meta, PendingAuth};
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::State;
@@ -209,12 +209,16 @@ pub(crate) async fn sign_in(
             .first()
             .ok_or(AppError::InvalidCredentials)?,
     };
-    signin::clear_failures(&state.db, &email, meta).await?;
     let issued = {
         // A person with a confirmed factor, or in a practice that demands one, must
         // present it before the session can do anything.
         let factors = second_factor::factors_of(&state.db, account.user_id, meta).await?;
         let pending = factors.any_confirmed() || practice.require_second_factor;
+        // Failures are forgotten only when the sign-in is complete: a pending session
+        // still owes its second factor, whose wrong guesses keep counting.
+        if !pending {
+            signin::clear_failures(&state.db, &email, meta).await?;
+        }
         sessions::start(
             &state.db,
             account.user_id,
@@ -250,7 +254,7 @@ pub(crate) fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
 pub async fn logout(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    auth: Auth,
+    PendingAuth(auth): PendingAuth,
 ) -> Result<Response, AppError> {
     let session = auth.session.as_ref().ok_or(AppError::Unauthenticated)?;
     sessions::end(&state.db, session, state.auth.clock.now(), &meta).await?;

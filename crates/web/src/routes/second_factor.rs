@@ -3,13 +3,14 @@
 //! A session that passed the password of a person with a confirmed factor (or in a
 //! practice that demands one) is *pending*: it can only complete the factor here, or
 //! enrol one if the practice demands it and the person has none. Wrong codes count
-//! towards the account's lockout, like wrong passwords.
+//! towards the account's lockout, like wrong passwords, until the sign-in completes.
 
 use crate::auth::{Auth, Meta, PendingAuth, require_recent_reauth};
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Email, FieldError, FieldErrors, UserId};
 use paddock_notify::{PhoneNumber, Sms};
@@ -17,6 +18,7 @@ use paddock_store::second_factor::{self, CodeCheck, CodePurpose, Factor, Factors
 use paddock_store::{RequestMeta, members, sessions, signin};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -75,19 +77,25 @@ fn phone_aad(user: UserId) -> String {
     format!("phone:{user}")
 }
 
-fn code_hash(state: &AppState, user: UserId, purpose: CodePurpose, code: &str) -> [u8; 32] {
+/// The keyed hash a code is stored as. It binds the phone the code was sent to, so a
+/// code sent to one number can never confirm another.
+fn code_hash(
+    state: &AppState,
+    user: UserId,
+    purpose: CodePurpose,
+    phone: &PhoneNumber,
+    code: &str,
+) -> [u8; 32] {
     let label = match purpose {
         CodePurpose::SignIn => "sms-code:sign-in",
         CodePurpose::Enrol => "sms-code:enrol",
     };
-    state
-        .auth
-        .sealing
-        .keyed_hash(label, format!("{user}:{code}").as_bytes())
+    let value = format!("{user}:{}:{code}", phone.as_str());
+    state.auth.sealing.keyed_hash(label, value.as_bytes())
 }
 
 fn totp_for(secret: Vec<u8>, email: &str) -> TOTP {
-    // RFC 6238 defaults, one step of clock skew either way.
+    // RFC 6238 defaults: SHA-1, 6 digits, 30-second steps.
     TOTP::new_unchecked(
         Algorithm::SHA1,
         6,
@@ -99,24 +107,33 @@ fn totp_for(secret: Vec<u8>, email: &str) -> TOTP {
     )
 }
 
-fn totp_matches(
+/// The time step (within one step of `now`) whose code `code` is, for the sealed
+/// secret `sealed`; `None` if it matches none.
+fn totp_step(
     state: &AppState,
     user: UserId,
-    factors: &Factors,
+    sealed: Option<&Vec<u8>>,
     email: &str,
     code: &str,
     now: DateTime<Utc>,
-) -> Result<bool, AppError> {
-    let Some(sealed) = &factors.totp_secret else {
-        return Ok(false);
+) -> Result<Option<i64>, AppError> {
+    let Some(sealed) = sealed else {
+        return Ok(None);
     };
     let secret = state
         .auth
         .sealing
         .open(sealed, totp_aad(user).as_bytes())
         .map_err(|e| AppError::Internal(format!("opening a TOTP secret: {e}")))?;
-    let time = u64::try_from(now.timestamp()).unwrap_or(0);
-    Ok(totp_for(secret.to_vec(), email).check(code, time))
+    let totp = totp_for(secret.to_vec(), email);
+    let current = now.timestamp().div_euclid(30);
+    for step in [current - 1, current, current + 1] {
+        let expected = totp.generate(u64::try_from(step * 30).unwrap_or(0));
+        if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) {
+            return Ok(Some(step));
+        }
+    }
+    Ok(None)
 }
 
 async fn email_of(state: &AppState, auth: &Auth, meta: &RequestMeta) -> Result<Email, AppError> {
@@ -185,22 +202,25 @@ pub(crate) async fn complete(
     let factors = second_factor::factors_of(&state.db, user, meta).await?;
     let accepted = match method {
         Method::Totp => {
-            factors.totp_confirmed
-                && totp_matches(state, user, &factors, email.as_str(), code, now)?
+            let confirmed = factors
+                .totp_secret
+                .as_ref()
+                .filter(|_| factors.totp_confirmed);
+            match totp_step(state, user, confirmed, email.as_str(), code, now)? {
+                // A code is accepted once only (RFC 6238 section 5.2).
+                Some(step) => second_factor::use_totp_step(&state.db, user, step, meta).await?,
+                None => false,
+            }
         }
-        Method::Sms => {
-            factors.phone_confirmed
-                && second_factor::check_code(
-                    &state.db,
-                    user,
-                    CodePurpose::SignIn,
-                    &code_hash(state, user, CodePurpose::SignIn, code),
-                    now,
-                    meta,
-                )
-                .await?
+        Method::Sms => match confirmed_phone(state, user, &factors)? {
+            Some(phone) => {
+                let hash = code_hash(state, user, CodePurpose::SignIn, &phone, code);
+                second_factor::check_code(&state.db, user, CodePurpose::SignIn, &hash, now, meta)
+                    .await?
                     == CodeCheck::Accepted
-        }
+            }
+            None => false,
+        },
     };
     guard_lockout(state, meta, &email, !accepted).await?;
     let name = if method == Method::Totp {
@@ -209,9 +229,12 @@ pub(crate) async fn complete(
         "sms"
     };
     sessions::complete_second_factor(&state.db, session, name, meta).await?;
+    // Only now is the sign-in complete, so only now may the failures be forgotten.
+    signin::clear_failures(&state.db, &email, meta).await?;
     Ok(())
 }
 
+/// Issues a code (rate-limited) for `phone` and texts it.
 async fn send_code(
     state: &AppState,
     meta: &RequestMeta,
@@ -221,7 +244,7 @@ async fn send_code(
 ) -> Result<(), AppError> {
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
     let now = state.auth.clock.now();
-    let hash = code_hash(state, user, purpose, &code);
+    let hash = code_hash(state, user, purpose, phone, &code);
     if let Err(wait) = second_factor::issue_code(&state.db, user, purpose, &hash, now, meta).await?
     {
         return Err(AppError::TooSoon {
@@ -240,12 +263,12 @@ async fn send_code(
         .map_err(|e| AppError::Unavailable(format!("The SMS could not be sent ({e}).")))
 }
 
-fn confirmed_phone(
+fn open_phone(
     state: &AppState,
     user: UserId,
-    factors: &Factors,
+    sealed: Option<&Vec<u8>>,
 ) -> Result<Option<PhoneNumber>, AppError> {
-    let Some(sealed) = factors.phone.as_ref() else {
+    let Some(sealed) = sealed else {
         return Ok(None);
     };
     let bytes = state
@@ -258,6 +281,18 @@ fn confirmed_phone(
     PhoneNumber::parse(&text)
         .map(Some)
         .map_err(|_| AppError::Internal("a stored phone number does not parse".into()))
+}
+
+fn confirmed_phone(
+    state: &AppState,
+    user: UserId,
+    factors: &Factors,
+) -> Result<Option<PhoneNumber>, AppError> {
+    open_phone(
+        state,
+        user,
+        factors.phone.as_ref().filter(|_| factors.phone_confirmed),
+    )
 }
 
 /// Sends a sign-in code to the confirmed phone (at most one a minute).
@@ -285,7 +320,6 @@ pub(crate) async fn send_sign_in(
     let user = auth.principal.user_id();
     let factors = second_factor::factors_of(&state.db, user, meta).await?;
     let phone = confirmed_phone(state, user, &factors)?
-        .filter(|_| factors.phone_confirmed)
         .ok_or_else(|| AppError::Conflict(FieldError::new("phone", "no confirmed phone number")))?;
     send_code(state, meta, user, &phone, CodePurpose::SignIn).await
 }
@@ -317,14 +351,15 @@ pub struct TotpEnrolment {
     pub otpauth_uri: String,
 }
 
-/// Starts TOTP enrolment: a new secret, confirmed by the first code.
+/// Starts TOTP enrolment: a new secret, confirmed by the first code. Any working
+/// TOTP factor keeps working until the new one is confirmed.
 #[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth",
     responses((status = 200, description = "Secret created; confirm it with a code", body = TotpEnrolment)))]
 pub async fn totp_enrol(
     State(state): State<AppState>,
     Meta(meta): Meta,
     PendingAuth(auth): PendingAuth,
-) -> Result<Json<TotpEnrolment>, AppError> {
+) -> Result<Response, AppError> {
     may_enrol(&state, &auth, &meta).await?;
     let user = auth.principal.user_id();
     let email = email_of(&state, &auth, &meta).await?;
@@ -335,15 +370,24 @@ pub async fn totp_enrol(
         .sealing
         .seal(&secret, totp_aad(user).as_bytes())
         .map_err(|e| AppError::Internal(format!("sealing a TOTP secret: {e}")))?;
-    second_factor::set_totp_secret(&state.db, user, &sealed, state.auth.clock.now(), &meta).await?;
+    second_factor::set_unconfirmed(
+        &state.db,
+        user,
+        Factor::Totp,
+        &sealed,
+        state.auth.clock.now(),
+        &meta,
+    )
+    .await?;
     let encoded = match Secret::Raw(secret.clone()).to_encoded() {
         Secret::Encoded(text) => text,
         Secret::Raw(_) => return Err(AppError::Internal("base32 encoding failed".into())),
     };
-    Ok(Json(TotpEnrolment {
+    let body = TotpEnrolment {
         secret: encoded,
         otpauth_uri: totp_for(secret, email.as_str()).get_url(),
-    }))
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
 /// A confirmation code.
@@ -368,29 +412,39 @@ pub async fn totp_confirm(
     let user = auth.principal.user_id();
     let email = email_of(&state, &auth, &meta).await?;
     let now = state.auth.clock.now();
-    let right = totp_matches(&state, user, &factors, email.as_str(), code, now)?;
-    guard_lockout(&state, &meta, &email, !right).await?;
+    let step = totp_step(
+        &state,
+        user,
+        factors.totp_secret_pending.as_ref(),
+        email.as_str(),
+        code,
+        now,
+    )?;
+    guard_lockout(&state, &meta, &email, step.is_none()).await?;
     second_factor::confirm(
         &state.db,
         user,
         auth.principal.practice_id(),
         Factor::Totp,
+        step,
         now,
         &meta,
     )
     .await?;
-    finish_pending(&state, &auth, "totp", &meta).await?;
+    finish_pending(&state, &auth, &email, "totp", &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn finish_pending(
     state: &AppState,
     auth: &Auth,
+    email: &Email,
     method: &'static str,
     meta: &RequestMeta,
 ) -> Result<(), AppError> {
     if let Some(session) = auth.session.as_ref().filter(|s| s.second_factor_pending) {
         sessions::complete_second_factor(&state.db, session, method, meta).await?;
+        signin::clear_failures(&state.db, email, meta).await?;
     }
     Ok(())
 }
@@ -403,9 +457,13 @@ pub struct PhoneRequest {
     pub phone: String,
 }
 
-/// Starts SMS enrolment: stores the number (encrypted) and texts it a code.
+/// Starts SMS enrolment: texts the number a code and keeps it (encrypted) until confirmed.
 #[utoipa::path(post, path = "/api/v1/auth/sms", tag = "auth", request_body = PhoneRequest,
-    responses((status = 202, description = "Code sent to the number"), (status = 422, description = "Not a phone number", body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 202, description = "Code sent to the number"),
+        (status = 422, description = "Not a phone number", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Wait before asking again", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn sms_enrol(
     State(state): State<AppState>,
     Meta(meta): Meta,
@@ -425,8 +483,18 @@ pub async fn sms_enrol(
         .sealing
         .seal(phone.as_str().as_bytes(), phone_aad(user).as_bytes())
         .map_err(|e| AppError::Internal(format!("sealing a phone number: {e}")))?;
-    second_factor::set_phone(&state.db, user, &sealed, state.auth.clock.now(), &meta).await?;
+    // The code is bound to this number, so storing it after the rate check is safe
+    // whatever a concurrent request stores.
     send_code(&state, &meta, user, &phone, CodePurpose::Enrol).await?;
+    second_factor::set_unconfirmed(
+        &state.db,
+        user,
+        Factor::Sms,
+        &sealed,
+        state.auth.clock.now(),
+        &meta,
+    )
+    .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -439,25 +507,31 @@ pub async fn sms_confirm(
     PendingAuth(auth): PendingAuth,
     Json(body): Json<ConfirmRequest>,
 ) -> Result<StatusCode, AppError> {
-    may_enrol(&state, &auth, &meta).await?;
+    let factors = may_enrol(&state, &auth, &meta).await?;
     let code = six_digits(&body.code)?;
     let user = auth.principal.user_id();
     let email = email_of(&state, &auth, &meta).await?;
     let now = state.auth.clock.now();
-    let hash = code_hash(&state, user, CodePurpose::Enrol, code);
-    let right = second_factor::check_code(&state.db, user, CodePurpose::Enrol, &hash, now, &meta)
-        .await?
-        == CodeCheck::Accepted;
+    let right = match open_phone(&state, user, factors.phone_pending.as_ref())? {
+        Some(phone) => {
+            let hash = code_hash(&state, user, CodePurpose::Enrol, &phone, code);
+            second_factor::check_code(&state.db, user, CodePurpose::Enrol, &hash, now, &meta)
+                .await?
+                == CodeCheck::Accepted
+        }
+        None => false,
+    };
     guard_lockout(&state, &meta, &email, !right).await?;
     second_factor::confirm(
         &state.db,
         user,
         auth.principal.practice_id(),
         Factor::Sms,
+        None,
         now,
         &meta,
     )
     .await?;
-    finish_pending(&state, &auth, "sms", &meta).await?;
+    finish_pending(&state, &auth, &email, "sms", &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
