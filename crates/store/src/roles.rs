@@ -80,3 +80,112 @@ pub async fn find(tx: &mut TenantTx, id: RoleId) -> Result<Option<Role>, StoreEr
             .collect(),
     }))
 }
+
+/// A custom role's definition.
+#[derive(Debug, Clone)]
+pub struct RoleDefinition {
+    /// Its name (1 to 100 characters, unique in the practice).
+    pub name: String,
+    /// What it grants.
+    pub permissions: PermissionSet,
+}
+
+/// Checks the actor may define a role granting `permissions` (they hold them all).
+fn require_holds(tx: &TenantTx, permissions: &PermissionSet) -> Result<(), StoreError> {
+    tx.require(Permission::StaffManage)?;
+    if let crate::tenant::Actor::Member(principal) = tx.actor()
+        && let Some(missing) = permissions
+            .iter()
+            .find(|p| !principal.permissions().contains(*p))
+    {
+        return Err(StoreError::Forbidden(missing));
+    }
+    Ok(())
+}
+
+async fn write_permissions(
+    tx: &mut TenantTx,
+    role: RoleId,
+    permissions: &PermissionSet,
+) -> Result<(), StoreError> {
+    sqlx::query("delete from role_permissions where role_id = $1")
+        .bind(role.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    sqlx::query("insert into role_permissions (practice_id, role_id, permission) select $1, $2, unnest($3::text[])")
+        .bind(tx.practice_id().as_uuid())
+        .bind(role.as_uuid())
+        .bind(&names)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+fn names(permissions: &PermissionSet) -> Vec<&'static str> {
+    permissions.iter().map(|p| p.as_str()).collect()
+}
+
+/// Creates a custom role (staff managers only, granting only what they hold).
+pub async fn create(tx: &mut TenantTx, definition: &RoleDefinition) -> Result<Role, StoreError> {
+    require_holds(tx, &definition.permissions)?;
+    let id = RoleId::new();
+    sqlx::query("insert into roles (practice_id, id, name) values ($1, $2, $3)")
+        .bind(tx.practice_id().as_uuid())
+        .bind(id.as_uuid())
+        .bind(&definition.name)
+        .execute(tx.conn())
+        .await?;
+    write_permissions(tx, id, &definition.permissions).await?;
+    let event = crate::audit::AuditEvent::on("role_create", "role", id.as_uuid()).with_changes(
+        serde_json::json!({
+            "name": definition.name,
+            "permissions": names(&definition.permissions),
+        }),
+    );
+    crate::audit::record(tx, event, None).await?;
+    Ok(Role {
+        id,
+        name: definition.name.clone(),
+        builtin: None,
+        permissions: definition.permissions.clone(),
+    })
+}
+
+/// Redefines a custom role (built-in roles are fixed); the actor must hold every
+/// permission of both the old and the new definition. Members holding the role get
+/// the new permissions on their next request.
+pub async fn update(
+    tx: &mut TenantTx,
+    id: RoleId,
+    definition: &RoleDefinition,
+) -> Result<Role, StoreError> {
+    let old = find(tx, id).await?.ok_or(StoreError::NotFound("role"))?;
+    require_holds(tx, &old.permissions)?;
+    require_holds(tx, &definition.permissions)?;
+    if old.builtin.is_some() {
+        return Err(StoreError::Conflict(paddock_domain::FieldError::new(
+            "role_id",
+            "built-in roles cannot be changed; create a custom role instead",
+        )));
+    }
+    sqlx::query("update roles set name = $1 where id = $2")
+        .bind(&definition.name)
+        .bind(id.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    write_permissions(tx, id, &definition.permissions).await?;
+    let event = crate::audit::AuditEvent::on("role_update", "role", id.as_uuid()).with_changes(
+        serde_json::json!({
+            "name": [old.name, definition.name],
+            "permissions": [names(&old.permissions), names(&definition.permissions)],
+        }),
+    );
+    crate::audit::record(tx, event, None).await?;
+    Ok(Role {
+        id,
+        name: definition.name.clone(),
+        builtin: None,
+        permissions: definition.permissions.clone(),
+    })
+}

@@ -3,6 +3,7 @@
 //! Every test gets its own database from `paddock-test-db` and reaches tenant data
 //! as the application role, exactly as the server does.
 
+mod api;
 mod auth;
 mod browser;
 mod cli;
@@ -12,6 +13,7 @@ mod isolation;
 mod passwords;
 mod principal;
 mod process;
+mod roles;
 mod schema;
 mod second_factor;
 mod serve;

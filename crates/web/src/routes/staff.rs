@@ -5,7 +5,7 @@ use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use paddock_domain::{MembershipId, RoleId};
+use paddock_domain::{FieldError, FieldErrors, MembershipId, Permission, RoleId};
 use paddock_store::{members, roles, staff};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,7 +16,8 @@ use uuid::Uuid;
 /// The staff routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_roles))
+        .routes(routes!(list_roles, create_role))
+        .routes(routes!(update_role))
         .routes(routes!(list_members))
         .routes(routes!(change_role))
         .routes(routes!(deactivate))
@@ -192,4 +193,97 @@ pub async fn reactivate(
     staff::reactivate(&mut tx, MembershipId::from_uuid(id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A custom role's definition.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// Its name, unique in the practice.
+    pub name: String,
+    /// Permission names it grants (each one must be yours).
+    pub permissions: Vec<String>,
+}
+
+fn parse_definition(body: &RoleRequest) -> Result<roles::RoleDefinition, AppError> {
+    let mut errors = FieldErrors::default();
+    let name = errors.check(paddock_domain::field::bounded_text(
+        "name", &body.name, 1, 100,
+    ));
+    let mut permissions = Vec::new();
+    for name in &body.permissions {
+        match name.parse::<Permission>() {
+            Ok(p) => permissions.push(p),
+            Err(_) => errors.0.push(FieldError::new(
+                "permissions",
+                format!("unknown permission `{name}`"),
+            )),
+        }
+    }
+    let Some(name) = name.filter(|_| errors.0.is_empty()) else {
+        return Err(errors.into());
+    };
+    Ok(roles::RoleDefinition {
+        name,
+        permissions: permissions.into_iter().collect(),
+    })
+}
+
+fn role_view(role: roles::Role) -> RoleView {
+    RoleView {
+        id: role.id.as_uuid(),
+        name: role.name,
+        builtin: role.builtin.is_some(),
+        permissions: role
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// Creates a custom role (needs `staff.manage`, a recent password, and every permission it grants).
+#[utoipa::path(post, path = "/api/v1/roles", tag = "staff", request_body = RoleRequest,
+    responses(
+        (status = 201, description = "Created", body = RoleView),
+        (status = 403, description = "Missing permission or re-authentication", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name or permission", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_role(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Json(body): Json<RoleRequest>,
+) -> Result<(StatusCode, Json<RoleView>), AppError> {
+    let definition = parse_definition(&body)?;
+    require_recent_reauth(&auth, state.auth.clock.now())?;
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let role = roles::create(&mut tx, &definition).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(role_view(role))))
+}
+
+/// Redefines a custom role (built-in roles are fixed; needs `staff.manage`, a recent
+/// password, and every permission of the old and new definition).
+#[utoipa::path(put, path = "/api/v1/roles/{id}", tag = "staff", request_body = RoleRequest,
+    params(("id" = Uuid, Path, description = "Role id")),
+    responses(
+        (status = 200, description = "Updated", body = RoleView),
+        (status = 404, description = "No such role", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Built-in role, or name taken", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_role(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    Json(body): Json<RoleRequest>,
+) -> Result<Json<RoleView>, AppError> {
+    let definition = parse_definition(&body)?;
+    require_recent_reauth(&auth, state.auth.clock.now())?;
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let role = roles::update(&mut tx, RoleId::from_uuid(id), &definition).await?;
+    tx.commit().await?;
+    Ok(Json(role_view(role)))
 }

@@ -1,0 +1,259 @@
+//! Custom roles: created and edited only by staff managers who re-entered their
+//! password, never granting more than the editor holds; built-in roles are fixed.
+
+use crate::api::{Env, Session, env};
+use crate::world::TEST_PASSWORD;
+use axum::http::StatusCode;
+use chrono::Duration;
+use serde_json::{Value, json};
+
+async fn create_role(
+    env: &Env,
+    session: &Session,
+    name: &str,
+    permissions: &[&str],
+) -> (StatusCode, Value) {
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/roles",
+            Some(json!({"name": name, "permissions": permissions})),
+            Some(session),
+        )
+        .await;
+    (status, body)
+}
+
+/// Invites `email` with `role_id` and accepts; returns the new person's session.
+async fn join_with_role(env: &Env, admin: &Session, email: &str, role_id: &str) -> Session {
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/invitations",
+            Some(json!({"email": email, "role_id": role_id})),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mails = paddock_notify::read_outbox(&env.outbox).unwrap();
+    let mail = mails.iter().rev().find(|m| m.to == email).unwrap();
+    let token = mail
+        .body_text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
+        .unwrap();
+    let password = "marsh-harrier-31-glides-low";
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/invitations/accept",
+            Some(json!({"token": token, "password": password, "display_name": "Lead"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    env.login_as(email, password).await
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_custom_role_that_is_listed_and_audited() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (status, body) = create_role(
+        &env,
+        &admin,
+        "Practice manager",
+        &["staff.manage", "billing.read"],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["builtin"], false);
+    assert_eq!(body["permissions"], json!(["billing.read", "staff.manage"]));
+    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    assert!(
+        roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "Practice manager")
+    );
+    assert!(
+        env.audit_actions()
+            .await
+            .contains(&"role_create".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn creating_or_editing_a_role_needs_the_password_re_entered_within_ten_minutes() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (status, created) = create_role(&env, &admin, "Nurse lead", &["records.read"]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Keep the session alive, then let the re-authentication age.
+    env.clock.advance(Duration::minutes(9));
+    assert_eq!(env.me_status(&admin).await, StatusCode::OK);
+    env.clock.advance(Duration::minutes(2));
+    let (status, body) = create_role(&env, &admin, "Another", &["records.read"]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("reauth_required"))
+    );
+    let path = format!("/api/v1/roles/{}", created["id"].as_str().unwrap());
+    let (status, body, _) = env
+        .send(
+            "PUT",
+            &path,
+            Some(json!({"name": "Nurse lead", "permissions": ["records.read", "records.write"]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("reauth_required"))
+    );
+    let (status, _, _) = env
+        .send(
+            "POST",
+            "/api/v1/auth/reauth",
+            Some(json!({"password": TEST_PASSWORD})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = create_role(&env, &admin, "Another", &["records.read"]).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_staff_manager_cannot_define_a_role_granting_what_they_lack() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, lead_role) = create_role(
+        &env,
+        &admin,
+        "Front desk lead",
+        &["staff.manage", "clients.read"],
+    )
+    .await;
+    let lead = join_with_role(
+        &env,
+        &admin,
+        "lead@riverside.example",
+        lead_role["id"].as_str().unwrap(),
+    )
+    .await;
+
+    let (status, body) = create_role(&env, &lead, "Sneaky", &["records.read"]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Nor may they widen their own role.
+    let path = format!("/api/v1/roles/{}", lead_role["id"].as_str().unwrap());
+    let (status, _, _) = env
+        .send("PUT", &path, Some(json!({"name": "Front desk lead", "permissions": ["staff.manage", "clients.read", "audit.read"]})), Some(&lead))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&lead)).await;
+    assert_eq!(me["permissions"], json!(["staff.manage", "clients.read"]));
+}
+
+#[tokio::test]
+async fn editing_a_custom_role_changes_its_members_permissions_on_their_next_request() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, role) = create_role(&env, &admin, "Locum", &["patients.read"]).await;
+    let locum = join_with_role(
+        &env,
+        &admin,
+        "locum@riverside.example",
+        role["id"].as_str().unwrap(),
+    )
+    .await;
+    let path = format!("/api/v1/roles/{}", role["id"].as_str().unwrap());
+    let (status, body, _) = env
+        .send(
+            "PUT",
+            &path,
+            Some(json!({"name": "Locum vet", "permissions": ["patients.read", "records.read"]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&locum)).await;
+    assert_eq!(me["role"]["name"], "Locum vet");
+    assert_eq!(me["permissions"], json!(["records.read", "patients.read"]));
+    assert!(
+        env.audit_actions()
+            .await
+            .contains(&"role_update".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn built_in_roles_cannot_be_edited() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let receptionist = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Receptionist")
+        .unwrap();
+    let path = format!("/api/v1/roles/{}", receptionist["id"].as_str().unwrap());
+    let (status, _, _) = env
+        .send(
+            "PUT",
+            &path,
+            Some(json!({"name": "Receptionist", "permissions": ["records.read"]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn bad_definitions_are_refused_with_field_errors() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (status, body) = create_role(&env, &admin, " ", &["records.delete"]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["name", "permissions"]);
+    let (status, body) = create_role(&env, &admin, "Veterinarian", &["records.read"]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a name already used: {body}");
+}
+
+#[tokio::test]
+async fn another_practices_role_answers_like_an_unknown_one() {
+    let env = env().await;
+    let northside = env.login_as("admin@northside.example", TEST_PASSWORD).await;
+    let (_, theirs) = create_role(&env, &northside, "Northside only", &["records.read"]).await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let body = json!({"name": "Hijacked", "permissions": ["records.read"]});
+    let foreign = env
+        .send(
+            "PUT",
+            &format!("/api/v1/roles/{}", theirs["id"].as_str().unwrap()),
+            Some(body.clone()),
+            Some(&admin),
+        )
+        .await;
+    let unknown = env
+        .send(
+            "PUT",
+            &format!("/api/v1/roles/{}", uuid::Uuid::now_v7()),
+            Some(body),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(foreign.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (foreign.0, &foreign.1["code"]),
+        (unknown.0, &unknown.1["code"])
+    );
+}
