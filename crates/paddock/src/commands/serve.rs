@@ -93,13 +93,33 @@ fn auth_services(data_dir: &Path) -> Result<AuthServices, CommandError> {
     }
     // SMS goes to the development outbox until a provider is configured.
     let sms = Arc::new(SmsOutbox::new(data_dir.join("outbox").join("sms")));
-    let hasher = PasswordHasher::new(HashParams::default(), PasswordHasher::default_permits())?;
+    let hasher = PasswordHasher::new(hash_params()?, PasswordHasher::default_permits())?;
     let mut services = AuthServices::new(hasher, Arc::new(SystemClock), keys, sealing, sms);
     if let Some(url) = env("PADDOCK_HIBP_URL") {
         services.pwned = Some(paddock_passwords::PwnedRangeClient::new(&url)?);
         tracing::info!("new passwords are also checked against the breach range API");
     }
     Ok(services)
+}
+
+/// argon2id parameters: OWASP's (m=19456 KiB, t=2, p=1) unless overridden with
+/// PADDOCK_ARGON2_MEMORY_KIB, PADDOCK_ARGON2_ITERATIONS and PADDOCK_ARGON2_PARALLELISM.
+fn hash_params() -> Result<HashParams, CommandError> {
+    let defaults = HashParams::default();
+    let read = |name: &str, default: u32| -> Result<u32, CommandError> {
+        match env(name) {
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name} must be a positive whole number").into()),
+            None => Ok(default),
+        }
+    };
+    Ok(HashParams {
+        memory_kib: read("PADDOCK_ARGON2_MEMORY_KIB", defaults.memory_kib)?,
+        iterations: read("PADDOCK_ARGON2_ITERATIONS", defaults.iterations)?,
+        parallelism: read("PADDOCK_ARGON2_PARALLELISM", defaults.parallelism)?,
+    })
 }
 
 /// Mail over SMTP when PADDOCK_SMTP_URL is set, else into `data_dir/outbox` (one

@@ -307,8 +307,14 @@ async fn login_page(
     headers: HeaderMap,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    if page_session(&state, &headers, &meta).await?.is_some() {
-        return Ok(Redirect::to("/").into_response());
+    if let Some(page) = any_page_session(&state, &headers, &meta).await? {
+        // Signed in already, or half-way: the second factor is still owed.
+        let next = if page.session.second_factor_pending {
+            "/second-factor"
+        } else {
+            "/"
+        };
+        return Ok(Redirect::to(next).into_response());
     }
     Ok(LoginPage {
         email: String::new(),
