@@ -62,12 +62,17 @@ impl Demo {
         // From here on, dropping `demo` kills the server and removes the directory.
         let log_file =
             File::create(&demo.log).map_err(|e| format!("creating {}: {e}", demo.log.display()))?;
-        let mut child = Command::new(binary)
-            .args(["demo", "--bind", "127.0.0.1:0"])
-            .env_remove("DATABASE_URL")
-            .env_remove("PADDOCK_ADMIN_DATABASE_URL")
-            .env_remove("PADDOCK_BIND")
-            .env_remove("PADDOCK_SMTP_URL")
+        let mut command = Command::new(binary);
+        command.args(["demo", "--bind", "127.0.0.1:0"]);
+        // No external database, and the server's defaults for everything else (the
+        // argon2 cost above all, which the report states): drop every PADDOCK_ setting.
+        command.env_remove("DATABASE_URL");
+        for (name, _) in env::vars_os() {
+            if name.to_string_lossy().starts_with("PADDOCK_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .env("PADDOCK_DATA_DIR", &demo.data_dir)
             // The server's own default, whatever the caller's environment says.
             .env("RUST_LOG", "info,sqlx=warn")

@@ -1386,8 +1386,9 @@ async fn editing_ones_own_profile_cannot_grant_anything() {
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
 
     // No write in the whole API takes a role or permissions, except the role change
-    // itself, an invitation (role chosen by a staff manager) and an API key's scopes
-    // (a subset of the creator's own permissions).
+    // itself, an invitation (role chosen by a staff manager), an API key's scopes
+    // (a subset of the creator's own permissions) and custom-role definitions (their
+    // escalation tests are in roles.rs).
     let doc = p
         .get("/api/v1/openapi.json", Cred::Anonymous)
         .await
@@ -1400,6 +1401,8 @@ async fn editing_ones_own_profile_cannot_grant_anything() {
             "POST /api/v1/api-keys",
             "POST /api/v1/invitations",
             "POST /api/v1/members/{id}/role",
+            "POST /api/v1/roles",
+            "PUT /api/v1/roles/{id}",
         ]),
         "a new write that takes a role or permissions needs its own escalation test"
     );
