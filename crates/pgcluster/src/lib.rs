@@ -166,7 +166,7 @@ impl Cluster {
     /// Superuser connection URL for `database`, over the Unix socket.
     pub fn admin_url(&self, database: &str) -> String {
         format!(
-            "postgres://postgres@localhost/{database}?host={}",
+            "postgres://postgres@localhost/{database}?host={}", // superuser: admin use only
             self.socket_dir.display()
         )
     }
