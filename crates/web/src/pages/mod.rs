@@ -118,13 +118,7 @@ async fn form_session(
     meta: &RequestMeta,
     csrf: &str,
 ) -> Result<Option<PageSession>, AppError> {
-    let Some(page) = page_session(state, headers, meta).await? else {
-        return Ok(None);
-    };
-    if !page.session.csrf_matches(csrf) {
-        return Err(AppError::Csrf);
-    }
-    Ok(Some(page))
+    with_csrf(page_session(state, headers, meta).await?, csrf)
 }
 
 /// Like [`form_session`], for the second-factor forms of a pending session.
@@ -134,13 +128,15 @@ async fn pending_form_session(
     meta: &RequestMeta,
     csrf: &str,
 ) -> Result<Option<PageSession>, AppError> {
-    let Some(page) = any_page_session(state, headers, meta).await? else {
-        return Ok(None);
-    };
-    if !page.session.csrf_matches(csrf) {
-        return Err(AppError::Csrf);
+    with_csrf(any_page_session(state, headers, meta).await?, csrf)
+}
+
+/// The session, if the form's CSRF token is the session's own.
+fn with_csrf(page: Option<PageSession>, csrf: &str) -> Result<Option<PageSession>, AppError> {
+    match page {
+        Some(page) if !page.session.csrf_matches(csrf) => Err(AppError::Csrf),
+        page => Ok(page),
     }
-    Ok(Some(page))
 }
 
 async fn second_factor_page(
