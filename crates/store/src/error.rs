@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The connected role could bypass tenancy; the server must not start with it.
     #[error("unsafe database role: {}", .0.join("; "))]
     UnsafeRole(Vec<String>),
+    /// Writing exported events to their destination failed.
+    #[error("could not write the export")]
+    Export(#[source] std::io::Error),
     /// The password hasher failed (parameters or memory), not a wrong password.
     #[error("password hashing failed")]
     PasswordHash,

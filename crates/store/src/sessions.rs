@@ -75,6 +75,7 @@ pub async fn start(
     let expires_at = practice.sessions.expires_at(now, temporary);
     let idle_seconds = i32::try_from(practice.sessions.idle.num_seconds()).unwrap_or(i32::MAX);
     let mut tx = TenantTx::begin(db.pool(), practice.practice_id, Actor::System, meta).await?;
+    tx.attribute_to(user_id).await?;
     sqlx::query(
         "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending, idle_seconds,
                                created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)

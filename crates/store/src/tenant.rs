@@ -1,10 +1,11 @@
 //! The tenant-scoped transaction: the only door to tenant tables.
 //!
-//! Beginning one sets `app.practice_id`, `app.actor_id` and `app.request_id` with
-//! `set_config(..., true)`, so the settings end with the transaction and a pooled
-//! connection never carries one tenant's scope into the next request. Row-level
-//! security policies read those settings; a query run through a `TenantTx` can only
-//! ever see and write its own practice's rows, whatever SQL it runs.
+//! Beginning one sets `app.practice_id`, `app.actor_id`, `app.actor_role` and the
+//! request's id, IP and user agent with `set_config(..., true)`, so the settings end
+//! with the transaction and a pooled connection never carries one tenant's scope into
+//! the next request. Row-level security policies read those settings; a query run
+//! through a `TenantTx` can only ever see and write its own practice's rows, whatever
+//! SQL it runs. The audit triggers read them too, to name who changed each row.
 
 use crate::{Principal, RequestMeta, StoreError};
 use paddock_domain::{Permission, PracticeId, UserId};
@@ -45,22 +46,24 @@ impl TenantTx {
         meta: &RequestMeta,
     ) -> Result<Self, StoreError> {
         let mut tx = pool.begin().await?;
-        let actor_id: Option<UserId> = match &actor {
-            Actor::Member(principal) => Some(principal.user_id()),
-            Actor::System => None,
+        let (actor_id, actor_role): (Option<UserId>, &str) = match &actor {
+            Actor::Member(principal) => (Some(principal.user_id()), principal.role_name()),
+            Actor::System => (None, ""),
         };
         sqlx::query(
             "select set_config('app.practice_id', $1, true),
                     set_config('app.actor_id', $2, true),
                     set_config('app.request_id', $3, true),
                     set_config('app.ip', $4, true),
-                    set_config('app.user_agent', $5, true)",
+                    set_config('app.user_agent', $5, true),
+                    set_config('app.actor_role', $6, true)",
         )
         .bind(practice_id.to_string())
         .bind(actor_id.map(|id| id.to_string()).unwrap_or_default())
         .bind(&meta.request_id)
         .bind(meta.ip.map(|ip| ip.to_string()).unwrap_or_default())
         .bind(meta.user_agent.as_deref().unwrap_or_default())
+        .bind(actor_role)
         .execute(&mut *tx)
         .await?;
         Ok(Self {
@@ -98,6 +101,16 @@ impl TenantTx {
     /// is filtered by row-level security for this practice.
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+
+    /// Attributes the row changes of this system transaction to `user` in the audit
+    /// trail (sign-in acts for the person signing in before they are a principal).
+    pub(crate) async fn attribute_to(&mut self, user: UserId) -> Result<(), StoreError> {
+        sqlx::query("select set_config('app.actor_id', $1, true)")
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// Names an email whose user row this transaction may look up (sign-in, invitations,

@@ -507,13 +507,17 @@ fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The practice's audit trail (action and changes, in order), read as `principal`.
+/// The practice's application events (action and changes, in order; row changes left
+/// out), read as `principal`.
 async fn audit_rows(world: &World, principal: &Principal) -> Vec<(String, Option<Value>)> {
     let mut tx = world.app.begin(principal, &meta()).await.unwrap();
-    let rows = sqlx::query_as("select action, changes from audit_events order by seq")
-        .fetch_all(tx.conn())
-        .await
-        .unwrap();
+    let rows = sqlx::query_as(
+        "select action, changes from audit_events
+              where action not in ('create', 'update', 'delete') order by id",
+    )
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
     tx.rollback().await.unwrap();
     rows
 }

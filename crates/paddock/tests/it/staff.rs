@@ -432,7 +432,7 @@ impl Paddock {
         let mut conn = self.superuser().await;
         sqlx::query_as::<_, (Option<Uuid>, Option<String>, Option<Uuid>, Option<Value>)>(
             "select actor_user_id, actor_role, entity_id, changes from audit_events
-              where practice_id = $1 and action = $2 order by seq",
+              where practice_id = $1 and action = $2 order by id",
         )
         .bind(practice.as_uuid())
         .bind(action)

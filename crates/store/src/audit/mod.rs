@@ -1,5 +1,11 @@
-//! Writing audit events. Every write goes through [`record`], inside the transaction
-//! of the change it records, so a rolled-back change leaves no event behind.
+//! The audit trail. Row changes of tenant tables are recorded by database triggers
+//! (migration `audit_chain`); reads and authentication events are written here, by
+//! [`record`], inside the transaction of what they record, so a rolled-back change
+//! leaves no event behind. Events are chained per practice by the sealer ([`chain`])
+//! and read back through [`log`].
+
+pub mod chain;
+pub mod log;
 
 use crate::tenant::{Actor, TenantTx};
 use crate::{RequestMeta, StoreError};
@@ -71,14 +77,20 @@ pub(crate) async fn insert_event(
         .bind(practice_id.to_string())
         .execute(&mut *conn)
         .await?;
+    // The id (a UUIDv7 from the database clock) and the time come from the database,
+    // like those of the events its triggers write, so both sort on one clock.
     sqlx::query(
         "insert into audit_events
-             (practice_id, id, actor_user_id, actor_role, action, entity_type, entity_id, changes,
-              ip, user_agent, request_id)
+             (practice_id, actor_kind, actor_user_id, actor_role, action, entity_type, entity_id,
+              changes, ip, user_agent, request_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9::inet, $10, $11)",
     )
     .bind(practice_id.as_uuid())
-    .bind(Uuid::now_v7())
+    .bind(if actor_user.is_some() {
+        "user"
+    } else {
+        "system"
+    })
     .bind(actor_user)
     .bind(actor_role)
     .bind(event.action)

@@ -1,0 +1,299 @@
+-- The audit trail as a product: every row change of every tenant table is recorded by
+-- a trigger in the same transaction, and each practice's events form a hash chain.
+--
+-- Why a sealer: numbering and chaining an event when it is inserted would make every
+-- writer of a practice wait for the previous writer's commit (the chain head would be
+-- locked for the whole transaction). Instead an event is inserted unsealed (seq and
+-- hash null) and the sealer, audit_seal(), chains committed events in order shortly
+-- afterwards (the server runs it every half second). Writers never wait for each
+-- other; the sealer holds a per-practice lock only while it seals.
+--
+-- Chain: hash(n) = SHA-256(hash(n-1) || canonical(event n)), hash(0) = 32 zero bytes.
+-- canonical(event) concatenates 13 fields, each as a 4-byte big-endian byte length
+-- followed by its UTF-8 text, or the 4 bytes ff ff ff ff for NULL, in this order:
+-- practice_id, id (UUIDs as lower-case hyphenated text), occurred_at (microseconds
+-- since the Unix epoch, decimal), actor_kind, actor_user_id, actor_role, action,
+-- entity_type, entity_id, changes (jsonb as PostgreSQL prints it), ip (inet as
+-- PostgreSQL's text(inet) prints it, with the prefix length), user_agent, request_id.
+-- The sequence number is not hashed itself: it is the event's position in the chain,
+-- which the chain fixes. store::audit::canonical is the independent Rust version that
+-- `paddock audit verify` uses; the two are kept equal by tests.
+
+-- UUIDv7 from the database clock with microsecond precision in the 12 bits after the
+-- millisecond timestamp (RFC 9562 method 3), so events of one transaction sort in the
+-- order they were written.
+create function audit_uuid_v7() returns uuid
+    language plpgsql volatile parallel safe
+    as $$
+declare
+    us bigint := (extract(epoch from clock_timestamp()) * 1000000)::bigint;
+    sub integer := ((us % 1000) * 4096 / 1000)::integer;
+    b bytea := uuid_send(gen_random_uuid());
+begin
+    b := overlay(b placing substring(int8send(us / 1000) from 3) from 1 for 6);
+    b := set_byte(b, 6, 112 | (sub >> 8));
+    b := set_byte(b, 7, sub & 255);
+    return encode(b, 'hex')::uuid;
+end
+$$;
+
+alter table audit_events drop constraint audit_events_pkey;
+alter table audit_events alter column seq drop identity if exists;
+alter table audit_events alter column seq drop not null;
+alter table audit_events alter column id set default audit_uuid_v7();
+alter table audit_events
+    add column actor_kind text not null default 'system' check (actor_kind in ('user', 'system', 'client')),
+    add column prev_hash  bytea,
+    add column sealed_at  timestamptz;
+alter table audit_events add primary key (practice_id, id);
+alter table audit_events add constraint audit_events_seq_key unique (practice_id, seq);
+create index audit_events_unsealed_idx on audit_events (practice_id, id) where seq is null;
+create index audit_events_actor_idx on audit_events (practice_id, actor_user_id, id);
+
+-- Events written before the chain existed are chained by the sealer like new ones.
+alter table audit_events disable trigger audit_events_append_only;
+update audit_events
+   set seq = null, hash = null,
+       actor_kind = case when actor_user_id is null then 'system' else 'user' end;
+alter table audit_events enable trigger audit_events_append_only;
+
+alter table audit_events add constraint audit_events_sealed_together check (
+    (seq is null) = (hash is null) and (seq is null) = (prev_hash is null)
+    and (seq is null) = (sealed_at is null) and (seq is null or seq >= 1)
+    and (hash is null or octet_length(hash) = 32));
+
+-- Append-only, even for the owner. The single exception is sealing: setting the chain
+-- columns of an unsealed event once, with every recorded column unchanged.
+create or replace function refuse_audit_change() returns trigger
+    language plpgsql
+    as $$
+begin
+    if tg_op = 'UPDATE' and old.seq is null and new.seq is not null
+       and (old.practice_id, old.id, old.occurred_at, old.actor_kind, old.actor_user_id,
+            old.actor_role, old.action, old.entity_type, old.entity_id, old.changes, old.ip,
+            old.user_agent, old.request_id)
+           is not distinct from
+           (new.practice_id, new.id, new.occurred_at, new.actor_kind, new.actor_user_id,
+            new.actor_role, new.action, new.entity_type, new.entity_id, new.changes, new.ip,
+            new.user_agent, new.request_id)
+    then
+        return new;
+    end if;
+    raise exception 'audit events are append-only (% refused)', tg_op
+        using errcode = 'insufficient_privilege';
+end
+$$;
+
+-- The sealer functions run as the owner (security definer); row-level security is
+-- forced on the owner too, so these policies let it see and seal every practice's
+-- events. The application role cannot become the owner (doctor checks it).
+create policy audit_sealer_reads on audit_events for select to paddock_owner using (true);
+create policy audit_sealer_seals on audit_events for update to paddock_owner
+    using (seq is null) with check (true);
+
+create function audit_field(v text) returns bytea
+    language sql immutable parallel safe
+    as $$
+    select case when v is null then '\xffffffff'::bytea
+                else int4send(octet_length(convert_to(v, 'UTF8'))) || convert_to(v, 'UTF8') end
+$$;
+
+create function audit_canonical(e audit_events) returns bytea
+    language sql stable parallel safe
+    as $$
+    select audit_field(e.practice_id::text)
+        || audit_field(e.id::text)
+        || audit_field(((extract(epoch from e.occurred_at) * 1000000)::bigint)::text)
+        || audit_field(e.actor_kind)
+        || audit_field(e.actor_user_id::text)
+        || audit_field(e.actor_role)
+        || audit_field(e.action)
+        || audit_field(e.entity_type)
+        || audit_field(e.entity_id::text)
+        || audit_field(e.changes::text)
+        || audit_field(text(e.ip))
+        || audit_field(e.user_agent)
+        || audit_field(e.request_id)
+$$;
+
+-- Chains up to max_events committed, unsealed events of practice p, oldest id first;
+-- returns how many. Sealers of one practice take turns (advisory lock); each
+-- statement sees what the previous sealer committed (read committed).
+create function audit_seal_practice(p uuid, max_events integer default 10000) returns integer
+    language plpgsql security definer
+    set search_path = public, pg_temp
+    as $$
+declare
+    head_seq bigint;
+    head_hash bytea;
+    e audit_events;
+    h bytea;
+    n integer := 0;
+begin
+    perform pg_advisory_xact_lock(hashtextextended('paddock.audit_seal:' || p::text, 0));
+    select seq, hash into head_seq, head_hash
+      from audit_events where practice_id = p and seq is not null
+     order by seq desc limit 1;
+    if head_seq is null then
+        head_seq := 0;
+        head_hash := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
+    end if;
+    for e in select * from audit_events
+              where practice_id = p and seq is null
+              order by id limit max_events
+    loop
+        head_seq := head_seq + 1;
+        h := sha256(head_hash || audit_canonical(e));
+        update audit_events
+           set seq = head_seq, prev_hash = head_hash, hash = h, sealed_at = clock_timestamp()
+         where practice_id = p and id = e.id;
+        head_hash := h;
+        n := n + 1;
+    end loop;
+    return n;
+end
+$$;
+
+-- Seals every practice with unsealed events; returns how many events were sealed.
+create function audit_seal() returns bigint
+    language plpgsql security definer
+    set search_path = public, pg_temp
+    as $$
+declare
+    p uuid;
+    total bigint := 0;
+begin
+    for p in select distinct practice_id from audit_events where seq is null loop
+        total := total + audit_seal_practice(p);
+    end loop;
+    return total;
+end
+$$;
+
+-- Each practice that has events, with its chain head and how many events await sealing
+-- (for `paddock audit verify` and `checkpoint`, whatever role the admin connects as).
+create function audit_heads()
+    returns table (practice_id uuid, seq bigint, hash bytea, pending bigint)
+    language sql stable security definer
+    set search_path = public, pg_temp
+    as $$
+    with recursive practices_with_events(p) as (
+        (select a.practice_id from audit_events a order by a.practice_id limit 1)
+        union all
+        select (select a.practice_id from audit_events a
+                 where a.practice_id > pe.p order by a.practice_id limit 1)
+          from practices_with_events pe where pe.p is not null
+    )
+    select pe.p,
+           head.seq,
+           head.hash,
+           (select count(*) from audit_events u where u.practice_id = pe.p and u.seq is null)
+      from practices_with_events pe
+      left join lateral (select a.seq, a.hash from audit_events a
+                          where a.practice_id = pe.p and a.seq is not null
+                          order by a.seq desc limit 1) head on true
+     where pe.p is not null
+     order by pe.p
+$$;
+
+revoke execute on function audit_seal_practice(uuid, integer), audit_seal(), audit_heads() from public;
+grant execute on function audit_seal_practice(uuid, integer), audit_seal() to paddock_app;
+
+-- Row changes of tenant tables, recorded in the changing transaction.
+-- Arguments: entity type, id column, practice column, then any number of
+-- 'secret:<column>' (recorded only as "changed") and 'quiet:<column>' (bookkeeping
+-- such as last-seen times: never recorded, and an update touching only such columns
+-- writes no event).
+create function audit_row() returns trigger
+    language plpgsql
+    as $$
+declare
+    entity_type text := tg_argv[0];
+    id_column text := tg_argv[1];
+    practice_column text := tg_argv[2];
+    secrets text[] := '{}';
+    quiet text[] := array['practice_id', 'created_at', 'created_by', 'updated_at', 'updated_by'];
+    old_j jsonb;
+    new_j jsonb;
+    subject jsonb;
+    diff jsonb;
+    verb text;
+    i integer;
+begin
+    for i in 3 .. tg_nargs - 1 loop
+        if tg_argv[i] like 'secret:%' then
+            secrets := secrets || substr(tg_argv[i], 8);
+        elsif tg_argv[i] like 'quiet:%' then
+            quiet := quiet || substr(tg_argv[i], 7);
+        end if;
+    end loop;
+    quiet := array_remove(quiet, practice_column) || array[practice_column];
+    if tg_op = 'INSERT' then
+        verb := 'create';
+        new_j := to_jsonb(new);
+        subject := new_j;
+        select jsonb_object_agg(n.key, case when n.key = any(secrets) then '"changed"'::jsonb
+                                            else jsonb_build_array(null, n.value) end)
+          into diff
+          from jsonb_each(new_j) n
+         where n.value <> 'null'::jsonb and not n.key = any(quiet);
+    elsif tg_op = 'UPDATE' then
+        verb := 'update';
+        old_j := to_jsonb(old);
+        new_j := to_jsonb(new);
+        subject := new_j;
+        select jsonb_object_agg(n.key, case when n.key = any(secrets) then '"changed"'::jsonb
+                                            else jsonb_build_array(o.value, n.value) end)
+          into diff
+          from jsonb_each(new_j) n
+          join jsonb_each(old_j) o on o.key = n.key
+         where n.value is distinct from o.value and not n.key = any(quiet);
+        if diff is null then
+            return null;
+        end if;
+    else
+        verb := 'delete';
+        old_j := to_jsonb(old);
+        subject := old_j;
+        select jsonb_object_agg(o.key, case when o.key = any(secrets) then '"changed"'::jsonb
+                                            else jsonb_build_array(o.value, null) end)
+          into diff
+          from jsonb_each(old_j) o
+         where o.value <> 'null'::jsonb and not o.key = any(quiet);
+    end if;
+    insert into audit_events (practice_id, actor_kind, actor_user_id, actor_role, action,
+                              entity_type, entity_id, changes, ip, user_agent, request_id)
+    values ((subject ->> practice_column)::uuid,
+            case when app_actor_id() is null then 'system' else 'user' end,
+            app_actor_id(),
+            nullif(current_setting('app.actor_role', true), ''),
+            verb,
+            entity_type,
+            (subject ->> id_column)::uuid,
+            coalesce(diff, '{}'::jsonb),
+            nullif(current_setting('app.ip', true), '')::inet,
+            nullif(current_setting('app.user_agent', true), ''),
+            nullif(current_setting('app.request_id', true), ''));
+    return null;
+end
+$$;
+
+create trigger practices_audit after insert or update or delete on practices
+    for each row execute function audit_row('practice', 'id', 'id');
+create trigger roles_audit after insert or update or delete on roles
+    for each row execute function audit_row('role', 'id', 'practice_id');
+create trigger role_permissions_audit after insert or update or delete on role_permissions
+    for each row execute function audit_row('role_permission', 'role_id', 'practice_id');
+create trigger memberships_audit after insert or update or delete on memberships
+    for each row execute function audit_row('membership', 'id', 'practice_id');
+create trigger practice_settings_audit after insert or update or delete on practice_settings
+    for each row execute function audit_row('practice_settings', 'practice_id', 'practice_id');
+create trigger sessions_audit after insert or update or delete on sessions
+    for each row execute function audit_row('session', 'id', 'practice_id',
+        'secret:token_hash', 'secret:csrf_hash', 'quiet:last_seen_at');
+create trigger api_keys_audit after insert or update or delete on api_keys
+    for each row execute function audit_row('api_key', 'id', 'practice_id',
+        'secret:key_hash', 'quiet:last_used_at');
+create trigger invitations_audit after insert or update or delete on invitations
+    for each row execute function audit_row('invitation', 'id', 'practice_id',
+        'secret:token_hash');

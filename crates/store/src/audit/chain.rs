@@ -1,0 +1,480 @@
+//! The per-practice hash chain: sealing, verification and chain heads.
+//!
+//! Events are inserted unsealed; the database function `audit_seal()` numbers committed
+//! events per practice and chains them, `hash(n) = SHA-256(hash(n-1) || canonical(n))`
+//! from 32 zero bytes (the migration `audit_chain` documents the canonical encoding).
+//! Verification recomputes every hash here, in Rust, from the stored columns, so a
+//! tampered database function cannot vouch for a tampered row. A superuser who
+//! rewrites rows *and* recomputes every later hash produces a consistent chain; signed
+//! checkpoints kept elsewhere ([`ChainHead`], `paddock audit checkpoint`) catch that.
+
+use crate::tenant::TenantTx;
+use crate::{AdminDb, StoreError};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use paddock_domain::{Permission, PracticeId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use std::fmt::Write as _;
+use uuid::Uuid;
+
+/// The hash that the first event of every practice is chained to.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// A sealed event as stored, every column the chain covers.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealedEvent {
+    /// Position in the practice's chain, from 1.
+    pub seq: i64,
+    /// The practice.
+    pub practice_id: Uuid,
+    /// The event's id.
+    pub id: Uuid,
+    /// When it happened (database clock).
+    pub occurred_at: DateTime<Utc>,
+    /// `user`, `system` or `client`.
+    pub actor_kind: String,
+    /// The acting user, if any.
+    pub actor_user_id: Option<Uuid>,
+    /// The actor's role at that moment.
+    pub actor_role: Option<String>,
+    /// What happened.
+    pub action: String,
+    /// The kind of thing acted on.
+    pub entity_type: Option<String>,
+    /// Its id.
+    pub entity_id: Option<Uuid>,
+    /// Field-level changes, as PostgreSQL prints the jsonb.
+    pub changes: Option<String>,
+    /// Client address, as PostgreSQL's `text(inet)` prints it.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// The previous event's hash, as stored.
+    pub prev_hash: Vec<u8>,
+    /// This event's hash, as stored.
+    pub hash: Vec<u8>,
+}
+
+/// Columns of [`SealedEvent`], rendered the way the canonical encoding needs them.
+const SEALED_COLUMNS: &str =
+    "seq, practice_id, id, occurred_at, actor_kind, actor_user_id, actor_role, action,
+       entity_type, entity_id, changes::text as changes, text(ip) as ip, user_agent, request_id,
+       prev_hash, hash";
+
+fn field(hasher: &mut Sha256, value: Option<&[u8]>) {
+    match value {
+        None => hasher.update([0xff; 4]),
+        Some(bytes) => {
+            let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+            hasher.update(len.to_be_bytes());
+            hasher.update(bytes);
+        }
+    }
+}
+
+fn uuid_field(hasher: &mut Sha256, value: Option<Uuid>) {
+    let mut buf = [0u8; 36];
+    field(
+        hasher,
+        value.map(|u| u.hyphenated().encode_lower(&mut buf).as_bytes()),
+    );
+}
+
+fn text_field(hasher: &mut Sha256, value: Option<&str>) {
+    field(hasher, value.map(str::as_bytes));
+}
+
+/// `SHA-256(prev || canonical(event))`: the hash `event` must carry when chained after
+/// an event whose hash is `prev`.
+pub fn chain_hash(prev: &[u8], event: &SealedEvent) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    uuid_field(&mut h, Some(event.practice_id));
+    uuid_field(&mut h, Some(event.id));
+    let mut micros = String::with_capacity(20);
+    let _ = write!(micros, "{}", event.occurred_at.timestamp_micros());
+    text_field(&mut h, Some(&micros));
+    text_field(&mut h, Some(&event.actor_kind));
+    uuid_field(&mut h, event.actor_user_id);
+    text_field(&mut h, event.actor_role.as_deref());
+    text_field(&mut h, Some(&event.action));
+    text_field(&mut h, event.entity_type.as_deref());
+    uuid_field(&mut h, event.entity_id);
+    text_field(&mut h, event.changes.as_deref());
+    text_field(&mut h, event.ip.as_deref());
+    text_field(&mut h, event.user_agent.as_deref());
+    text_field(&mut h, event.request_id.as_deref());
+    h.finalize().into()
+}
+
+/// Why a chain is broken at an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakReason {
+    /// The event's recorded columns (or its chain columns) were changed after sealing.
+    Altered,
+    /// An event is gone: a gap in the numbering, an event chained after one no longer
+    /// present, or a log that ends before a checkpoint's head.
+    Missing,
+    /// Intact events in a different order from the one they were sealed in.
+    Reordered,
+}
+
+impl BreakReason {
+    /// The reason's name: `altered`, `missing` or `reordered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Altered => "altered",
+            Self::Missing => "missing",
+            Self::Reordered => "reordered",
+        }
+    }
+}
+
+impl std::fmt::Display for BreakReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The first place a chain fails to verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainBreak {
+    /// The first sequence number that does not verify.
+    pub seq: i64,
+    /// Why.
+    pub reason: BreakReason,
+    /// One sentence for the person investigating.
+    pub detail: String,
+}
+
+/// What a walk along the chain found wrong at one event, before the database is asked
+/// about the event's predecessor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Suspect {
+    /// The settled diagnosis.
+    Broken(ChainBreak),
+    /// The event is intact (its hash matches its own recorded predecessor hash) but is
+    /// chained after a different event than the one before it: reordered if that
+    /// predecessor is elsewhere in the log, missing if it is gone.
+    Relinked {
+        /// Where.
+        seq: i64,
+        /// The predecessor hash the event was sealed with.
+        sealed_after: Vec<u8>,
+    },
+}
+
+/// Walks a practice's sealed events in sequence order, checking each link.
+#[derive(Debug, Clone)]
+pub struct ChainWalk {
+    next_seq: i64,
+    prev: [u8; 32],
+    verified: u64,
+}
+
+impl Default for ChainWalk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChainWalk {
+    /// A walk from the start of a chain.
+    pub fn new() -> Self {
+        Self {
+            next_seq: 1,
+            prev: GENESIS,
+            verified: 0,
+        }
+    }
+
+    /// How many events verified so far.
+    pub fn verified(&self) -> u64 {
+        self.verified
+    }
+
+    /// The last verified sequence number (0 before the first).
+    pub fn head_seq(&self) -> i64 {
+        self.next_seq - 1
+    }
+
+    /// The last verified hash ([`GENESIS`] before the first).
+    pub fn head_hash(&self) -> [u8; 32] {
+        self.prev
+    }
+
+    /// Checks `event`, the next one in sequence order.
+    pub fn step(&mut self, event: &SealedEvent) -> Result<(), Suspect> {
+        if event.seq != self.next_seq {
+            return Err(Suspect::Broken(ChainBreak {
+                seq: self.next_seq,
+                reason: BreakReason::Missing,
+                detail: format!(
+                    "event {} is followed by event {}: the events in between are gone",
+                    self.next_seq - 1,
+                    event.seq
+                ),
+            }));
+        }
+        let expected = chain_hash(&self.prev, event);
+        if expected.as_slice() == event.hash.as_slice() && event.prev_hash == self.prev {
+            self.prev = expected;
+            self.next_seq += 1;
+            self.verified += 1;
+            return Ok(());
+        }
+        let altered = |detail: &str| {
+            Suspect::Broken(ChainBreak {
+                seq: event.seq,
+                reason: BreakReason::Altered,
+                detail: detail.to_owned(),
+            })
+        };
+        if expected.as_slice() == event.hash.as_slice() {
+            return Err(altered(
+                "the event's recorded predecessor hash was changed after sealing",
+            ));
+        }
+        if chain_hash(&event.prev_hash, event).as_slice() == event.hash.as_slice() {
+            return Err(Suspect::Relinked {
+                seq: event.seq,
+                sealed_after: event.prev_hash.clone(),
+            });
+        }
+        Err(altered(
+            "the event's content no longer matches its hash: it was changed after sealing",
+        ))
+    }
+}
+
+/// A practice's chain head: what a checkpoint vouches for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The head's sequence number.
+    pub seq: i64,
+    /// The head's hash, lower-case hex.
+    pub hash: String,
+}
+
+/// The outcome of verifying one practice's chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// Sealed events that verified (all of them when `broken` is `None`).
+    pub events: u64,
+    /// The last sequence number that verified.
+    pub head_seq: i64,
+    /// Its hash, lower-case hex.
+    pub head_hash: String,
+    /// Events recorded but not sealed yet (the sealer chains them within a second).
+    pub pending: i64,
+    /// Where and why the chain is broken, if it is.
+    pub broken: Option<ChainBreak>,
+}
+
+impl Verification {
+    /// Whether the chain verified.
+    pub fn is_ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// Verifies `practice`'s chain on `conn` (a transaction that may read its events),
+/// and, given `checkpoint`, that the chain still extends it.
+pub async fn verify_on(
+    conn: &mut PgConnection,
+    practice: PracticeId,
+    checkpoint: Option<&ChainHead>,
+) -> Result<Verification, StoreError> {
+    let pending: i64 = sqlx::query_scalar(
+        "select count(*) from audit_events where practice_id = $1 and seq is null",
+    )
+    .bind(practice.as_uuid())
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut walk = ChainWalk::new();
+    let mut suspect = None;
+    let sql = format!(
+        "select {SEALED_COLUMNS} from audit_events
+          where practice_id = $1 and seq is not null order by seq"
+    );
+    {
+        let mut rows = sqlx::query_as::<_, SealedEvent>(&sql)
+            .bind(practice.as_uuid())
+            .fetch(&mut *conn);
+        while let Some(event) = rows.try_next().await? {
+            if let Err(found) = walk.step(&event) {
+                suspect = Some(found);
+                break;
+            }
+            if let Some(cp) = checkpoint
+                && cp.seq == event.seq
+                && !cp
+                    .hash
+                    .eq_ignore_ascii_case(&crate::token::hex(&event.hash))
+            {
+                suspect = Some(Suspect::Broken(ChainBreak {
+                    seq: event.seq,
+                    reason: BreakReason::Altered,
+                    detail: "the chain no longer extends the checkpoint: its hash here differs, \
+                             so earlier events were rewritten and re-chained"
+                        .to_owned(),
+                }));
+                break;
+            }
+        }
+    }
+    let mut broken = match suspect {
+        None => None,
+        Some(Suspect::Broken(found)) => Some(found),
+        Some(Suspect::Relinked { seq, sealed_after }) => {
+            Some(diagnose_relinked(conn, practice, seq, &sealed_after).await?)
+        }
+    };
+    if broken.is_none()
+        && let Some(cp) = checkpoint
+        && cp.seq > walk.head_seq()
+    {
+        broken = Some(ChainBreak {
+            seq: walk.head_seq() + 1,
+            reason: BreakReason::Missing,
+            detail: format!(
+                "the log ends at event {} but the checkpoint vouches for events up to {}",
+                walk.head_seq(),
+                cp.seq
+            ),
+        });
+    }
+    Ok(Verification {
+        practice_id: practice,
+        events: walk.verified(),
+        head_seq: walk.head_seq(),
+        head_hash: crate::token::hex(&walk.head_hash()),
+        pending,
+        broken,
+    })
+}
+
+/// An intact event chained after something other than its neighbour: is that
+/// predecessor elsewhere in the log (reordered) or gone (missing)?
+async fn diagnose_relinked(
+    conn: &mut PgConnection,
+    practice: PracticeId,
+    seq: i64,
+    sealed_after: &[u8],
+) -> Result<ChainBreak, StoreError> {
+    let elsewhere: Option<i64> =
+        sqlx::query_scalar("select seq from audit_events where practice_id = $1 and hash = $2")
+            .bind(practice.as_uuid())
+            .bind(sealed_after)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(match elsewhere {
+        Some(other) => ChainBreak {
+            seq,
+            reason: BreakReason::Reordered,
+            detail: format!(
+                "event {seq} is intact but was sealed after the event now numbered {other}"
+            ),
+        },
+        None => ChainBreak {
+            seq,
+            reason: BreakReason::Missing,
+            detail: format!(
+                "event {seq} is intact but the event it was sealed after is no longer in the log"
+            ),
+        },
+    })
+}
+
+/// Verifies the caller's practice (permission `audit.read`), sealing what is pending first.
+pub async fn verify_own(tx: &mut TenantTx) -> Result<Verification, StoreError> {
+    tx.require(Permission::AuditRead)?;
+    let practice = tx.practice_id();
+    seal_practice_on(tx.conn(), practice).await?;
+    verify_on(tx.conn(), practice, None).await
+}
+
+async fn seal_practice_on(conn: &mut PgConnection, practice: PracticeId) -> Result<(), StoreError> {
+    // Batches of 10,000; a backlog larger than that is sealed in turns.
+    loop {
+        let sealed: i32 = sqlx::query_scalar("select audit_seal_practice($1)")
+            .bind(practice.as_uuid())
+            .fetch_one(&mut *conn)
+            .await?;
+        if sealed < 10_000 {
+            return Ok(());
+        }
+    }
+}
+
+/// Seals every practice's pending events; returns how many were sealed. Runs as the
+/// application role (the server's background sealer) or an admin.
+pub async fn seal_pool(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    loop {
+        let sealed: i64 = sqlx::query_scalar("select audit_seal()")
+            .fetch_one(pool)
+            .await?;
+        total += u64::try_from(sealed).unwrap_or(0);
+        if sealed == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Every practice's chain head, with its count of pending events.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HeadRow {
+    /// The practice.
+    pub practice_id: Uuid,
+    /// Last sealed sequence number, if any.
+    pub seq: Option<i64>,
+    /// Its hash.
+    pub hash: Option<Vec<u8>>,
+    /// Events not sealed yet.
+    pub pending: i64,
+}
+
+impl AdminDb {
+    /// Seals every practice's pending events.
+    pub async fn seal_audit(&self) -> Result<u64, StoreError> {
+        seal_pool(self.pool()).await
+    }
+
+    /// Every practice that has audit events, with its chain head.
+    pub async fn audit_heads(&self) -> Result<Vec<HeadRow>, StoreError> {
+        Ok(
+            sqlx::query_as("select practice_id, seq, hash, pending from audit_heads()")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
+    /// Verifies one practice's chain (and that it extends `checkpoint`).
+    pub async fn verify_audit(
+        &self,
+        practice: PracticeId,
+        checkpoint: Option<&ChainHead>,
+    ) -> Result<Verification, StoreError> {
+        let mut tx = self.begin_system(practice).await?;
+        let verification = verify_on(tx.conn(), practice, checkpoint).await?;
+        tx.rollback().await?;
+        Ok(verification)
+    }
+}
+
+impl crate::Db {
+    /// Seals every practice's pending events (the server's background sealer).
+    pub async fn seal_audit(&self) -> Result<u64, StoreError> {
+        seal_pool(self.pool()).await
+    }
+}
