@@ -52,6 +52,7 @@ struct TableFacts {
     tenant_policies: i64,
     has_practice_id: bool,
     practice_index: bool,
+    audited: bool,
 }
 
 /// Every table in schema `public` except the migration ledger.
@@ -67,11 +68,30 @@ select c.relname::text as name,
                 where a.attrelid = c.oid and a.attname = 'practice_id' and not a.attisdropped) as has_practice_id,
        exists (select 1 from pg_index i
                 join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-               where i.indrelid = c.oid and a.attname = 'practice_id') as practice_index
+               where i.indrelid = c.oid and a.attname = 'practice_id') as practice_index,
+       -- An enabled AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW trigger calling audit_row().
+       exists (select 1 from pg_trigger t
+                where t.tgrelid = c.oid and t.tgfoid = to_regproc('audit_row')
+                  and t.tgenabled in ('O', 'A')
+                  and (t.tgtype & 1) = 1 and (t.tgtype & 66) = 0 and (t.tgtype & 28) = 28) as audited
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
  where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> '_sqlx_migrations'
  order by c.relname";
+
+/// The audit table's append-only guards: row triggers refusing UPDATE and DELETE and a
+/// statement trigger refusing TRUNCATE, all enabled.
+const AUDIT_GUARDS: &str = "
+select exists (select 1 from pg_trigger t
+                where t.tgrelid = to_regclass('audit_events') and t.tgfoid = to_regproc('refuse_audit_change')
+                  and t.tgenabled in ('O', 'A') and (t.tgtype & 1) = 1 and (t.tgtype & 2) = 2
+                  and (t.tgtype & 24) = 24)
+   and exists (select 1 from pg_trigger t
+                where t.tgrelid = to_regclass('audit_events') and t.tgfoid = to_regproc('refuse_audit_change')
+                  and t.tgenabled in ('O', 'A') and (t.tgtype & 32) = 32)";
+
+/// Tables whose rows are the audit trail itself, not recorded by it.
+const AUDIT_TABLES: &[&str] = &["audit_events"];
 
 /// Runs every check; an empty list means the database is sound.
 pub async fn examine(admin: &AdminDb) -> Result<Vec<Finding>, StoreError> {
@@ -113,6 +133,20 @@ pub async fn examine(admin: &AdminDb) -> Result<Vec<Finding>, StoreError> {
                 )));
             }
         }
+        let tenant = t.has_practice_id || name == "practices";
+        if tenant && !t.audited && !AUDIT_TABLES.contains(&name.as_str()) {
+            findings.push(Finding::error(format!(
+                "table {name}: no enabled audit trigger (after insert or update or delete for each row execute function audit_row(...))"
+            )));
+        }
+    }
+    let guarded: bool = sqlx::query_scalar(AUDIT_GUARDS)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !guarded {
+        findings.push(Finding::error(
+            "table audit_events: the append-only triggers (refuse_audit_change on update, delete and truncate) are missing or disabled".to_owned(),
+        ));
     }
 
     for escape in role_escapes(&mut conn, APP_ROLE).await? {

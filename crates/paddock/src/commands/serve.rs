@@ -66,7 +66,15 @@ pub async fn serve_checked(
     let router = build_router(state, &HttpConfig::default());
     tracing::info!(address = %local, "serving plain HTTP behind a TLS gateway");
     on_listening(local);
-    paddock_web::serve(listener, router, shutdown).await?;
+    let sealer = tokio::spawn(paddock_store::audit::chain::run_sealer(db.clone()));
+    let served = paddock_web::serve(listener, router, shutdown).await;
+    sealer.abort();
+    // Chain what the last requests recorded before leaving (best effort: a later
+    // instance or `paddock audit verify` seals anything left).
+    if let Err(error) = db.seal_audit().await {
+        tracing::warn!(error = %error, "could not seal the last audit events");
+    }
+    served?;
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -36,6 +36,7 @@ async fn a_table_created_without_row_level_security_is_reported() {
         "table rogue_notes: has no row-level security policy",
         "table rogue_notes: no policy restricts practice_id to app_practice_id()",
         "table rogue_notes: no index led by practice_id",
+        "table rogue_notes: no enabled audit trigger (after insert or update or delete for each row execute function audit_row(...))",
     ] {
         assert!(
             errors.iter().any(|e| e == expected),
@@ -153,3 +154,56 @@ async fn a_changed_migration_is_reported_as_diverged() {
 }
 
 use sqlx::Connection;
+
+#[tokio::test]
+async fn a_tenant_table_whose_audit_trigger_is_dropped_or_disabled_is_reported() {
+    let db = TestDb::new().await;
+    let mut owner = db.owner_conn().await;
+    owner
+        .execute("drop trigger api_keys_audit on api_keys")
+        .await
+        .unwrap();
+    owner
+        .execute("alter table invitations disable trigger invitations_audit")
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    let missing = |table: &str| {
+        format!(
+            "table {table}: no enabled audit trigger (after insert or update or delete for each row execute function audit_row(...))"
+        )
+    };
+    assert_eq!(errors, vec![missing("api_keys"), missing("invitations")]);
+}
+
+#[tokio::test]
+async fn an_audit_trigger_that_misses_deletes_is_reported() {
+    let db = TestDb::new().await;
+    let mut owner = db.owner_conn().await;
+    owner
+        .execute(
+            "drop trigger roles_audit on roles;
+             create trigger roles_audit after insert or update on roles
+                 for each row execute function audit_row('role', 'id', 'practice_id')",
+        )
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("table roles: no enabled audit trigger"));
+}
+
+#[tokio::test]
+async fn disabling_the_audit_tables_append_only_guard_is_reported() {
+    let db = TestDb::new().await;
+    db.owner_conn()
+        .await
+        .execute("alter table audit_events disable trigger audit_events_no_truncate")
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    assert_eq!(
+        errors,
+        vec!["table audit_events: the append-only triggers (refuse_audit_change on update, delete and truncate) are missing or disabled".to_owned()]
+    );
+}

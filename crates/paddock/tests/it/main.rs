@@ -4,6 +4,7 @@
 //! as the application role, exactly as the server does.
 
 mod api;
+mod audit_chain;
 mod auth;
 mod browser;
 mod cli;

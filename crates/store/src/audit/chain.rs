@@ -478,3 +478,162 @@ impl crate::Db {
         seal_pool(self.pool()).await
     }
 }
+
+/// How often the server's sealer chains newly committed events.
+pub const SEAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The server's sealer: chains committed events every [`SEAL_INTERVAL`] until the task
+/// is dropped. A failure (database restarting) is logged and retried on the next tick;
+/// nothing is lost meanwhile, events simply wait unsealed.
+pub async fn run_sealer(db: crate::Db) {
+    let mut tick = tokio::time::interval(SEAL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match db.seal_audit().await {
+            Ok(0) => {}
+            Ok(sealed) => tracing::debug!(sealed, "sealed audit events"),
+            Err(error) => tracing::warn!(error = %error, "could not seal audit events; retrying"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, action: &str) -> SealedEvent {
+        SealedEvent {
+            seq,
+            practice_id: Uuid::nil(),
+            id: Uuid::from_u128(u128::try_from(seq).unwrap()),
+            occurred_at: DateTime::from_timestamp_micros(1_790_000_000_000_000 + seq).unwrap(),
+            actor_kind: "user".to_owned(),
+            actor_user_id: Some(Uuid::from_u128(7)),
+            actor_role: Some("Veterinarian".to_owned()),
+            action: action.to_owned(),
+            entity_type: Some("membership".to_owned()),
+            entity_id: None,
+            changes: Some(r#"{"status": ["active", "deactivated"]}"#.to_owned()),
+            ip: Some("192.0.2.1/32".to_owned()),
+            user_agent: None,
+            request_id: Some(format!("req-{seq}")),
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+        }
+    }
+
+    /// Five events chained the way the sealer chains them.
+    fn chain() -> Vec<SealedEvent> {
+        let mut prev = GENESIS;
+        (1..=5)
+            .map(|seq| {
+                let mut e = event(seq, "update");
+                e.prev_hash = prev.to_vec();
+                prev = chain_hash(&prev, &e);
+                e.hash = prev.to_vec();
+                e
+            })
+            .collect()
+    }
+
+    fn walk(events: &[SealedEvent]) -> Result<u64, Suspect> {
+        let mut walk = ChainWalk::new();
+        for e in events {
+            walk.step(e)?;
+        }
+        Ok(walk.verified())
+    }
+
+    fn broken(result: Result<u64, Suspect>) -> (i64, BreakReason) {
+        match result {
+            Err(Suspect::Broken(b)) => (b.seq, b.reason),
+            other => panic!("expected a settled break, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        assert_eq!(walk(&chain()).unwrap(), 5);
+    }
+
+    #[test]
+    fn every_recorded_field_is_covered_by_the_hash() {
+        let alterations: Vec<fn(&mut SealedEvent)> = vec![
+            |e| e.practice_id = Uuid::from_u128(1),
+            |e| e.id = Uuid::from_u128(99),
+            |e| e.occurred_at += chrono::TimeDelta::microseconds(1),
+            |e| e.actor_kind = "system".to_owned(),
+            |e| e.actor_user_id = None,
+            |e| e.actor_role = Some("Practice admin".to_owned()),
+            |e| e.action = "read".to_owned(),
+            |e| e.entity_type = None,
+            |e| e.entity_id = Some(Uuid::from_u128(5)),
+            |e| e.changes = Some("{}".to_owned()),
+            |e| e.ip = None,
+            |e| e.user_agent = Some(String::new()),
+            |e| e.request_id = None,
+        ];
+        for alter in alterations {
+            let mut events = chain();
+            alter(&mut events[2]);
+            assert_eq!(broken(walk(&events)), (3, BreakReason::Altered));
+        }
+    }
+
+    #[test]
+    fn null_and_empty_text_hash_differently() {
+        let mut a = event(1, "read");
+        let mut b = event(1, "read");
+        a.user_agent = None;
+        b.user_agent = Some(String::new());
+        assert_ne!(chain_hash(&GENESIS, &a), chain_hash(&GENESIS, &b));
+    }
+
+    #[test]
+    fn field_boundaries_cannot_be_shifted() {
+        // "ab" + "c" and "a" + "bc" must not hash alike (length prefixes).
+        let mut a = event(1, "read");
+        let mut b = event(1, "read");
+        a.entity_type = Some("ab".to_owned());
+        a.actor_role = Some("c".to_owned());
+        b.entity_type = Some("a".to_owned());
+        b.actor_role = Some("bc".to_owned());
+        assert_ne!(chain_hash(&GENESIS, &a), chain_hash(&GENESIS, &b));
+    }
+
+    #[test]
+    fn a_gap_is_missing_at_the_first_absent_number() {
+        let mut events = chain();
+        events.remove(1);
+        assert_eq!(broken(walk(&events)), (2, BreakReason::Missing));
+    }
+
+    #[test]
+    fn intact_events_out_of_place_are_sent_for_diagnosis() {
+        let mut events = chain();
+        events.swap(1, 2);
+        events[1].seq = 2;
+        events[2].seq = 3;
+        match walk(&events) {
+            Err(Suspect::Relinked { seq, sealed_after }) => {
+                assert_eq!(seq, 2);
+                assert_eq!(sealed_after, chain()[1].hash, "sealed after the old event 2");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_changed_predecessor_hash_is_an_alteration() {
+        let mut events = chain();
+        events[3].prev_hash = vec![1; 32];
+        assert_eq!(broken(walk(&events)), (4, BreakReason::Altered));
+    }
+
+    #[test]
+    fn the_first_event_must_be_number_one() {
+        let events = chain();
+        assert_eq!(broken(walk(&events[1..])), (1, BreakReason::Missing));
+    }
+}

@@ -1,0 +1,806 @@
+//! The audit trail in the database: one event per row change of every tenant table,
+//! written in the changing transaction; append-only even for the owner; chained per
+//! practice by the sealer without making writers wait for each other.
+
+use crate::world::{World, two_practices};
+use paddock_domain::PracticeId;
+use paddock_store::RequestMeta;
+use paddock_store::audit::chain::{BreakReason, verify_on, verify_own};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, Row};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+fn meta(request: &str) -> RequestMeta {
+    RequestMeta::system(request)
+}
+
+/// A superuser connection to the test database: the attacker of the tampering tests.
+async fn superuser(world: &World) -> PgConnection {
+    PgConnection::connect(&world.db.admin_url()).await.unwrap()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Event {
+    practice_id: Uuid,
+    action: String,
+    actor_kind: String,
+    actor_user_id: Option<Uuid>,
+    actor_role: Option<String>,
+    changes: Option<Value>,
+    request_id: Option<String>,
+    ip: Option<String>,
+}
+
+async fn events_about(conn: &mut PgConnection, entity_type: &str, entity_id: Uuid) -> Vec<Event> {
+    sqlx::query_as(
+        "select practice_id, action, actor_kind, actor_user_id, actor_role, changes, request_id,
+                host(ip) as ip
+           from audit_events where entity_type = $1 and entity_id = $2 order by id",
+    )
+    .bind(entity_type)
+    .bind(entity_id)
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// One tenant table's insert, update and delete, as `(sql, entity id, field the update
+/// changes with its old and new value)`.
+struct TableCase {
+    table: &'static str,
+    /// The practice whose trail records the changes.
+    practice: Uuid,
+    entity_type: &'static str,
+    entity_id: Uuid,
+    insert: String,
+    update: String,
+    /// The update's expected diff.
+    diff: Value,
+    /// `None` where rows are never deleted (a practice outlives its audit trail, which
+    /// references it: it is closed with `deleted_at`).
+    delete: Option<String>,
+    /// A field the create event must show (`[null, value]` or `"changed"` for secrets).
+    created: (&'static str, Value),
+}
+
+/// Every table with a practice: a new table fails
+/// `every_tenant_table_records_each_insert_update_and_delete_once` until it is listed here.
+fn cases(a: PracticeId, admin: Uuid) -> Vec<TableCase> {
+    let other_practice = Uuid::now_v7();
+    let settings_practice = Uuid::now_v7();
+    let role = Uuid::now_v7();
+    let grant_role = Uuid::now_v7();
+    let member_user = Uuid::now_v7();
+    let membership = Uuid::now_v7();
+    let session = Uuid::now_v7();
+    let key = Uuid::now_v7();
+    let invitation = Uuid::now_v7();
+    let token = "'\\x01020304'::bytea";
+    vec![
+        TableCase {
+            practice: other_practice,
+            table: "practices",
+            entity_type: "practice",
+            entity_id: other_practice,
+            insert: format!(
+                "insert into practices (id, name) values ('{other_practice}', 'Hillside Vets')"
+            ),
+            update: format!(
+                "update practices set name = 'Hillside Veterinary Centre' where id = '{other_practice}'"
+            ),
+            diff: json!({"name": ["Hillside Vets", "Hillside Veterinary Centre"]}),
+            delete: None,
+            created: ("name", json!([null, "Hillside Vets"])),
+        },
+        TableCase {
+            practice: settings_practice,
+            table: "practice_settings",
+            entity_type: "practice_settings",
+            entity_id: settings_practice,
+            insert: format!(
+                "insert into practices (id, name) values ('{settings_practice}', 'Hillside Vets');
+                 insert into practice_settings (practice_id) values ('{settings_practice}')"
+            ),
+            update: format!(
+                "update practice_settings set lockout_threshold = 5 where practice_id = '{settings_practice}'"
+            ),
+            diff: json!({"lockout_threshold": [10, 5]}),
+            delete: Some(format!("delete from practice_settings where practice_id = '{settings_practice}'")),
+            created: ("require_second_factor", json!([null, false])),
+        },
+        TableCase {
+            practice: a.as_uuid(),
+            table: "roles",
+            entity_type: "role",
+            entity_id: role,
+            insert: format!("insert into roles (practice_id, id, name) values ('{a}', '{role}', 'Locum')"),
+            update: format!("update roles set name = 'Locum vet' where id = '{role}'"),
+            diff: json!({"name": ["Locum", "Locum vet"]}),
+            delete: Some(format!("delete from roles where id = '{role}'")),
+            created: ("name", json!([null, "Locum"])),
+        },
+        TableCase {
+            practice: a.as_uuid(),
+            table: "role_permissions",
+            entity_type: "role_permission",
+            entity_id: grant_role,
+            insert: format!(
+                "insert into roles (practice_id, id, name) values ('{a}', '{grant_role}', 'Night nurse');
+                 insert into role_permissions (practice_id, role_id, permission)
+                 values ('{a}', '{grant_role}', 'records.read')"
+            ),
+            update: format!(
+                "update role_permissions set permission = 'records.write' where role_id = '{grant_role}'"
+            ),
+            diff: json!({"permission": ["records.read", "records.write"]}),
+            delete: Some(format!("delete from role_permissions where role_id = '{grant_role}'")),
+            created: ("permission", json!([null, "records.read"])),
+        },
+        TableCase {
+            practice: a.as_uuid(),
+            table: "memberships",
+            entity_type: "membership",
+            entity_id: membership,
+            insert: format!(
+                "insert into users (id, email, display_name) values ('{member_user}', 'locum@riverside.example', 'Locum');
+                 insert into memberships (practice_id, id, user_id, role_id)
+                 select '{a}', '{membership}', '{member_user}', id from roles
+                  where practice_id = '{a}' and builtin_key = 'veterinarian'"
+            ),
+            update: format!(
+                "update memberships set status = 'deactivated', deactivated_at = '2026-01-02T03:04:05Z'
+                  where id = '{membership}'"
+            ),
+            diff: json!({"status": ["active", "deactivated"], "deactivated_at": [null, "2026-01-02T03:04:05+00:00"]}),
+            delete: Some(format!("delete from memberships where id = '{membership}'")),
+            created: ("user_id", json!([null, member_user])),
+        },
+        TableCase {
+            practice: a.as_uuid(),
+            table: "sessions",
+            entity_type: "session",
+            entity_id: session,
+            insert: format!(
+                "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, idle_seconds,
+                                       created_at, last_seen_at, expires_at)
+                 values ('{a}', '{session}', '{admin}', {token}, {token}, false, 1800, now(), now(), now() + interval '1 hour')"
+            ),
+            update: format!(
+                "update sessions set revoked_at = '2026-01-02T03:04:05Z' where id = '{session}'"
+            ),
+            diff: json!({"revoked_at": [null, "2026-01-02T03:04:05+00:00"]}),
+            delete: Some(format!("delete from sessions where id = '{session}'")),
+            created: ("token_hash", json!("changed")),
+        },
+        TableCase {
+            practice: a.as_uuid(),
+            table: "api_keys",
+            entity_type: "api_key",
+            entity_id: key,
+            insert: format!(
+                "insert into api_keys (practice_id, id, user_id, name, display_prefix, key_hash, scopes, expires_at)
+                 values ('{a}', '{key}', '{admin}', 'lab', 'abcdefgh', {token}, '{{records.read}}', now() + interval '1 day')"
+            ),
+            update: format!("update api_keys set name = 'lab results' where id = '{key}'"),
+            diff: json!({"name": ["lab", "lab results"]}),
+            delete: Some(format!("delete from api_keys where id = '{key}'")),
+            created: ("key_hash", json!("changed")),
+        },
+        TableCase {
+            practice: a.as_uuid(),
+            table: "invitations",
+            entity_type: "invitation",
+            entity_id: invitation,
+            insert: format!(
+                "insert into invitations (practice_id, id, email, role_id, token_hash, expires_at)
+                 select '{a}', '{invitation}', 'new.nurse@riverside.example', id, {token}, now() + interval '7 days'
+                   from roles where practice_id = '{a}' and builtin_key = 'technician'"
+            ),
+            update: format!(
+                "update invitations set email = 'nurse@riverside.example' where id = '{invitation}'"
+            ),
+            diff: json!({"email": ["new.nurse@riverside.example", "nurse@riverside.example"]}),
+            delete: Some(format!("delete from invitations where id = '{invitation}'")),
+            created: ("email", json!([null, "new.nurse@riverside.example"])),
+        },
+    ]
+}
+
+/// Every table the catalogue says belongs to a practice, except the trail itself.
+async fn audited_tables(conn: &mut PgConnection) -> BTreeSet<String> {
+    sqlx::query_scalar::<_, String>(
+        "select c.relname::text from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> 'audit_events'
+            and (c.relname = 'practices'
+                 or exists (select 1 from pg_attribute a
+                             where a.attrelid = c.oid and a.attname = 'practice_id' and not a.attisdropped))",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect()
+}
+
+/// Runs `sql` in one transaction that carries the settings a `TenantTx` of practice
+/// `practice` acting as `actor` (role `role`) would.
+async fn as_actor(conn: &mut PgConnection, practice: Uuid, actor: Uuid, role: &str, sql: &str) {
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query(
+        "select set_config('app.practice_id', $1, true), set_config('app.actor_id', $2, true),
+                set_config('app.actor_role', $3, true), set_config('app.request_id', 'req-audit', true),
+                set_config('app.ip', '192.0.2.7', true)",
+    )
+    .bind(practice.to_string())
+    .bind(actor.to_string())
+    .bind(role)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.execute(sql).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_tenant_table_records_each_insert_update_and_delete_once() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let admin = world.a.admin.as_uuid();
+    let role = world.a.principal.role_name().to_owned();
+    // The superuser plays the application here so that every table can be written,
+    // including those the app role may only read; the settings are those of TenantTx.
+    let mut conn = superuser(&world).await;
+    let cases = cases(a, admin);
+    let listed: BTreeSet<String> = cases.iter().map(|c| c.table.to_owned()).collect();
+    assert_eq!(
+        audited_tables(&mut conn).await,
+        listed,
+        "every tenant table needs a case here"
+    );
+
+    for case in &cases {
+        let practice = case.practice;
+        as_actor(&mut conn, practice, admin, &role, &case.insert).await;
+        as_actor(&mut conn, practice, admin, &role, &case.update).await;
+        if let Some(delete) = &case.delete {
+            as_actor(&mut conn, practice, admin, &role, delete).await;
+        }
+        let events = events_about(&mut conn, case.entity_type, case.entity_id).await;
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        let expected: &[&str] = if case.delete.is_some() {
+            &["create", "update", "delete"]
+        } else {
+            &["create", "update"]
+        };
+        assert_eq!(actions, expected, "{}", case.table);
+        for event in &events {
+            assert_eq!(event.practice_id, practice, "{}", case.table);
+            assert_eq!(event.actor_kind, "user", "{}", case.table);
+            assert_eq!(event.actor_user_id, Some(admin), "{}", case.table);
+            assert_eq!(
+                event.actor_role.as_deref(),
+                Some(role.as_str()),
+                "{}",
+                case.table
+            );
+            assert_eq!(
+                event.request_id.as_deref(),
+                Some("req-audit"),
+                "{}",
+                case.table
+            );
+            assert_eq!(event.ip.as_deref(), Some("192.0.2.7"), "{}", case.table);
+        }
+        let created = events[0].changes.clone().unwrap();
+        assert_eq!(
+            created[case.created.0], case.created.1,
+            "{}: {created}",
+            case.table
+        );
+        assert_eq!(
+            events[1].changes.as_ref(),
+            Some(&case.diff),
+            "{}",
+            case.table
+        );
+        let deleted = events
+            .get(2)
+            .and_then(|e| e.changes.clone())
+            .unwrap_or(json!({}));
+        // A delete shows the last values going: `[value, null]`, secrets as "changed".
+        if case.delete.is_some() {
+            let (field, created_value) = &case.created;
+            let gone = &deleted[*field];
+            if created_value == "changed" {
+                assert_eq!(gone, "changed", "{}: {deleted}", case.table);
+            } else {
+                assert!(
+                    !gone[0].is_null() && gone[1].is_null(),
+                    "{}: {deleted}",
+                    case.table
+                );
+            }
+        }
+        // Bookkeeping columns never clutter the diff.
+        for changes in [&created, &deleted] {
+            for noise in ["updated_at", "updated_by", "created_at", "practice_id"] {
+                assert!(changes.get(noise).is_none(), "{}: {changes}", case.table);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_update_that_changes_nothing_recordable_writes_no_event() {
+    let world = two_practices().await;
+    let mut conn = superuser(&world).await;
+    let a = world.a.id.as_uuid();
+    let before: i64 = sqlx::query_scalar("select count(*) from audit_events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    // A session's heartbeat and an API key's last use are bookkeeping, not changes.
+    as_actor(
+        &mut conn,
+        a,
+        world.a.admin.as_uuid(),
+        "x",
+        "update sessions set last_seen_at = now() + interval '1 minute';
+         update api_keys set last_used_at = now();
+         update roles set name = name",
+    )
+    .await;
+    let after: i64 = sqlx::query_scalar("select count(*) from audit_events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn a_change_through_tenant_tx_names_the_principal_and_a_rollback_leaves_no_event() {
+    let world = two_practices().await;
+    let principal = &world.a.principal;
+    let count = |world: &World| {
+        let principal = principal.clone();
+        let app = world.app.clone();
+        async move {
+            let mut tx = app.begin(&principal, &meta("count")).await.unwrap();
+            let n: i64 = sqlx::query_scalar("select count(*) from audit_events where action = 'update' and entity_type = 'api_key'")
+                .fetch_one(tx.conn())
+                .await
+                .unwrap();
+            tx.rollback().await.unwrap();
+            n
+        }
+    };
+    assert_eq!(count(&world).await, 0);
+
+    let mut tx = world
+        .app
+        .begin(principal, &meta("rolled-back"))
+        .await
+        .unwrap();
+    let renamed = sqlx::query("update api_keys set name = 'renamed'")
+        .execute(tx.conn())
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(renamed, 1);
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&world).await, 0, "a rolled-back change left an event");
+
+    let mut tx = world
+        .app
+        .begin(principal, &meta("committed"))
+        .await
+        .unwrap();
+    sqlx::query("update api_keys set name = 'renamed'")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count(&world).await, 1);
+
+    let mut conn = superuser(&world).await;
+    let event: (Option<Uuid>, Option<String>, String, Option<String>) = sqlx::query_as(
+        "select actor_user_id, actor_role, actor_kind, request_id from audit_events
+          where action = 'update' and entity_type = 'api_key'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        event,
+        (
+            Some(principal.user_id().as_uuid()),
+            Some(principal.role_name().to_owned()),
+            "user".to_owned(),
+            Some("committed".to_owned())
+        )
+    );
+}
+
+/// The SQLSTATE and message of a refused statement.
+async fn refusal(conn: &mut PgConnection, sql: &str) -> (String, String) {
+    conn.execute("savepoint probe").await.unwrap();
+    let error = conn.execute(sql).await.expect_err(sql);
+    conn.execute("rollback to savepoint probe").await.unwrap();
+    let db = error.as_database_error().expect("a database error");
+    (
+        db.code().unwrap_or_default().into_owned(),
+        db.message().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn nobody_can_update_delete_or_truncate_audit_events() {
+    let world = two_practices().await;
+    world.admin.seal_audit().await.unwrap();
+    let statements = [
+        "update audit_events set action = 'nothing'",
+        "update audit_events set changes = '{}'",
+        "delete from audit_events",
+        "truncate audit_events",
+    ];
+
+    // The application role: refused by privileges.
+    let mut tx = world
+        .app
+        .begin(&world.a.principal, &meta("app"))
+        .await
+        .unwrap();
+    for sql in statements {
+        let (code, message) = refusal(tx.conn(), sql).await;
+        assert_eq!(code, "42501", "{sql}");
+        assert!(message.contains("permission denied"), "{sql}: {message}");
+    }
+    tx.rollback().await.unwrap();
+
+    // The owner, and even a superuser: refused by the trigger.
+    let mut owner = world.db.owner_conn().await;
+    owner.execute("begin").await.unwrap();
+    owner
+        .execute(
+            format!(
+                "select set_config('app.practice_id', '{}', true)",
+                world.a.id
+            )
+            .as_str(),
+        )
+        .await
+        .unwrap();
+    let mut root = superuser(&world).await;
+    root.execute("begin").await.unwrap();
+    for conn in [&mut owner, &mut root] {
+        for sql in statements {
+            let (code, message) = refusal(conn, sql).await;
+            assert_eq!(code, "42501", "{sql}");
+            assert!(message.contains("append-only"), "{sql}: {message}");
+        }
+        // Sealing is not a back door: a sealed event cannot be sealed again.
+        let (_, message) = refusal(conn, "update audit_events set seq = seq + 1000000").await;
+        assert!(message.contains("append-only"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn an_unsealed_events_content_cannot_change_while_it_is_sealed() {
+    let world = two_practices().await;
+    let mut root = superuser(&world).await;
+    root.execute("begin").await.unwrap();
+    let (_, message) = refusal(
+        &mut root,
+        "update audit_events set seq = 1, prev_hash = '\\x00'::bytea, hash = sha256('x'),
+                sealed_at = now(), action = 'forged'
+          where seq is null",
+    )
+    .await;
+    assert!(message.contains("append-only"), "{message}");
+}
+
+#[tokio::test]
+async fn the_sealer_numbers_each_practice_from_one_and_the_rust_verifier_agrees() {
+    let world = two_practices().await;
+    // Awkward values for the canonical encoding: unicode, quotes, nested JSON, IPv6,
+    // nulls everywhere they may be.
+    let mut conn = superuser(&world).await;
+    let a = world.a.id.as_uuid();
+    as_actor(
+        &mut conn,
+        a,
+        world.a.admin.as_uuid(),
+        "Tierärztin \"Leitung\"",
+        "update api_keys set name = 'Labor — Zürich ✓ \"quoted\" \\ backslash'",
+    )
+    .await;
+    conn.execute(
+        format!(
+            "insert into audit_events (practice_id, action, changes, ip, user_agent)
+             values ('{a}', 'read', '{{\"nested\": {{\"b\": [1, 2.50, null], \"a\": \"ü\"}}}}', '2001:db8::1', 'Mozilla/5.0 (X11)'),
+                    ('{a}', 'login_failed', null, null, null)"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let sealed = world.admin.seal_audit().await.unwrap();
+    assert!(sealed > 0);
+    assert_eq!(
+        world.admin.seal_audit().await.unwrap(),
+        0,
+        "nothing left to seal"
+    );
+
+    for practice in [world.a.id, world.b.id] {
+        let verification = world.admin.verify_audit(practice, None).await.unwrap();
+        assert!(verification.is_ok(), "{verification:?}");
+        assert_eq!(verification.pending, 0);
+        let seqs: Vec<i64> =
+            sqlx::query_scalar("select seq from audit_events where practice_id = $1 order by seq")
+                .bind(practice.as_uuid())
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let expected: Vec<i64> = (1..=i64::try_from(seqs.len()).unwrap()).collect();
+        assert_eq!(seqs, expected, "numbered 1..n without gaps");
+        assert_eq!(verification.events, seqs.len() as u64);
+        assert_eq!(verification.head_seq, *seqs.last().unwrap());
+    }
+}
+
+async fn tampered(world: &World, sql: &str) -> paddock_store::audit::chain::ChainBreak {
+    world.admin.seal_audit().await.unwrap();
+    let mut root = superuser(world).await;
+    // What an attacker with superuser rights would do: switch the triggers off.
+    root.execute("set session_replication_role = replica")
+        .await
+        .unwrap();
+    root.execute(sql).await.unwrap();
+    let verification = world.admin.verify_audit(world.a.id, None).await.unwrap();
+    let other = world.admin.verify_audit(world.b.id, None).await.unwrap();
+    assert!(other.is_ok(), "practice B's chain is untouched: {other:?}");
+    verification.broken.expect("the tampering is caught")
+}
+
+#[tokio::test]
+async fn verify_names_an_altered_event() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let broken = tampered(
+        &world,
+        &format!("update audit_events set changes = '{{\"temporary\": true}}' where practice_id = '{a}' and seq = 3"),
+    )
+    .await;
+    assert_eq!((broken.seq, broken.reason), (3, BreakReason::Altered));
+}
+
+#[tokio::test]
+async fn verify_names_a_deleted_event() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let broken = tampered(
+        &world,
+        &format!("delete from audit_events where practice_id = '{a}' and seq = 4"),
+    )
+    .await;
+    assert_eq!((broken.seq, broken.reason), (4, BreakReason::Missing));
+}
+
+#[tokio::test]
+async fn verify_names_a_deleted_event_even_when_the_numbers_are_closed_up() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let broken = tampered(
+        &world,
+        &format!(
+            "delete from audit_events where practice_id = '{a}' and seq = 2;
+             update audit_events set seq = seq + 1000000 where practice_id = '{a}' and seq > 2;
+             update audit_events set seq = seq - 1000001 where practice_id = '{a}' and seq > 1000000"
+        ),
+    )
+    .await;
+    assert_eq!((broken.seq, broken.reason), (2, BreakReason::Missing));
+}
+
+#[tokio::test]
+async fn verify_names_two_swapped_events() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let broken = tampered(
+        &world,
+        &format!(
+            "update audit_events set seq = 1000002 where practice_id = '{a}' and seq = 2;
+             update audit_events set seq = 2 where practice_id = '{a}' and seq = 3;
+             update audit_events set seq = 3 where practice_id = '{a}' and seq = 1000002"
+        ),
+    )
+    .await;
+    assert_eq!((broken.seq, broken.reason), (2, BreakReason::Reordered));
+}
+
+#[tokio::test]
+async fn verify_names_a_changed_chain_column() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let broken = tampered(
+        &world,
+        &format!(
+            "update audit_events set prev_hash = sha256('x') where practice_id = '{a}' and seq = 5"
+        ),
+    )
+    .await;
+    assert_eq!((broken.seq, broken.reason), (5, BreakReason::Altered));
+}
+
+#[tokio::test]
+async fn eight_concurrent_writers_in_one_practice_make_one_unbroken_chain() {
+    let world = two_practices().await;
+    const WRITERS: usize = 8;
+    const CHANGES: usize = 25;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The sealer runs all along, as it does in the server.
+    let sealer = {
+        let admin = world.admin.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut rounds = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                admin.seal_audit().await.unwrap();
+                rounds += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            rounds
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let app = world.app.clone();
+        let principal = world.a.principal.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..CHANGES {
+                let mut tx = app.begin(&principal, &meta("writer")).await.unwrap();
+                sqlx::query("insert into roles (practice_id, id, name) values ($1, $2, $3)")
+                    .bind(principal.practice_id().as_uuid())
+                    .bind(Uuid::now_v7())
+                    .bind(format!("Writer {w} role {i}"))
+                    .execute(tx.conn())
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        sealer.await.unwrap() > 1,
+        "the sealer ran during the writes"
+    );
+    world.admin.seal_audit().await.unwrap();
+
+    let verification = world.admin.verify_audit(world.a.id, None).await.unwrap();
+    assert!(verification.is_ok(), "{verification:?}");
+    assert_eq!(verification.pending, 0);
+    let mut conn = superuser(&world).await;
+    let (total, created, max_seq): (i64, i64, Option<i64>) = sqlx::query_as(
+        "select count(*), count(*) filter (where action = 'create' and entity_type = 'role'
+                                           and changes->'name'->>1 like 'Writer %'),
+                max(seq)
+           from audit_events where practice_id = $1",
+    )
+    .bind(world.a.id.as_uuid())
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(created, (WRITERS * CHANGES) as i64);
+    assert_eq!(max_seq, Some(total), "one chain, numbered without gaps");
+    assert_eq!(verification.events, total as u64);
+}
+
+#[tokio::test]
+async fn writers_do_not_wait_for_each_other_or_for_the_sealer() {
+    let world = two_practices().await;
+    // An open transaction of practice A that has written an event...
+    let mut slow = world
+        .app
+        .begin(&world.a.principal, &meta("slow"))
+        .await
+        .unwrap();
+    sqlx::query("update api_keys set name = 'slow writer'")
+        .execute(slow.conn())
+        .await
+        .unwrap();
+    // ...does not hold up another writer of A, nor the sealer (a 10 s timeout only
+    // turns a hang into a failure).
+    let other = async {
+        let mut tx = world
+            .app
+            .begin(&world.a.principal, &meta("fast"))
+            .await
+            .unwrap();
+        sqlx::query("update invitations set email = 'fast@riverside.example'")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        world.app.seal_audit().await.unwrap()
+    };
+    let sealed = tokio::time::timeout(Duration::from_secs(10), other)
+        .await
+        .expect("a second writer and the sealer went ahead while the first was open");
+    assert!(sealed > 0);
+    let before = world.admin.verify_audit(world.a.id, None).await.unwrap();
+    assert!(before.is_ok());
+    assert_eq!(
+        before.pending, 0,
+        "the open transaction's event is not visible yet: {before:?}"
+    );
+
+    slow.commit().await.unwrap();
+    world.app.seal_audit().await.unwrap();
+    let after = world.admin.verify_audit(world.a.id, None).await.unwrap();
+    assert!(after.is_ok(), "{after:?}");
+    assert_eq!(after.pending, 0);
+    assert_eq!(
+        after.head_seq,
+        before.head_seq + 1,
+        "sealed after the others"
+    );
+}
+
+#[tokio::test]
+async fn a_practice_reads_and_verifies_only_its_own_trail() {
+    let world = two_practices().await;
+    let mut tx = world
+        .app
+        .begin(&world.b.principal, &meta("b"))
+        .await
+        .unwrap();
+    let foreign: i64 =
+        sqlx::query_scalar("select count(*) from audit_events where practice_id <> $1")
+            .bind(world.b.id.as_uuid())
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!(foreign, 0);
+    let own = verify_own(&mut tx).await.unwrap();
+    assert!(own.is_ok());
+    assert_eq!(own.practice_id, world.b.id);
+    // Asking for A's chain from B's transaction finds nothing at all.
+    let theirs = verify_on(tx.conn(), world.a.id, None).await.unwrap();
+    assert_eq!((theirs.events, theirs.pending), (0, 0));
+    tx.rollback().await.unwrap();
+
+    let a_events: i64 =
+        sqlx::query_scalar("select count(*) from audit_events where practice_id = $1")
+            .bind(world.a.id.as_uuid())
+            .fetch_one(&mut superuser(&world).await)
+            .await
+            .unwrap();
+    assert!(a_events > 0, "practice A has events B could have seen");
+    let row = sqlx::query("select count(*) as n from audit_heads()")
+        .fetch_one(&mut superuser(&world).await)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i64, _>("n"), 2);
+}
+
+#[tokio::test]
+async fn the_app_role_cannot_list_every_practices_chain_head() {
+    let world = two_practices().await;
+    let mut conn = world.db.app_conn().await;
+    let error = sqlx::query("select * from audit_heads()")
+        .fetch_all(&mut conn)
+        .await
+        .expect_err("audit_heads() is for admin commands");
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("42501")
+    );
+}
