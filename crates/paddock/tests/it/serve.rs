@@ -283,6 +283,52 @@ async fn serve_as_the_app_role_answers_health_checks_and_stops_gracefully_on_sig
 }
 
 #[tokio::test]
+async fn serve_seals_the_audit_trail_in_the_background() {
+    let db = TestDb::new().await;
+    let practice = crate::world::create_practice(
+        &db.admin().await,
+        &db.app().await,
+        "Riverside Animal Hospital",
+        "admin@riverside.example",
+    )
+    .await;
+    let mut observer = superuser(&db).await;
+    let unsealed = "select count(*) from audit_events where seq is null";
+    let waiting: i64 = sqlx::query_scalar(unsealed)
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+    assert!(waiting > 0, "creating a practice recorded events");
+
+    let data = TempDir::new("serve-sealer");
+    let mut server = Running::spawn(&mut serve(&db.app_url(), data.path()));
+    server.listening_address();
+    // The sealer runs every half second; the deadline only turns a hang into a failure.
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let left: i64 = sqlx::query_scalar(unsealed)
+            .fetch_one(&mut observer)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "{left} events still unsealed\n{}",
+            server.transcript()
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    let admin = db.admin().await;
+    let verification = admin.verify_audit(practice.id, None).await.unwrap();
+    assert!(verification.is_ok(), "{verification:?}");
+    assert_eq!(verification.events, u64::try_from(waiting).unwrap());
+    server.child.terminate();
+    assert!(server.child.wait_until(DEADLINE).is_some());
+}
+
+#[tokio::test]
 async fn serve_stops_gracefully_on_sigterm_sent_as_soon_as_it_announces_its_address() {
     // A supervisor may stop the server at any moment once it is up; announcing the
     // address must not come before the server can shut down cleanly. To leave it no
