@@ -6,6 +6,13 @@
 //! so tests can drive a controllable clock. Revocation is not checked here: callers
 //! must still look up the token's session (`sid`) on every request.
 //!
+//! The same keys can also sign other statements ([`KeyStore::sign_statement`]): a
+//! compact JWS whose `typ` names the kind of statement, with no expiry, checkable by
+//! any JOSE library from the [`KeyStore::jwks`] document. Each kind of statement
+//! should have a key directory of its own (`paddock audit checkpoint` uses
+//! `keys/audit`); statements may not use the access-token `typ` either way, so none
+//! can pass for an access token.
+//!
 //! Crypto goes through aws-lc-rs only (the one provider of the whole binary):
 //! `jsonwebtoken` is built with just its `aws_lc_rs` feature.
 #![cfg_attr(
@@ -31,6 +38,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use paddock_keyfiles::{KeyFile, new_kid};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -146,26 +154,32 @@ pub enum JwtError {
         /// The key file.
         path: PathBuf,
     },
+    /// The key directory is missing or holds no key (loading without generating).
+    #[error("no signing key in {}", path.display())]
+    NoKeys {
+        /// The key directory.
+        path: PathBuf,
+    },
     /// The system random generator failed to produce a key.
     #[error("could not generate an Ed25519 key")]
     KeyGeneration,
     /// Encoding the token failed.
-    #[error("could not sign the access token")]
+    #[error("could not sign the token")]
     Signing(#[source] jsonwebtoken::errors::Error),
     /// The token is not a well-formed JWS compact serialization with our header fields.
-    #[error("access token is malformed")]
+    #[error("token is malformed")]
     Malformed,
     /// The header's `alg` is not EdDSA (e.g. `none` or HS256).
-    #[error("access token algorithm is not EdDSA")]
+    #[error("token algorithm is not EdDSA")]
     UnsupportedAlgorithm,
-    /// The header's `typ` is not `at+jwt`.
-    #[error("token is not an access token (typ must be at+jwt)")]
+    /// The header's `typ` is not the expected one (`at+jwt` for access tokens).
+    #[error("token is not of the expected type (typ header)")]
     WrongType,
     /// The header's `kid` is missing or names no key of this store.
-    #[error("access token is signed by an unknown key")]
+    #[error("token is signed by an unknown key")]
     UnknownKey,
     /// The signature does not match.
-    #[error("access token signature is invalid")]
+    #[error("token signature is invalid")]
     InvalidSignature,
     /// `iss` is not the expected issuer.
     #[error("access token issuer is not the expected one")]
@@ -173,8 +187,9 @@ pub enum JwtError {
     /// `aud` is not the expected audience.
     #[error("access token audience is not the expected one")]
     InvalidAudience,
-    /// A claim is missing or has the wrong type.
-    #[error("access token claims are missing or malformed")]
+    /// A claim is missing or has the wrong type (or a statement's payload does not
+    /// have the expected shape).
+    #[error("token claims are missing or malformed")]
     InvalidClaims,
     /// `exp` has passed (beyond the clock-skew leeway).
     #[error("access token has expired")]
@@ -197,6 +212,7 @@ impl JwtError {
                 | Self::InsecureKeyDir { .. }
                 | Self::BadKeyFile { .. }
                 | Self::InvalidKey { .. }
+                | Self::NoKeys { .. }
                 | Self::KeyGeneration
                 | Self::Signing(_)
         )
@@ -258,9 +274,27 @@ impl KeyStore {
             return Ok((Self::from_keys(keys), false));
         }
         let kid = write_new_key(dir, None)?;
-        tracing::info!(%kid, dir = %dir.display(), "generated a JWT signing key");
+        tracing::info!(%kid, dir = %dir.display(), "generated a signing key");
         // Reload rather than keep the key in hand: files are the single source of truth.
         Ok((Self::reloaded(dir)?, true))
+    }
+
+    /// Loads every key in `dir` like [`KeyStore::load_or_generate`], but never creates
+    /// anything: a missing or empty directory is [`JwtError::NoKeys`]. For verifiers,
+    /// which must not mint a key that could not have signed what they check.
+    pub fn load(dir: &Path) -> Result<KeyStore, JwtError> {
+        if !dir.is_dir() {
+            return Err(JwtError::NoKeys {
+                path: dir.to_path_buf(),
+            });
+        }
+        let keys = load_dir(dir)?;
+        if keys.is_empty() {
+            return Err(JwtError::NoKeys {
+                path: dir.to_path_buf(),
+            });
+        }
+        Ok(Self::from_keys(keys))
     }
 
     /// Adds a new newest key to `dir` and returns the reloaded store (old keys still
@@ -268,7 +302,7 @@ impl KeyStore {
     pub fn rotate(dir: &Path) -> Result<KeyStore, JwtError> {
         let keys = load_dir(dir)?;
         let kid = write_new_key(dir, keys.last().map(|k| k.kid.as_str()))?;
-        tracing::info!(%kid, dir = %dir.display(), "rotated the JWT signing key");
+        tracing::info!(%kid, dir = %dir.display(), "rotated the signing key");
         Self::reloaded(dir)
     }
 
@@ -328,27 +362,7 @@ impl KeyStore {
         audience: &str,
         now: i64,
     ) -> Result<AccessClaims, JwtError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(JwtError::UnsupportedAlgorithm);
-        }
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
-                || t.eq_ignore_ascii_case("application/at+jwt")
-        });
-        if !typ_ok {
-            return Err(JwtError::WrongType);
-        }
-        // RFC 7515: a `crit` extension we do not understand makes the token invalid.
-        if header.crit.is_some() {
-            return Err(JwtError::Malformed);
-        }
-        let kid = header.kid.as_deref().ok_or(JwtError::UnknownKey)?;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .ok_or(JwtError::UnknownKey)?;
+        let key = self.header_key(token, is_access_type)?;
 
         let mut validation = Validation::new(Algorithm::EdDSA);
         // Time is checked below against the caller's clock, not the system clock.
@@ -391,6 +405,76 @@ impl KeyStore {
         Ok(claims)
     }
 
+    /// Signs `statement` as a compact JWS with the newest key: header alg EdDSA, `kid`
+    /// and `typ` set, payload the statement's JSON. Statements carry no expiry; `typ`
+    /// (e.g. `paddock-audit-checkpoint+jwt`) keeps each kind apart, and may not be the
+    /// access-token type.
+    pub fn sign_statement<T: Serialize>(
+        &self,
+        typ: &str,
+        statement: &T,
+    ) -> Result<String, JwtError> {
+        if is_access_type(typ) || typ.trim().is_empty() {
+            return Err(JwtError::WrongType);
+        }
+        let key = self.current()?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, statement, &key.encoding).map_err(JwtError::Signing)
+    }
+
+    /// Verifies a statement signed by [`KeyStore::sign_statement`] and returns its
+    /// payload: `alg` must be EdDSA, `typ` must equal `typ` (ASCII case-insensitively,
+    /// optionally prefixed `application/`), the key is chosen by `kid` among this
+    /// store's keys only (an unknown kid is refused), and the payload must deserialize
+    /// as `T`. No time claims are checked.
+    pub fn verify_statement<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+    ) -> Result<T, JwtError> {
+        if is_access_type(typ) {
+            return Err(JwtError::WrongType);
+        }
+        let key = self.header_key(token, |t| type_matches(t, typ))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => JwtError::InvalidSignature,
+                ErrorKind::InvalidAlgorithm => JwtError::UnsupportedAlgorithm,
+                ErrorKind::Json(_) => JwtError::InvalidClaims,
+                _ => JwtError::Malformed,
+            })
+    }
+
+    /// Checks a token's header (EdDSA, `typ` accepted by `typ_ok`, no `crit`) and
+    /// returns the key its `kid` names.
+    fn header_key(&self, token: &str, typ_ok: impl Fn(&str) -> bool) -> Result<&Key, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(JwtError::UnsupportedAlgorithm);
+        }
+        if !header.typ.as_deref().is_some_and(typ_ok) {
+            return Err(JwtError::WrongType);
+        }
+        // RFC 7515: a `crit` extension we do not understand makes the token invalid.
+        if header.crit.is_some() {
+            return Err(JwtError::Malformed);
+        }
+        let kid = header.kid.as_deref().ok_or(JwtError::UnknownKey)?;
+        self.keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or(JwtError::UnknownKey)
+    }
+
     /// The public keys as a JWKS document (`{"keys":[{"kty":"OKP","crv":"Ed25519",...}]}`).
     pub fn jwks(&self) -> serde_json::Value {
         let keys: Vec<_> = self
@@ -409,6 +493,21 @@ impl KeyStore {
             .collect();
         serde_json::json!({ "keys": keys })
     }
+}
+
+/// Whether `typ` is the access-token type (`at+jwt` or `application/at+jwt`).
+fn is_access_type(typ: &str) -> bool {
+    type_matches(typ, ACCESS_TOKEN_TYPE)
+}
+
+/// Whether the header `typ` names `expected`, ignoring ASCII case and an
+/// `application/` prefix (RFC 7515 section 4.1.9).
+fn type_matches(typ: &str, expected: &str) -> bool {
+    let bare = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => typ.get(12..).unwrap_or(""),
+        _ => typ,
+    };
+    bare.eq_ignore_ascii_case(expected)
 }
 
 fn generate_pkcs8() -> Result<Vec<u8>, JwtError> {

@@ -371,3 +371,215 @@ fn debug_and_errors_never_show_key_material() {
     let err = store.verify(&token, ISS, AUD, T0 + 3600).unwrap_err();
     assert!(!err.to_string().contains(&token[..20]));
 }
+
+const STATEMENT_TYPE: &str = "paddock-test-statement+jwt";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Statement {
+    issued_at: String,
+    heads: Vec<(String, i64)>,
+}
+
+fn statement() -> Statement {
+    Statement {
+        issued_at: "2026-01-01T00:00:00Z".to_owned(),
+        heads: vec![("practice-a".to_owned(), 17), ("practice-b".to_owned(), 4)],
+    }
+}
+
+#[test]
+fn signed_statement_verifies_round_trips_and_carries_its_type_and_kid() {
+    let store = KeyStore::ephemeral().unwrap();
+    let token = store.sign_statement(STATEMENT_TYPE, &statement()).unwrap();
+
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.typ.as_deref(), Some(STATEMENT_TYPE));
+    assert_eq!(header.kid.as_deref(), Some(store.current_kid()));
+    let back: Statement = store.verify_statement(&token, STATEMENT_TYPE).unwrap();
+    assert_eq!(back, statement());
+
+    // Standard JOSE tools can check it with the published key alone.
+    let jwks = store.jwks();
+    let key = DecodingKey::from_ed_components(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let decoded = jsonwebtoken::decode::<Statement>(&token, &key, &validation).unwrap();
+    assert_eq!(decoded.claims, statement());
+}
+
+#[test]
+fn tampered_statement_payload_or_signature_is_refused() {
+    let store = KeyStore::ephemeral().unwrap();
+    let token = store.sign_statement(STATEMENT_TYPE, &statement()).unwrap();
+    let p = parts(&token);
+
+    let mut forged = statement();
+    forged.heads[0].1 = 16;
+    let payload = b64(&serde_json::to_vec(&forged).unwrap());
+    let tampered = format!("{}.{payload}.{}", p[0], p[2]);
+    assert!(matches!(
+        store.verify_statement::<Statement>(&tampered, STATEMENT_TYPE),
+        Err(JwtError::InvalidSignature)
+    ));
+
+    let mut sig = URL_SAFE_NO_PAD.decode(&p[2]).unwrap();
+    sig[10] ^= 0x40;
+    let tampered = format!("{}.{}.{}", p[0], p[1], b64(&sig));
+    assert!(matches!(
+        store.verify_statement::<Statement>(&tampered, STATEMENT_TYPE),
+        Err(JwtError::InvalidSignature)
+    ));
+
+    // A header edited to another kid of the same store still has to match the signature.
+    let rotated = TempDir::new();
+    KeyStore::load_or_generate(&rotated.0).unwrap();
+    let both = KeyStore::rotate(&rotated.0).unwrap();
+    let old_kid = both.keys[0].kid.clone();
+    let signed = both.sign_statement(STATEMENT_TYPE, &statement()).unwrap();
+    let p = parts(&signed);
+    let header =
+        b64(format!(r#"{{"alg":"EdDSA","typ":"{STATEMENT_TYPE}","kid":"{old_kid}"}}"#).as_bytes());
+    let swapped = format!("{header}.{}.{}", p[1], p[2]);
+    assert!(matches!(
+        both.verify_statement::<Statement>(&swapped, STATEMENT_TYPE),
+        Err(JwtError::InvalidSignature)
+    ));
+    assert!(
+        store
+            .verify_statement::<Statement>(&token, STATEMENT_TYPE)
+            .is_ok()
+    );
+}
+
+#[test]
+fn statement_of_another_type_or_an_access_token_is_refused_and_vice_versa() {
+    let store = KeyStore::ephemeral().unwrap();
+    let token = store.sign_statement(STATEMENT_TYPE, &statement()).unwrap();
+    assert!(matches!(
+        store.verify_statement::<Statement>(&token, "paddock-other+jwt"),
+        Err(JwtError::WrongType)
+    ));
+    // The `application/` prefix and case do not matter (RFC 7515 section 4.1.9).
+    let key = store.keys.last().unwrap();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.kid.clone());
+    header.typ = Some(format!("Application/{}", STATEMENT_TYPE.to_uppercase()));
+    let prefixed = jsonwebtoken::encode(&header, &statement(), &key.encoding).unwrap();
+    assert!(
+        store
+            .verify_statement::<Statement>(&prefixed, STATEMENT_TYPE)
+            .is_ok()
+    );
+    // No typ at all.
+    header.typ = None;
+    let untyped = jsonwebtoken::encode(&header, &statement(), &key.encoding).unwrap();
+    assert!(matches!(
+        store.verify_statement::<Statement>(&untyped, STATEMENT_TYPE),
+        Err(JwtError::WrongType)
+    ));
+
+    // A statement never passes for an access token, nor an access token for a statement.
+    let claims = claims_at(T0, 300);
+    let as_statement = store.sign_statement(STATEMENT_TYPE, &claims).unwrap();
+    assert!(matches!(
+        store.verify(&as_statement, ISS, AUD, T0),
+        Err(JwtError::WrongType)
+    ));
+    let access = store.sign(&claims).unwrap();
+    assert!(matches!(
+        store.verify_statement::<AccessClaims>(&access, STATEMENT_TYPE),
+        Err(JwtError::WrongType)
+    ));
+    for typ in ["at+jwt", "AT+JWT", "application/at+jwt", ""] {
+        assert!(
+            matches!(store.sign_statement(typ, &claims), Err(JwtError::WrongType)),
+            "{typ}"
+        );
+    }
+    assert!(matches!(
+        store.verify_statement::<AccessClaims>(&access, ACCESS_TOKEN_TYPE),
+        Err(JwtError::WrongType)
+    ));
+}
+
+#[test]
+fn statement_signed_by_an_unknown_or_missing_kid_is_refused() {
+    let store = KeyStore::ephemeral().unwrap();
+    let other = KeyStore::ephemeral().unwrap();
+    let foreign = other.sign_statement(STATEMENT_TYPE, &statement()).unwrap();
+    assert!(matches!(
+        store.verify_statement::<Statement>(&foreign, STATEMENT_TYPE),
+        Err(JwtError::UnknownKey)
+    ));
+
+    let p = parts(&store.sign_statement(STATEMENT_TYPE, &statement()).unwrap());
+    let header = b64(format!(r#"{{"alg":"EdDSA","typ":"{STATEMENT_TYPE}"}}"#).as_bytes());
+    let token = format!("{header}.{}.{}", p[1], p[2]);
+    assert!(matches!(
+        store.verify_statement::<Statement>(&token, STATEMENT_TYPE),
+        Err(JwtError::UnknownKey)
+    ));
+}
+
+#[test]
+fn statement_with_another_shape_or_algorithm_is_refused() {
+    let store = KeyStore::ephemeral().unwrap();
+    let token = store
+        .sign_statement(STATEMENT_TYPE, &serde_json::json!({"issued_at": 5}))
+        .unwrap();
+    assert!(matches!(
+        store.verify_statement::<Statement>(&token, STATEMENT_TYPE),
+        Err(JwtError::InvalidClaims)
+    ));
+
+    let payload = b64(&serde_json::to_vec(&statement()).unwrap());
+    let kid = store.current_kid();
+    let none =
+        b64(format!(r#"{{"alg":"none","typ":"{STATEMENT_TYPE}","kid":"{kid}"}}"#).as_bytes());
+    let err = store
+        .verify_statement::<Statement>(&format!("{none}.{payload}."), STATEMENT_TYPE)
+        .unwrap_err();
+    assert!(
+        matches!(err, JwtError::Malformed | JwtError::UnsupportedAlgorithm),
+        "{err:?}"
+    );
+    assert!(matches!(
+        store.verify_statement::<Statement>("not a token", STATEMENT_TYPE),
+        Err(JwtError::Malformed)
+    ));
+}
+
+#[test]
+fn load_refuses_a_missing_or_empty_key_dir_and_creates_nothing() {
+    let dir = TempDir::new();
+    let missing = dir.0.join("audit");
+    assert!(matches!(
+        KeyStore::load(&missing),
+        Err(JwtError::NoKeys { .. })
+    ));
+    assert!(!missing.exists(), "load must not create the directory");
+
+    fs::create_dir(&missing).unwrap();
+    fs::set_permissions(&missing, fs::Permissions::from_mode(0o700)).unwrap();
+    let err = KeyStore::load(&missing).unwrap_err();
+    assert!(matches!(err, JwtError::NoKeys { .. }), "{err:?}");
+    assert!(!err.is_rejection());
+    assert!(
+        key_files(&missing).is_empty(),
+        "load must not generate a key"
+    );
+
+    let (generated, _) = KeyStore::load_or_generate(&missing).unwrap();
+    let loaded = KeyStore::load(&missing).unwrap();
+    assert_eq!(loaded.current_kid(), generated.current_kid());
+    let token = generated
+        .sign_statement(STATEMENT_TYPE, &statement())
+        .unwrap();
+    assert!(
+        loaded
+            .verify_statement::<Statement>(&token, STATEMENT_TYPE)
+            .is_ok()
+    );
+}

@@ -1,8 +1,10 @@
 //! The command line, as clap declarations. `paddock --help` is the user's guide.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sqlx::types::chrono::{DateTime, NaiveDate, Utc};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use uuid::Uuid;
 
 /// Paddock: a multi-tenant platform for veterinary practices.
 ///
@@ -48,6 +50,9 @@ pub enum Command {
     /// Check the database's compliance: row-level security on every table,
     /// a safe application role, current migrations. Exits non-zero on errors.
     Doctor(DoctorArgs),
+    /// Verify, checkpoint and export the audit trail (needs PADDOCK_ADMIN_DATABASE_URL).
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 /// Options of `serve`.
@@ -120,4 +125,168 @@ pub struct DoctorArgs {
     /// Fail on warnings (insecure configuration) too.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Seal pending events, then recompute every practice's hash chain and name the
+    /// first broken event.
+    ///
+    /// Prints on stdout one line of JSON:
+    /// {"status":"ok"|"broken","checkpoint":{"issued_at","practices"}|null,
+    ///  "practices":[{"practice_id","status":"ok"|"broken","events","head_seq",
+    ///  "head_hash","pending","broken":{"seq","reason","detail"}|null}]}
+    /// where reason is altered, missing or reordered; and one line per practice on
+    /// stderr.
+    ///
+    /// Exit status: 0 when every chain verifies; 1 when a chain is broken (the JSON
+    /// on stdout says where) or when the command could not run (bad connection,
+    /// unreadable or forged checkpoint, practice without events...): then stdout is
+    /// empty and stderr has "paddock: error: ...".
+    Verify(AuditVerifyArgs),
+    /// Seal pending events, verify every chain, and print a signed checkpoint of
+    /// every practice's chain head, to keep somewhere the database's administrators
+    /// cannot write.
+    ///
+    /// The checkpoint is one line of JSON:
+    /// {"format":"paddock-audit-checkpoint-v1","kid","statement":{"issued_at",
+    ///  "heads":[{"practice_id","seq","hash"}]},"jws"}
+    /// where jws is a compact JWS (EdDSA, typ paddock-audit-checkpoint+jwt) whose
+    /// payload is the statement. It is signed with the newest key in
+    /// $PADDOCK_DATA_DIR/keys/audit (generated, with a warning, if there is none).
+    /// A rewritten and re-chained log still verifies on its own; `audit verify
+    /// --checkpoint` against an older checkpoint does not.
+    ///
+    /// Exit status: 0 when written; 1 on error, or when a chain is broken (nothing
+    /// is signed then).
+    Checkpoint(AuditCheckpointArgs),
+    /// Stream one practice's events, sealed ones in chain order and then those not
+    /// sealed yet, to stdout as JSON lines or CSV; the count goes to stderr. The
+    /// export is itself recorded in the practice's trail.
+    Export(AuditExportArgs),
+}
+
+/// Options of `audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Verify only this practice (an id with no events at all is an error: no such
+    /// practice, or its whole trail was deleted).
+    #[arg(long)]
+    pub practice: Option<Uuid>,
+
+    /// Also check that each practice's log still extends the heads of this
+    /// checkpoint (written by `audit checkpoint`). Its signature is checked with the
+    /// keys in $PADDOCK_DATA_DIR/keys/audit only, never a key found in the file; a
+    /// signature that does not verify is an error.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Where the checkpoint keys live (`keys/audit`).
+    #[arg(long, env = "PADDOCK_DATA_DIR", default_value = ".paddock")]
+    pub data_dir: PathBuf,
+}
+
+/// Options of `audit checkpoint`.
+#[derive(Debug, Args)]
+pub struct AuditCheckpointArgs {
+    /// Write the checkpoint to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Print the public keys that verify checkpoints as a JWKS document
+    /// ({"keys":[{"kty":"OKP","crv":"Ed25519","x","kid","alg":"EdDSA","use":"sig"}]})
+    /// and do nothing else (no database needed). Keep a copy apart from the
+    /// checkpoints, to check them with any JOSE library.
+    #[arg(long, conflicts_with = "out")]
+    pub public_key: bool,
+
+    /// Where the checkpoint keys live (`keys/audit`).
+    #[arg(long, env = "PADDOCK_DATA_DIR", default_value = ".paddock")]
+    pub data_dir: PathBuf,
+}
+
+/// Options of `audit export`.
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// The practice whose trail to export.
+    #[arg(long)]
+    pub practice: Uuid,
+
+    /// Only events at or after T: RFC 3339 (2026-03-01T08:00:00Z) or a date
+    /// (2026-03-01, meaning midnight UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+
+    /// Only events before T (exclusive): RFC 3339 or a date (midnight UTC, so
+    /// `--until 2026-04-01` ends with the last event of March).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub until: Option<DateTime<Utc>>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+}
+
+/// How `audit export` writes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// RFC 4180 CSV with a header row; `changes` holds the JSON text.
+    Csv,
+}
+
+impl ExportFormat {
+    /// The format's name, as given on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jsonl => "jsonl",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+/// Parses an RFC 3339 time, or a date meaning midnight UTC at its start.
+fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
+    let value = value.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|_| value.len() == 10)
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|midnight| midnight.and_utc())
+        .ok_or_else(|| {
+            format!("`{value}` is neither an RFC 3339 time (2026-03-01T08:00:00Z) nor a date (2026-03-01)")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc_3339_or_dates_at_midnight_utc() {
+        let at = |s: &str| parse_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(at("2026-03-01").unwrap(), "2026-03-01T00:00:00+00:00");
+        assert_eq!(
+            at("2026-03-01T08:30:00+02:00").unwrap(),
+            "2026-03-01T06:30:00+00:00"
+        );
+        assert_eq!(
+            at("2026-03-01T08:30:00.5Z").unwrap(),
+            "2026-03-01T08:30:00.500+00:00"
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-3-1",
+            "yesterday",
+            "2026-03-01T08:30",
+            "",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
 }

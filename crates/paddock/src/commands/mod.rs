@@ -1,12 +1,13 @@
 //! One module per subcommand.
 
+mod audit;
 mod demo;
 mod doctor;
 mod migrate;
 mod practice;
 mod serve;
 
-use crate::cli::{Command, DemoAction};
+use crate::cli::{AuditCommand, Command, DemoAction};
 use std::process::ExitCode;
 
 /// A command's failure, printed with its causes by `main`.
@@ -25,5 +26,8 @@ pub async fn run(command: Command) -> Result<ExitCode, CommandError> {
             None => demo::run(args).await,
         },
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Audit(AuditCommand::Verify(args)) => audit::verify::run(args).await,
+        Command::Audit(AuditCommand::Checkpoint(args)) => audit::checkpoint::run(args).await,
+        Command::Audit(AuditCommand::Export(args)) => audit::export::run(args).await,
     }
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod audit_chain;
+mod audit_cli;
 mod auth;
 mod browser;
 mod cli;
