@@ -120,7 +120,7 @@ async fn export_on(
     conn: &mut PgConnection,
     practice: PracticeId,
     filter: &AuditFilter,
-    sink: &mut (dyn FnMut(&AuditRecord) -> std::io::Result<()> + Send),
+    sink: &mut (dyn FnMut(Option<&AuditRecord>) -> std::io::Result<()> + Send),
 ) -> Result<u64, StoreError> {
     let mut query = QueryBuilder::new(format!("select {RECORD_COLUMNS} where e.practice_id = "));
     query.push_bind(practice.as_uuid());
@@ -129,24 +129,27 @@ async fn export_on(
     let mut rows = query.build_query_as::<AuditRecord>().fetch(conn);
     let mut count = 0;
     while let Some(record) = rows.try_next().await? {
-        sink(&record).map_err(StoreError::Export)?;
+        sink(Some(&record)).map_err(StoreError::Export)?;
         count += 1;
     }
     Ok(count)
 }
 
 impl AdminDb {
-    /// Exports `practice`'s events matching `filter` to `sink` and records the export
-    /// (action `export`) in the practice's trail; returns how many events were written.
+    /// Exports `practice`'s events matching `filter` to `sink`, then calls `sink(None)`
+    /// to flush, and only once that succeeded records the export (action `export`) in
+    /// the practice's trail; returns how many events were written.
     pub async fn export_audit(
         &self,
         practice: PracticeId,
         filter: &AuditFilter,
         format: &str,
-        sink: &mut (dyn FnMut(&AuditRecord) -> std::io::Result<()> + Send),
+        sink: &mut (dyn FnMut(Option<&AuditRecord>) -> std::io::Result<()> + Send),
     ) -> Result<u64, StoreError> {
         let mut tx = self.begin_system(practice).await?;
         let count = export_on(tx.conn(), practice, filter, sink).await?;
+        // An export cut short (a reader that stopped, a full disk) is not recorded as done.
+        sink(None).map_err(StoreError::Export)?;
         let event = super::AuditEvent {
             action: "export",
             entity_type: Some("audit_log"),

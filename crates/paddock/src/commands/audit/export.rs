@@ -72,18 +72,16 @@ async fn export(
     if format == ExportFormat::Csv {
         write_csv_row(&mut out, CSV_COLUMNS.map(Some))?;
     }
-    let mut sink = |record: &AuditRecord| match format {
-        ExportFormat::Jsonl => write_json_line(&mut out, record),
-        ExportFormat::Csv => write_csv_record(&mut out, record),
+    // `None` ends the export: the buffer's tail must be written before the store
+    // records the export as done.
+    let mut sink = |record: Option<&AuditRecord>| match (record, format) {
+        (Some(record), ExportFormat::Jsonl) => write_json_line(&mut out, record),
+        (Some(record), ExportFormat::Csv) => write_csv_record(&mut out, record),
+        (None, _) => out.flush(),
     };
     let count = admin
         .export_audit(practice, &filter, format.as_str(), &mut sink)
         .await?;
-    // The export event is committed by now, so a failure to write the buffer's tail
-    // (a reader that stopped early, a full disk) still fails the command, but the
-    // trail records the export as complete.
-    out.flush()
-        .map_err(|e| format!("could not write the end of the export: {e}"))?;
     Ok(count)
 }
 
