@@ -170,30 +170,24 @@ begin
 end
 $$;
 
--- Each practice that has events, with its chain head and how many events await sealing
--- (for `paddock audit verify` and `checkpoint`, whatever role the admin connects as).
+-- Every practice, with its chain head and how many events await sealing (for `paddock
+-- audit verify` and `checkpoint`, whatever role the admin connects as). Practices are
+-- listed from their own table, so one whose every event was deleted still shows up.
+create policy audit_sealer_lists_practices on practices for select to paddock_owner using (true);
 create function audit_heads()
     returns table (practice_id uuid, seq bigint, hash bytea, pending bigint)
     language sql stable security definer
     set search_path = public, pg_temp
     as $$
-    with recursive practices_with_events(p) as (
-        (select a.practice_id from audit_events a order by a.practice_id limit 1)
-        union all
-        select (select a.practice_id from audit_events a
-                 where a.practice_id > pe.p order by a.practice_id limit 1)
-          from practices_with_events pe where pe.p is not null
-    )
-    select pe.p,
+    select p.id,
            head.seq,
            head.hash,
-           (select count(*) from audit_events u where u.practice_id = pe.p and u.seq is null)
-      from practices_with_events pe
+           (select count(*) from audit_events u where u.practice_id = p.id and u.seq is null)
+      from practices p
       left join lateral (select a.seq, a.hash from audit_events a
-                          where a.practice_id = pe.p and a.seq is not null
+                          where a.practice_id = p.id and a.seq is not null
                           order by a.seq desc limit 1) head on true
-     where pe.p is not null
-     order by pe.p
+     order by p.id
 $$;
 
 revoke execute on function audit_seal_practice(uuid, integer), audit_seal(), audit_heads() from public;

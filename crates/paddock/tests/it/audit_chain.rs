@@ -804,3 +804,21 @@ async fn the_app_role_cannot_list_every_practices_chain_head() {
         Some("42501")
     );
 }
+
+#[tokio::test]
+async fn a_wiped_trail_is_missing_from_its_first_event() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let broken = tampered(
+        &world,
+        &format!("delete from audit_events where practice_id = '{a}'"),
+    )
+    .await;
+    assert_eq!((broken.seq, broken.reason), (1, BreakReason::Missing));
+    let listed = world.admin.audit_heads().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|h| h.practice_id == a.as_uuid() && h.seq.is_none())
+    );
+}

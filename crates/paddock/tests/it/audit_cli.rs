@@ -183,7 +183,7 @@ async fn verify_of_a_practice_without_events_is_an_error_not_a_pass() {
         assert_eq!(output.code(), 1, "{args:?}: {output}");
         assert!(output.stdout.is_empty(), "{args:?}: {output}");
         assert!(output.stderr.contains("paddock: error:"), "{output}");
-        assert!(output.stderr.contains("no audit events"), "{output}");
+        assert!(output.stderr.contains("there is no practice"), "{output}");
         assert!(output.stderr.contains(&unknown), "{output}");
     }
 }

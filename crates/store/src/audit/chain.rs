@@ -450,7 +450,7 @@ impl AdminDb {
         seal_pool(self.pool()).await
     }
 
-    /// Every practice that has audit events, with its chain head.
+    /// Every practice, with its chain head (none when it has no sealed event).
     pub async fn audit_heads(&self) -> Result<Vec<HeadRow>, StoreError> {
         Ok(
             sqlx::query_as("select practice_id, seq, hash, pending from audit_heads()")
@@ -466,8 +466,18 @@ impl AdminDb {
         checkpoint: Option<&ChainHead>,
     ) -> Result<Verification, StoreError> {
         let mut tx = self.begin_system(practice).await?;
-        let verification = verify_on(tx.conn(), practice, checkpoint).await?;
+        let mut verification = verify_on(tx.conn(), practice, checkpoint).await?;
         tx.rollback().await?;
+        // Creating a practice is itself recorded: a trail with nothing in it was wiped.
+        if verification.events == 0 && verification.pending == 0 && verification.broken.is_none()
+        {
+            verification.broken = Some(ChainBreak {
+                seq: 1,
+                reason: BreakReason::Missing,
+                detail: "the practice has no audit events at all, yet its creation is always recorded"
+                    .to_owned(),
+            });
+        }
         Ok(verification)
     }
 }

@@ -28,14 +28,9 @@ fn key_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("audit")
 }
 
-/// The error for a practice id that has no audit event at all. Every practice has
-/// at least the event of its creation, so this is a wrong id or a wiped trail.
+/// The error for a practice id that names no practice.
 fn no_events(practice: PracticeId) -> CommandError {
-    format!(
-        "practice {practice} has no audit events: no such practice, or its whole trail was \
-         deleted (a signed checkpoint naming the practice tells which)"
-    )
-    .into()
+    format!("there is no practice {practice}").into()
 }
 
 /// One human line about a practice's verification, for stderr.

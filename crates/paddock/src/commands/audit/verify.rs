@@ -110,15 +110,15 @@ pub async fn run(args: AuditVerifyArgs) -> Result<ExitCode, CommandError> {
     }
 }
 
-/// Seals what is pending, then verifies `only` (or every practice with events, and
-/// every practice the checkpoint names, which catches a trail deleted outright).
+/// Seals what is pending, then verifies `only` (or every practice, and every practice
+/// the checkpoint names).
 async fn verify_all(
     admin: &AdminDb,
     only: Option<PracticeId>,
     checkpoint: Option<&Statement>,
 ) -> Result<Vec<Verification>, CommandError> {
     admin.seal_audit().await?;
-    let with_events: BTreeSet<Uuid> = admin
+    let known: BTreeSet<Uuid> = admin
         .audit_heads()
         .await?
         .into_iter()
@@ -135,13 +135,13 @@ async fn verify_all(
     let practices: BTreeSet<Uuid> = match only {
         Some(practice) => {
             let id = practice.as_uuid();
-            if !with_events.contains(&id) && !heads.contains_key(&id) {
+            if !known.contains(&id) && !heads.contains_key(&id) {
                 return Err(no_events(practice));
             }
             BTreeSet::from([id])
         }
         None => {
-            let mut all = with_events;
+            let mut all = known;
             all.extend(heads.keys().copied());
             all
         }
