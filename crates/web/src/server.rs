@@ -41,7 +41,8 @@ impl Default for HttpConfig {
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Sign-in, sessions, access tokens"),
-        (name = "staff", description = "Members, roles, invitations, API keys")
+        (name = "staff", description = "Members, roles, invitations, API keys"),
+        (name = "audit", description = "The practice's audit trail and its hash chain")
     )
 )]
 struct ApiDoc;
@@ -64,6 +65,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::staff::router())
         .merge(routes::invitations::router())
         .merge(routes::api_keys::router())
+        .merge(routes::audit::router())
 }
 
 /// The whole application with its layers.

@@ -4,6 +4,7 @@
 //! as the application role, exactly as the server does.
 
 mod api;
+mod audit_api;
 mod audit_chain;
 mod audit_cli;
 mod auth;

@@ -1,8 +1,9 @@
-//! Server-rendered pages (askama): sign-in, the staff layout, staff management,
-//! invitation acceptance and password reset. Forms work without JavaScript; no
-//! inline script or style (the CSP forbids both); every cookie-authenticated form
-//! carries the session's CSRF token.
+//! Server-rendered pages (askama): sign-in, the staff layout, staff management, the
+//! audit trail, invitation acceptance and password reset. Forms work without
+//! JavaScript; no inline script or style (the CSP forbids both); every
+//! cookie-authenticated form carries the session's CSRF token.
 
+mod audit;
 mod views;
 
 use crate::auth::cookies::{clear_session, session_token, set_session};
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff", get(staff_page))
         .route("/staff/invitations", post(staff_invite))
         .route("/staff/members/{id}/{action}", post(staff_member_action))
+        .route("/audit", get(audit::audit_page))
         .route(
             "/invitations/{token}",
             get(invitation_page).post(invitation_submit),
@@ -255,6 +257,7 @@ async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result
         display_name: me.display_name,
         role_name: principal.role_name().to_owned(),
         can_manage_staff: principal.permissions().contains(Permission::StaffManage),
+        can_read_audit: principal.permissions().contains(Permission::AuditRead),
         csrf_token: page.csrf_token.clone(),
     })
 }

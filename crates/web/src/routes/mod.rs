@@ -1,6 +1,7 @@
 //! One module per resource, each exposing `router()`.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod invitations;

@@ -1,0 +1,697 @@
+//! The audit trail over HTTP and on the staff page: `GET /api/v1/audit/events` (filters,
+//! cursor pagination, field-level diffs, 422 for every bad parameter),
+//! `GET /api/v1/audit/verify`, and `/audit`; all of it only for holders of
+//! `audit.read`, and only ever the caller's own practice.
+
+use crate::api::{Env, Session, env};
+use crate::world::TEST_PASSWORD;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use tower::ServiceExt;
+
+const DESK_EMAIL: &str = "desk@riverside.example";
+const DESK_PASSWORD: &str = "marsh-harrier-31-glides-low";
+
+/// Practice A with its admin signed in, a receptionist who joined by invitation and
+/// signed in, and the receptionist then promoted to veterinarian by the admin.
+struct Scene {
+    env: Env,
+    admin: Session,
+    admin_id: String,
+    desk: Session,
+    /// The receptionist's membership (the entity of the role change).
+    desk_membership: String,
+}
+
+async fn scene() -> Scene {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let admin_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let receptionist = role_id(&env, &admin, "Receptionist").await;
+    let desk = join(&env, &admin, DESK_EMAIL, &receptionist).await;
+    let (_, members, _) = env.send("GET", "/api/v1/members", None, Some(&admin)).await;
+    let desk_membership = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == DESK_EMAIL)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Scene {
+        env,
+        admin,
+        admin_id,
+        desk,
+        desk_membership,
+    }
+}
+
+impl Scene {
+    /// Promotes the receptionist to veterinarian (after they signed in as receptionist).
+    async fn promote_desk(&self) {
+        let vet = role_id(&self.env, &self.admin, "Veterinarian").await;
+        let (status, body, _) = self
+            .env
+            .send(
+                "POST",
+                &format!("/api/v1/members/{}/role", self.desk_membership),
+                Some(json!({ "role_id": vet })),
+                Some(&self.admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// `GET` as the admin, which must answer 200.
+    async fn get_ok(&self, path: &str) -> Value {
+        let (status, body, _) = self.env.send("GET", path, None, Some(&self.admin)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    /// The admin's events for `query` (one page of up to 200).
+    async fn events(&self, query: &str) -> Vec<Value> {
+        let body = self
+            .get_ok(&format!("/api/v1/audit/events?limit=200&{query}"))
+            .await;
+        assert!(body["next_cursor"].is_null(), "fits one page: {body}");
+        items(&body)
+    }
+}
+
+async fn role_id(env: &Env, admin: &Session, name: &str) -> String {
+    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(admin)).await;
+    roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Invites `email` with `role_id`, accepts the mailed link and signs in.
+async fn join(env: &Env, admin: &Session, email: &str, role_id: &str) -> Session {
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/invitations",
+            Some(json!({"email": email, "role_id": role_id})),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mails = paddock_notify::read_outbox(&env.outbox).unwrap();
+    let mail = mails.iter().rev().find(|m| m.to.contains(email)).unwrap();
+    let token = mail
+        .body_text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
+        .unwrap();
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/invitations/accept",
+            Some(json!({"token": token, "password": DESK_PASSWORD, "display_name": "Dana Desk"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    env.login_as(email, DESK_PASSWORD).await
+}
+
+fn items(page: &Value) -> Vec<Value> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {page}"))
+        .clone()
+}
+
+fn ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The fields named by a 422 problem.
+#[track_caller]
+fn refused_fields(status: StatusCode, body: &Value) -> BTreeSet<String> {
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")),
+        "{body}"
+    );
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A page (HTML) as the browser of `session` gets it: status, content type and body.
+async fn page(env: &Env, path: &str, session: Option<&Session>) -> (StatusCode, String, String) {
+    let mut request = Request::get(path);
+    if let Some(session) = session {
+        request = request.header(
+            header::COOKIE,
+            format!("__Host-paddock_session={}", session.cookie),
+        );
+    }
+    let response = env
+        .router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// Listing
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn audit_api_the_admin_sees_their_login_and_a_role_change_with_its_field_diff() {
+    let s = scene().await;
+    s.promote_desk().await;
+    let events = s.events("").await;
+
+    let logins: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "login" && e["actor_user_id"] == s.admin_id.as_str())
+        .collect();
+    assert!(!logins.is_empty(), "{events:?}");
+    assert_eq!(logins[0]["actor_kind"], "user");
+    assert!(logins[0]["request_id"].is_string(), "{}", logins[0]);
+
+    let change = events
+        .iter()
+        .find(|e| e["action"] == "role_change")
+        .unwrap_or_else(|| panic!("no role change in {events:?}"));
+    assert_eq!(change["entity_type"], "membership");
+    assert_eq!(change["entity_id"], s.desk_membership.as_str());
+    assert_eq!(change["actor_user_id"], s.admin_id.as_str());
+    assert_eq!(change["actor_name"], "Admin");
+    assert_eq!(change["actor_role"], "Practice admin");
+    assert_eq!(
+        change["changes"]["role"],
+        json!(["Receptionist", "Veterinarian"])
+    );
+    // The row change itself, written by the database trigger, with the old and new ids.
+    let row_update = events
+        .iter()
+        .find(|e| {
+            e["action"] == "update"
+                && e["entity_type"] == "membership"
+                && e["entity_id"] == s.desk_membership.as_str()
+        })
+        .unwrap_or_else(|| panic!("no membership update in {events:?}"));
+    let role_ids = row_update["changes"]["role_id"].as_array().unwrap();
+    assert_eq!(role_ids.len(), 2);
+    assert_ne!(role_ids[0], role_ids[1]);
+
+    // Newest first, by id (UUIDv7).
+    let listed = ids(&events);
+    let mut sorted = listed.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(listed, sorted);
+    // Nothing secret is listed: stored hashes show only as "changed".
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains(&s.admin.cookie), "no session token");
+    let sessions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["entity_type"] == "session" && e["action"] == "create")
+        .collect();
+    assert!(!sessions.is_empty());
+    for session in sessions {
+        assert_eq!(session["changes"]["token_hash"], "changed", "{session}");
+    }
+}
+
+#[tokio::test]
+async fn audit_api_filters_narrow_the_list() {
+    let s = scene().await;
+    s.promote_desk().await;
+    let all = s.events("").await;
+
+    let logins = s.events("action=login").await;
+    assert!(!logins.is_empty());
+    assert!(logins.len() < all.len());
+    assert!(logins.iter().all(|e| e["action"] == "login"), "{logins:?}");
+
+    // One member's history: the invitation acceptance, the row changes, the role change.
+    let history = s
+        .events(&format!(
+            "entity_type=membership&entity_id={}",
+            s.desk_membership
+        ))
+        .await;
+    let actions: BTreeSet<&str> = history
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains("role_change"), "{actions:?}");
+    assert!(actions.contains("update"), "{actions:?}");
+    assert!(actions.contains("create"), "{actions:?}");
+    assert!(
+        history
+            .iter()
+            .all(|e| e["entity_id"] == s.desk_membership.as_str()
+                && e["entity_type"] == "membership")
+    );
+    assert_eq!(
+        s.events(&format!("entity_id={}", s.desk_membership))
+            .await
+            .len(),
+        history.len()
+    );
+
+    let by_admin = s.events(&format!("actor={}", s.admin_id)).await;
+    assert!(!by_admin.is_empty() && by_admin.len() < all.len());
+    assert!(
+        by_admin
+            .iter()
+            .all(|e| e["actor_user_id"] == s.admin_id.as_str())
+    );
+
+    let both = s
+        .events(&format!("action=role_change&actor={}", s.admin_id))
+        .await;
+    assert_eq!(both.len(), 1, "{both:?}");
+
+    // Time bounds: `from` is inclusive, `to` exclusive (both RFC 3339, `+` encoded).
+    let first = all.last().unwrap()["occurred_at"].as_str().unwrap();
+    let from_first = s
+        .events(&format!("from={}", first.replace('+', "%2B")))
+        .await;
+    assert_eq!(from_first.len(), all.len());
+    let to_first = s.events(&format!("to={}", first.replace('+', "%2B"))).await;
+    assert!(to_first.is_empty(), "{to_first:?}");
+    assert!(
+        s.events("from=2999-01-01T00:00:00Z").await.is_empty(),
+        "nothing in the future"
+    );
+    assert_eq!(
+        s.events("from=2000-01-01T00:00:00%2B02:00&to=2999-01-01T00:00:00Z")
+            .await
+            .len(),
+        all.len()
+    );
+
+    assert!(s.events("action=no_such_action").await.is_empty());
+}
+
+#[tokio::test]
+async fn audit_api_cursor_pagination_walks_every_event_once_without_gaps() {
+    let s = scene().await;
+    s.promote_desk().await;
+    let all = ids(&s.events("").await);
+    assert!(all.len() > 6, "enough events to page: {}", all.len());
+
+    for limit in [1, 3, all.len() / 2, all.len()] {
+        let mut walked = Vec::new();
+        let mut pages = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/audit/events?limit={limit}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let body = s.get_ok(&path).await;
+            let page = items(&body);
+            assert!(!page.is_empty(), "no empty page (limit {limit})");
+            assert!(page.len() <= limit);
+            walked.extend(ids(&page));
+            pages += 1;
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+            assert!(pages <= all.len(), "the walk ends");
+        }
+        assert_eq!(walked, all, "limit {limit}: same events, same order");
+        assert_eq!(pages, all.len().div_ceil(limit), "limit {limit}");
+    }
+
+    // Paging a filtered list stays within the filter.
+    let creates = ids(&s.events("action=create").await);
+    assert!(creates.len() > 2);
+    let first = s.get_ok("/api/v1/audit/events?action=create&limit=2").await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest = s
+        .get_ok(&format!(
+            "/api/v1/audit/events?action=create&limit=200&cursor={cursor}"
+        ))
+        .await;
+    let mut walked = ids(&items(&first));
+    walked.extend(ids(&items(&rest)));
+    assert_eq!(walked, creates);
+    assert!(rest["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn audit_api_bad_parameters_are_422_naming_each_field() {
+    let s = scene().await;
+    let cases: &[(&str, &[&str])] = &[
+        ("limit=0", &["limit"]),
+        ("limit=201", &["limit"]),
+        ("limit=fifty", &["limit"]),
+        ("limit=-5", &["limit"]),
+        ("actor=someone", &["actor"]),
+        ("entity_id=42", &["entity_id"]),
+        ("from=yesterday", &["from"]),
+        ("to=2026-13-01T00:00:00Z", &["to"]),
+        // An unencoded `+` arrives as a space.
+        ("from=2026-01-01T00:00:00+01:00", &["from"]),
+        ("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", &["to"]),
+        ("cursor=not-a-cursor", &["cursor"]),
+        ("action=DROP%20TABLE%20audit_events", &["action"]),
+        ("entity_type=%00", &["entity_type"]),
+        ("entity=membership", &["entity"]),
+        ("action=login&action=logout", &["action"]),
+        (
+            "limit=0&actor=x&entity_id=y&from=z",
+            &["limit", "actor", "entity_id", "from"],
+        ),
+    ];
+    for (query, fields) in cases {
+        let (status, body, _) = s
+            .env
+            .send(
+                "GET",
+                &format!("/api/v1/audit/events?{query}"),
+                None,
+                Some(&s.admin),
+            )
+            .await;
+        let expected: BTreeSet<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        assert_eq!(refused_fields(status, &body), expected, "{query}");
+    }
+    // The bounds themselves are fine, and empty values count as absent (forms).
+    let one = s.get_ok("/api/v1/audit/events?limit=1").await;
+    assert_eq!(items(&one).len(), 1);
+    assert!(one["next_cursor"].is_string());
+    s.get_ok("/api/v1/audit/events?limit=200").await;
+    let blank = items(
+        &s.get_ok("/api/v1/audit/events?action=&entity_id=&from=&limit=")
+            .await,
+    );
+    let all = ids(&s.events("").await);
+    assert_eq!(ids(&blank), all[..all.len().min(50)]);
+}
+
+// ---------------------------------------------------------------------------------
+// Who may read
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
+    let s = scene().await;
+    let (_, me, _) = s.env.send("GET", "/api/v1/me", None, Some(&s.desk)).await;
+    assert!(
+        !me["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("audit.read"))
+    );
+    for path in [
+        "/api/v1/audit/events",
+        "/api/v1/audit/verify",
+        // Refused before the parameters are even looked at.
+        "/api/v1/audit/events?limit=0&bogus=1",
+    ] {
+        let (status, body, _) = s.env.send("GET", path, None, Some(&s.desk)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("audit.read"),
+            "{body}"
+        );
+    }
+    for path in ["/audit", "/audit?entity_id=bad"] {
+        let (status, content_type, _) = page(&s.env, path, Some(&s.desk)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            content_type.starts_with("application/problem+json"),
+            "same as /staff: {content_type}"
+        );
+    }
+    let (status, _, _) = page(&s.env, "/staff", Some(&s.desk)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the page /audit copies");
+    // The navigation offers the page only to those who may read it.
+    let (_, _, dashboard) = page(&s.env, "/", Some(&s.desk)).await;
+    assert!(!dashboard.contains("href=\"/audit\""), "{dashboard}");
+    let (_, _, dashboard) = page(&s.env, "/", Some(&s.admin)).await;
+    assert!(dashboard.contains("href=\"/audit\""), "{dashboard}");
+
+    let (status, _, _) = s.env.send("GET", "/api/v1/audit/events", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = page(&s.env, "/audit", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn audit_api_practice_b_never_sees_practice_a_events() {
+    let s = scene().await;
+    s.promote_desk().await;
+    let ours: BTreeSet<String> = ids(&s.events("").await).into_iter().collect();
+    let admin_b = s
+        .env
+        .login_as("admin@northside.example", TEST_PASSWORD)
+        .await;
+    let get_b = |path: String| {
+        let env = &s.env;
+        let admin_b = &admin_b;
+        async move {
+            let (status, body, _) = env.send("GET", &path, None, Some(admin_b)).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            body
+        }
+    };
+
+    let theirs = items(&get_b("/api/v1/audit/events?limit=200".to_owned()).await);
+    assert!(!theirs.is_empty(), "B has its own events");
+    assert!(
+        theirs
+            .iter()
+            .all(|e| !ours.contains(e["id"].as_str().unwrap())),
+        "no event of A is listed for B"
+    );
+    assert!(
+        theirs
+            .iter()
+            .all(|e| e["actor_user_id"] != s.admin_id.as_str())
+    );
+    for query in [
+        format!("entity_id={}", s.desk_membership),
+        format!("entity_type=membership&entity_id={}", s.desk_membership),
+        format!("actor={}", s.admin_id),
+        "action=role_change".to_owned(),
+    ] {
+        let body = get_b(format!("/api/v1/audit/events?{query}")).await;
+        assert_eq!(body, json!({ "items": [], "next_cursor": null }), "{query}");
+    }
+    // A's cursor does not open A's list to B either.
+    let first = s.get_ok("/api/v1/audit/events?limit=1").await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let paged = items(&get_b(format!("/api/v1/audit/events?limit=200&cursor={cursor}")).await);
+    assert!(
+        paged
+            .iter()
+            .all(|e| !ours.contains(e["id"].as_str().unwrap()))
+    );
+    let (_, _, html) = page(
+        &s.env,
+        &format!("/audit?entity_id={}", s.desk_membership),
+        Some(&admin_b),
+    )
+    .await;
+    assert!(html.contains("No events match"), "{html}");
+    assert!(!html.contains("<code>role_change</code>"), "{html}");
+}
+
+// ---------------------------------------------------------------------------------
+// Verification
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn audit_api_verify_answers_ok_and_seals_what_was_pending() {
+    let s = scene().await;
+    s.promote_desk().await;
+    let verified = s.get_ok("/api/v1/audit/verify").await;
+    assert_eq!(verified["status"], "ok", "{verified}");
+    assert!(verified["broken"].is_null());
+    let events = verified["events"].as_u64().unwrap();
+    assert!(events > 0, "{verified}");
+    assert_eq!(verified["head_seq"].as_u64(), Some(events));
+    assert_eq!(verified["pending"], 0);
+    let head = verified["head_hash"].as_str().unwrap();
+    assert_eq!(head.len(), 64);
+    assert!(head.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // The listed events now carry their place in the chain; the newest is the head.
+    let listed = s.events("").await;
+    assert_eq!(listed.len() as u64, events, "nothing new was recorded");
+    assert_eq!(listed[0]["seq"].as_u64(), Some(events));
+    assert_eq!(listed[0]["hash"], head);
+    assert!(
+        listed
+            .iter()
+            .all(|e| e["seq"].is_u64() && e["hash"].is_string())
+    );
+
+    let admin_b = s
+        .env
+        .login_as("admin@northside.example", TEST_PASSWORD)
+        .await;
+    let (status, theirs, _) = s
+        .env
+        .send("GET", "/api/v1/audit/verify", None, Some(&admin_b))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(theirs["status"], "ok");
+    assert_ne!(theirs["head_hash"], head, "each practice has its own chain");
+}
+
+// ---------------------------------------------------------------------------------
+// The page
+// ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn audit_api_the_audit_page_shows_events_readably_with_history_links() {
+    let s = scene().await;
+    s.promote_desk().await;
+    let (status, content_type, html) = page(&s.env, "/audit", Some(&s.admin)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(html.contains("id=\"audit-events\""), "{html}");
+    assert!(html.contains("<code>role_change</code>"), "{html}");
+    assert!(html.contains("<code>login</code>"), "{html}");
+    assert!(
+        html.contains("role: Receptionist → Veterinarian"),
+        "the diff reads old → new: {html}"
+    );
+    assert!(html.contains("Practice admin"), "the actor's role");
+    let history = format!(
+        "href=\"/audit?entity_type=membership&#38;entity_id={}\"",
+        s.desk_membership
+    );
+    assert!(html.contains(&history), "{html}");
+    assert!(html.contains(&format!("href=\"/audit?actor={}\"", s.admin_id)));
+    assert!(
+        html.contains("href=\"/audit\" id=\"nav-audit\""),
+        "nav link"
+    );
+    assert!(!html.contains("<script"), "no script needed");
+    assert!(!html.contains("style=\""), "no inline style");
+    let all = ids(&s.events("").await);
+    assert_eq!(
+        shown_ids(&html),
+        all[..all.len().min(50)],
+        "the newest 50 events, newest first"
+    );
+    assert_eq!(older_link(&html).is_some(), all.len() > 50);
+
+    // One entity's history: who changed it and when.
+    let (status, _, html) = page(
+        &s.env,
+        &format!(
+            "/audit?entity_type=membership&entity_id={}",
+            s.desk_membership
+        ),
+        Some(&s.admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("History of membership"), "{html}");
+    assert!(html.contains("role: Receptionist → Veterinarian"));
+    assert!(
+        !html.contains("<code>login</code>"),
+        "only that member's events"
+    );
+
+    // Date filters from the form: a whole past day has nothing.
+    let (status, _, html) = page(
+        &s.env,
+        "/audit?action=&from=2000-01-01&to=2000-01-01",
+        Some(&s.admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No events match"), "{html}");
+    assert!(
+        html.contains("value=\"2000-01-01\""),
+        "the form keeps its values"
+    );
+
+    // A bad filter shows the form again with the reason.
+    let (status, content_type, html) =
+        page(&s.env, "/audit?entity_id=nope&limit=0", Some(&s.admin)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(content_type.starts_with("text/html"));
+    assert!(html.contains("entity_id: must be a UUID"), "{html}");
+    assert!(html.contains("limit: must be"), "{html}");
+    assert!(html.contains("value=\"nope\""));
+}
+
+#[tokio::test]
+async fn audit_api_the_audit_page_pages_with_an_older_events_link() {
+    let s = scene().await;
+    let all = ids(&s.events("").await);
+    let mut seen = Vec::new();
+    let mut path = "/audit?limit=4".to_owned();
+    loop {
+        let (status, _, html) = page(&s.env, &path, Some(&s.admin)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        seen.extend(shown_ids(&html));
+        match older_link(&html) {
+            Some(next) => {
+                assert!(next.contains("limit=4&cursor="), "{next}");
+                path = next;
+            }
+            None => break,
+        }
+        assert!(seen.len() <= all.len(), "the walk ends");
+    }
+    assert_eq!(seen, all, "the pages show every event once, newest first");
+}
+
+/// The target of the page's "Older events" link, if it has one.
+fn older_link(html: &str) -> Option<String> {
+    let marker = html.find("\" id=\"older-events\"")?;
+    let start = html[..marker].rfind("href=\"")? + "href=\"".len();
+    // Askama escapes `&` in attributes as `&#38;`.
+    Some(html[start..marker].replace("&#38;", "&"))
+}
+
+/// The ids of the events a page shows, in order.
+fn shown_ids(html: &str) -> Vec<String> {
+    html.split("data-event-id=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
