@@ -41,6 +41,9 @@ alter table audit_events drop constraint audit_events_pkey;
 alter table audit_events alter column seq drop identity if exists;
 alter table audit_events alter column seq drop not null;
 alter table audit_events alter column id set default audit_uuid_v7();
+-- The time of the write itself (not of the transaction's start), from the clock the id
+-- comes from, so that time filters and id order agree.
+alter table audit_events alter column occurred_at set default clock_timestamp();
 alter table audit_events
     add column actor_kind text not null default 'system' check (actor_kind in ('user', 'system', 'client')),
     add column prev_hash  bytea,

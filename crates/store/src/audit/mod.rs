@@ -77,8 +77,8 @@ pub(crate) async fn insert_event(
         .bind(practice_id.to_string())
         .execute(&mut *conn)
         .await?;
-    // The id (a UUIDv7 from the database clock) and the time come from the database,
-    // like those of the events its triggers write, so both sort on one clock.
+    // The id (a UUIDv7) and the time both come from the database's clock_timestamp(),
+    // like those of the events its triggers write, so all events sort on one clock.
     sqlx::query(
         "insert into audit_events
              (practice_id, actor_kind, actor_user_id, actor_role, action, entity_type, entity_id,
