@@ -693,3 +693,56 @@ async fn a_weak_password_on_the_invitation_page_is_refused_and_the_link_still_wo
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_admin_reads_the_audit_trail_and_one_entitys_history() {
+    let (site, browser) = tokio::join!(site(), Browser::open());
+
+    browser.goto(&site.url("/login")).await;
+    browser.sign_in(ADMIN, TEST_PASSWORD).await;
+    browser.wait_for_path("/").await;
+    assert!(
+        browser.has_link("Audit").await,
+        "the nav offers the audit trail"
+    );
+    browser.click("a[href='/audit']").await;
+    browser.wait_for_path("/audit").await;
+    let table = browser.text("#audit-events").await;
+    assert!(table.contains("login"), "{table}");
+    assert!(table.contains("Admin"), "the actor is named: {table}");
+    let shot = browser.screenshot("audit").await;
+    eprintln!("audit screenshot: {}", shot.display());
+
+    // Filtering by action narrows the list to sign-ins.
+    browser.fill("#filter-action", "login").await;
+    browser.click("#filter").await;
+    browser
+        .wait_for_path("/audit?action=login&entity_type=&entity_id=&actor=&from=&to=")
+        .await;
+    let rows = browser
+        .client
+        .find_all(Locator::Css("#audit-events tbody tr"))
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        let action = row
+            .find(Locator::Css("td:nth-child(3)"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(action, "login");
+    }
+
+    // One session's history: who did what to it and when.
+    browser
+        .click("#audit-events tbody tr td:nth-child(4) a")
+        .await;
+    let history = browser.text("#history").await;
+    assert!(history.starts_with("History of session"), "{history}");
+    let table = browser.text("#audit-events").await;
+    assert!(table.contains("create"), "the session's creation: {table}");
+    browser.close().await;
+}
