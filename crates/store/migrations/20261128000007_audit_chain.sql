@@ -13,11 +13,11 @@
 -- followed by its UTF-8 text, or the 4 bytes ff ff ff ff for NULL, in this order:
 -- practice_id, id (UUIDs as lower-case hyphenated text), occurred_at (microseconds
 -- since the Unix epoch, decimal), actor_kind, actor_user_id, actor_role, action,
--- entity_type, entity_id, changes (jsonb as PostgreSQL prints it), ip (inet as
+-- entity_type, entity_id, changes (the stored JSON text), ip (inet as
 -- PostgreSQL's text(inet) prints it, with the prefix length), user_agent, request_id.
 -- The sequence number is not hashed itself: it is the event's position in the chain,
--- which the chain fixes. store::audit::canonical is the independent Rust version that
--- `paddock audit verify` uses; the two are kept equal by tests.
+-- which the chain fixes. store::audit::chain::chain_hash is the independent Rust version
+-- that `paddock audit verify` uses; the two are kept equal by tests.
 
 -- UUIDv7 from the database clock with microsecond precision in the 12 bits after the
 -- millisecond timestamp (RFC 9562 method 3), so events of one transaction sort in the
@@ -49,8 +49,17 @@ alter table audit_events
     add column prev_hash  bytea,
     add column sealed_at  timestamptz;
 alter table audit_events add primary key (practice_id, id);
-alter table audit_events add constraint audit_events_seq_key unique (practice_id, seq);
+-- Partial, so that writing an (unsealed) event does not touch it.
+create unique index audit_events_seq_key on audit_events (practice_id, seq) where seq is not null;
 create index audit_events_unsealed_idx on audit_events (practice_id, id) where seq is null;
+-- No foreign key to practices: checking it would take a KEY SHARE lock on the practice
+-- row in every audited transaction, and concurrent writers of one practice would then
+-- contend on that row's lock. An event's practice comes from the row it records (whose
+-- own key names the practice) or from the TenantTx of an authenticated principal.
+alter table audit_events drop constraint audit_events_practice_id_fkey;
+-- Stored as the exact JSON text written (json, not jsonb): the chain hashes these bytes,
+-- and reading them back for verification is a copy, not a re-rendering.
+alter table audit_events alter column changes type json using changes::json;
 create index audit_events_actor_idx on audit_events (practice_id, actor_user_id, id);
 
 -- Events written before the chain existed are chained by the sealer like new ones.
@@ -73,11 +82,11 @@ create or replace function refuse_audit_change() returns trigger
 begin
     if tg_op = 'UPDATE' and old.seq is null and new.seq is not null
        and (old.practice_id, old.id, old.occurred_at, old.actor_kind, old.actor_user_id,
-            old.actor_role, old.action, old.entity_type, old.entity_id, old.changes, old.ip,
+            old.actor_role, old.action, old.entity_type, old.entity_id, old.changes::text, old.ip,
             old.user_agent, old.request_id)
            is not distinct from
            (new.practice_id, new.id, new.occurred_at, new.actor_kind, new.actor_user_id,
-            new.actor_role, new.action, new.entity_type, new.entity_id, new.changes, new.ip,
+            new.actor_role, new.action, new.entity_type, new.entity_id, new.changes::text, new.ip,
             new.user_agent, new.request_id)
     then
         return new;
@@ -129,31 +138,39 @@ create function audit_seal_practice(p uuid, max_events integer default 10000) re
 declare
     head_seq bigint;
     head_hash bytea;
-    e audit_events;
+    e record;
     h bytea;
-    n integer := 0;
+    ids uuid[] := '{}';
+    seqs bigint[] := '{}';
+    prevs bytea[] := '{}';
+    hashes bytea[] := '{}';
 begin
     perform pg_advisory_xact_lock(hashtextextended('paddock.audit_seal:' || p::text, 0));
-    select seq, hash into head_seq, head_hash
-      from audit_events where practice_id = p and seq is not null
-     order by seq desc limit 1;
+    select a.seq, a.hash into head_seq, head_hash
+      from audit_events a where a.practice_id = p and a.seq is not null
+     order by a.seq desc limit 1;
     if head_seq is null then
         head_seq := 0;
         head_hash := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
     end if;
-    for e in select * from audit_events
-              where practice_id = p and seq is null
-              order by id limit max_events
+    -- Chain in memory, then write every link in one statement.
+    for e in select a.id, audit_canonical(a) as canonical from audit_events a
+              where a.practice_id = p and a.seq is null
+              order by a.id limit max_events
     loop
         head_seq := head_seq + 1;
-        h := sha256(head_hash || audit_canonical(e));
-        update audit_events
-           set seq = head_seq, prev_hash = head_hash, hash = h, sealed_at = clock_timestamp()
-         where practice_id = p and id = e.id;
+        h := sha256(head_hash || e.canonical);
+        ids := ids || e.id;
+        seqs := seqs || head_seq;
+        prevs := prevs || head_hash;
+        hashes := hashes || h;
         head_hash := h;
-        n := n + 1;
     end loop;
-    return n;
+    update audit_events a
+       set seq = v.seq, prev_hash = v.prev, hash = v.hash, sealed_at = clock_timestamp()
+      from unnest(ids, seqs, prevs, hashes) as v(id, seq, prev, hash)
+     where a.practice_id = p and a.id = v.id;
+    return coalesce(array_length(ids, 1), 0);
 end
 $$;
 

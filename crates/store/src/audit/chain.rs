@@ -45,7 +45,7 @@ pub struct SealedEvent {
     pub entity_type: Option<String>,
     /// Its id.
     pub entity_id: Option<Uuid>,
-    /// Field-level changes, as PostgreSQL prints the jsonb.
+    /// Field-level changes, the JSON text as stored.
     pub changes: Option<String>,
     /// Client address, as PostgreSQL's `text(inet)` prints it.
     pub ip: Option<String>,
@@ -302,6 +302,11 @@ pub async fn verify_on(
     .await?;
     let mut walk = ChainWalk::new();
     let mut suspect = None;
+    // One index scan in chain order streams fastest; a parallel scan with a sort (which
+    // the planner may pick for a large practice) is slower here and spills to disk.
+    sqlx::query("set local max_parallel_workers_per_gather = 0")
+        .execute(&mut *conn)
+        .await?;
     let sql = format!(
         "select {SEALED_COLUMNS} from audit_events
           where practice_id = $1 and seq is not null order by seq"
