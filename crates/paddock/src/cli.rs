@@ -165,13 +165,26 @@ pub enum AuditCommand {
     /// sealed yet, to stdout as JSON lines or CSV; the count goes to stderr. The
     /// export is itself recorded in the practice's trail.
     Export(AuditExportArgs),
+    /// Purge every practice's events older than its audit retention period (practice
+    /// setting, 7 years by default): a prefix of each chain, never the newest event.
+    /// The purge is recorded in the chain first (the last purged event's seq and hash),
+    /// so `verify` still proves what remains. Prints
+    /// {"practices":[{"practice_id","purged"}]}.
+    Purge(AuditPurgeArgs),
+}
+
+/// Options of `audit purge`.
+#[derive(Debug, Args)]
+pub struct AuditPurgeArgs {
+    /// Purge only this practice.
+    #[arg(long)]
+    pub practice: Option<Uuid>,
 }
 
 /// Options of `audit verify`.
 #[derive(Debug, Args)]
 pub struct AuditVerifyArgs {
-    /// Verify only this practice (an id with no events at all is an error: no such
-    /// practice, or its whole trail was deleted).
+    /// Verify only this practice (an id that names no practice is an error).
     #[arg(long)]
     pub practice: Option<Uuid>,
 

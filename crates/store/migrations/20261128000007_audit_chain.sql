@@ -91,6 +91,17 @@ begin
     then
         return new;
     end if;
+    -- The retention purge (audit_purge below) removes a sealed prefix of a practice's
+    -- chain, and only events older than that practice's retention period.
+    if tg_op = 'DELETE' and old.seq is not null
+       and split_part(current_setting('paddock.audit_purge', true), ':', 1) = old.practice_id::text
+       and old.seq <= nullif(split_part(current_setting('paddock.audit_purge', true), ':', 2), '')::bigint
+       and old.occurred_at < now() - make_interval(days => (
+               select s.audit_retention_days from practice_settings s
+                where s.practice_id = old.practice_id))
+    then
+        return old;
+    end if;
     raise exception 'audit events are append-only (% refused)', tg_op
         using errcode = 'insufficient_privilege';
 end
@@ -311,3 +322,59 @@ create trigger api_keys_audit after insert or update or delete on api_keys
 create trigger invitations_audit after insert or update or delete on invitations
     for each row execute function audit_row('invitation', 'id', 'practice_id',
         'secret:token_hash');
+
+-- Retention of the audit trail itself (7 years unless the practice says otherwise).
+alter table practice_settings
+    add column audit_retention_days integer not null default 2557
+        check (audit_retention_days between 365 and 36500);
+
+-- Purges practice p's events older than its retention period: the longest prefix of its
+-- chain whose events are all that old (never the newest event). First a `purge` event is written naming the last
+-- purged event's seq and hash (the checkpoint the remaining chain starts from, covered
+-- by the chain itself once sealed), then the prefix is deleted. Admin only (`paddock
+-- audit purge`); returns how many events were purged.
+create function audit_purge(p uuid) returns bigint
+    language plpgsql security definer
+    set search_path = public, pg_temp
+    as $$
+declare
+    retention integer;
+    through bigint;
+    through_hash bytea;
+    first_seq bigint;
+    purged bigint;
+begin
+    perform set_config('app.practice_id', p::text, true);
+    while audit_seal_practice(p) > 0 loop
+    end loop;
+    perform pg_advisory_xact_lock(hashtextextended('paddock.audit_seal:' || p::text, 0));
+    select s.audit_retention_days into retention from practice_settings s where s.practice_id = p;
+    if retention is null then
+        return 0;
+    end if;
+    select min(a.seq) into first_seq from audit_events a where a.practice_id = p and a.seq is not null;
+    select coalesce(min(a.seq) - 1, max(a.seq)) into through
+      from audit_events a
+     where a.practice_id = p and a.seq is not null
+       and a.occurred_at >= now() - make_interval(days => retention);
+    -- The newest sealed event always stays: the chain goes on from it.
+    through := least(through, (select max(a.seq) - 1 from audit_events a
+                                where a.practice_id = p and a.seq is not null));
+    if through is null or first_seq is null or through < first_seq then
+        return 0;
+    end if;
+    select a.hash into through_hash from audit_events a where a.practice_id = p and a.seq = through;
+    insert into audit_events (practice_id, actor_kind, action, entity_type, changes, request_id)
+    values (p, 'system', 'purge', 'audit_log',
+            json_build_object('through_seq', through, 'through_hash', encode(through_hash, 'hex'),
+                              'from_seq', first_seq, 'retention_days', retention),
+            'audit-purge');
+    perform set_config('paddock.audit_purge', p::text || ':' || through::text, true);
+    delete from audit_events a where a.practice_id = p and a.seq is not null and a.seq <= through;
+    get diagnostics purged = row_count;
+    perform set_config('paddock.audit_purge', '', true);
+    perform audit_seal_practice(p);
+    return purged;
+end
+$$;
+revoke execute on function audit_purge(uuid) from public;

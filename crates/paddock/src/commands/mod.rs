@@ -29,5 +29,6 @@ pub async fn run(command: Command) -> Result<ExitCode, CommandError> {
         Command::Audit(AuditCommand::Verify(args)) => audit::verify::run(args).await,
         Command::Audit(AuditCommand::Checkpoint(args)) => audit::checkpoint::run(args).await,
         Command::Audit(AuditCommand::Export(args)) => audit::export::run(args).await,
+        Command::Audit(AuditCommand::Purge(args)) => audit::purge::run(args).await,
     }
 }

@@ -822,3 +822,108 @@ async fn a_wiped_trail_is_missing_from_its_first_event() {
             .any(|h| h.practice_id == a.as_uuid() && h.seq.is_none())
     );
 }
+
+/// Backdates practice A's first `n` events (by id) to eight years ago, before they are
+/// sealed, so that they fall past the default seven-year retention.
+async fn backdate_first_events(world: &World, n: i64) {
+    let mut root = superuser(world).await;
+    root.execute("set session_replication_role = replica")
+        .await
+        .unwrap();
+    let backdated = sqlx::query(
+        "update audit_events set occurred_at = now() - interval '8 years'
+          where id in (select id from audit_events where practice_id = $1 order by id limit $2)",
+    )
+    .bind(world.a.id.as_uuid())
+    .bind(n)
+    .execute(&mut root)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(backdated, u64::try_from(n).unwrap());
+}
+
+#[tokio::test]
+async fn a_retention_purge_removes_the_old_prefix_and_what_remains_still_verifies() {
+    let world = two_practices().await;
+    backdate_first_events(&world, 5).await;
+    world.admin.seal_audit().await.unwrap();
+    let before = world.admin.verify_audit(world.a.id, None).await.unwrap();
+    assert!(before.is_ok());
+
+    assert_eq!(world.admin.purge_audit(world.a.id).await.unwrap(), 5);
+    assert_eq!(world.admin.purge_audit(world.b.id).await.unwrap(), 0);
+    let after = world.admin.verify_audit(world.a.id, None).await.unwrap();
+    assert!(after.is_ok(), "{after:?}");
+    assert_eq!(after.pending, 0, "the purge sealed its own record");
+    assert_eq!(after.head_seq, before.head_seq + 1, "one purge event more");
+    assert_eq!(after.events, before.events - 5 + 1);
+    let mut conn = superuser(&world).await;
+    let (first, purge): (i64, Value) = sqlx::query_as(
+        "select (select min(seq) from audit_events where practice_id = $1),
+                (select changes::jsonb from audit_events where practice_id = $1 and action = 'purge')",
+    )
+    .bind(world.a.id.as_uuid())
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(first, 6);
+    assert_eq!(purge["through_seq"], 5);
+    assert_eq!(purge["from_seq"], 1);
+    // Nothing left to purge: a second run removes nothing and records nothing.
+    assert_eq!(world.admin.purge_audit(world.a.id).await.unwrap(), 0);
+    assert!(
+        world
+            .admin
+            .verify_audit(world.a.id, None)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_prefix_removed_without_a_recorded_purge_is_missing() {
+    let world = two_practices().await;
+    let a = world.a.id;
+    let broken = tampered(
+        &world,
+        &format!("delete from audit_events where practice_id = '{a}' and seq <= 3"),
+    )
+    .await;
+    assert_eq!((broken.seq, broken.reason), (1, BreakReason::Missing));
+}
+
+#[tokio::test]
+async fn recent_events_cannot_be_purged_and_only_admins_may_purge() {
+    let world = two_practices().await;
+    world.admin.seal_audit().await.unwrap();
+    let mut owner = world.db.owner_conn().await;
+    owner.execute("begin").await.unwrap();
+    owner
+        .execute(
+            format!(
+                "select set_config('app.practice_id', '{a}', true),
+                        set_config('paddock.audit_purge', '{a}:1000', true)",
+                a = world.a.id
+            )
+            .as_str(),
+        )
+        .await
+        .unwrap();
+    let (code, message) = refusal(&mut owner, "delete from audit_events where seq = 1").await;
+    assert_eq!(code, "42501");
+    assert!(message.contains("append-only"), "{message}");
+    assert_eq!(world.admin.purge_audit(world.a.id).await.unwrap(), 0);
+
+    let mut app = world.db.app_conn().await;
+    let error = sqlx::query("select audit_purge($1)")
+        .bind(world.a.id.as_uuid())
+        .execute(&mut app)
+        .await
+        .expect_err("the application role may not purge");
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("42501")
+    );
+}

@@ -698,3 +698,22 @@ fn audit_commands_refuse_to_run_without_the_admin_database_url() {
         assert!(output.stdout.is_empty(), "{args:?}: {output}");
     }
 }
+
+#[tokio::test]
+async fn purge_reports_every_practice_and_removes_nothing_within_the_retention_period() {
+    let world = sealed_world().await;
+    let dir = TempDir::new("audit-purge");
+    let before = event_ids(&world.db, world.a.id).await;
+    let output = audit(&world.db, dir.path(), &["purge"]);
+    assert_eq!(output.code(), 0, "{output}");
+    let report = single_json(&output);
+    for practice in [world.a.id, world.b.id] {
+        let entry = entry(&report, practice);
+        assert_eq!(entry["purged"], 0, "{output}");
+    }
+    assert_eq!(event_ids(&world.db, world.a.id).await, before);
+    let unknown = Uuid::new_v4().to_string();
+    let output = audit(&world.db, dir.path(), &["purge", "--practice", &unknown]);
+    assert_eq!(output.code(), 1, "{output}");
+    assert!(output.stderr.contains("there is no practice"), "{output}");
+}

@@ -193,6 +193,16 @@ impl ChainWalk {
         }
     }
 
+    /// A walk that resumes after a purged prefix: the chain's first remaining event is
+    /// `after_seq + 1`, chained to `after_hash`.
+    pub fn resume(after_seq: i64, after_hash: [u8; 32]) -> Self {
+        Self {
+            next_seq: after_seq + 1,
+            prev: after_hash,
+            verified: 0,
+        }
+    }
+
     /// How many events verified so far.
     pub fn verified(&self) -> u64 {
         self.verified
@@ -300,8 +310,14 @@ pub async fn verify_on(
     .bind(practice.as_uuid())
     .fetch_one(&mut *conn)
     .await?;
-    let mut walk = ChainWalk::new();
     let mut suspect = None;
+    let mut walk = match start_of_chain(conn, practice).await? {
+        Ok(walk) => walk,
+        Err(found) => {
+            suspect = Some(Suspect::Broken(found));
+            ChainWalk::new()
+        }
+    };
     // One index scan in chain order streams fastest; a parallel scan with a sort (which
     // the planner may pick for a large practice) is slower here and spills to disk.
     sqlx::query("set local max_parallel_workers_per_gather = 0")
@@ -311,7 +327,7 @@ pub async fn verify_on(
         "select {SEALED_COLUMNS} from audit_events
           where practice_id = $1 and seq is not null order by seq"
     );
-    {
+    if suspect.is_none() {
         let mut rows = sqlx::query_as::<_, SealedEvent>(&sql)
             .bind(practice.as_uuid())
             .fetch(&mut *conn);
@@ -365,6 +381,48 @@ pub async fn verify_on(
         head_hash: crate::token::hex(&walk.head_hash()),
         pending,
         broken,
+    })
+}
+
+/// Where the walk starts: at event 1, or, after a retention purge, at the first event
+/// left, provided the chain records that purge (a `purge` event naming the last purged
+/// event's seq and hash). A prefix gone without such a record is missing.
+async fn start_of_chain(
+    conn: &mut PgConnection,
+    practice: PracticeId,
+) -> Result<Result<ChainWalk, ChainBreak>, StoreError> {
+    let first: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "select seq, prev_hash from audit_events
+          where practice_id = $1 and seq is not null order by seq limit 1",
+    )
+    .bind(practice.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((first_seq, prev_hash)) = first.filter(|(seq, _)| *seq > 1) else {
+        return Ok(Ok(ChainWalk::new()));
+    };
+    let through = first_seq - 1;
+    let recorded: bool = sqlx::query_scalar(
+        "select exists (select 1 from audit_events
+                         where practice_id = $1 and seq > $2 and action = 'purge'
+                           and changes->>'through_seq' = $2::text
+                           and changes->>'through_hash' = $3)",
+    )
+    .bind(practice.as_uuid())
+    .bind(through)
+    .bind(crate::token::hex(&prev_hash))
+    .fetch_one(&mut *conn)
+    .await?;
+    let anchor: Option<[u8; 32]> = prev_hash.try_into().ok();
+    Ok(match anchor {
+        Some(hash) if recorded => Ok(ChainWalk::resume(through, hash)),
+        _ => Err(ChainBreak {
+            seq: 1,
+            reason: BreakReason::Missing,
+            detail: format!(
+                "events 1 to {through} are gone and no retention purge in the chain recorded their removal"
+            ),
+        }),
     })
 }
 
@@ -462,6 +520,16 @@ impl AdminDb {
                 .fetch_all(self.pool())
                 .await?,
         )
+    }
+
+    /// Purges `practice`'s events older than its audit retention period (a sealed
+    /// prefix of the chain, never the newest event), recording the purge in the chain
+    /// first; returns how many events were removed.
+    pub async fn purge_audit(&self, practice: PracticeId) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select audit_purge($1)")
+            .bind(practice.as_uuid())
+            .fetch_one(self.pool())
+            .await?)
     }
 
     /// Verifies one practice's chain (and that it extends `checkpoint`).

@@ -1,6 +1,6 @@
 //! `paddock audit export`: one practice's trail as JSON lines or CSV on stdout.
 
-use super::{CommandError, connect, no_events};
+use super::{CommandError, connect, unknown_practice};
 use crate::cli::{AuditExportArgs, ExportFormat};
 use paddock_domain::PracticeId;
 use paddock_store::AdminDb;
@@ -60,7 +60,7 @@ async fn export(
     // the foreign key only after streaming nothing; say what is wrong instead.
     let heads = admin.audit_heads().await?;
     if !heads.iter().any(|h| h.practice_id == practice.as_uuid()) {
-        return Err(no_events(practice));
+        return Err(unknown_practice(practice));
     }
     let filter = AuditFilter {
         from: args.since,

@@ -1,11 +1,13 @@
-//! `paddock audit verify|checkpoint|export`: the audit trail seen from outside the
-//! server. Every subcommand connects with PADDOCK_ADMIN_DATABASE_URL, because they
-//! read every practice's trail (verify, checkpoint) or record the export in it.
+//! `paddock audit verify|checkpoint|export|purge`: the audit trail seen from outside
+//! the server. Every subcommand connects with PADDOCK_ADMIN_DATABASE_URL, because they
+//! read every practice's trail (verify, checkpoint), record the export in it, or purge
+//! what is past its retention period.
 //! Results go to stdout as JSON (or the export itself), one summary line per
 //! practice to stderr.
 
 pub mod checkpoint;
 pub mod export;
+pub mod purge;
 pub mod verify;
 
 use super::CommandError;
@@ -29,7 +31,7 @@ fn key_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// The error for a practice id that names no practice.
-fn no_events(practice: PracticeId) -> CommandError {
+fn unknown_practice(practice: PracticeId) -> CommandError {
     format!("there is no practice {practice}").into()
 }
 

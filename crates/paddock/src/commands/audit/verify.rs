@@ -3,7 +3,7 @@
 //! checkpoint.
 
 use super::checkpoint::{self, Statement};
-use super::{CommandError, connect, key_dir, no_events, summary};
+use super::{CommandError, connect, key_dir, summary, unknown_practice};
 use crate::cli::AuditVerifyArgs;
 use paddock_domain::PracticeId;
 use paddock_store::AdminDb;
@@ -136,7 +136,7 @@ async fn verify_all(
         Some(practice) => {
             let id = practice.as_uuid();
             if !known.contains(&id) && !heads.contains_key(&id) {
-                return Err(no_events(practice));
+                return Err(unknown_practice(practice));
             }
             BTreeSet::from([id])
         }
