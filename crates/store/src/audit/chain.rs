@@ -542,13 +542,13 @@ impl AdminDb {
         let mut verification = verify_on(tx.conn(), practice, checkpoint).await?;
         tx.rollback().await?;
         // Creating a practice is itself recorded: a trail with nothing in it was wiped.
-        if verification.events == 0 && verification.pending == 0 && verification.broken.is_none()
-        {
+        if verification.events == 0 && verification.pending == 0 && verification.broken.is_none() {
             verification.broken = Some(ChainBreak {
                 seq: 1,
                 reason: BreakReason::Missing,
-                detail: "the practice has no audit events at all, yet its creation is always recorded"
-                    .to_owned(),
+                detail:
+                    "the practice has no audit events at all, yet its creation is always recorded"
+                        .to_owned(),
             });
         }
         Ok(verification)
@@ -701,7 +701,11 @@ mod tests {
         match walk(&events) {
             Err(Suspect::Relinked { seq, sealed_after }) => {
                 assert_eq!(seq, 2);
-                assert_eq!(sealed_after, chain()[1].hash, "sealed after the old event 2");
+                assert_eq!(
+                    sealed_after,
+                    chain()[1].hash,
+                    "sealed after the old event 2"
+                );
             }
             other => panic!("{other:?}"),
         }
