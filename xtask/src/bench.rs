@@ -1,12 +1,20 @@
-//! `cargo xtask bench <name>`: benchmarks against a release build of the server.
+//! `cargo xtask bench <name>`: benchmarks against release builds.
 //!
 //! Benchmarks are measurements, not tests: they assert nothing about timings, they
 //! print their figures and record them in BENCHMARKS.md at the workspace root.
+//! `login-flood` drives a release build of the server; the database benchmarks
+//! (`audit-write`, `audit-verify`) run the store's code in this process, so when
+//! xtask itself is a debug build they build xtask in release mode and run that.
 
+mod audit_verify;
+mod audit_write;
 mod demo;
 mod http;
 mod login_flood;
+mod options;
+mod process;
 mod report;
+mod scratch;
 
 use std::env;
 use std::io::{BufRead, BufReader};
@@ -20,16 +28,88 @@ pub const USAGE: &str = "\
          GET /healthz and GET /api/v1/me latency (R requests/s each, default 20) for
          N seconds (default 20) without load, then for N seconds while C concurrent
          connections (default 64) flood POST /api/v1/auth/login with wrong passwords;
-         prints the figures and records them in BENCHMARKS.md.";
+         prints the figures and records them in BENCHMARKS.md.
+  bench audit-write [--seconds N] [--rounds R] [--connections C]
+         write throughput of a single-row tenant update through the store's TenantTx
+         with C concurrent app-role connections (default 4): the table's audit trigger
+         off, on, and on with the sealer running every 0.5 s; R rounds of each
+         (default 3), N seconds each (default 10), interleaved to cancel drift.
+  bench audit-verify [--events E] [--runs R]
+         bulk-creates E audit events for one practice (default 1000000), seals them
+         in batches as the server does, then times the Rust verifier R times
+         (default 3) and breaks its time down (server, row transfer, decoding,
+         hashing).
+         Both use a scratch database on the server DATABASE_URL names (an admin URL),
+         else on a private PostgreSQL cluster, and record their figures in
+         BENCHMARKS.md.";
 
 /// Runs the benchmark named by the first argument.
 pub fn run(args: &[String]) -> ExitCode {
     match args.split_first() {
         Some((name, rest)) if name == "login-flood" => login_flood::main(rest),
+        Some((name, rest)) if name == "audit-write" => {
+            in_release(name, rest).unwrap_or_else(|| audit_write::main(rest))
+        }
+        Some((name, rest)) if name == "audit-verify" => {
+            in_release(name, rest).unwrap_or_else(|| audit_verify::main(rest))
+        }
         _ => {
             eprintln!("usage: cargo xtask bench <name> [options]\n\n{USAGE}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// In a debug build of xtask, builds xtask in release mode and runs `bench <name>
+/// <args>` with it, returning its exit code; `None` when this already is an
+/// optimised build (the measurement then runs here). Figures of the store's code in
+/// a debug build would be meaningless.
+fn in_release(name: &str, args: &[String]) -> Option<ExitCode> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let root = workspace_root();
+    eprintln!("xtask: building xtask in release mode (cargo build --release -p xtask)");
+    let binary = match build_release_binary(&root, "xtask") {
+        Ok(binary) => binary,
+        Err(e) => {
+            eprintln!("xtask: bench {name}: {e}");
+            return Some(ExitCode::FAILURE);
+        }
+    };
+    let status = Command::new(&binary)
+        .arg("bench")
+        .arg(name)
+        .args(args)
+        .current_dir(&root)
+        .status();
+    Some(match status {
+        // A signal-killed run has no code; report it as a plain failure.
+        Ok(status) => ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ),
+        Err(e) => {
+            eprintln!("xtask: running {}: {e}", binary.display());
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM, so a benchmark can still clean up after itself.
+async fn stop_signal() -> String {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+            _ = interrupt.recv() => "interrupted".to_owned(),
+            _ = terminate.recv() => "terminated".to_owned(),
+        },
+        _ => std::future::pending().await,
     }
 }
 

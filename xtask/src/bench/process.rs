@@ -1,0 +1,73 @@
+//! CPU time of one process (ours, or a PostgreSQL backend on this machine), from
+//! /proc/<pid>/stat, to say where the time of a database benchmark went.
+
+use std::fs;
+use std::time::Duration;
+
+/// Linux reports process times in clock ticks of 1/100 s (`USER_HZ`, fixed at 100 on
+/// every architecture Linux exposes it to user space with).
+const TICKS_PER_SECOND: u64 = 100;
+
+/// User plus system CPU time of process `pid` ("self" for this one) so far, if
+/// /proc can tell (it cannot for a server on another machine or in another PID
+/// namespace).
+pub fn cpu_time(pid: &str) -> Option<Duration> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// User plus system CPU time of every thread of this process so far.
+pub fn own_cpu_time() -> Option<Duration> {
+    cpu_time("self")
+}
+
+/// `utime + stime` from the text of /proc/<pid>/stat. The command name (field 2) is in
+/// parentheses and may itself hold spaces and parentheses, so fields are counted
+/// from the last `)`: after it come state (field 3), ..., utime (14), stime (15).
+fn parse_stat(stat: &str) -> Option<Duration> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = utime + stime;
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+}
+
+/// The whole machine's CPU busy share over `period` while this benchmark waits: what
+/// other processes (and the database server's background work) use, to show how
+/// noisy the figures that follow are.
+pub async fn others_busy(period: Duration) -> Option<f64> {
+    let start = super::report::CpuTimes::now();
+    tokio::time::sleep(period).await;
+    start?.busy_share(super::report::CpuTimes::now()?)
+}
+
+/// CPU used between two readings, if both exist.
+pub fn used(start: Option<Duration>, end: Option<Duration>) -> Option<Duration> {
+    end?.checked_sub(start?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_user_and_system_time() {
+        let stat = "4242 (postgres: x (y) ) S 1 4242 4242 0 -1 4194560 3456 0 0 0 \
+                    250 37 0 0 20 0 1 0 100 123456 789 18446744073709551615";
+        assert_eq!(parse_stat(stat), Some(Duration::from_millis(2870)));
+        assert_eq!(parse_stat("4242 (short) S 1"), None);
+        assert_eq!(
+            used(
+                Some(Duration::from_millis(10)),
+                Some(Duration::from_millis(30))
+            ),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(used(None, Some(Duration::from_millis(30))), None);
+    }
+
+    #[test]
+    fn reads_its_own_process() {
+        assert!(own_cpu_time().is_some());
+    }
+}
