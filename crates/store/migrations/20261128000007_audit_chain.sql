@@ -4,8 +4,9 @@
 -- Why a sealer: numbering and chaining an event when it is inserted would make every
 -- writer of a practice wait for the previous writer's commit (the chain head would be
 -- locked for the whole transaction). Instead an event is inserted unsealed (seq and
--- hash null) and the sealer, audit_seal(), chains committed events in order shortly
--- afterwards (the server runs it every half second). Writers never wait for each
+-- hash null) and the sealer, audit_seal_practice(), chains committed events in order
+-- shortly afterwards (the server runs it every half second for every practice with
+-- pending events). Writers never wait for each
 -- other; the sealer holds a per-practice lock only while it seals.
 --
 -- Chain: hash(n) = SHA-256(hash(n-1) || canonical(event n)), hash(0) = 32 zero bytes.
@@ -185,20 +186,23 @@ begin
 end
 $$;
 
--- Seals every practice with unsealed events; returns how many events were sealed.
-create function audit_seal() returns bigint
-    language plpgsql security definer
+-- The practices that have events awaiting the sealer. The sealer (store::audit::chain)
+-- then seals each in a transaction of its own, so one pass never holds more than one
+-- practice's lock, however many practices there are.
+create function audit_unsealed_practices() returns setof uuid
+    language sql stable security definer
     set search_path = public, pg_temp
     as $$
-declare
-    p uuid;
-    total bigint := 0;
-begin
-    for p in select distinct practice_id from audit_events where seq is null loop
-        total := total + audit_seal_practice(p);
-    end loop;
-    return total;
-end
+    with recursive pending(p) as (
+        (select a.practice_id from audit_events a where a.seq is null
+          order by a.practice_id limit 1)
+        union all
+        select (select a.practice_id from audit_events a
+                 where a.seq is null and a.practice_id > pending.p
+                 order by a.practice_id limit 1)
+          from pending where pending.p is not null
+    )
+    select p from pending where p is not null
 $$;
 
 -- Every practice, with its chain head and how many events await sealing (for `paddock
@@ -221,8 +225,9 @@ create function audit_heads()
      order by p.id
 $$;
 
-revoke execute on function audit_seal_practice(uuid, integer), audit_seal(), audit_heads() from public;
-grant execute on function audit_seal_practice(uuid, integer), audit_seal() to paddock_app;
+revoke execute on function audit_seal_practice(uuid, integer), audit_unsealed_practices(), audit_heads()
+    from public;
+grant execute on function audit_seal_practice(uuid, integer), audit_unsealed_practices() to paddock_app;
 
 -- Row changes of tenant tables, recorded in the changing transaction.
 -- Arguments: entity type, id column, practice column, then any number of
@@ -233,16 +238,12 @@ create function audit_row() returns trigger
     language plpgsql
     as $$
 declare
-    entity_type text := tg_argv[0];
-    id_column text := tg_argv[1];
     practice_column text := tg_argv[2];
     secrets text[] := '{}';
-    quiet text[] := array['practice_id', 'created_at', 'created_by', 'updated_at', 'updated_by'];
-    old_j jsonb;
-    new_j jsonb;
+    quiet text[] := array['practice_id', 'created_at', 'created_by', 'updated_at', 'updated_by',
+                          tg_argv[2]];
     subject jsonb;
-    diff jsonb;
-    verb text;
+    before jsonb;
     i integer;
 begin
     for i in 3 .. tg_nargs - 1 loop
@@ -252,53 +253,40 @@ begin
             quiet := quiet || substr(tg_argv[i], 7);
         end if;
     end loop;
-    quiet := array_remove(quiet, practice_column) || array[practice_column];
-    if tg_op = 'INSERT' then
-        verb := 'create';
-        new_j := to_jsonb(new);
-        subject := new_j;
-        select jsonb_object_agg(n.key, case when n.key = any(secrets) then '"changed"'::jsonb
-                                            else jsonb_build_array(null, n.value) end)
-          into diff
-          from jsonb_each(new_j) n
-         where n.value <> 'null'::jsonb and not n.key = any(quiet);
-    elsif tg_op = 'UPDATE' then
-        verb := 'update';
-        old_j := to_jsonb(old);
-        new_j := to_jsonb(new);
-        subject := new_j;
-        select jsonb_object_agg(n.key, case when n.key = any(secrets) then '"changed"'::jsonb
-                                            else jsonb_build_array(o.value, n.value) end)
-          into diff
-          from jsonb_each(new_j) n
-          join jsonb_each(old_j) o on o.key = n.key
-         where n.value is distinct from o.value and not n.key = any(quiet);
-        if diff is null then
-            return null;
-        end if;
+    if tg_op = 'DELETE' then
+        subject := to_jsonb(old);
     else
-        verb := 'delete';
-        old_j := to_jsonb(old);
-        subject := old_j;
-        select jsonb_object_agg(o.key, case when o.key = any(secrets) then '"changed"'::jsonb
-                                            else jsonb_build_array(o.value, null) end)
-          into diff
-          from jsonb_each(old_j) o
-         where o.value <> 'null'::jsonb and not o.key = any(quiet);
+        subject := to_jsonb(new);
     end if;
+    if tg_op = 'UPDATE' then
+        before := to_jsonb(old);
+    end if;
+    -- One statement computes the diff and writes the event (an update that changed only
+    -- quiet columns writes nothing).
     insert into audit_events (practice_id, actor_kind, actor_user_id, actor_role, action,
                               entity_type, entity_id, changes, ip, user_agent, request_id)
-    values ((subject ->> practice_column)::uuid,
-            case when app_actor_id() is null then 'system' else 'user' end,
-            app_actor_id(),
-            nullif(current_setting('app.actor_role', true), ''),
-            verb,
-            entity_type,
-            (subject ->> id_column)::uuid,
-            coalesce(diff, '{}'::jsonb),
-            nullif(current_setting('app.ip', true), '')::inet,
-            nullif(current_setting('app.user_agent', true), ''),
-            nullif(current_setting('app.request_id', true), ''));
+    select (subject ->> practice_column)::uuid,
+           case when app_actor_id() is null then 'system' else 'user' end,
+           app_actor_id(),
+           nullif(current_setting('app.actor_role', true), ''),
+           case tg_op when 'INSERT' then 'create' when 'UPDATE' then 'update' else 'delete' end,
+           tg_argv[0],
+           (subject ->> tg_argv[1])::uuid,
+           coalesce(d.diff, '{}'::jsonb),
+           nullif(current_setting('app.ip', true), '')::inet,
+           nullif(current_setting('app.user_agent', true), ''),
+           nullif(current_setting('app.request_id', true), '')
+      from (select jsonb_object_agg(
+                       f.key,
+                       case when f.key = any(secrets) then '"changed"'::jsonb
+                            when tg_op = 'INSERT' then jsonb_build_array(null, f.value)
+                            when tg_op = 'DELETE' then jsonb_build_array(f.value, null)
+                            else jsonb_build_array(before -> f.key, f.value) end) as diff
+              from jsonb_each(subject) f
+             where not f.key = any(quiet)
+               and case when tg_op = 'UPDATE' then f.value is distinct from before -> f.key
+                        else f.value <> 'null'::jsonb end) d
+     where tg_op <> 'UPDATE' or d.diff is not null;
     return null;
 end
 $$;

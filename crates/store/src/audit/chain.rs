@@ -1,8 +1,9 @@
 //! The per-practice hash chain: sealing, verification and chain heads.
 //!
-//! Events are inserted unsealed; the database function `audit_seal()` numbers committed
-//! events per practice and chains them, `hash(n) = SHA-256(hash(n-1) || canonical(n))`
-//! from 32 zero bytes (the migration `audit_chain` documents the canonical encoding).
+//! Events are inserted unsealed; the database function `audit_seal_practice()` numbers
+//! committed events per practice and chains them, `hash(n) = SHA-256(hash(n-1) ||
+//! canonical(n))` from 32 zero bytes (the migration `audit_chain` documents the
+//! canonical encoding).
 //! Verification recomputes every hash here, in Rust, from the stored columns, so a
 //! tampered database function cannot vouch for a tampered row. A superuser who
 //! rewrites rows *and* recomputes every later hash produces a consistent chain; signed
@@ -479,15 +480,32 @@ async fn seal_practice_on(conn: &mut PgConnection, practice: PracticeId) -> Resu
     }
 }
 
-/// Seals every practice's pending events; returns how many were sealed. Runs as the
-/// application role (the server's background sealer) or an admin.
-pub async fn seal_pool(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
+/// One pass of the sealer: each practice with pending events gets up to 10,000 of them
+/// sealed, each practice in a transaction of its own (so a pass never holds more than
+/// one practice's lock); returns how many were sealed. Runs as the application role
+/// (the server's background sealer) or an admin.
+pub async fn seal_pass(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
+    let practices: Vec<Uuid> = sqlx::query_scalar("select audit_unsealed_practices()")
+        .fetch_all(pool)
+        .await?;
     let mut total = 0u64;
-    loop {
-        let sealed: i64 = sqlx::query_scalar("select audit_seal()")
+    for practice in practices {
+        let sealed: i32 = sqlx::query_scalar("select audit_seal_practice($1)")
+            .bind(practice)
             .fetch_one(pool)
             .await?;
         total += u64::try_from(sealed).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// Seals every practice's pending events, pass after pass until nothing is left
+/// (admin commands and tests); returns how many were sealed.
+pub async fn seal_pool(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    loop {
+        let sealed = seal_pass(pool).await?;
+        total += sealed;
         if sealed == 0 {
             return Ok(total);
         }
@@ -573,7 +591,9 @@ pub async fn run_sealer(db: crate::Db) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match db.seal_audit().await {
+        // One pass per tick: under a write flood the sealer keeps pace without chasing
+        // every last event in a loop of its own.
+        match seal_pass(db.pool()).await {
             Ok(0) => {}
             Ok(sealed) => tracing::debug!(sealed, "sealed audit events"),
             Err(error) => tracing::warn!(error = %error, "could not seal audit events; retrying"),
