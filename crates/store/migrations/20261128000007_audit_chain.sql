@@ -229,92 +229,118 @@ revoke execute on function audit_seal_practice(uuid, integer), audit_unsealed_pr
     from public;
 grant execute on function audit_seal_practice(uuid, integer), audit_unsealed_practices() to paddock_app;
 
--- Row changes of tenant tables, recorded in the changing transaction.
--- Arguments: entity type, id column, practice column, then any number of
--- 'secret:<column>' (recorded only as "changed") and 'quiet:<column>' (bookkeeping
--- such as last-seen times: never recorded, and an update touching only such columns
--- writes no event).
-create function audit_row() returns trigger
-    language plpgsql
+-- Row changes of tenant tables, recorded in the changing transaction by a trigger that
+-- audit_install() generates for each table from the catalogue: an update compares the
+-- recorded columns one by one (no conversion of unchanged values), which keeps an
+-- audited update within reach of an unaudited one; an insert or a delete records every
+-- non-null recorded value. Arguments of audit_install: the table, its entity type, its
+-- id column, its practice column, then the secret columns (recorded only as "changed")
+-- and the quiet ones (bookkeeping such as last-seen times: never recorded, and an update
+-- touching only such columns writes no event). The generated function's comment lists
+-- every column it covers; `paddock doctor` reports a column added since (re-run
+-- audit_install for the table in the migration that adds it).
+
+-- The `changes` of a create or delete: every non-null value, secrets as "changed".
+create function audit_snapshot(j jsonb, op text, secrets text[], skip text[]) returns jsonb
+    language sql immutable parallel safe
     as $$
-declare
-    practice_column text := tg_argv[2];
-    secrets text[] := '{}';
-    quiet text[] := array['practice_id', 'created_at', 'created_by', 'updated_at', 'updated_by',
-                          tg_argv[2]];
-    subject jsonb;
-    before jsonb;
-    i integer;
-begin
-    for i in 3 .. tg_nargs - 1 loop
-        if tg_argv[i] like 'secret:%' then
-            secrets := secrets || substr(tg_argv[i], 8);
-        elsif tg_argv[i] like 'quiet:%' then
-            quiet := quiet || substr(tg_argv[i], 7);
-        end if;
-    end loop;
-    if tg_op = 'DELETE' then
-        subject := to_jsonb(old);
-    else
-        subject := to_jsonb(new);
-    end if;
-    if tg_op = 'UPDATE' then
-        before := to_jsonb(old);
-    end if;
-    -- One statement computes the diff and writes the event (an update that changed only
-    -- quiet columns writes nothing).
-    insert into audit_events (practice_id, actor_kind, actor_user_id, actor_role, action,
-                              entity_type, entity_id, changes, ip, user_agent, request_id)
-    select (subject ->> practice_column)::uuid,
-           case when app_actor_id() is null then 'system' else 'user' end,
-           app_actor_id(),
-           nullif(current_setting('app.actor_role', true), ''),
-           case tg_op when 'INSERT' then 'create' when 'UPDATE' then 'update' else 'delete' end,
-           tg_argv[0],
-           (subject ->> tg_argv[1])::uuid,
-           coalesce(d.diff, '{}'::jsonb),
-           nullif(current_setting('app.ip', true), '')::inet,
-           nullif(current_setting('app.user_agent', true), ''),
-           nullif(current_setting('app.request_id', true), '')
-      from (select jsonb_object_agg(
-                       f.key,
-                       case when f.key = any(secrets) then '"changed"'::jsonb
-                            when tg_op = 'INSERT' then jsonb_build_array(null, f.value)
-                            when tg_op = 'DELETE' then jsonb_build_array(f.value, null)
-                            else jsonb_build_array(before -> f.key, f.value) end) as diff
-              from jsonb_each(subject) f
-             where not f.key = any(quiet)
-               and case when tg_op = 'UPDATE' then f.value is distinct from before -> f.key
-                        else f.value <> 'null'::jsonb end) d
-     where tg_op <> 'UPDATE' or d.diff is not null;
-    return null;
-end
+    select coalesce(jsonb_object_agg(f.key,
+               case when f.key = any(secrets) then '"changed"'::jsonb
+                    when op = 'INSERT' then jsonb_build_array(null, f.value)
+                    else jsonb_build_array(f.value, null) end), '{}'::jsonb)
+      from jsonb_each(j) f
+     where f.value <> 'null'::jsonb and not f.key = any(skip)
 $$;
 
-create trigger practices_audit after insert or update or delete on practices
-    for each row execute function audit_row('practice', 'id', 'id');
-create trigger roles_audit after insert or update or delete on roles
-    for each row execute function audit_row('role', 'id', 'practice_id');
-create trigger role_permissions_audit after insert or update or delete on role_permissions
-    for each row execute function audit_row('role_permission', 'role_id', 'practice_id');
-create trigger memberships_audit after insert or update or delete on memberships
-    for each row execute function audit_row('membership', 'id', 'practice_id');
-create trigger practice_settings_audit after insert or update or delete on practice_settings
-    for each row execute function audit_row('practice_settings', 'practice_id', 'practice_id');
-create trigger sessions_audit after insert or update or delete on sessions
-    for each row execute function audit_row('session', 'id', 'practice_id',
-        'secret:token_hash', 'secret:csrf_hash', 'quiet:last_seen_at');
-create trigger api_keys_audit after insert or update or delete on api_keys
-    for each row execute function audit_row('api_key', 'id', 'practice_id',
-        'secret:key_hash', 'quiet:last_used_at');
-create trigger invitations_audit after insert or update or delete on invitations
-    for each row execute function audit_row('invitation', 'id', 'practice_id',
-        'secret:token_hash');
+create function audit_install(tbl regclass, entity_type text, id_column text, practice_column text,
+                              secrets text[] default '{}', quiet text[] default '{}')
+    returns void
+    language plpgsql
+    as $install$
+declare
+    relname text := (select c.relname::text from pg_class c where c.oid = tbl);
+    fn text := 'audit_' || relname;
+    skip text[] := array['practice_id', 'created_at', 'created_by', 'updated_at', 'updated_by',
+                         practice_column] || quiet;
+    recorded text[];
+    every_column text[];
+    checks text := '';
+    col text;
+begin
+    select array_agg(a.attname::text order by a.attnum),
+           array_agg(a.attname::text order by a.attnum) filter (where not a.attname::text = any(skip))
+      into every_column, recorded
+      from pg_attribute a
+     where a.attrelid = tbl and a.attnum > 0 and not a.attisdropped;
+    foreach col in array recorded loop
+        checks := checks || format(
+            E'        if new.%1$I is distinct from old.%1$I then\n            d := d || jsonb_build_object(%2$L, %3$s);\n        end if;\n',
+            col, col,
+            case when col = any(secrets) then '''"changed"''::jsonb'
+                 else format('jsonb_build_array(old.%1$I, new.%1$I)', col) end);
+    end loop;
+    execute format($f$
+create or replace function %1$I() returns trigger
+    language plpgsql
+    as $body$
+declare
+    d jsonb := '{}';
+    subject %2$s;
+begin
+    if tg_op = 'UPDATE' then
+%3$s        if d = '{}' then
+            return null;
+        end if;
+        subject := new;
+    elsif tg_op = 'INSERT' then
+        subject := new;
+        d := audit_snapshot(to_jsonb(new), tg_op, %4$L, %5$L);
+    else
+        subject := old;
+        d := audit_snapshot(to_jsonb(old), tg_op, %4$L, %5$L);
+    end if;
+    insert into audit_events (practice_id, actor_kind, actor_user_id, actor_role, action,
+                              entity_type, entity_id, changes, ip, user_agent, request_id)
+    values (subject.%6$I,
+            case when app_actor_id() is null then 'system' else 'user' end,
+            app_actor_id(),
+            nullif(current_setting('app.actor_role', true), ''),
+            case tg_op when 'INSERT' then 'create' when 'UPDATE' then 'update' else 'delete' end,
+            %7$L,
+            subject.%8$I,
+            d,
+            nullif(current_setting('app.ip', true), '')::inet,
+            nullif(current_setting('app.user_agent', true), ''),
+            nullif(current_setting('app.request_id', true), ''));
+    return null;
+end
+$body$
+$f$, fn, tbl, checks, secrets, skip, practice_column, entity_type, id_column);
+    execute format('comment on function %I() is %L', fn,
+                   'paddock audit trigger; covers: ' || array_to_string(every_column, ','));
+    execute format('drop trigger if exists %I on %s', relname || '_audit', tbl);
+    execute format('create trigger %I after insert or update or delete on %s
+                        for each row execute function %I()', relname || '_audit', tbl, fn);
+end
+$install$;
+revoke execute on function audit_install(regclass, text, text, text, text[], text[]) from public;
+
+select audit_install('practices', 'practice', 'id', 'id');
+select audit_install('roles', 'role', 'id', 'practice_id');
+select audit_install('role_permissions', 'role_permission', 'role_id', 'practice_id');
+select audit_install('memberships', 'membership', 'id', 'practice_id');
+select audit_install('sessions', 'session', 'id', 'practice_id',
+                     secrets => array['token_hash', 'csrf_hash'], quiet => array['last_seen_at']);
+select audit_install('api_keys', 'api_key', 'id', 'practice_id',
+                     secrets => array['key_hash'], quiet => array['last_used_at']);
+select audit_install('invitations', 'invitation', 'id', 'practice_id',
+                     secrets => array['token_hash']);
 
 -- Retention of the audit trail itself (7 years unless the practice says otherwise).
 alter table practice_settings
     add column audit_retention_days integer not null default 2557
         check (audit_retention_days between 365 and 36500);
+select audit_install('practice_settings', 'practice_settings', 'practice_id', 'practice_id');
 
 -- Purges practice p's events older than its retention period: the longest prefix of its
 -- chain whose events are all that old (never the newest event). First a `purge` event is written naming the last

@@ -53,6 +53,7 @@ struct TableFacts {
     has_practice_id: bool,
     practice_index: bool,
     audited: bool,
+    uncovered: Vec<String>,
 }
 
 /// Every table in schema `public` except the migration ledger.
@@ -69,13 +70,21 @@ select c.relname::text as name,
        exists (select 1 from pg_index i
                 join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
                where i.indrelid = c.oid and a.attname = 'practice_id') as practice_index,
-       -- An enabled AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW trigger calling audit_row().
-       exists (select 1 from pg_trigger t
-                where t.tgrelid = c.oid and t.tgfoid = to_regproc('audit_row')
-                  and t.tgenabled in ('O', 'A')
-                  and (t.tgtype & 1) = 1 and (t.tgtype & 66) = 0 and (t.tgtype & 28) = 28) as audited
+       -- An enabled AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW trigger whose
+       -- function audit_install() generated (its comment lists the columns it covers).
+       audit.tgfoid is not null as audited,
+       coalesce((select array_agg(a.attname::text order by a.attnum) from pg_attribute a
+                  where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                    and not a.attname::text = any(string_to_array(
+                            split_part(obj_description(audit.tgfoid, 'pg_proc'), 'covers: ', 2), ','))),
+                '{}') as uncovered
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
+  left join lateral (select t.tgfoid from pg_trigger t
+                      where t.tgrelid = c.oid and t.tgenabled in ('O', 'A')
+                        and (t.tgtype & 1) = 1 and (t.tgtype & 66) = 0 and (t.tgtype & 28) = 28
+                        and obj_description(t.tgfoid, 'pg_proc') like 'paddock audit trigger;%'
+                      limit 1) audit on true
  where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname <> '_sqlx_migrations'
  order by c.relname";
 
@@ -134,10 +143,17 @@ pub async fn examine(admin: &AdminDb) -> Result<Vec<Finding>, StoreError> {
             }
         }
         let tenant = t.has_practice_id || name == "practices";
-        if tenant && !t.audited && !AUDIT_TABLES.contains(&name.as_str()) {
-            findings.push(Finding::error(format!(
-                "table {name}: no enabled audit trigger (after insert or update or delete for each row execute function audit_row(...))"
-            )));
+        if tenant && !AUDIT_TABLES.contains(&name.as_str()) {
+            if !t.audited {
+                findings.push(Finding::error(format!(
+                    "table {name}: no enabled audit trigger (create it with select audit_install(...))"
+                )));
+            } else if !t.uncovered.is_empty() {
+                findings.push(Finding::error(format!(
+                    "table {name}: column(s) {} added after its audit trigger was generated are not recorded (re-run audit_install for it)",
+                    t.uncovered.join(", ")
+                )));
+            }
         }
     }
     let guarded: bool = sqlx::query_scalar(AUDIT_GUARDS)

@@ -36,7 +36,7 @@ async fn a_table_created_without_row_level_security_is_reported() {
         "table rogue_notes: has no row-level security policy",
         "table rogue_notes: no policy restricts practice_id to app_practice_id()",
         "table rogue_notes: no index led by practice_id",
-        "table rogue_notes: no enabled audit trigger (after insert or update or delete for each row execute function audit_row(...))",
+        "table rogue_notes: no enabled audit trigger (create it with select audit_install(...))",
     ] {
         assert!(
             errors.iter().any(|e| e == expected),
@@ -170,7 +170,7 @@ async fn a_tenant_table_whose_audit_trigger_is_dropped_or_disabled_is_reported()
     let errors = errors(&examine(&db.admin().await).await.unwrap());
     let missing = |table: &str| {
         format!(
-            "table {table}: no enabled audit trigger (after insert or update or delete for each row execute function audit_row(...))"
+            "table {table}: no enabled audit trigger (create it with select audit_install(...))"
         )
     };
     assert_eq!(errors, vec![missing("api_keys"), missing("invitations")]);
@@ -184,7 +184,7 @@ async fn an_audit_trigger_that_misses_deletes_is_reported() {
         .execute(
             "drop trigger roles_audit on roles;
              create trigger roles_audit after insert or update on roles
-                 for each row execute function audit_row('role', 'id', 'practice_id')",
+                 for each row execute function audit_roles()",
         )
         .await
         .unwrap();
@@ -206,4 +206,32 @@ async fn disabling_the_audit_tables_append_only_guard_is_reported() {
         errors,
         vec!["table audit_events: the append-only triggers (refuse_audit_change on update, delete and truncate) are missing or disabled".to_owned()]
     );
+}
+
+#[tokio::test]
+async fn a_column_added_after_the_audit_trigger_was_generated_is_reported_until_it_is_regenerated()
+{
+    let db = TestDb::new().await;
+    let mut owner = db.owner_conn().await;
+    owner
+        .execute("alter table invitations add column note text")
+        .await
+        .unwrap();
+    let errors = errors(&examine(&db.admin().await).await.unwrap());
+    assert_eq!(
+        errors,
+        vec!["table invitations: column(s) note added after its audit trigger was generated are not recorded (re-run audit_install for it)".to_owned()]
+    );
+    owner
+        .execute(
+            "select audit_install('invitations', 'invitation', 'id', 'practice_id',
+                                  secrets => array['token_hash'])",
+        )
+        .await
+        .unwrap();
+    assert_eq!(errors_of(&db).await, Vec::<String>::new());
+}
+
+async fn errors_of(db: &TestDb) -> Vec<String> {
+    errors(&examine(&db.admin().await).await.unwrap())
 }
