@@ -61,7 +61,15 @@ alter table audit_events drop constraint audit_events_practice_id_fkey;
 -- Stored as the exact JSON text written (json, not jsonb): the chain hashes these bytes,
 -- and reading them back for verification is a copy, not a re-rendering.
 alter table audit_events alter column changes type json using changes::json;
-create index audit_events_actor_idx on audit_events (practice_id, actor_user_id, id);
+-- The lookup indexes (an entity's history, an actor's events) cover sealed events only,
+-- so that writing an event touches just two indexes (the key and the unsealed list);
+-- the few events awaiting the sealer are found through the unsealed index
+-- (store::audit::log queries both).
+drop index audit_events_entity_idx;
+create index audit_events_entity_idx on audit_events (practice_id, entity_type, entity_id, id)
+    where seq is not null;
+create index audit_events_actor_idx on audit_events (practice_id, actor_user_id, id)
+    where seq is not null;
 
 -- Events written before the chain existed are chained by the sealer like new ones.
 alter table audit_events disable trigger audit_events_append_only;

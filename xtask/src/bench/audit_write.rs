@@ -652,8 +652,9 @@ for another's row lock. Variants: the table's audit trigger disabled by the admi
 (`alter table practice_settings disable trigger practice_settings_audit`); enabled; \
 and enabled with the server's sealer running (`paddock_store::audit::chain::run_sealer`, \
 spawned as `paddock serve` spawns it, on an app-role connection of its own: every \
-0.5 s, `audit_seal()` until a call finds nothing, each call chaining the committed \
-events with a SHA-256 per event and writing every event row once more). Rounds of {seconds} s, \
+0.5 s, one pass over the practices with pending events, each practice's committed \
+events chained in a transaction of its own with a SHA-256 per event and every event \
+row written once more). Rounds of {seconds} s, \
 {rounds} per variant, interleaved in mirrored order (U A S, S A U, ...) after a \
 {warm_up} s warm-up round of each; between rounds, untimed, whatever is unsealed is \
 sealed so every round starts alike. Throughput is committed transactions over the \

@@ -62,12 +62,14 @@ pub struct AuditRecord {
     pub hash: Option<String>,
 }
 
-const RECORD_COLUMNS: &str = "e.seq, e.id, e.occurred_at, e.actor_kind, e.actor_user_id,
+/// The fields of [`AuditRecord`], from events `e` joined with their actor `u`.
+const RECORD_FIELDS: &str = "e.seq, e.id, e.occurred_at, e.actor_kind, e.actor_user_id,
        u.display_name as actor_name, e.actor_role, e.action, e.entity_type, e.entity_id,
        e.changes, host(e.ip) as ip, e.user_agent, e.request_id,
-       encode(e.hash, 'hex') as hash
-  from audit_events e
-  left join users u on u.id = e.actor_user_id";
+       encode(e.hash, 'hex') as hash";
+
+/// Joins each event with its actor's name.
+const ACTOR_JOIN: &str = "left join users u on u.id = e.actor_user_id";
 
 fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
     if let Some(actor) = filter.actor {
@@ -102,14 +104,28 @@ pub async fn list(
 ) -> Result<Vec<AuditRecord>, StoreError> {
     tx.require(Permission::AuditRead)?;
     let practice = tx.practice_id();
-    let mut query = QueryBuilder::new(format!("select {RECORD_COLUMNS} where e.practice_id = "));
-    query.push_bind(practice.as_uuid());
-    push_filter(&mut query, filter);
-    if let Some(before) = before {
-        query.push(" and e.id < ").push_bind(before);
+    // Sealed events and those awaiting the sealer are looked up apart, each branch with
+    // the index that covers it (the lookup indexes hold sealed events only).
+    let mut query = QueryBuilder::new(format!("select {RECORD_FIELDS} from ("));
+    for (branch, sealed) in ["is not null", "is null"].into_iter().enumerate() {
+        if branch > 0 {
+            query.push(" union all ");
+        }
+        query
+            .push("(select * from audit_events e where e.practice_id = ")
+            .push_bind(practice.as_uuid())
+            .push(format!(" and e.seq {sealed}"));
+        push_filter(&mut query, filter);
+        if let Some(before) = before {
+            query.push(" and e.id < ").push_bind(before);
+        }
+        query
+            .push(" order by e.id desc limit ")
+            .push_bind(i64::from(limit))
+            .push(")");
     }
     query
-        .push(" order by e.id desc limit ")
+        .push(format!(") e {ACTOR_JOIN} order by e.id desc limit "))
         .push_bind(i64::from(limit));
     Ok(query.build_query_as().fetch_all(tx.conn()).await?)
 }
@@ -122,7 +138,9 @@ async fn export_on(
     filter: &AuditFilter,
     sink: &mut (dyn FnMut(Option<&AuditRecord>) -> std::io::Result<()> + Send),
 ) -> Result<u64, StoreError> {
-    let mut query = QueryBuilder::new(format!("select {RECORD_COLUMNS} where e.practice_id = "));
+    let mut query = QueryBuilder::new(format!(
+        "select {RECORD_FIELDS} from audit_events e {ACTOR_JOIN} where e.practice_id = "
+    ));
     query.push_bind(practice.as_uuid());
     push_filter(&mut query, filter);
     query.push(" order by e.seq nulls last, e.id");
