@@ -113,6 +113,30 @@ async fn stop_signal() -> String {
     }
 }
 
+/// Parses a benchmark's options and runs it: exit 2 for bad options (with the usage),
+/// 1 when the benchmark fails.
+fn entry<O>(
+    name: &str,
+    args: &[String],
+    parse: impl FnOnce(&[String]) -> Result<O, String>,
+    run: impl FnOnce(O) -> Result<(), String>,
+) -> ExitCode {
+    let options = match parse(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("xtask: {e}\n\nusage:\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: bench {name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The workspace root (xtask lives directly under it).
 fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -222,20 +222,7 @@ impl Totals {
 
 /// Entry point: parse, measure, report.
 pub fn main(args: &[String]) -> ExitCode {
-    let options = match Options::parse(args) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("xtask: {e}\n\nusage:\n{}", super::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("xtask: bench audit-write: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::entry("audit-write", args, Options::parse, run)
 }
 
 fn run(options: Options) -> Result<(), String> {
@@ -264,17 +251,7 @@ fn run(options: Options) -> Result<(), String> {
         revision: report::git_revision(&root),
         date: started.format("%Y-%m-%d %H:%M UTC").to_string(),
     };
-    let section = render(&measurement, &options, &context);
-    println!("{section}");
-    let path = root.join("BENCHMARKS.md");
-    report::write_section(
-        &path,
-        "# Benchmarks\n\nMeasurements taken with `cargo xtask bench ...`; each section says how to reproduce it.",
-        &section,
-    )
-    .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    eprintln!("xtask: recorded in {}", path.display());
-    Ok(())
+    report::record(&root, &render(&measurement, &options, &context))
 }
 
 /// A practice of the benchmark, with its admin acting.

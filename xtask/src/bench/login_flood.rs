@@ -102,20 +102,7 @@ where
 
 /// Entry point: parse, measure, report.
 pub fn main(args: &[String]) -> ExitCode {
-    let options = match Options::parse(args) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("xtask: {e}\n\nusage:\n{}", super::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("xtask: bench login-flood: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::entry("login-flood", args, Options::parse, run)
 }
 
 fn run(options: Options) -> Result<(), String> {
@@ -140,7 +127,7 @@ fn run(options: Options) -> Result<(), String> {
     let measured = runtime.block_on(async {
         tokio::select! {
             measured = measure(&demo, options) => measured,
-            signal = stop_signal() => Err(signal),
+            signal = super::stop_signal() => Err(signal),
         }
     });
     drop(runtime);
@@ -164,32 +151,7 @@ fn run(options: Options) -> Result<(), String> {
         revision: report::git_revision(&root),
         date: started.format("%Y-%m-%d %H:%M UTC").to_string(),
     };
-    let section = render(&measurement, &options, &context);
-    println!("{section}");
-    let path = root.join("BENCHMARKS.md");
-    report::write_section(
-        &path,
-        "# Benchmarks\n\nMeasurements taken with `cargo xtask bench ...`; each section says how to reproduce it.",
-        &section,
-    )
-    .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    eprintln!("xtask: recorded in {}", path.display());
-    Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM, so the demo is still stopped and cleaned up.
-async fn stop_signal() -> String {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
-            _ = interrupt.recv() => "interrupted".to_owned(),
-            _ = terminate.recv() => "terminated".to_owned(),
-        },
-        _ => std::future::pending().await,
-    }
+    report::record(&root, &render(&measurement, &options, &context))
 }
 
 /// A request the probe sends over and over.

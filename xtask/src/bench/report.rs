@@ -215,6 +215,21 @@ pub fn git_revision(root: &Path) -> String {
 /// Puts `section` (starting with its `## heading` line) into the markdown file at
 /// `path`, replacing the section with the same heading if there is one, and creating
 /// the file with `title` if it does not exist.
+/// Prints `section` and records it in BENCHMARKS.md at the workspace `root`.
+pub fn record(root: &Path, section: &str) -> Result<(), String> {
+    println!("{section}");
+    let path = root.join("BENCHMARKS.md");
+    write_section(
+        &path,
+        "# Benchmarks\n\nMeasurements taken with `cargo xtask bench ...`; each section says how to reproduce it.",
+        section,
+    )
+    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    eprintln!("xtask: recorded in {}", path.display());
+    Ok(())
+}
+
+/// Replaces (or appends) `section` in the Markdown file at `path`.
 pub fn write_section(path: &Path, title: &str, section: &str) -> io::Result<()> {
     let existing = match fs::read_to_string(path) {
         Ok(text) => text,
