@@ -19,7 +19,7 @@
 use super::options;
 use super::process;
 use super::report::{self, CpuTimes, Machine};
-use super::scratch::{ScratchDb, ServerInfo};
+use super::scratch::{ScratchDb, ServerInfo, measure_in_scratch};
 use futures_util::TryStreamExt;
 use paddock_domain::{DisplayName, Email, PracticeId, PracticeName};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
@@ -231,25 +231,9 @@ pub fn main(args: &[String]) -> ExitCode {
 
 fn run(options: Options) -> Result<(), String> {
     let root = super::workspace_root();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))?;
     let started = chrono::Utc::now();
     let machine = Machine::detect();
-    let measured = runtime.block_on(async {
-        let scratch = ScratchDb::create().await?;
-        let measured = tokio::select! {
-            measured = measure(&scratch, options) => measured,
-            signal = super::stop_signal() => Err(signal),
-        };
-        if let Err(e) = scratch.remove().await {
-            eprintln!("xtask: warning: {e}");
-        }
-        measured
-    });
-    drop(runtime);
-    let measurement = measured?;
+    let measurement = measure_in_scratch(async |scratch| measure(scratch, options).await)?;
     let context = Context {
         machine,
         revision: report::git_revision(&root),

@@ -48,6 +48,28 @@ impl std::fmt::Display for ServerInfo {
     }
 }
 
+/// Runs `measure` against a fresh scratch database, on a runtime of its own; the
+/// database is removed afterwards, also when SIGINT or SIGTERM cut the measurement short.
+pub fn measure_in_scratch<T>(
+    measure: impl AsyncFnOnce(&ScratchDb) -> Result<T, String>,
+) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let scratch = ScratchDb::create().await?;
+        let measured = tokio::select! {
+            measured = measure(&scratch) => measured,
+            signal = super::stop_signal() => Err(signal),
+        };
+        if let Err(e) = scratch.remove().await {
+            eprintln!("xtask: warning: {e}");
+        }
+        measured
+    })
+}
+
 impl ScratchDb {
     /// Starts a private cluster unless `DATABASE_URL` is set, then creates and migrates
     /// a fresh database. Blocking parts (the cluster) run before the caller's runtime
