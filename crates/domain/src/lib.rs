@@ -21,6 +21,7 @@ pub mod permission;
 pub mod practice;
 pub mod role;
 pub mod user;
+pub mod weight;
 
 pub use auth::{FailureRecord, LockoutPolicy, SessionPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -31,3 +32,4 @@ pub use permission::{Permission, PermissionSet};
 pub use practice::PracticeName;
 pub use role::{BuiltinRole, MembershipStatus};
 pub use user::{DisplayName, Email};
+pub use weight::WeightKg;
