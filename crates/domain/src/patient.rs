@@ -1,0 +1,145 @@
+//! Values describing a patient (an animal): sex and neuter status, date of birth.
+
+use crate::field::FieldError;
+use chrono::{Months, NaiveDate};
+
+/// Sex and reproductive status, as a chart records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PatientSex {
+    /// Female, entire.
+    Female,
+    /// Female, spayed.
+    FemaleSpayed,
+    /// Male, entire.
+    Male,
+    /// Male, neutered (castrated).
+    MaleNeutered,
+    /// Not known (a stray, an unsexed bird or reptile).
+    Unknown,
+}
+
+impl PatientSex {
+    /// Every value, in the order forms list them.
+    pub const ALL: [PatientSex; 5] = [
+        Self::Female,
+        Self::FemaleSpayed,
+        Self::Male,
+        Self::MaleNeutered,
+        Self::Unknown,
+    ];
+
+    /// The stable code used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Female => "female",
+            Self::FemaleSpayed => "female_spayed",
+            Self::Male => "male",
+            Self::MaleNeutered => "male_neutered",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Parses a code.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|sex| sex.as_str() == raw.trim())
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    "must be one of female, female_spayed, male, male_neutered, unknown",
+                )
+            })
+    }
+
+    /// Whether the animal is spayed or neutered.
+    pub fn is_neutered(self) -> bool {
+        matches!(self, Self::FemaleSpayed | Self::MaleNeutered)
+    }
+}
+
+/// The oldest age accepted for a patient (tortoises and parrots outlive most owners).
+const MAX_AGE_YEARS: u32 = 150;
+
+/// A date of birth, exact or estimated ("about 3 years old" on intake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateOfBirth {
+    /// The date, or the estimate.
+    pub date: NaiveDate,
+    /// Whether `date` is an estimate.
+    pub estimated: bool,
+}
+
+impl DateOfBirth {
+    /// Parses `YYYY-MM-DD`, refusing dates after `today` or more than 150 years before.
+    pub fn parse(
+        field: &str,
+        raw: &str,
+        estimated: bool,
+        today: NaiveDate,
+    ) -> Result<Self, FieldError> {
+        let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+            .map_err(|_| FieldError::new(field, "must be a date such as 2021-04-30"))?;
+        if date > today {
+            return Err(FieldError::new(field, "must not be in the future"));
+        }
+        let oldest = today
+            .checked_sub_months(Months::new(MAX_AGE_YEARS * 12))
+            .unwrap_or(NaiveDate::MIN);
+        if date < oldest {
+            return Err(FieldError::new(
+                field,
+                format!("must be within the last {MAX_AGE_YEARS} years"),
+            ));
+        }
+        Ok(Self { date, estimated })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn every_sex_code_round_trips() {
+        for sex in PatientSex::ALL {
+            assert_eq!(PatientSex::parse("sex", sex.as_str()).unwrap(), sex);
+        }
+        assert!(PatientSex::MaleNeutered.is_neutered());
+        assert!(PatientSex::FemaleSpayed.is_neutered());
+        assert!(!PatientSex::Female.is_neutered());
+        assert!(!PatientSex::Unknown.is_neutered());
+    }
+
+    #[test]
+    fn unknown_sex_codes_are_refused_naming_the_field() {
+        for bad in ["", "F", "Female", "neutered", "male neutered"] {
+            let error = PatientSex::parse("patient.sex", bad).unwrap_err();
+            assert_eq!(error.field, "patient.sex", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_birth_date_is_today_or_earlier_and_within_150_years() {
+        let today = day("2026-11-28");
+        let born = DateOfBirth::parse("date_of_birth", "2021-04-30", true, today).unwrap();
+        assert_eq!(born.date, day("2021-04-30"));
+        assert!(born.estimated);
+        assert!(DateOfBirth::parse("d", "2026-11-28", false, today).is_ok());
+        assert!(DateOfBirth::parse("d", "1876-11-28", false, today).is_ok());
+        for (bad, message) in [
+            ("2026-11-29", "future"),
+            ("1876-11-27", "150 years"),
+            ("30/04/2021", "date such as"),
+            ("2021-02-30", "date such as"),
+        ] {
+            let error = DateOfBirth::parse("date_of_birth", bad, false, today).unwrap_err();
+            assert_eq!(error.field, "date_of_birth");
+            assert!(error.message.contains(message), "{bad:?}: {error}");
+        }
+    }
+}
