@@ -420,29 +420,57 @@ pub async fn totp_confirm(
         code,
         now,
     )?;
-    guard_lockout(&state, &meta, &email, step.is_none()).await?;
+    let confirmation = Confirmation {
+        factor: Factor::Totp,
+        accepted: step.is_some(),
+        totp_step: step,
+        now,
+    };
+    conclude(&state, &auth, &email, confirmation, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The outcome of checking an enrolment's confirmation code.
+struct Confirmation {
+    factor: Factor,
+    accepted: bool,
+    /// For TOTP, the time step of the accepted code (never accepted twice).
+    totp_step: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Ends an enrolment's confirmation: a wrong code counts like a wrong password; a right
+/// one makes the pending factor the confirmed one and signs a pending session in.
+async fn conclude(
+    state: &AppState,
+    auth: &Auth,
+    email: &Email,
+    confirmation: Confirmation,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
+    guard_lockout(state, meta, email, !confirmation.accepted).await?;
+    let Confirmation {
+        factor,
+        totp_step,
+        now,
+        ..
+    } = confirmation;
+    let user = auth.principal.user_id();
     second_factor::confirm(
         &state.db,
         user,
         auth.principal.practice_id(),
-        Factor::Totp,
-        step,
+        factor,
+        totp_step,
         now,
-        &meta,
+        meta,
     )
     .await?;
-    finish_pending(&state, &auth, &email, "totp", &meta).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn finish_pending(
-    state: &AppState,
-    auth: &Auth,
-    email: &Email,
-    method: &'static str,
-    meta: &RequestMeta,
-) -> Result<(), AppError> {
     if let Some(session) = auth.session.as_ref().filter(|s| s.second_factor_pending) {
+        let method = match factor {
+            Factor::Totp => "totp",
+            Factor::Sms => "sms",
+        };
         sessions::complete_second_factor(&state.db, session, method, meta).await?;
         signin::clear_failures(&state.db, email, meta).await?;
     }
@@ -521,17 +549,12 @@ pub async fn sms_confirm(
         }
         None => false,
     };
-    guard_lockout(&state, &meta, &email, !right).await?;
-    second_factor::confirm(
-        &state.db,
-        user,
-        auth.principal.practice_id(),
-        Factor::Sms,
-        None,
+    let confirmation = Confirmation {
+        factor: Factor::Sms,
+        accepted: right,
+        totp_step: None,
         now,
-        &meta,
-    )
-    .await?;
-    finish_pending(&state, &auth, &email, "sms", &meta).await?;
+    };
+    conclude(&state, &auth, &email, confirmation, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
