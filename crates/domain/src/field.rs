@@ -76,3 +76,25 @@ impl From<FieldError> for FieldErrors {
         Self(vec![error])
     }
 }
+
+/// Like [`bounded_text`] for notes: line breaks and tabs are kept (other control
+/// characters are still refused); `max` counts characters.
+pub fn note_text(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let text = raw.trim();
+    if text.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(text.replace("\r\n", "\n"))
+}

@@ -14,6 +14,8 @@
 
 pub mod auth;
 pub mod clock;
+pub mod codes;
+pub mod contact;
 pub mod field;
 pub mod ids;
 pub mod microchip;
@@ -22,10 +24,17 @@ pub mod permission;
 pub mod practice;
 pub mod role;
 pub mod user;
+pub mod vitals;
 pub mod weight;
 
 pub use auth::{FailureRecord, LockoutPolicy, SessionPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use codes::{
+    AllergySeverity, AppointmentKind, AppointmentStatus, CodeSystem, EncounterKind,
+    EncounterStatus, PatientStatus, PrescriptionStatus, ProblemKind, ProblemStatus, ResourceKind,
+    Route,
+};
+pub use contact::Phone;
 pub use field::{FieldError, FieldErrors};
 pub use ids::{MembershipId, PracticeId, RoleId, UserId};
 pub use microchip::{ChipIssuer, Microchip};
@@ -34,4 +43,5 @@ pub use permission::{Permission, PermissionSet};
 pub use practice::PracticeName;
 pub use role::{BuiltinRole, MembershipStatus};
 pub use user::{DisplayName, Email};
+pub use vitals::{PerMinute, TemperatureC};
 pub use weight::WeightKg;

@@ -46,6 +46,8 @@ permissions! {
     RecordsRead = "records.read",
     /// Write medical records.
     RecordsWrite = "records.write",
+    /// Finalise (sign) encounters, which locks them; corrections become addenda.
+    RecordsFinalise = "records.finalise",
     /// Read invoices and payments.
     BillingRead = "billing.read",
     /// Create invoices, take payments, void.
@@ -137,7 +139,7 @@ mod tests {
         for &p in Permission::ALL {
             assert_eq!(p.as_str().parse::<Permission>(), Ok(p));
         }
-        assert_eq!(Permission::ALL.len(), 18);
+        assert_eq!(Permission::ALL.len(), 19);
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl BuiltinRole {
             BuiltinRole::Veterinarian => &[
                 RecordsRead,
                 RecordsWrite,
+                RecordsFinalise,
                 BillingRead,
                 AppointmentsRead,
                 AppointmentsWrite,

@@ -73,12 +73,16 @@ impl AdminDb {
 async fn migrate_on(conn: &mut PgConnection) -> Result<(), StoreError> {
     ensure_roles(conn).await?;
     // PostgreSQL 15 no longer lets PUBLIC create in schema public; make sure of it
-    // here too, so the app role can never create a table it would own.
+    // here too, so the app role can never create a table it would own. The two
+    // extensions (trigram search, exclusion constraints on uuid) are trusted ones the
+    // admin connection may create; the owner role, which runs the migrations, may not.
     sqlx::raw_sql(&format!(
         "grant usage, create on schema public to {OWNER_ROLE};
          grant usage on schema public to {APP_ROLE};
          revoke create on schema public from public;
-         revoke create on schema public from {APP_ROLE};"
+         revoke create on schema public from {APP_ROLE};
+         create extension if not exists pg_trgm;
+         create extension if not exists btree_gist;"
     ))
     .execute(&mut *conn)
     .await?;

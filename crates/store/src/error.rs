@@ -33,6 +33,13 @@ pub enum StoreError {
     /// The password hasher failed (parameters or memory), not a wrong password.
     #[error("password hashing failed")]
     PasswordHash,
+    /// A finalised (or past its editing period) medical record: corrections are addenda.
+    #[error("{0}")]
+    Locked(&'static str),
+    /// The staff member or resource is already booked then (the database's exclusion
+    /// constraint refused the booking).
+    #[error("double booking")]
+    DoubleBooked(Box<crate::appointments::Clash>),
 }
 
 /// Maps a named constraint to the field a caller should fix; `None` leaves the error a 500.
@@ -41,6 +48,15 @@ fn constraint_field(constraint: &str) -> Option<FieldError> {
         "users_email_key" => Some(FieldError::new("email", "is already registered")),
         "roles_name_key" => Some(FieldError::new("name", "a role with this name exists")),
         "memberships_user_key" => Some(FieldError::new("email", "is already a member")),
+        "patients_microchip_key" => Some(FieldError::new(
+            "microchip",
+            "is already registered to another patient of this practice",
+        )),
+        "resources_name_key" => Some(FieldError::new("name", "a resource with this name exists")),
+        "patient_owners_primary_key" => Some(FieldError::new(
+            "primary",
+            "the patient already has a primary owner",
+        )),
         _ => None,
     }
 }
@@ -52,6 +68,24 @@ impl From<sqlx::Error> for StoreError {
             && let Some(field) = db.constraint().and_then(constraint_field)
         {
             return StoreError::Conflict(field);
+        }
+        // Raised by the record-locking triggers (encounter_guard, addendum_needs_finalised).
+        if let sqlx::Error::Database(db) = &error
+            && db.code().as_deref() == Some("P0001")
+        {
+            match db.constraint() {
+                Some("encounter_locked") => {
+                    return StoreError::Locked(
+                        "the encounter is finalised (or past its editing period); add an addendum instead",
+                    );
+                }
+                Some("addendum_needs_finalised") => {
+                    return StoreError::Locked(
+                        "addenda are for finalised encounters; edit the open encounter instead",
+                    );
+                }
+                _ => {}
+            }
         }
         StoreError::Database(error)
     }

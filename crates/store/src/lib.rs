@@ -19,17 +19,25 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod appointments;
 pub mod audit;
 mod auth_tx;
+pub mod chart;
+pub mod clients;
+pub mod clinical;
 pub mod db;
 pub mod doctor;
+pub mod encounters;
 pub mod error;
 pub mod invitations;
 pub mod members;
+pub mod page;
 pub mod passwords;
+pub mod patients;
 pub mod practices;
 pub mod principal;
 pub mod request;
+pub mod retention;
 pub mod roles;
 pub mod schema;
 pub mod second_factor;

@@ -68,6 +68,133 @@ struct TableCase {
 /// Every table with a practice: a new table fails
 /// `every_tenant_table_records_each_insert_update_and_delete_once` until it is listed here.
 fn cases(a: PracticeId, admin: Uuid) -> Vec<TableCase> {
+    let mut cases = identity_cases(a, admin);
+    cases.extend(clinical_cases(a, admin));
+    cases
+}
+
+/// The clinical tables (issue 7). Each insert creates the parents it needs.
+fn clinical_cases(a: PracticeId, admin: Uuid) -> Vec<TableCase> {
+    let [
+        client,
+        patient,
+        owned,
+        resource,
+        encounter,
+        signed,
+        addendum,
+        vitals,
+        problem,
+        allergy,
+        script,
+        vaccine,
+        appointment,
+    ] = std::array::from_fn(|_| Uuid::now_v7());
+    let new_client = |id: Uuid| {
+        format!(
+            "insert into clients (practice_id, id, given_name, family_name) values ('{a}', '{id}', 'Sam', 'Okafor');"
+        )
+    };
+    let new_patient = |id: Uuid| {
+        format!(
+            "insert into patients (practice_id, id, name, species) values ('{a}', '{id}', 'Biscuit', 'Canine');"
+        )
+    };
+    let new_encounter = |id: Uuid, patient: Uuid| {
+        format!(
+            "{} insert into encounters (practice_id, id, patient_id, kind, started_at, lock_after)
+                 values ('{a}', '{id}', '{patient}', 'consultation', now(), now());",
+            new_patient(patient)
+        )
+    };
+    let on_patient = |table: &str, columns: &str, values: &str, id: Uuid| {
+        let parent = Uuid::now_v7();
+        format!(
+            "{} insert into {table} (practice_id, id, patient_id, {columns}) values ('{a}', '{id}', '{parent}', {values})",
+            new_patient(parent)
+        )
+    };
+    let case = |table: &'static str,
+                entity_type: &'static str,
+                entity_id: Uuid,
+                insert: String,
+                update: String,
+                diff: Value,
+                created: (&'static str, Value)| TableCase {
+        table,
+        practice: a.as_uuid(),
+        entity_type,
+        entity_id,
+        insert,
+        delete: Some(format!(
+            "delete from {table} where practice_id = '{a}' and {} = '{entity_id}'",
+            if table == "patient_owners" {
+                "patient_id"
+            } else {
+                "id"
+            }
+        )),
+        update,
+        diff,
+        created,
+    };
+    vec![
+        case("clients", "client", client, new_client(client),
+             format!("update clients set family_name = 'Okafor-Reid' where id = '{client}'"),
+             json!({"family_name": ["Okafor", "Okafor-Reid"]}), ("given_name", json!([null, "Sam"]))),
+        case("patients", "patient", patient, new_patient(patient),
+             format!("update patients set microchip = '826012345678901' where id = '{patient}'"),
+             json!({"microchip": [null, "826012345678901"]}), ("species", json!([null, "Canine"]))),
+        case("patient_owners", "patient_owner", owned,
+             format!("{} {} insert into patient_owners (practice_id, patient_id, client_id) values ('{a}', '{owned}', '{owned}')",
+                     new_patient(owned), new_client(owned)),
+             format!("update patient_owners set is_primary = true where patient_id = '{owned}'"),
+             json!({"is_primary": [false, true]}), ("client_id", json!([null, owned]))),
+        case("resources", "resource", resource,
+             format!("insert into resources (practice_id, id, name, kind) values ('{a}', '{resource}', 'Theatre', 'surgery_table')"),
+             format!("update resources set name = 'Theatre 1' where id = '{resource}'"),
+             json!({"name": ["Theatre", "Theatre 1"]}), ("kind", json!([null, "surgery_table"]))),
+        case("encounters", "encounter", encounter, new_encounter(encounter, Uuid::now_v7()),
+             format!("update encounters set plan = 'Recheck in 2 weeks' where id = '{encounter}'"),
+             json!({"plan": ["", "Recheck in 2 weeks"]}), ("kind", json!([null, "consultation"]))),
+        case("encounter_addenda", "encounter_addendum", addendum,
+             format!("{} update encounters set status = 'finalised', finalised_at = now() where id = '{signed}';
+                      insert into encounter_addenda (practice_id, id, encounter_id, body) values ('{a}', '{addendum}', '{signed}', 'Lab results normal')",
+                     new_encounter(signed, Uuid::now_v7())),
+             format!("update encounter_addenda set body = 'Lab results: normal' where id = '{addendum}'"),
+             json!({"body": ["Lab results normal", "Lab results: normal"]}), ("body", json!([null, "Lab results normal"]))),
+        case("vital_signs", "vital_signs", vitals,
+             on_patient("vital_signs", "recorded_at, heart_rate", "now(), 90", vitals),
+             format!("update vital_signs set heart_rate = 96 where id = '{vitals}'"),
+             json!({"heart_rate": [90, 96]}), ("heart_rate", json!([null, 90]))),
+        case("problems", "problem", problem,
+             on_patient("problems", "kind, description", "'problem', 'Pruritus'", problem),
+             format!("update problems set description = 'Pruritus, generalised' where id = '{problem}'"),
+             json!({"description": ["Pruritus", "Pruritus, generalised"]}), ("kind", json!([null, "problem"]))),
+        case("allergies", "allergy", allergy,
+             on_patient("allergies", "substance, severity", "'Cephalexin', 'severe'", allergy),
+             format!("update allergies set active = false where id = '{allergy}'"),
+             json!({"active": [true, false]}), ("substance", json!([null, "Cephalexin"]))),
+        case("prescriptions", "prescription", script,
+             on_patient("prescriptions", "drug, dose, route, frequency, prescriber_id, starts_on",
+                        &format!("'Amoxicillin 250 mg', '1 tablet', 'oral', 'twice daily', '{admin}', '2026-11-28'"), script),
+             format!("update prescriptions set status = 'stopped' where id = '{script}'"),
+             json!({"status": ["active", "stopped"]}), ("drug", json!([null, "Amoxicillin 250 mg"]))),
+        case("vaccinations", "vaccination", vaccine,
+             on_patient("vaccinations", "vaccine, lot_number, given_on, administered_by",
+                        &format!("'Nobivac Rabies', 'R-991', '2026-11-28', '{admin}'"), vaccine),
+             format!("update vaccinations set rabies_tag = 'RT-2026-0042' where id = '{vaccine}'"),
+             json!({"rabies_tag": [null, "RT-2026-0042"]}), ("lot_number", json!([null, "R-991"]))),
+        case("appointments", "appointment", appointment,
+             format!("insert into appointments (practice_id, id, staff_id, starts_at, ends_at, kind)
+                      values ('{a}', '{appointment}', '{admin}', '2030-01-07T09:00:00Z', '2030-01-07T09:20:00Z', 'consultation')"),
+             format!("update appointments set status = 'confirmed' where id = '{appointment}'"),
+             json!({"status": ["booked", "confirmed"]}), ("kind", json!([null, "consultation"]))),
+    ]
+}
+
+/// The identity and access tables (issues 1-6).
+fn identity_cases(a: PracticeId, admin: Uuid) -> Vec<TableCase> {
     let other_practice = Uuid::now_v7();
     let settings_practice = Uuid::now_v7();
     let role = Uuid::now_v7();

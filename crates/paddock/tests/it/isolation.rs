@@ -143,14 +143,24 @@ pub async fn isolation_findings(world: &World) -> Vec<String> {
                 .await
                 .unwrap();
         }
-        // Copy one of B's own rows, relabelled as A's (fresh id where there is one).
+        // Copy one of B's own rows, relabelled as A's (fresh id where there is one);
+        // generated columns are left to the database.
+        let columns: String = sqlx::query_scalar(
+            "select string_agg(quote_ident(attname), ', ' order by attnum) from pg_attribute
+              where attrelid = $1::regclass and attnum > 0 and not attisdropped and attgenerated = ''",
+        )
+        .bind(t)
+        .fetch_one(tx_b.conn())
+        .await
+        .unwrap();
         let insert = format!(
-            "insert into {t} overriding system value
-             select (jsonb_populate_record(null::{t},
-                     to_jsonb(r) || jsonb_build_object('practice_id', '{a}'::uuid)
-                     || case when to_jsonb(r) ? 'id' then jsonb_build_object('id', gen_random_uuid())
-                             else '{{}}'::jsonb end)).*
-               from {t} r limit 1"
+            "insert into {t} ({columns}) overriding system value
+             select {columns} from (
+                 select (jsonb_populate_record(null::{t},
+                         to_jsonb(r) || jsonb_build_object('practice_id', '{a}'::uuid)
+                         || case when to_jsonb(r) ? 'id' then jsonb_build_object('id', gen_random_uuid())
+                                 else '{{}}'::jsonb end)).*
+                   from {t} r limit 1) copy"
         );
         tx_b.conn().execute("savepoint probe").await.unwrap();
         match affected(tx_b.conn(), &insert).await {

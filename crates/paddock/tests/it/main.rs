@@ -10,6 +10,7 @@ mod audit_cli;
 mod auth;
 mod browser;
 mod cli;
+mod clinic;
 mod doctor;
 mod http;
 mod isolation;

@@ -145,6 +145,7 @@ pub async fn create_practice(
     invitations::create(&mut tx, &invitee, receptionist.id, chrono::Utc::now())
         .await
         .unwrap();
+    crate::clinic::seed_clinical_rows(&mut tx, created.user_id).await;
     tx.commit().await.unwrap();
     PracticeFixture {
         id: created.practice_id,

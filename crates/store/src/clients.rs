@@ -1,0 +1,257 @@
+//! Clients: the owners of patients, with their contact details and preferences.
+//!
+//! Deleting a client is soft (`deleted_at`): the row leaves every list and lookup,
+//! can be restored until the retention job purges it, and its patients keep their
+//! records.
+
+use crate::page::{Cursor, Page};
+use crate::{StoreError, TenantTx};
+use chrono::{DateTime, Utc};
+use paddock_domain::{Email, Permission, Phone};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// What a client is, as entered at the front desk (create and full update).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientDetails {
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Email address.
+    pub email: Option<Email>,
+    /// Mobile number.
+    pub mobile: Option<Phone>,
+    /// Another number (home, work).
+    pub phone: Option<Phone>,
+    /// Postal address, as lines.
+    pub address: Option<String>,
+    /// May be contacted by email.
+    pub contact_by_email: bool,
+    /// May be contacted by SMS.
+    pub contact_by_sms: bool,
+    /// Wants vaccination and check-up reminders.
+    pub reminders: bool,
+    /// Front-desk notes.
+    pub notes: Option<String>,
+}
+
+/// A client as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Client {
+    /// Its id.
+    pub id: Uuid,
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Email address.
+    pub email: Option<String>,
+    /// Mobile number (digits, optional leading +).
+    pub mobile: Option<String>,
+    /// Another number.
+    pub phone: Option<String>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// May be contacted by email.
+    pub contact_by_email: bool,
+    /// May be contacted by SMS.
+    pub contact_by_sms: bool,
+    /// Wants reminders.
+    pub reminders: bool,
+    /// Front-desk notes.
+    pub notes: Option<String>,
+    /// Account balance in minor units (positive: the client owes the practice).
+    pub balance_minor: i64,
+    /// ISO 4217 currency of the balance.
+    pub currency: String,
+    /// When the client was registered.
+    pub created_at: DateTime<Utc>,
+    /// When the record last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was deleted (only in the deleted list).
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Client {
+    /// "Family, Given", the way lists sort and show clients.
+    pub fn sort_name(&self) -> String {
+        format!("{}, {}", self.family_name, self.given_name)
+    }
+
+    /// "Given Family".
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.given_name, self.family_name)
+    }
+}
+
+pub(crate) const CLIENT_COLUMNS: &str =
+    "id, given_name, family_name, email, mobile, phone, address,
+    contact_by_email, contact_by_sms, reminders, notes, balance_minor, currency, created_at,
+    updated_at, deleted_at";
+
+/// Registers a client.
+pub async fn create(tx: &mut TenantTx, details: &ClientDetails) -> Result<Client, StoreError> {
+    tx.require(Permission::ClientsWrite)?;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into clients (practice_id, id, given_name, family_name, email, mobile, phone, address,
+                              contact_by_email, contact_by_sms, reminders, notes)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(tx.practice_id().as_uuid())
+    .bind(id)
+    .bind(&details.given_name)
+    .bind(&details.family_name)
+    .bind(details.email.as_ref().map(Email::as_str))
+    .bind(details.mobile.as_ref().map(Phone::as_str))
+    .bind(details.phone.as_ref().map(Phone::as_str))
+    .bind(&details.address)
+    .bind(details.contact_by_email)
+    .bind(details.contact_by_sms)
+    .bind(details.reminders)
+    .bind(&details.notes)
+    .execute(tx.conn())
+    .await?;
+    fetch(tx, id).await
+}
+
+/// A live (not deleted) client; another practice's id is not found.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
+    tx.require(Permission::ClientsRead)?;
+    fetch(tx, id).await
+}
+
+async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
+    sqlx::query_as(&format!(
+        "select {CLIENT_COLUMNS} from clients where id = $1 and deleted_at is null"
+    ))
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(StoreError::NotFound("client"))
+}
+
+/// Replaces a live client's details.
+pub async fn update(
+    tx: &mut TenantTx,
+    id: Uuid,
+    details: &ClientDetails,
+) -> Result<Client, StoreError> {
+    tx.require(Permission::ClientsWrite)?;
+    let updated = sqlx::query(
+        "update clients set given_name = $2, family_name = $3, email = $4, mobile = $5, phone = $6,
+                address = $7, contact_by_email = $8, contact_by_sms = $9, reminders = $10, notes = $11
+          where id = $1 and deleted_at is null",
+    )
+    .bind(id)
+    .bind(&details.given_name)
+    .bind(&details.family_name)
+    .bind(details.email.as_ref().map(Email::as_str))
+    .bind(details.mobile.as_ref().map(Phone::as_str))
+    .bind(details.phone.as_ref().map(Phone::as_str))
+    .bind(&details.address)
+    .bind(details.contact_by_email)
+    .bind(details.contact_by_sms)
+    .bind(details.reminders)
+    .bind(&details.notes)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::NotFound("client"));
+    }
+    fetch(tx, id).await
+}
+
+/// Soft-deletes a client.
+pub async fn delete(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    tx.require(Permission::ClientsWrite)?;
+    crate::retention::soft_delete(tx, "clients", id, now, "client").await
+}
+
+/// Brings a deleted client back (practice admins: `settings.manage`).
+pub async fn restore(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
+    tx.require(Permission::SettingsManage)?;
+    crate::retention::restore(tx, "clients", id, "client").await?;
+    fetch(tx, id).await
+}
+
+/// Deleted clients not yet purged, most recently deleted first (`settings.manage`).
+pub async fn deleted(tx: &mut TenantTx) -> Result<Vec<Client>, StoreError> {
+    tx.require(Permission::SettingsManage)?;
+    Ok(sqlx::query_as(&format!(
+        "select {CLIENT_COLUMNS} from clients where deleted_at is not null
+          order by deleted_at desc limit 500"
+    ))
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Live clients by family name, optionally matching `search` (name, email or phone
+/// fragment, via the trigram index), a page at a time.
+pub async fn list(
+    tx: &mut TenantTx,
+    search: Option<&str>,
+    limit: i64,
+    after: Option<&Cursor>,
+) -> Result<Page<Client>, StoreError> {
+    tx.require(Permission::ClientsRead)?;
+    let pattern = search.map(search_pattern);
+    let rows: Vec<Client> = sqlx::query_as(&format!(
+        "select {CLIENT_COLUMNS} from clients
+          where deleted_at is null
+            and ($1::text is null or search_text like $1)
+            and ($2::text is null or (family_name || ', ' || given_name, id) > ($2, $3))
+          order by family_name || ', ' || given_name, id
+          limit $4"
+    ))
+    .bind(pattern)
+    .bind(after.map(|c| c.key.as_str()))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(Page::from_rows(rows, limit, |c| {
+        Cursor::after(c.sort_name(), c.id)
+    }))
+}
+
+/// `%fragment%` for a LIKE over lower-cased text: lower-cased, `%`/`_`/`\` escaped,
+/// and a phone number reduced to its digits (the index holds numbers without `+`).
+pub fn search_pattern(raw: &str) -> String {
+    let raw = raw.trim().to_lowercase();
+    let looks_like_phone = raw.chars().filter(char::is_ascii_digit).count() >= 4
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
+    let text: String = if looks_like_phone {
+        raw.chars().filter(char::is_ascii_digit).collect()
+    } else {
+        raw
+    };
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_pattern;
+
+    #[test]
+    fn search_patterns_escape_wildcards_and_reduce_phones_to_digits() {
+        assert_eq!(search_pattern(" Bella "), "%bella%");
+        assert_eq!(search_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(search_pattern("+44 7700-900123"), "%447700900123%");
+        assert_eq!(search_pattern("o'brien"), "%o'brien%");
+    }
+}
