@@ -98,3 +98,16 @@ pub fn note_text(field: &str, raw: &str, max: usize) -> Result<String, FieldErro
     }
     Ok(text.replace("\r\n", "\n"))
 }
+
+impl FieldErrors {
+    /// Keeps the value of `result`, or collects all of its errors.
+    pub fn check_all<T>(&mut self, result: Result<T, FieldErrors>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(errors) => {
+                self.0.extend(errors.0);
+                None
+            }
+        }
+    }
+}

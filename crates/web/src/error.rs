@@ -56,6 +56,12 @@ pub enum AppError {
     /// Conflicts with existing data: 409 with the field.
     #[error("conflict")]
     Conflict(FieldError),
+    /// A locked medical record (finalised or past its editing period): 409.
+    #[error("record locked: {0}")]
+    RecordLocked(&'static str),
+    /// The staff member or resource is already booked then: 409 naming the booking.
+    #[error("double booking")]
+    DoubleBooked(Box<paddock_store::appointments::Clash>),
     /// The service cannot answer now (database down, schema not migrated): 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -86,6 +92,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub errors: Vec<FieldError>,
+    /// The existing booking a refused one overlaps (`double_booking` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<paddock_store::appointments::Clash>,
 }
 
 impl Problem {
@@ -99,6 +108,7 @@ impl Problem {
             detail: None,
             request_id: None,
             errors: Vec::new(),
+            conflict: None,
         }
     }
 
@@ -215,6 +225,23 @@ impl IntoResponse for AppError {
                 p.errors = vec![field];
                 p.into_response_with(None)
             }
+            AppError::RecordLocked(detail) => {
+                Problem::new(StatusCode::CONFLICT, "record_locked", "Record locked")
+                    .with_detail(detail)
+                    .into_response_with(None)
+            }
+            AppError::DoubleBooked(clash) => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "double_booking", "Double booking")
+                    .with_detail(format!(
+                        "The {} is already booked from {} to {} (appointment {}).",
+                        if clash.on == "staff" { "staff member" } else { "resource" },
+                        clash.starts_at.to_rfc3339(),
+                        clash.ends_at.to_rfc3339(),
+                        clash.appointment_id
+                    ));
+                p.conflict = Some(*clash);
+                p.into_response_with(None)
+            }
             AppError::Unavailable(detail) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -247,6 +274,8 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(errors) => AppError::Validation(errors.0),
             StoreError::Conflict(field) => AppError::Conflict(field),
             StoreError::NotFound(_) => AppError::NotFound,
+            StoreError::Locked(detail) => AppError::RecordLocked(detail),
+            StoreError::DoubleBooked(clash) => AppError::DoubleBooked(clash),
             StoreError::Forbidden(permission) => {
                 AppError::Forbidden(format!("This needs the `{permission}` permission."))
             }

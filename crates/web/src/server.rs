@@ -42,7 +42,11 @@ impl Default for HttpConfig {
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Sign-in, sessions, access tokens"),
         (name = "staff", description = "Members, roles, invitations, API keys"),
-        (name = "audit", description = "The practice's audit trail and its hash chain")
+        (name = "audit", description = "The practice's audit trail and its hash chain"),
+        (name = "clients", description = "Owners: contact details, preferences, soft delete"),
+        (name = "patients", description = "Animals, their owners, search by name, chip or owner"),
+        (name = "records", description = "Medical records: encounters that lock, addenda, vitals, problems, allergies, prescriptions, vaccinations (reads are audited)"),
+        (name = "appointments", description = "The appointment book; double bookings are refused by the database")
     )
 )]
 struct ApiDoc;
@@ -66,6 +70,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::invitations::router())
         .merge(routes::api_keys::router())
         .merge(routes::audit::router())
+        .merge(routes::clients::router())
+        .merge(routes::patients::router())
+        .merge(routes::records::router())
+        .merge(routes::appointments::router())
 }
 
 /// The whole application with its layers.

@@ -157,4 +157,51 @@ impl Env {
         tx.rollback().await.unwrap();
         actions
     }
+
+    /// Invites `email` with `role_id` and accepts; returns the new person's session.
+    pub async fn join_with_role(&self, admin: &Session, email: &str, role_id: &str) -> Session {
+        let (status, body, _) = self
+            .send(
+                "POST",
+                "/api/v1/invitations",
+                Some(json!({"email": email, "role_id": role_id})),
+                Some(admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mails = paddock_notify::read_outbox(&self.outbox).unwrap();
+        let mail = mails.iter().rev().find(|m| m.to == email).unwrap();
+        let token = mail
+            .body_text
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
+            .unwrap();
+        let password = "marsh-harrier-31-glides-low";
+        let (status, body, _) = self
+            .send(
+                "POST",
+                "/api/v1/invitations/accept",
+                Some(json!({"token": token, "password": password, "display_name": "Lead"})),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        self.login_as(email, password).await
+    }
+
+    /// Invites `email` into practice A with the built-in role named `role` (as listed
+    /// by `GET /api/v1/roles`), accepts, and signs in.
+    pub async fn join_as(&self, admin: &Session, email: &str, role: &str) -> Session {
+        let (_, roles, _) = self.send("GET", "/api/v1/roles", None, Some(admin)).await;
+        let role_id = roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == role)
+            .unwrap_or_else(|| panic!("no role named {role}: {roles}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.join_with_role(admin, email, &role_id).await
+    }
 }

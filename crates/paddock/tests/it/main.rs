@@ -11,6 +11,8 @@ mod auth;
 mod browser;
 mod cli;
 mod clinic;
+mod clinical_api;
+mod clinical_store;
 mod doctor;
 mod http;
 mod isolation;

@@ -24,37 +24,6 @@ async fn create_role(
     (status, body)
 }
 
-/// Invites `email` with `role_id` and accepts; returns the new person's session.
-async fn join_with_role(env: &Env, admin: &Session, email: &str, role_id: &str) -> Session {
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations",
-            Some(json!({"email": email, "role_id": role_id})),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let mails = paddock_notify::read_outbox(&env.outbox).unwrap();
-    let mail = mails.iter().rev().find(|m| m.to == email).unwrap();
-    let token = mail
-        .body_text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
-        .unwrap();
-    let password = "marsh-harrier-31-glides-low";
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations/accept",
-            Some(json!({"token": token, "password": password, "display_name": "Lead"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    env.login_as(email, password).await
-}
-
 #[tokio::test]
 async fn an_admin_creates_a_custom_role_that_is_listed_and_audited() {
     let env = env().await;
@@ -136,13 +105,13 @@ async fn a_staff_manager_cannot_define_a_role_granting_what_they_lack() {
         &["staff.manage", "clients.read"],
     )
     .await;
-    let lead = join_with_role(
-        &env,
-        &admin,
-        "lead@riverside.example",
-        lead_role["id"].as_str().unwrap(),
-    )
-    .await;
+    let lead = env
+        .join_with_role(
+            &admin,
+            "lead@riverside.example",
+            lead_role["id"].as_str().unwrap(),
+        )
+        .await;
 
     let (status, body) = create_role(&env, &lead, "Sneaky", &["records.read"]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -161,13 +130,13 @@ async fn editing_a_custom_role_changes_its_members_permissions_on_their_next_req
     let env = env().await;
     let admin = env.login(TEST_PASSWORD).await;
     let (_, role) = create_role(&env, &admin, "Locum", &["patients.read"]).await;
-    let locum = join_with_role(
-        &env,
-        &admin,
-        "locum@riverside.example",
-        role["id"].as_str().unwrap(),
-    )
-    .await;
+    let locum = env
+        .join_with_role(
+            &admin,
+            "locum@riverside.example",
+            role["id"].as_str().unwrap(),
+        )
+        .await;
     let path = format!("/api/v1/roles/{}", role["id"].as_str().unwrap());
     let (status, body, _) = env
         .send(

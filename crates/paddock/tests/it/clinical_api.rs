@@ -1,0 +1,772 @@
+//! The clinical API end to end: who may do what (a receptionist books but cannot read
+//! SOAP notes; a technician records weight and vaccines but cannot finalise), record
+//! locking and addenda, double bookings answered 409, soft delete and restore,
+//! validation as 422 field lists, pagination, read events, and another practice's ids
+//! answering 404.
+
+use crate::api::{Env, Session, env};
+use crate::world::TEST_PASSWORD;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+/// Registers a client and their dog through the API; returns (client, patient).
+async fn client_and_dog(env: &Env, s: &Session, family: &str, dog: &str) -> (Value, Value) {
+    let (status, client, _) = env
+        .send(
+            "POST",
+            "/api/v1/clients",
+            Some(
+                json!({"given_name": "Jo", "family_name": family, "mobile": "+44 7700 900456",
+                        "email": format!("jo.{}@example.org", family.to_lowercase())}),
+            ),
+            Some(s),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    let (status, patient, _) = env
+        .send(
+            "POST",
+            "/api/v1/patients",
+            Some(
+                json!({"name": dog, "species": "Canine", "sex": "female_spayed",
+                        "microchip": "826 0980 0012 3456",
+                        "owners": [{"client_id": client["id"], "primary": true}]}),
+            ),
+            Some(s),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{patient}");
+    (client, patient)
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|f| f["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Opens an encounter for `patient` as `s`.
+async fn open_encounter(env: &Env, s: &Session, patient: &str) -> (StatusCode, Value) {
+    let (status, body, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/patients/{patient}/encounters"),
+            Some(json!({"kind": "consultation", "reason": "Itchy ears",
+                        "subjective": "Scratching both ears for a week.",
+                        "objective": "Erythema, brown discharge AU."})),
+            Some(s),
+        )
+        .await;
+    (status, body)
+}
+
+/// Practice A's `read` events about `entity_id`.
+async fn reads_of(env: &Env, entity_id: &str) -> Vec<Value> {
+    let mut tx = env
+        .world
+        .app
+        .begin(
+            &env.world.a.principal,
+            &paddock_store::RequestMeta::system("t"),
+        )
+        .await
+        .unwrap();
+    let rows: Vec<Option<Value>> = sqlx::query_scalar(
+        "select changes::jsonb from audit_events where action = 'read' and entity_id = $1::uuid order by id",
+    )
+    .bind(entity_id)
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    rows.into_iter().map(|c| c.unwrap_or(Value::Null)).collect()
+}
+
+#[tokio::test]
+async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let vet = env
+        .join_as(&admin, "vet@riverside.example", "Veterinarian")
+        .await;
+    let (_, dog) = client_and_dog(&env, &admin, "Hughes", "Poppy").await;
+    let (status, encounter) = open_encounter(&env, &vet, id(&dog)).await;
+    assert_eq!(status, StatusCode::CREATED, "{encounter}");
+    assert_eq!(encounter["status"], "open");
+    let path = format!("/api/v1/encounters/{}", id(&encounter));
+
+    // While open, the notes can be edited.
+    let (status, edited, _) = env
+        .send(
+            "PUT",
+            &path,
+            Some(json!({"assessment": "Otitis externa", "plan": "Ear cleaner, recheck 10 days"})),
+            Some(&vet),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["soap"]["assessment"], "Otitis externa");
+
+    // An addendum is for finalised encounters only.
+    let (status, refused, _) = env
+        .send(
+            "POST",
+            &format!("{path}/addenda"),
+            Some(json!({"body": "early"})),
+            Some(&vet),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "record_locked");
+
+    let (status, finalised, _) = env
+        .send("POST", &format!("{path}/finalise"), None, Some(&vet))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{finalised}");
+    assert_eq!(finalised["status"], "finalised");
+    assert!(finalised["finalised_at"].is_string());
+
+    // Locked: edits are refused (and change nothing), finalising again too.
+    let (status, locked, _) = env
+        .send(
+            "PUT",
+            &path,
+            Some(json!({"assessment": "Rewritten history"})),
+            Some(&vet),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{locked}");
+    assert_eq!(locked["code"], "record_locked");
+    let (status, _, _) = env
+        .send("POST", &format!("{path}/finalise"), None, Some(&vet))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, with_addendum, _) = env
+        .send(
+            "POST",
+            &format!("{path}/addenda"),
+            Some(json!({"body": "Cytology: Malassezia.\nAdd antifungal drops."})),
+            Some(&vet),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{with_addendum}");
+    let addenda = with_addendum["addenda"].as_array().unwrap();
+    assert_eq!(addenda.len(), 1);
+    assert_eq!(
+        addenda[0]["body"],
+        "Cytology: Malassezia.\nAdd antifungal drops."
+    );
+    assert_eq!(addenda[0]["author_name"], "Lead");
+    assert!(addenda[0]["created_at"].is_string());
+    // The original stays readable and unchanged.
+    assert_eq!(with_addendum["soap"]["assessment"], "Otitis externa");
+    assert_eq!(
+        with_addendum["soap"]["plan"],
+        "Ear cleaner, recheck 10 days"
+    );
+}
+
+#[tokio::test]
+async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let tech = env
+        .join_as(&admin, "nurse@riverside.example", "Technician")
+        .await;
+    let (_, dog) = client_and_dog(&env, &admin, "Evans", "Bramble").await;
+    let patient = id(&dog);
+
+    let (status, vitals, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/patients/{patient}/vitals"),
+            Some(json!({"weight_kg": "23.45", "temperature_c": "38.6", "heart_rate": 96})),
+            Some(&tech),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{vitals}");
+    assert_eq!(vitals["weight_kg"], "23.450");
+    assert_eq!(vitals["temperature_c"], "38.6");
+
+    let (status, shot, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/patients/{patient}/vaccinations"),
+            Some(
+                json!({"vaccine": "Nobivac L4", "manufacturer": "MSD", "lot_number": "L4-2231",
+                          "next_due_on": "2099-01-01"}),
+            ),
+            Some(&tech),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{shot}");
+    assert_eq!(shot["administered_by_name"], "Lead");
+
+    let (status, encounter) = open_encounter(&env, &tech, patient).await;
+    assert_eq!(status, StatusCode::CREATED, "{encounter}");
+    let (status, refused, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/encounters/{}/finalise", id(&encounter)),
+            None,
+            Some(&tech),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("records.finalise")
+    );
+    let (_, still_open, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/encounters/{}", id(&encounter)),
+            None,
+            Some(&tech),
+        )
+        .await;
+    assert_eq!(still_open["status"], "open");
+}
+
+#[tokio::test]
+async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let desk = env
+        .join_as(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    // The front desk registers the client and the dog...
+    let (_, dog) = client_and_dog(&env, &desk, "Patel", "Mango").await;
+    let patient = id(&dog);
+    let (_, encounter) = open_encounter(&env, &admin, patient).await;
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    // ...and books it in with the admin (a vet too).
+    let (status, booked, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(json!({"patient_id": patient, "staff_id": me["user"]["id"],
+                          "starts_at": "2027-03-15T09:00:00Z", "ends_at": "2027-03-15T09:15:00Z",
+                          "kind": "recheck", "reason": "Ear recheck"})),
+            Some(&desk),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+
+    // Patient facts yes; SOAP notes, the chart and clinical lists no.
+    let (status, _, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/patients/{patient}"),
+            None,
+            Some(&desk),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        format!("/api/v1/encounters/{}", id(&encounter)),
+        format!("/api/v1/patients/{patient}/encounters"),
+        format!("/api/v1/patients/{patient}/chart"),
+        format!("/api/v1/patients/{patient}/allergies"),
+        format!("/api/v1/patients/{patient}/vitals"),
+    ] {
+        let (status, body, _) = env.send("GET", &path, None, Some(&desk)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.get("soap").is_none());
+    }
+    let (status, _) = open_encounter(&env, &desk, patient).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_double_booking_answers_409_naming_the_existing_appointment() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let (status, room, _) = env
+        .send(
+            "POST",
+            "/api/v1/resources",
+            Some(json!({"name": "Theatre", "kind": "surgery_table"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    let book = |staff: Value, resource: Value, start: &str, end: &str| json!({"staff_id": staff, "resource_id": resource, "starts_at": start, "ends_at": end, "kind": "surgery"});
+    let (status, first, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(book(
+                me["user"]["id"].clone(),
+                Value::Null,
+                "2027-03-15T09:00:00Z",
+                "2027-03-15T10:00:00Z",
+            )),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, clash, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(book(
+                me["user"]["id"].clone(),
+                Value::Null,
+                "2027-03-15T09:30:00Z",
+                "2027-03-15T09:45:00Z",
+            )),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{clash}");
+    assert_eq!(clash["code"], "double_booking");
+    assert_eq!(clash["conflict"]["on"], "staff");
+    assert_eq!(clash["conflict"]["appointment_id"], first["id"]);
+    assert_eq!(clash["conflict"]["starts_at"], "2027-03-15T09:00:00Z");
+
+    // Back to back is fine; the resource is guarded the same way.
+    let (status, _, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(book(
+                me["user"]["id"].clone(),
+                room["id"].clone(),
+                "2027-03-15T10:00:00Z",
+                "2027-03-15T11:00:00Z",
+            )),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, clash, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(book(
+                Value::Null,
+                room["id"].clone(),
+                "2027-03-15T10:30:00Z",
+                "2027-03-15T12:00:00Z",
+            )),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{clash}");
+    assert_eq!(clash["conflict"]["on"], "resource");
+
+    // Cancelling frees the slot; un-cancelling into a taken slot is refused.
+    let (status, _, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/appointments/{}/status", id(&first)),
+            Some(json!({"status": "cancelled"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, second, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(book(
+                me["user"]["id"].clone(),
+                Value::Null,
+                "2027-03-15T09:30:00Z",
+                "2027-03-15T09:45:00Z",
+            )),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let (status, refused, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/appointments/{}/status", id(&first)),
+            Some(json!({"status": "booked"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+
+    // The day view finds what is live in its range, in order.
+    let (status, day, _) = env
+        .send(
+            "GET",
+            "/api/v1/appointments?from=2027-03-15T00:00:00Z&to=2027-03-16T00:00:00Z",
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{day}");
+    let starts: Vec<&str> = day["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["starts_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2027-03-15T09:00:00Z",
+            "2027-03-15T09:30:00Z",
+            "2027-03-15T10:00:00Z"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (client, _) = client_and_dog(&env, &admin, "Ng", "Tofu").await;
+    let (status, problem, _) = env
+        .send("POST", "/api/v1/patients",
+              Some(json!({"name": "", "species": "Feline", "sex": "neutered", "microchip": "12345",
+                          "date_of_birth": "2999-01-01", "owners": [{"client_id": client["id"], "primary": true}]})),
+              Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(
+        fields(&problem),
+        ["name", "sex", "date_of_birth", "microchip"]
+    );
+    // A test transponder code (999) and a bad length are refused by the same parser.
+    for chip in ["999000000000001", "8260980001234567"] {
+        let (status, problem, _) = env
+            .send(
+                "POST",
+                "/api/v1/patients",
+                Some(
+                    json!({"name": "Tofu II", "species": "Feline", "microchip": chip,
+                              "owners": [{"client_id": client["id"], "primary": true}]}),
+                ),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{chip}");
+        assert_eq!(fields(&problem), ["microchip"]);
+    }
+    // The same chip twice in one practice is a 409 on the field.
+    let (status, problem, _) = env
+        .send(
+            "POST",
+            "/api/v1/patients",
+            Some(
+                json!({"name": "Tofu II", "species": "Feline", "microchip": "826098000123456",
+                          "owners": [{"client_id": client["id"], "primary": true}]}),
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(fields(&problem), ["microchip"]);
+    let (status, problem, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(
+                json!({"starts_at": "tomorrow", "ends_at": "2027-03-15T09:00:00Z", "kind": "nap"}),
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&problem), ["starts_at", "kind", "staff_id"]);
+    let (status, problem, _) = env
+        .send(
+            "GET",
+            "/api/v1/patients?limit=500&sort=name",
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&problem), ["sort"]);
+    let (_, list, _) = env
+        .send("GET", "/api/v1/patients", None, Some(&admin))
+        .await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.contains(&"Tofu II") && !names.contains(&""),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn search_finds_patients_by_name_chip_and_owner_and_pages_with_a_cursor() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, poppy) = client_and_dog(&env, &admin, "Abara", "Poppy").await;
+    for (family, dog) in [("Baker", "Pip"), ("Cole", "Pepper"), ("Doyle", "Percy")] {
+        let (status, client, _) = env
+            .send(
+                "POST",
+                "/api/v1/clients",
+                Some(json!({"given_name": "Sam", "family_name": family})),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, _, _) = env
+            .send("POST", "/api/v1/patients",
+                  Some(json!({"name": dog, "species": "Canine", "owners": [{"client_id": client["id"], "primary": true}]})),
+                  Some(&admin))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, by_chip, _) = env
+        .send(
+            "GET",
+            "/api/v1/patients?q=826098000123456",
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(names(&by_chip), ["Poppy"]);
+    let (_, by_owner, _) = env
+        .send("GET", "/api/v1/patients?q=abara", None, Some(&admin))
+        .await;
+    assert_eq!(names(&by_owner), ["Poppy"]);
+    assert_eq!(by_owner["items"][0]["primary_owner_name"], "Jo Abara");
+    let (_, by_phone, _) = env
+        .send(
+            "GET",
+            "/api/v1/patients?q=7700%20900456",
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(names(&by_phone), ["Poppy"]);
+    let (_, first, _) = env
+        .send("GET", "/api/v1/patients?q=p&limit=2", None, Some(&admin))
+        .await;
+    assert_eq!(names(&first), ["Pepper", "Percy"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/patients?q=p&limit=2&cursor={cursor}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(names(&second), ["Pip", "Poppy"]);
+    assert!(second["next_cursor"].is_null() || names(&second).len() == 2);
+    assert_eq!(poppy["name"], "Poppy");
+}
+
+#[tokio::test]
+async fn deleted_patients_vanish_and_an_admin_restores_them() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let desk = env
+        .join_as(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    let (_, dog) = client_and_dog(&env, &admin, "Quinn", "Ziggy").await;
+    let path = format!("/api/v1/patients/{}", id(&dog));
+    let (status, _, _) = env.send("DELETE", &path, None, Some(&desk)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = env.send("GET", &path, None, Some(&admin)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list, _) = env
+        .send("GET", "/api/v1/patients?q=ziggy", None, Some(&admin))
+        .await;
+    assert_eq!(list["items"], json!([]));
+    // Restoring is an admin's job.
+    let (status, _, _) = env
+        .send("POST", &format!("{path}/restore"), None, Some(&desk))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, deleted, _) = env
+        .send("GET", "/api/v1/patients/deleted", None, Some(&admin))
+        .await;
+    assert_eq!(deleted[0]["name"], "Ziggy");
+    assert!(deleted[0]["deleted_at"].is_string());
+    let (status, restored, _) = env
+        .send("POST", &format!("{path}/restore"), None, Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert!(restored["deleted_at"].is_null());
+    let (status, _, _) = env.send("GET", &path, None, Some(&desk)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Restoring what is not deleted is not found.
+    let (status, _, _) = env
+        .send("POST", &format!("{path}/restore"), None, Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn viewing_a_record_writes_a_read_event_naming_the_view() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, dog) = client_and_dog(&env, &admin, "Reyes", "Luna").await;
+    let patient = id(&dog);
+    let (_, encounter) = open_encounter(&env, &admin, patient).await;
+    assert!(reads_of(&env, patient).await.is_empty());
+    for path in [
+        format!("/api/v1/patients/{patient}/chart"),
+        format!("/api/v1/patients/{patient}/vitals"),
+        format!("/api/v1/encounters/{}", id(&encounter)),
+    ] {
+        let (status, _, _) = env.send("GET", &path, None, Some(&admin)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let views: Vec<Value> = reads_of(&env, patient)
+        .await
+        .into_iter()
+        .map(|c| c["view"].clone())
+        .collect();
+    assert_eq!(views, [json!("chart"), json!("vitals")]);
+    assert_eq!(reads_of(&env, id(&encounter)).await.len(), 1);
+    // A refused read writes nothing.
+    let desk = env
+        .join_as(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    let (status, _, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/patients/{patient}/chart"),
+            None,
+            Some(&desk),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(reads_of(&env, patient).await.len(), 2);
+}
+
+#[tokio::test]
+async fn another_practices_clinical_ids_answer_404_on_every_path() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let other = env.login_as("admin@northside.example", TEST_PASSWORD).await;
+    let (client, dog) = client_and_dog(&env, &admin, "Sato", "Kiko").await;
+    let patient = id(&dog);
+    let (_, encounter) = open_encounter(&env, &admin, patient).await;
+    let encounter = id(&encounter);
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let (_, booked, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(json!({"patient_id": patient, "staff_id": me["user"]["id"],
+                          "starts_at": "2027-03-16T09:00:00Z", "ends_at": "2027-03-16T09:15:00Z"})),
+            Some(&admin),
+        )
+        .await;
+    let appointment = id(&booked);
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let client = id(&client);
+    let paths =
+        |p: &str, c: &str, e: &str, a: &str| -> Vec<(&'static str, String, Option<Value>)> {
+            vec![
+                ("GET", format!("/api/v1/clients/{c}"), None),
+                (
+                    "PUT",
+                    format!("/api/v1/clients/{c}"),
+                    Some(json!({"given_name": "X", "family_name": "Y"})),
+                ),
+                ("DELETE", format!("/api/v1/clients/{c}"), None),
+                ("GET", format!("/api/v1/clients/{c}/patients"), None),
+                ("GET", format!("/api/v1/patients/{p}"), None),
+                (
+                    "PUT",
+                    format!("/api/v1/patients/{p}"),
+                    Some(json!({"name": "X", "species": "Canine"})),
+                ),
+                ("DELETE", format!("/api/v1/patients/{p}"), None),
+                ("GET", format!("/api/v1/patients/{p}/chart"), None),
+                ("GET", format!("/api/v1/patients/{p}/owners"), None),
+                (
+                    "POST",
+                    format!("/api/v1/patients/{p}/encounters"),
+                    Some(json!({"reason": "x"})),
+                ),
+                (
+                    "POST",
+                    format!("/api/v1/patients/{p}/vitals"),
+                    Some(json!({"weight_kg": "3"})),
+                ),
+                (
+                    "POST",
+                    format!("/api/v1/patients/{p}/allergies"),
+                    Some(json!({"substance": "x", "severity": "mild"})),
+                ),
+                ("GET", format!("/api/v1/encounters/{e}"), None),
+                (
+                    "PUT",
+                    format!("/api/v1/encounters/{e}"),
+                    Some(json!({"plan": "x"})),
+                ),
+                ("POST", format!("/api/v1/encounters/{e}/finalise"), None),
+                ("GET", format!("/api/v1/appointments/{a}"), None),
+                (
+                    "POST",
+                    format!("/api/v1/appointments/{a}/status"),
+                    Some(json!({"status": "cancelled"})),
+                ),
+                ("DELETE", format!("/api/v1/appointments/{a}"), None),
+            ]
+        };
+    let theirs = paths(patient, client, encounter, appointment);
+    let missing = paths(&unknown, &unknown, &unknown, &unknown);
+    for ((method, path, body), (_, missing_path, _)) in theirs.into_iter().zip(missing) {
+        let (status, answer, _) = env.send(method, &path, body.clone(), Some(&other)).await;
+        let (missing_status, missing_answer, _) =
+            env.send(method, &missing_path, body, Some(&other)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+        assert_eq!(
+            missing_status,
+            StatusCode::NOT_FOUND,
+            "{method} {missing_path}"
+        );
+        assert_eq!(answer["code"], missing_answer["code"]);
+    }
+    // Nothing of A's changed.
+    let (_, still, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/encounters/{encounter}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(still["status"], "open");
+    let (status, _, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/appointments/{appointment}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -1,0 +1,203 @@
+//! Parsing helpers shared by the clinical routes: query strings with a fixed set of
+//! parameters, optional texts, dates and times. Every failure is a `FieldError` under
+//! the caller's field name, so a request collects all of them into one 422.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paddock_domain::field::{bounded_text, note_text};
+use paddock_domain::{FieldError, FieldErrors};
+use paddock_store::page::{self, Cursor};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A query string's parameters, each known and given at most once; empty values count
+/// as absent (forms send empty fields).
+#[derive(Debug, Default)]
+pub struct Params(BTreeMap<String, String>);
+
+impl Params {
+    /// Checks `pairs` against `known`, reporting unknown and repeated parameters.
+    pub fn parse(pairs: &[(String, String)], known: &[&str]) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut params = BTreeMap::new();
+        for (name, value) in pairs {
+            if !known.contains(&name.as_str()) {
+                let shown: String = name.chars().take(40).collect();
+                errors.0.push(FieldError::new(
+                    shown,
+                    format!(
+                        "is not a parameter of this list (known: {})",
+                        known.join(", ")
+                    ),
+                ));
+            } else if params.contains_key(name) {
+                errors
+                    .0
+                    .push(FieldError::new(name.clone(), "must be given at most once"));
+            } else if !value.trim().is_empty() {
+                params.insert(name.clone(), value.trim().to_owned());
+            }
+        }
+        errors.into_result()?;
+        Ok(Self(params))
+    }
+
+    /// The value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// `limit` (1 to 200, default 50) and `cursor`, collecting errors.
+    pub fn page(&self, errors: &mut FieldErrors) -> (i64, Option<Cursor>) {
+        let limit = errors
+            .check(page::limit("limit", self.get("limit")))
+            .unwrap_or(page::DEFAULT_LIMIT);
+        let cursor = self
+            .get("cursor")
+            .and_then(|c| errors.check(Cursor::decode("cursor", c)));
+        (limit, cursor)
+    }
+
+    /// An id parameter.
+    pub fn uuid(&self, name: &str, errors: &mut FieldErrors) -> Option<Uuid> {
+        self.get(name).and_then(|v| errors.check(uuid(name, v)))
+    }
+
+    /// A time parameter (RFC 3339).
+    pub fn time(&self, name: &str, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
+        self.get(name).and_then(|v| errors.check(time(name, v)))
+    }
+}
+
+/// An id.
+pub fn uuid(field: &str, raw: &str) -> Result<Uuid, FieldError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| FieldError::new(field, "must be a UUID"))
+}
+
+/// An RFC 3339 time such as `2027-03-15T09:00:00Z`.
+pub fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            FieldError::new(
+                field,
+                "must be an RFC 3339 time such as 2027-03-15T09:00:00Z",
+            )
+        })
+}
+
+/// A calendar date `YYYY-MM-DD`.
+pub fn date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| FieldError::new(field, "must be a date such as 2027-03-15"))
+}
+
+/// A required one-line text of 1 to `max` characters.
+pub fn required(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    max: usize,
+) -> Option<String> {
+    match raw {
+        Some(raw) => errors.check(bounded_text(field, raw, 1, max)),
+        None => {
+            errors.0.push(FieldError::new(field, "is required"));
+            None
+        }
+    }
+}
+
+/// An optional one-line text (blank counts as absent).
+pub fn optional(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    max: usize,
+) -> Option<String> {
+    raw.as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .and_then(|r| errors.check(bounded_text(field, r, 1, max)))
+}
+
+/// An optional multi-line note (blank counts as absent).
+pub fn optional_note(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    max: usize,
+) -> Option<String> {
+    raw.as_deref()
+        .and_then(|r| errors.check(note_text(field, r, max)))
+        .filter(|t| !t.is_empty())
+}
+
+/// An optional value parsed by `parse` (blank counts as absent).
+pub fn optional_with<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    parse: impl FnOnce(&str, &str) -> Result<T, FieldError>,
+) -> Option<T> {
+    raw.as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .and_then(|r| errors.check(parse(field, r)))
+}
+
+/// A required value parsed by `parse`.
+pub fn required_with<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    parse: impl FnOnce(&str, &str) -> Result<T, FieldError>,
+) -> Option<T> {
+    match raw.as_deref().filter(|r| !r.trim().is_empty()) {
+        Some(raw) => errors.check(parse(field, raw)),
+        None => {
+            errors.0.push(FieldError::new(field, "is required"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_each_reported() {
+        let errors =
+            Params::parse(&pairs(&[("q", "a"), ("q", "b"), ("sort", "x")]), &["q"]).unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["q", "sort"]);
+    }
+
+    #[test]
+    fn blank_values_count_as_absent() {
+        let params =
+            Params::parse(&pairs(&[("q", "  "), ("limit", "5")]), &["q", "limit"]).unwrap();
+        assert_eq!(params.get("q"), None);
+        let mut errors = FieldErrors::default();
+        assert_eq!(params.page(&mut errors).0, 5);
+        assert!(errors.0.is_empty());
+    }
+
+    #[test]
+    fn required_fields_name_themselves() {
+        let mut errors = FieldErrors::default();
+        assert_eq!(required(&mut errors, "name", &None, 10), None);
+        assert_eq!(optional(&mut errors, "breed", &Some(" ".into()), 10), None);
+        assert_eq!(
+            optional_note(&mut errors, "plan", &Some("line 1\nline 2".into()), 100).as_deref(),
+            Some("line 1\nline 2")
+        );
+        assert!(required_with(&mut errors, "day", &Some("2027-02-30".into()), date).is_none());
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "day"]);
+    }
+}
