@@ -36,6 +36,7 @@ pub mod passwords;
 pub mod patients;
 pub mod practices;
 pub mod principal;
+pub mod record_settings;
 pub mod request;
 pub mod retention;
 pub mod roles;

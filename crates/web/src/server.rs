@@ -74,6 +74,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::patients::router())
         .merge(routes::records::router())
         .merge(routes::appointments::router())
+        .merge(routes::settings::router())
 }
 
 /// The whole application with its layers.

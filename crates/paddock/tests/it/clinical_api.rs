@@ -770,3 +770,76 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_editing_period_is_a_practice_setting_only_an_admin_changes() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let vet = env
+        .join_as(&admin, "vet@riverside.example", "Veterinarian")
+        .await;
+    let (status, settings, _) = env
+        .send("GET", "/api/v1/settings/records", None, Some(&vet))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        settings,
+        json!({"encounter_lock_hours": 24, "record_retention_days": 2557, "appointment_retention_days": 730})
+    );
+    let wanted = json!({"encounter_lock_hours": 48, "record_retention_days": 3650, "appointment_retention_days": 365});
+    let (status, _, _) = env
+        .send(
+            "PUT",
+            "/api/v1/settings/records",
+            Some(wanted.clone()),
+            Some(&vet),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, problem, _) = env
+        .send("PUT", "/api/v1/settings/records",
+              Some(json!({"encounter_lock_hours": 0, "record_retention_days": 10, "appointment_retention_days": 365})),
+              Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        fields(&problem),
+        ["encounter_lock_hours", "record_retention_days"]
+    );
+    let (status, saved, _) = env
+        .send(
+            "PUT",
+            "/api/v1/settings/records",
+            Some(wanted.clone()),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(saved, wanted);
+    // New encounters lock 48 hours after they are opened.
+    let (_, dog) = client_and_dog(&env, &admin, "Ito", "Mochi").await;
+    let (_, encounter) = open_encounter(&env, &vet, id(&dog)).await;
+    let created =
+        chrono::DateTime::parse_from_rfc3339(encounter["created_at"].as_str().unwrap()).unwrap();
+    let lock =
+        chrono::DateTime::parse_from_rfc3339(encounter["lock_after"].as_str().unwrap()).unwrap();
+    assert_eq!((lock - created).num_hours(), 48);
+    // The change is in the audit trail with old and new values.
+    let mut tx = env
+        .world
+        .app
+        .begin(
+            &env.world.a.principal,
+            &paddock_store::RequestMeta::system("t"),
+        )
+        .await
+        .unwrap();
+    let diff: Value = sqlx::query_scalar(
+        "select changes::jsonb from audit_events where entity_type = 'practice_settings' and action = 'update'
+          order by id desc limit 1",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!(diff["encounter_lock_hours"], json!([24, 48]));
+}

@@ -13,4 +13,5 @@ pub mod passwords;
 pub mod patients;
 pub mod records;
 pub mod second_factor;
+pub mod settings;
 pub mod staff;

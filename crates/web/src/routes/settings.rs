@@ -1,0 +1,48 @@
+//! The practice's record-keeping settings (editing period, retention periods).
+
+use crate::auth::{Auth, Meta};
+use crate::{AppError, AppState};
+use axum::Json;
+use axum::extract::State;
+use paddock_store::record_settings::{self, RecordSettings};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The settings routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_records, put_records))
+}
+
+/// The record-keeping settings (`records.read` or `settings.manage`).
+#[utoipa::path(get, path = "/api/v1/settings/records", tag = "records",
+    responses((status = 200, description = "The settings", body = RecordSettings)))]
+pub async fn get_records(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+) -> Result<Json<RecordSettings>, AppError> {
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let settings = record_settings::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(settings))
+}
+
+/// Replaces the record-keeping settings (`settings.manage`; audited).
+#[utoipa::path(put, path = "/api/v1/settings/records", tag = "records", request_body = RecordSettings,
+    responses(
+        (status = 200, description = "The settings now", body = RecordSettings),
+        (status = 403, description = "Needs settings.manage", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A value out of range", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn put_records(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    Json(body): Json<RecordSettings>,
+) -> Result<Json<RecordSettings>, AppError> {
+    let body = body.check()?;
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let settings = record_settings::set(&mut tx, body).await?;
+    tx.commit().await?;
+    Ok(Json(settings))
+}
