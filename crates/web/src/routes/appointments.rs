@@ -2,6 +2,7 @@
 //! booking answers 409 `double_booking` naming the clash), rescheduling, status
 //! changes, soft delete and restore; and the bookable resources.
 
+use super::in_practice;
 use super::input::{Params, optional, optional_with, required, required_with, time, uuid};
 use crate::auth::{Auth, Meta};
 use crate::{AppError, AppState};
@@ -156,9 +157,10 @@ pub async fn list(
     }
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let page = appointments::list(&mut tx, &range, limit, cursor.as_ref()).await?;
-    tx.commit().await?;
+    let page = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::list(tx, &range, limit, cursor.as_ref()).await
+    })
+    .await?;
     Ok(Json(page))
 }
 
@@ -178,9 +180,10 @@ pub async fn book(
     Json(body): Json<BookingBody>,
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
     let booking = body.parse()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let booked = appointments::book(&mut tx, &booking).await?;
-    tx.commit().await?;
+    let booked = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::book(tx, &booking).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(booked)))
 }
 
@@ -197,9 +200,10 @@ pub async fn get_one(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Appointment>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let found = appointments::get(&mut tx, id).await?;
-    tx.commit().await?;
+    let found = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::get(tx, id).await
+    })
+    .await?;
     Ok(Json(found))
 }
 
@@ -220,9 +224,10 @@ pub async fn reschedule(
     Json(body): Json<BookingBody>,
 ) -> Result<Json<Appointment>, AppError> {
     let booking = body.parse()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let moved = appointments::reschedule(&mut tx, id, &booking).await?;
-    tx.commit().await?;
+    let moved = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::reschedule(tx, id, &booking).await
+    })
+    .await?;
     Ok(Json(moved))
 }
 
@@ -239,9 +244,10 @@ pub async fn delete(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    appointments::delete(&mut tx, id, state.auth.clock.now()).await?;
-    tx.commit().await?;
+    in_practice(&state, &auth, &meta, async |tx| {
+        appointments::delete(tx, id, state.auth.clock.now()).await
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -279,9 +285,10 @@ pub async fn set_status(
     let Some(status) = status else {
         return Err(FieldErrors::default().into());
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let changed = appointments::set_status(&mut tx, id, status).await?;
-    tx.commit().await?;
+    let changed = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::set_status(tx, id, status).await
+    })
+    .await?;
     Ok(Json(changed))
 }
 
@@ -299,9 +306,10 @@ pub async fn restore(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Appointment>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let restored = appointments::restore(&mut tx, id).await?;
-    tx.commit().await?;
+    let restored = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::restore(tx, id).await
+    })
+    .await?;
     Ok(Json(restored))
 }
 
@@ -323,9 +331,10 @@ pub async fn list_resources(
     Meta(meta): Meta,
     auth: Auth,
 ) -> Result<Json<Vec<Resource>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let list = appointments::resources(&mut tx).await?;
-    tx.commit().await?;
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::resources(tx).await
+    })
+    .await?;
     Ok(Json(list))
 }
 
@@ -349,8 +358,9 @@ pub async fn add_resource(
     let (Some(name), Some(kind)) = (name, kind) else {
         return Err(FieldErrors::default().into());
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let added = appointments::add_resource(&mut tx, &name, kind).await?;
-    tx.commit().await?;
+    let added = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::add_resource(tx, &name, kind).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(added)))
 }

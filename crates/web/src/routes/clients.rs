@@ -1,5 +1,6 @@
 //! Clients (owners): list and search, register, read, update, soft delete, restore.
 
+use super::in_practice;
 use super::input::{Params, optional_note, optional_with, required};
 use crate::auth::{Auth, Meta};
 use crate::{AppError, AppState};
@@ -113,9 +114,10 @@ pub async fn list(
     let mut errors = FieldErrors::default();
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let page = clients::list(&mut tx, params.get("q"), limit, cursor.as_ref()).await?;
-    tx.commit().await?;
+    let page = in_practice(&state, &auth, &meta, async |tx| {
+        clients::list(tx, params.get("q"), limit, cursor.as_ref()).await
+    })
+    .await?;
     Ok(Json(page))
 }
 
@@ -132,9 +134,10 @@ pub async fn create(
     Json(body): Json<ClientBody>,
 ) -> Result<(StatusCode, Json<Client>), AppError> {
     let details = body.parse()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let client = clients::create(&mut tx, &details).await?;
-    tx.commit().await?;
+    let client = in_practice(&state, &auth, &meta, async |tx| {
+        clients::create(tx, &details).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(client)))
 }
 
@@ -151,9 +154,7 @@ pub async fn get_one(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Client>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let client = clients::get(&mut tx, id).await?;
-    tx.commit().await?;
+    let client = in_practice(&state, &auth, &meta, async |tx| clients::get(tx, id).await).await?;
     Ok(Json(client))
 }
 
@@ -173,9 +174,10 @@ pub async fn update(
     Json(body): Json<ClientBody>,
 ) -> Result<Json<Client>, AppError> {
     let details = body.parse()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let client = clients::update(&mut tx, id, &details).await?;
-    tx.commit().await?;
+    let client = in_practice(&state, &auth, &meta, async |tx| {
+        clients::update(tx, id, &details).await
+    })
+    .await?;
     Ok(Json(client))
 }
 
@@ -192,9 +194,10 @@ pub async fn delete(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    clients::delete(&mut tx, id, state.auth.clock.now()).await?;
-    tx.commit().await?;
+    in_practice(&state, &auth, &meta, async |tx| {
+        clients::delete(tx, id, state.auth.clock.now()).await
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,9 +209,7 @@ pub async fn deleted(
     Meta(meta): Meta,
     auth: Auth,
 ) -> Result<Json<Vec<Client>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let list = clients::deleted(&mut tx).await?;
-    tx.commit().await?;
+    let list = in_practice(&state, &auth, &meta, async |tx| clients::deleted(tx).await).await?;
     Ok(Json(list))
 }
 
@@ -225,9 +226,10 @@ pub async fn restore(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Client>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let client = clients::restore(&mut tx, id).await?;
-    tx.commit().await?;
+    let client = in_practice(&state, &auth, &meta, async |tx| {
+        clients::restore(tx, id).await
+    })
+    .await?;
     Ok(Json(client))
 }
 
@@ -244,10 +246,11 @@ pub async fn patients_of(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Patient>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    clients::get(&mut tx, id).await?;
-    let list = patients::of_client(&mut tx, id).await?;
-    tx.commit().await?;
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        clients::get(tx, id).await?;
+        patients::of_client(tx, id).await
+    })
+    .await?;
     Ok(Json(list))
 }
 

@@ -1,6 +1,7 @@
 //! Patients: search, register (with owners), read, update, owners, soft delete,
 //! restore, and the chart (the whole medical record, audited as a read).
 
+use super::in_practice;
 use super::input::{Params, date, optional, optional_with, required, required_with, uuid};
 use crate::auth::{Auth, Meta};
 use crate::{AppError, AppState};
@@ -198,9 +199,10 @@ pub async fn search(
     let mut errors = FieldErrors::default();
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let page = patients::search(&mut tx, params.get("q"), limit, cursor.as_ref()).await?;
-    tx.commit().await?;
+    let page = in_practice(&state, &auth, &meta, async |tx| {
+        patients::search(tx, params.get("q"), limit, cursor.as_ref()).await
+    })
+    .await?;
     Ok(Json(page))
 }
 
@@ -232,9 +234,10 @@ pub async fn create(
     let Some(details) = details else {
         return Err(FieldErrors::default().into());
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let patient = patients::create(&mut tx, &details, &owners).await?;
-    tx.commit().await?;
+    let patient = in_practice(&state, &auth, &meta, async |tx| {
+        patients::create(tx, &details, &owners).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(patient)))
 }
 
@@ -251,9 +254,7 @@ pub async fn get_one(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Patient>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let patient = patients::get(&mut tx, id).await?;
-    tx.commit().await?;
+    let patient = in_practice(&state, &auth, &meta, async |tx| patients::get(tx, id).await).await?;
     Ok(Json(patient))
 }
 
@@ -285,9 +286,10 @@ pub async fn update(
     let Some(details) = details else {
         return Err(FieldErrors::default().into());
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let patient = patients::update(&mut tx, id, &details).await?;
-    tx.commit().await?;
+    let patient = in_practice(&state, &auth, &meta, async |tx| {
+        patients::update(tx, id, &details).await
+    })
+    .await?;
     Ok(Json(patient))
 }
 
@@ -304,9 +306,10 @@ pub async fn delete(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    patients::delete(&mut tx, id, state.auth.clock.now()).await?;
-    tx.commit().await?;
+    in_practice(&state, &auth, &meta, async |tx| {
+        patients::delete(tx, id, state.auth.clock.now()).await
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -318,9 +321,7 @@ pub async fn deleted(
     Meta(meta): Meta,
     auth: Auth,
 ) -> Result<Json<Vec<Patient>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let list = patients::deleted(&mut tx).await?;
-    tx.commit().await?;
+    let list = in_practice(&state, &auth, &meta, async |tx| patients::deleted(tx).await).await?;
     Ok(Json(list))
 }
 
@@ -338,9 +339,10 @@ pub async fn restore(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Patient>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let patient = patients::restore(&mut tx, id).await?;
-    tx.commit().await?;
+    let patient = in_practice(&state, &auth, &meta, async |tx| {
+        patients::restore(tx, id).await
+    })
+    .await?;
     Ok(Json(patient))
 }
 
@@ -357,9 +359,10 @@ pub async fn owners(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Owner>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let list = patients::owners(&mut tx, id).await?;
-    tx.commit().await?;
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        patients::owners(tx, id).await
+    })
+    .await?;
     Ok(Json(list))
 }
 
@@ -381,9 +384,10 @@ pub async fn set_owners(
     let mut errors = FieldErrors::default();
     let owners = parse_owners(&mut errors, &body.owners);
     errors.into_result()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let list = patients::set_owners(&mut tx, id, &owners).await?;
-    tx.commit().await?;
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        patients::set_owners(tx, id, &owners).await
+    })
+    .await?;
     Ok(Json(list))
 }
 
@@ -402,8 +406,9 @@ pub async fn get_chart(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Chart>, AppError> {
     let today = state.auth.clock.now().date_naive();
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let chart = chart::chart(&mut tx, id, today).await?;
-    tx.commit().await?;
+    let chart = in_practice(&state, &auth, &meta, async |tx| {
+        chart::chart(tx, id, today).await
+    })
+    .await?;
     Ok(Json(chart))
 }

@@ -3,6 +3,7 @@
 //! Reads need `records.read` and are audited; writes need `records.write`;
 //! finalising needs `records.finalise`.
 
+use super::in_practice;
 use super::input::{
     date, optional, optional_note, optional_with, required, required_with, time, uuid,
 };
@@ -143,9 +144,10 @@ pub async fn open_encounter(
         reason,
         soap,
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let encounter = encounters::create(&mut tx, &new).await?;
-    tx.commit().await?;
+    let encounter = in_practice(&state, &auth, &meta, async |tx| {
+        encounters::create(tx, &new).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(encounter)))
 }
 
@@ -162,9 +164,10 @@ pub async fn get_encounter(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Encounter>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let encounter = encounters::get(&mut tx, id).await?;
-    tx.commit().await?;
+    let encounter = in_practice(&state, &auth, &meta, async |tx| {
+        encounters::get(tx, id).await
+    })
+    .await?;
     Ok(Json(encounter))
 }
 
@@ -198,9 +201,10 @@ pub async fn edit_encounter(
     let reason = optional(&mut errors, "reason", &body.reason, 500);
     let soap = body.soap(&mut errors);
     errors.into_result()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let encounter = encounters::update(&mut tx, id, reason.as_deref(), attending, &soap).await?;
-    tx.commit().await?;
+    let encounter = in_practice(&state, &auth, &meta, async |tx| {
+        encounters::update(tx, id, reason.as_deref(), attending, &soap).await
+    })
+    .await?;
     Ok(Json(encounter))
 }
 
@@ -218,9 +222,10 @@ pub async fn finalise(
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Encounter>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let encounter = encounters::finalise(&mut tx, id, state.auth.clock.now()).await?;
-    tx.commit().await?;
+    let encounter = in_practice(&state, &auth, &meta, async |tx| {
+        encounters::finalise(tx, id, state.auth.clock.now()).await
+    })
+    .await?;
     Ok(Json(encounter))
 }
 
@@ -254,9 +259,10 @@ pub async fn add_addendum(
     }
     errors.into_result()?;
     let text = text.unwrap_or_default();
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let encounter = encounters::add_addendum(&mut tx, id, &text).await?;
-    tx.commit().await?;
+    let encounter = in_practice(&state, &auth, &meta, async |tx| {
+        encounters::add_addendum(tx, id, &text).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(encounter)))
 }
 
@@ -288,13 +294,15 @@ async fn patient_list<T>(
     view: &'static str,
     read: impl AsyncFnOnce(&mut paddock_store::TenantTx) -> Result<T, paddock_store::StoreError>,
 ) -> Result<Json<T>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, meta).await?;
-    paddock_store::patients::get(&mut tx, patient).await?;
-    let list = read(&mut tx).await?;
-    let event = AuditEvent::on("read", "patient", patient)
-        .with_changes(serde_json::json!({ "view": view }));
-    audit::record(&mut tx, event, None).await?;
-    tx.commit().await?;
+    let list = in_practice(state, auth, meta, async |tx| {
+        paddock_store::patients::get(tx, patient).await?;
+        let list = read(tx).await?;
+        let event = AuditEvent::on("read", "patient", patient)
+            .with_changes(serde_json::json!({ "view": view }));
+        audit::record(tx, event, None).await?;
+        Ok(list)
+    })
+    .await?;
     Ok(Json(list))
 }
 
@@ -371,9 +379,10 @@ pub async fn record_vitals(
         heart_rate,
         respiratory_rate,
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let vitals = clinical::record_vitals(&mut tx, patient, &new).await?;
-    tx.commit().await?;
+    let vitals = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::record_vitals(tx, patient, &new).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(vitals)))
 }
 
@@ -472,9 +481,10 @@ pub async fn add_problem(
         code,
         onset_on,
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let problem = clinical::add_problem(&mut tx, patient, &new).await?;
-    tx.commit().await?;
+    let problem = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::add_problem(tx, patient, &new).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(problem)))
 }
 
@@ -509,9 +519,10 @@ pub async fn resolve_problem(
             .push(FieldError::new("resolved_on", "must not be in the future"));
     }
     errors.into_result()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let resolved = clinical::resolve_problem(&mut tx, patient, problem, day).await?;
-    tx.commit().await?;
+    let resolved = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::resolve_problem(tx, patient, problem, day).await
+    })
+    .await?;
     Ok(Json(resolved))
 }
 
@@ -575,9 +586,10 @@ pub async fn add_allergy(
         reaction,
         severity,
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let allergy = clinical::add_allergy(&mut tx, patient, &new).await?;
-    tx.commit().await?;
+    let allergy = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::add_allergy(tx, patient, &new).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(allergy)))
 }
 
@@ -594,9 +606,10 @@ pub async fn retire_allergy(
     auth: Auth,
     Path((patient, allergy)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Allergy>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let retired = clinical::retire_allergy(&mut tx, patient, allergy).await?;
-    tx.commit().await?;
+    let retired = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::retire_allergy(tx, patient, allergy).await
+    })
+    .await?;
     Ok(Json(retired))
 }
 
@@ -690,9 +703,10 @@ pub async fn prescribe(
         starts_on,
         notes,
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let written = clinical::prescribe(&mut tx, patient, &new).await?;
-    tx.commit().await?;
+    let written = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::prescribe(tx, patient, &new).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(written)))
 }
 
@@ -730,9 +744,10 @@ pub async fn set_prescription_status(
     let Some(status) = status else {
         return Err(FieldErrors::default().into());
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let changed = clinical::set_prescription_status(&mut tx, patient, prescription, status).await?;
-    tx.commit().await?;
+    let changed = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::set_prescription_status(tx, patient, prescription, status).await
+    })
+    .await?;
     Ok(Json(changed))
 }
 
@@ -823,8 +838,9 @@ pub async fn vaccinate(
         administered_by,
         rabies_tag,
     };
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let given = clinical::vaccinate(&mut tx, patient, &new).await?;
-    tx.commit().await?;
+    let given = in_practice(&state, &auth, &meta, async |tx| {
+        clinical::vaccinate(tx, patient, &new).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(given)))
 }

@@ -1,5 +1,6 @@
 //! The practice's record-keeping settings (editing period, retention periods).
 
+use super::in_practice;
 use crate::auth::{Auth, Meta};
 use crate::{AppError, AppState};
 use axum::Json;
@@ -21,9 +22,10 @@ pub async fn get_records(
     Meta(meta): Meta,
     auth: Auth,
 ) -> Result<Json<RecordSettings>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let settings = record_settings::get(&mut tx).await?;
-    tx.commit().await?;
+    let settings = in_practice(&state, &auth, &meta, async |tx| {
+        record_settings::get(tx).await
+    })
+    .await?;
     Ok(Json(settings))
 }
 
@@ -41,8 +43,9 @@ pub async fn put_records(
     Json(body): Json<RecordSettings>,
 ) -> Result<Json<RecordSettings>, AppError> {
     let body = body.check()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let settings = record_settings::set(&mut tx, body).await?;
-    tx.commit().await?;
+    let settings = in_practice(&state, &auth, &meta, async |tx| {
+        record_settings::set(tx, body).await
+    })
+    .await?;
     Ok(Json(settings))
 }
