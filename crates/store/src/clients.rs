@@ -202,7 +202,7 @@ pub async fn list(
     let rows: Vec<Client> = sqlx::query_as(&format!(
         "select {CLIENT_COLUMNS} from clients
           where deleted_at is null
-            and ($1::text is null or search_text like $1)
+            and ($1::text is null or search_text like lower($1))
             and ($2::text is null or (family_name || ', ' || given_name, id) > ($2, $3))
           order by family_name || ', ' || given_name, id
           limit $4"
@@ -218,8 +218,9 @@ pub async fn list(
     }))
 }
 
-/// `%fragment%` for a LIKE over lower-cased text: lower-cased, `%`/`_`/`\` escaped,
-/// and a phone number reduced to its digits (the index holds numbers without `+`).
+/// `%fragment%` for a LIKE over lower-cased text (the query lower-cases it again with
+/// the database's own rules, so non-ASCII letters agree): `%`/`_`/`\` escaped, and a
+/// phone number reduced to its digits (the index holds numbers without `+`).
 pub fn search_pattern(raw: &str) -> String {
     let raw = raw.trim().to_lowercase();
     let looks_like_phone = raw.chars().filter(char::is_ascii_digit).count() >= 4

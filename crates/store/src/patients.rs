@@ -361,11 +361,11 @@ pub async fn search(
     let candidates = match (&chip, &pattern) {
         (Some(_), _) => "select id from patients where microchip = $1",
         (None, Some(_)) => {
-            "select id from patients where lower(name) like $2
+            "select id from patients where lower(name) like lower($2)
              union
              select po.patient_id from patient_owners po
                join clients c on c.practice_id = po.practice_id and c.id = po.client_id
-              where c.search_text like $2 and c.deleted_at is null"
+              where c.search_text like lower($2) and c.deleted_at is null"
         }
         (None, None) => "select id from patients",
     };
@@ -373,7 +373,7 @@ pub async fn search(
         "select {PATIENT_COLUMNS} from {PATIENT_FROM}
           where p.deleted_at is null
             and p.id in ({candidates})
-            and ($3::text is null or (lower(p.name), p.id) > ($3, $4))
+            and ($3::text is null or (lower(p.name), p.id) > (lower($3), $4))
           order by lower(p.name), p.id
           limit $5"
     ))
@@ -384,7 +384,6 @@ pub async fn search(
     .bind(limit + 1)
     .fetch_all(tx.conn())
     .await?;
-    Ok(Page::from_rows(rows, limit, |p| {
-        Cursor::after(p.name.to_lowercase(), p.id)
-    }))
+    // The key is the name as stored; the database lower-cases both sides alike.
+    Ok(Page::from_rows(rows, limit, |p| Cursor::after(p.name.clone(), p.id)))
 }
