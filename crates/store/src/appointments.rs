@@ -443,3 +443,36 @@ pub async fn resources(tx: &mut TenantTx) -> Result<Vec<Resource>, StoreError> {
     .fetch_all(tx.conn())
     .await?)
 }
+
+/// A member who sees patients: can be booked and named as an encounter's vet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Clinician {
+    /// Their user id (what `staff_id` and `attending_id` take).
+    pub user_id: Uuid,
+    /// Their name.
+    pub name: String,
+    /// Their role's name.
+    pub role: String,
+}
+
+/// The active members whose role writes medical records (vets, nurses, admins), by
+/// name; readable with `appointments.read` or `records.read`, so the front desk can
+/// book them without the staff-management permission.
+pub async fn clinicians(tx: &mut TenantTx) -> Result<Vec<Clinician>, StoreError> {
+    if tx.require(Permission::AppointmentsRead).is_err() {
+        tx.require(Permission::RecordsRead)?;
+    }
+    Ok(sqlx::query_as(
+        "select m.user_id, u.display_name as name, r.name as role
+           from memberships m
+           join users u on u.id = m.user_id
+           join roles r on r.practice_id = m.practice_id and r.id = m.role_id
+          where m.status = 'active'
+            and exists (select 1 from role_permissions g
+                         where g.practice_id = m.practice_id and g.role_id = m.role_id
+                           and g.permission = 'records.write')
+          order by lower(u.display_name), m.user_id",
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}

@@ -7,6 +7,7 @@
 //! directory when the test ends, pass or fail. Missing packages fail the tests with the
 //! names to install: CI (`.ci/run`) installs them, so nothing is skipped silently.
 
+use crate::clinic_pages;
 use crate::world::{self, TEST_PASSWORD, World};
 use axum::body::Bytes;
 use fantoccini::cookies::Cookie;
@@ -466,6 +467,54 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Sets a date or time input's value. Typing into them depends on the browser's
+    /// locale (the field order of a date, a 12- or 24-hour clock), so the test sets
+    /// the value the way a picker would, as `YYYY-MM-DD` or `HH:MM`.
+    async fn set_value(&self, css: &str, value: &str) {
+        self.element(css).await;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(self.value(css).await, value, "{css} takes {value}");
+    }
+
+    /// Chooses the option whose value is `value` in the select `css`.
+    async fn select_value(&self, css: &str, value: &str) {
+        self.element(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("no option {value} in {css}: {e}"));
+    }
+
+    /// The text of every element matching `css`, in page order.
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            texts.push(element.text().await.unwrap());
+        }
+        texts
+    }
+
+    /// The attribute `name` of the element `css`.
+    async fn attr(&self, css: &str, name: &str) -> String {
+        self.element(css)
+            .await
+            .attr(name)
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// How many elements match `css` right now (no waiting).
+    async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
     async fn session_cookie(&self) -> Option<Cookie<'static>> {
         self.client
             .get_all_cookies()
@@ -744,5 +793,264 @@ async fn the_admin_reads_the_audit_trail_and_one_entitys_history() {
     assert!(history.starts_with("History of session"), "{history}");
     let table = browser.text("#audit-events").await;
     assert!(table.contains("create"), "the session's creation: {table}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_admin_charts_a_visit_finalises_it_adds_an_addendum_and_books_without_double_booking() {
+    const SUBJECTIVE: &str = "Lameness much improved; owner reports normal walks.";
+    const ADDENDUM: &str = "Owner phoned on day 3: fully weight-bearing.";
+    let (site, browser) = tokio::join!(site(), Browser::open());
+    let rex = clinic_pages::rex_with_history(&site.world).await;
+
+    // Sign in and find the patient by its owner's name.
+    browser.goto(&site.url("/login")).await;
+    browser.sign_in(ADMIN, TEST_PASSWORD).await;
+    browser.wait_for_path("/").await;
+    browser.click("#nav-patients").await;
+    browser.wait_for_path("/patients").await;
+    browser.fill("#patient-search", "fixture").await;
+    browser.click("#patient-search-submit").await;
+    browser.wait_for_path("/patients?q=fixture").await;
+    assert_eq!(browser.texts("#patients a.patient-link").await, ["Rex"]);
+    browser.click("#patients a.patient-link").await;
+    browser.wait_for_path(&format!("/patients/{rex}")).await;
+
+    // The chart: the allergies first and loud, then what is current, the weights.
+    assert_eq!(browser.text("#patient-name").await, "Rex");
+    let allergies = browser.text("#allergies").await;
+    assert!(allergies.contains("ALLERGIES"), "{allergies}");
+    let cephalexin = allergies.find("Cephalexin").expect(&allergies);
+    let penicillin = allergies.find("Penicillin").expect(&allergies);
+    assert!(cephalexin < penicillin, "most severe first: {allergies}");
+    assert!(allergies.to_lowercase().contains("severe"), "{allergies}");
+    assert!(
+        browser
+            .text("#problems")
+            .await
+            .contains("Lameness, left forelimb")
+    );
+    assert!(browser.text("#prescriptions").await.contains("Meloxicam"));
+    assert!(browser.text("#vaccinations-due").await.contains("Rabies"));
+    let points = browser
+        .attr("#weight-chart polyline.weight-line", "points")
+        .await;
+    assert_eq!(points.split(' ').count(), 4, "four weighings: {points}");
+    let labels = browser.texts("#weight-chart text.axis-label").await;
+    assert!(labels.iter().any(|l| l == "20 kg"), "{labels:?}");
+    let shot = browser.screenshot("chart").await;
+    eprintln!("chart screenshot: {}", shot.display());
+
+    // A new encounter with a weight.
+    browser.click("#new-encounter").await;
+    browser
+        .wait_for_path(&format!("/patients/{rex}/encounters/new"))
+        .await;
+    assert!(
+        browser.text("#allergies").await.contains("Penicillin"),
+        "in sight while writing"
+    );
+    browser.select_value("#kind", "recheck").await;
+    browser.fill("#reason", "Lameness recheck").await;
+    browser.fill("#subjective", SUBJECTIVE).await;
+    browser.fill("#objective", "Sound at walk and trot.").await;
+    browser
+        .fill("#assessment", "Resolving soft-tissue injury.")
+        .await;
+    browser
+        .fill("#plan", "Finish meloxicam; recheck if lame again.")
+        .await;
+    browser.fill("#weight_kg", "22.1").await;
+    // The form starts at the current minute; the fixture weighed Rex moments ago, to
+    // the second. Two minutes on, this visit is unambiguously the latest.
+    let later = chrono::Utc::now() + chrono::Duration::minutes(2);
+    browser
+        .set_value("#date", &later.format("%Y-%m-%d").to_string())
+        .await;
+    browser
+        .set_value("#time", &later.format("%H:%M").to_string())
+        .await;
+    browser.fill("#temperature_c", "38.6").await;
+    browser.click("#save-encounter").await;
+    assert_eq!(browser.text("#notice").await, "Encounter saved.");
+    let url = browser.client.current_url().await.unwrap();
+    let encounter = url
+        .path()
+        .strip_prefix("/encounters/")
+        .expect("on the encounter's page")
+        .to_owned();
+    assert_eq!(browser.text("#encounter-status").await, "open");
+    let vitals = browser.text("#vitals").await;
+    assert!(
+        vitals.contains("22.1 kg") && vitals.contains("38.6 °C"),
+        "{vitals}"
+    );
+    assert_eq!(browser.value("#subjective").await, SUBJECTIVE);
+
+    // Finalised: the notes are read-only and addenda take corrections.
+    browser.click("#finalise").await;
+    browser
+        .wait_for_path(&format!("/encounters/{encounter}?notice=finalised"))
+        .await;
+    assert_eq!(
+        browser.text("#notice").await,
+        "Encounter finalised: the notes are now locked."
+    );
+    assert_eq!(browser.text("#encounter-status").await, "finalised");
+    assert_eq!(browser.count("textarea#subjective").await, 0, "no editor");
+    assert_eq!(browser.count("#finalise").await, 0);
+    assert_eq!(browser.text("#note-subjective").await, SUBJECTIVE);
+    browser.fill("#addendum", ADDENDUM).await;
+    browser.click("#add-addendum").await;
+    browser
+        .wait_for_path(&format!("/encounters/{encounter}?notice=addendum"))
+        .await;
+    assert_eq!(browser.text("#notice").await, "Addendum added.");
+    assert_eq!(browser.texts("#addenda .addendum-body").await, [ADDENDUM]);
+    assert_eq!(browser.texts("#addenda .addendum-author").await, ["Admin"]);
+    assert!(browser.text("#addenda time").await.ends_with("UTC"));
+    assert_eq!(
+        browser.text("#note-subjective").await,
+        SUBJECTIVE,
+        "the original notes are unchanged"
+    );
+    let shot = browser.screenshot("encounter-finalised").await;
+    eprintln!("encounter screenshot: {}", shot.display());
+
+    // Back on the chart: the visit is on the timeline, its weight on the graph.
+    browser.click("#back-to-chart").await;
+    browser.wait_for_path(&format!("/patients/{rex}")).await;
+    let row = format!("#timeline li[data-encounter-id='{encounter}']");
+    let entry = browser.text(&row).await;
+    assert!(entry.contains("Recheck: Lameness recheck"), "{entry}");
+    assert!(entry.contains("finalised"), "{entry}");
+    let times: Vec<String> = {
+        let mut times = Vec::new();
+        for t in browser
+            .client
+            .find_all(Locator::Css("#timeline time"))
+            .await
+            .unwrap()
+        {
+            times.push(t.attr("datetime").await.unwrap().unwrap());
+        }
+        times
+    };
+    let mut newest_first = times.clone();
+    newest_first.sort();
+    newest_first.reverse();
+    assert_eq!(times, newest_first, "the timeline runs newest first");
+    assert_eq!(
+        browser.attr("#timeline li", "data-encounter-id").await,
+        encounter,
+        "the new visit is on top"
+    );
+    assert!(
+        browser.text("#latest-weight").await.starts_with("22.1 kg"),
+        "{}",
+        browser.text("#latest-weight").await
+    );
+    let points = browser
+        .attr("#weight-chart polyline.weight-line", "points")
+        .await;
+    assert_eq!(
+        points.split(' ').count(),
+        5,
+        "the new weight is drawn: {points}"
+    );
+    let titles: Vec<String> = {
+        let mut titles = Vec::new();
+        for dot in browser
+            .client
+            .find_all(Locator::Css("#weight-chart circle.weight-dot title"))
+            .await
+            .unwrap()
+        {
+            titles.push(dot.html(true).await.unwrap());
+        }
+        titles
+    };
+    assert_eq!(titles.len(), 5);
+    assert!(titles.iter().any(|t| t.contains("22.1 kg")), "{titles:?}");
+    let shot = browser.screenshot("chart-after-visit").await;
+    eprintln!("chart after the visit: {}", shot.display());
+    // The whole chart, graph and timeline included, in one tall window.
+    browser.client.set_window_size(1280, 2000).await.unwrap();
+    let shot = browser.screenshot("chart-full").await;
+    eprintln!("whole chart: {}", shot.display());
+    browser.client.set_window_size(1280, 900).await.unwrap();
+
+    // Book Rex in with the admin at 10:00 for 30 minutes.
+    browser.click("#book-appointment").await;
+    browser
+        .wait_for_path(&format!("/appointments/new?patient_id={rex}"))
+        .await;
+    assert!(browser.text("#booking-patient").await.starts_with("Rex"));
+    browser
+        .element("#staff_id")
+        .await
+        .select_by_label("Admin")
+        .await
+        .unwrap();
+    browser.set_value("#date", "2027-03-15").await;
+    browser.set_value("#time", "10:00").await;
+    browser.select_value("#duration", "30").await;
+    browser.select_value("#kind", "recheck").await;
+    browser.fill("#reason", "Lameness recheck").await;
+    browser.click("#book").await;
+    browser
+        .wait_for_path("/appointments?day=2027-03-15&notice=booked")
+        .await;
+    assert_eq!(browser.text("#notice").await, "Appointment booked.");
+    assert_eq!(
+        browser.text("#calendar-title").await,
+        "Monday 15 March 2027"
+    );
+    let admin_day = browser.text("#calendar").await;
+    assert!(admin_day.contains("Admin"), "{admin_day}");
+    assert!(admin_day.contains("10:00–10:30"), "{admin_day}");
+    assert!(admin_day.contains("Rex"), "{admin_day}");
+    assert_eq!(browser.count("#calendar .booking").await, 1);
+    let shot = browser.screenshot("calendar-day").await;
+    eprintln!("calendar screenshot: {}", shot.display());
+
+    // The same vet at 10:15: refused, naming the 10:00 booking, the input kept.
+    browser.click("#new-booking").await;
+    browser
+        .wait_for_path("/appointments/new?day=2027-03-15")
+        .await;
+    browser.fill("#booking-q", "Rex").await;
+    browser.click("#booking-patient-search button").await;
+    browser.click("#patient-choices a").await;
+    assert!(browser.text("#booking-patient").await.starts_with("Rex"));
+    assert_eq!(
+        browser.value("#date").await,
+        "2027-03-15",
+        "the day is kept"
+    );
+    browser.set_value("#time", "10:15").await;
+    browser.select_value("#duration", "20").await;
+    browser.fill("#reason", "Second opinion").await;
+    browser.click("#book").await;
+    let clash = browser.text("#clash").await;
+    assert!(clash.contains("Double booking refused"), "{clash}");
+    assert!(
+        clash.contains(
+            "Admin already has a booking (with Rex) from 10:00 to 10:30 UTC on Monday 15 March 2027"
+        ),
+        "{clash}"
+    );
+    assert_eq!(browser.value("#time").await, "10:15");
+    assert_eq!(browser.value("#date").await, "2027-03-15");
+    assert_eq!(browser.value("#duration").await, "20");
+    assert_eq!(browser.value("#reason").await, "Second opinion");
+    assert!(browser.text("#booking-patient").await.starts_with("Rex"));
+    let shot = browser.screenshot("double-booking").await;
+    eprintln!("double booking screenshot: {}", shot.display());
+
+    // Nothing was booked by the refused form.
+    browser.click("#clash-day").await;
+    browser.wait_for_path("/appointments?day=2027-03-15").await;
+    assert_eq!(browser.count("#calendar .booking").await, 1);
     browser.close().await;
 }

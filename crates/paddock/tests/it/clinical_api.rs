@@ -843,3 +843,28 @@ async fn the_editing_period_is_a_practice_setting_only_an_admin_changes() {
     .unwrap();
     assert_eq!(diff["encounter_lock_hours"], json!([24, 48]));
 }
+
+#[tokio::test]
+async fn the_front_desk_sees_whom_it_can_book_without_the_staff_permission() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    env.join_as(&admin, "nurse@riverside.example", "Technician")
+        .await;
+    let desk = env
+        .join_as(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    let (status, _, _) = env.send("GET", "/api/v1/members", None, Some(&desk)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, clinicians, _) = env
+        .send("GET", "/api/v1/clinicians", None, Some(&desk))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{clinicians}");
+    let roles: Vec<&str> = clinicians
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["role"].as_str().unwrap())
+        .collect();
+    // Clinicians only: the admin and the nurse, not the receptionist.
+    assert_eq!(roles, ["Practice admin", "Technician"]);
+}

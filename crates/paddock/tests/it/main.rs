@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod cli;
 mod clinic;
+mod clinic_pages;
 mod clinical_api;
 mod clinical_store;
 mod doctor;

@@ -3,6 +3,7 @@
 //! linking to its own history. It reads through the same parser and store call as
 //! `GET /api/v1/audit/events`, so the page and the API cannot disagree.
 
+use super::forms::encode;
 use super::views::{AuditFilterForm, AuditPage, AuditRow};
 use super::{nav, page_session, to_login};
 use crate::auth::Meta;
@@ -15,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use paddock_domain::Permission;
 use paddock_store::audit::log::AuditRecord;
 use serde_json::Value;
-use std::fmt::Write as _;
 
 /// Longest a single shown value gets before it is cut (user agents, long lists).
 const MAX_SHOWN: usize = 120;
@@ -129,19 +129,6 @@ impl AuditFilterForm {
             .collect::<Vec<_>>()
             .join("&")
     }
-}
-
-/// Percent-encodes a query-string component (everything but RFC 3986's unreserved set).
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
 }
 
 fn row(r: AuditRecord) -> AuditRow {

@@ -1,10 +1,17 @@
 //! Server-rendered pages (askama): sign-in, the staff layout, staff management, the
-//! audit trail, invitation acceptance and password reset. Forms work without
+//! audit trail, invitation acceptance, password reset, and the clinical core (clients,
+//! patients and their charts, encounters, the appointment book). Forms work without
 //! JavaScript; no inline script or style (the CSP forbids both); every
 //! cookie-authenticated form carries the session's CSRF token.
 
 mod audit;
+mod calendar;
+mod clients;
+mod encounters;
+mod forms;
+mod patients;
 mod views;
+mod weight_chart;
 
 use crate::auth::cookies::{clear_session, session_token, set_session};
 use crate::auth::{Auth, AuthMethod, Meta, REAUTH_WINDOW};
@@ -38,6 +45,37 @@ pub fn router() -> Router<AppState> {
         .route("/staff/invitations", post(staff_invite))
         .route("/staff/members/{id}/{action}", post(staff_member_action))
         .route("/audit", get(audit::audit_page))
+        .route(
+            "/clients",
+            get(clients::list_page).post(clients::create_submit),
+        )
+        .route("/clients/new", get(clients::new_page))
+        .route("/clients/{id}", get(clients::detail_page))
+        .route(
+            "/patients",
+            get(patients::list_page).post(patients::create_submit),
+        )
+        .route("/patients/new", get(patients::new_page))
+        .route("/patients/{id}", get(patients::chart_page))
+        .route("/patients/{id}/encounters/new", get(encounters::new_page))
+        .route("/patients/{id}/encounters", post(encounters::create_submit))
+        .route(
+            "/encounters/{id}",
+            get(encounters::view_page).post(encounters::edit_submit),
+        )
+        .route(
+            "/encounters/{id}/finalise",
+            post(encounters::finalise_submit),
+        )
+        .route(
+            "/encounters/{id}/addenda",
+            post(encounters::addendum_submit),
+        )
+        .route(
+            "/appointments",
+            get(calendar::calendar_page).post(calendar::book_submit),
+        )
+        .route("/appointments/new", get(calendar::new_page))
         .route(
             "/invitations/{token}",
             get(invitation_page).post(invitation_submit),
@@ -258,8 +296,31 @@ async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result
         role_name: principal.role_name().to_owned(),
         can_manage_staff: principal.permissions().contains(Permission::StaffManage),
         can_read_audit: principal.permissions().contains(Permission::AuditRead),
+        can_read_patients: principal.permissions().contains(Permission::PatientsRead),
+        can_read_clients: principal.permissions().contains(Permission::ClientsRead),
+        can_read_appointments: principal
+            .permissions()
+            .contains(Permission::AppointmentsRead),
+        current: "",
         csrf_token: page.csrf_token.clone(),
     })
+}
+
+/// [`nav`] with `section` marked as the current one.
+async fn nav_in(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+    section: &'static str,
+) -> Result<Nav, AppError> {
+    let mut nav = nav(state, page, meta).await?;
+    nav.current = section;
+    Ok(nav)
+}
+
+/// Whether the page's member holds `permission`.
+fn can(page: &PageSession, permission: Permission) -> bool {
+    page.auth.principal.permissions().contains(permission)
 }
 
 fn to_login() -> Response {

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use paddock_domain::{
     AppointmentKind, AppointmentStatus, FieldError, FieldErrors, ResourceKind, UserId,
 };
-use paddock_store::appointments::{self, Appointment, Booking, RangeQuery, Resource};
+use paddock_store::appointments::{self, Appointment, Booking, Clinician, RangeQuery, Resource};
 use paddock_store::page::Page;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_status))
         .routes(routes!(restore))
         .routes(routes!(list_resources, add_resource))
+        .routes(routes!(list_clinicians))
 }
 
 /// A booking (create and reschedule). A staff member, a resource, or both.
@@ -363,4 +364,20 @@ pub async fn add_resource(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// The members who can be booked or named as an encounter's vet (`appointments.read`
+/// or `records.read`).
+#[utoipa::path(get, path = "/api/v1/clinicians", tag = "appointments",
+    responses((status = 200, description = "Active clinicians by name", body = Vec<Clinician>)))]
+pub async fn list_clinicians(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+) -> Result<Json<Vec<Clinician>>, AppError> {
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        appointments::clinicians(tx).await
+    })
+    .await?;
+    Ok(Json(list))
 }
