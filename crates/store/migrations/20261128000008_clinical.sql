@@ -5,8 +5,8 @@
 -- Every table follows the tenancy rules of the foundation: practice_id leads the
 -- primary key, foreign keys between tenant tables include it, RLS is enabled and
 -- FORCED with the tenant policy, and audit_install() generates the audit trigger.
--- The extensions pg_trgm (name search) and btree_gist (the appointment exclusion
--- constraints) are created by `paddock migrate` before it switches to the owner role.
+-- The extension btree_gist (the appointment exclusion constraints) is created by
+-- `paddock migrate` before it switches to the owner role.
 --
 -- What the application role may do is what the grants at the end say: no DELETE on
 -- any clinical table (soft delete sets deleted_at; hard purge is the retention job's,
@@ -61,8 +61,15 @@ alter table practice_settings
         check (appointment_retention_days between 30 and 36500);
 select audit_install('practice_settings', 'practice_settings', 'practice_id', 'practice_id');
 
--- Owners. Phones are stored as typed, cleaned to digits with an optional leading +;
--- search_text is what the trigram index searches (names, email, phone digits).
+-- Search. Row-level security keeps a non-leakproof operator (LIKE, lower(), the
+-- trigram operators) from being used as an index condition: it must run after the
+-- policy, so a trigram index is never read by the application role. Searching
+-- therefore compares stored lower-case keys (generated columns, collation "C") by
+-- byte-wise prefix ranges and equality, which are leakproof, through btree indexes led
+-- by practice_id: a name, family name, "given family" or email that starts with the
+-- query, the last 9 digits of a phone number, or an exact microchip.
+
+-- Owners. Phones are stored as typed, cleaned to digits with an optional leading +.
 create table clients (
     practice_id       uuid not null references practices (id),
     id                uuid not null,
@@ -78,9 +85,11 @@ create table clients (
     notes             text check (char_length(notes) <= 4000),
     balance_minor     bigint not null default 0,
     currency          text not null default 'GBP' check (currency ~ '^[A-Z]{3}$'),
-    search_text       text generated always as (
-        lower(given_name || ' ' || family_name || ' ' || coalesce(email, '') || ' '
-              || coalesce(replace(mobile, '+', ''), '') || ' ' || coalesce(replace(phone, '+', ''), ''))) stored,
+    sort_key          text collate "C" generated always as (lower(family_name || ', ' || given_name)) stored,
+    family_key        text collate "C" generated always as (lower(family_name)) stored,
+    full_key          text collate "C" generated always as (lower(given_name || ' ' || family_name)) stored,
+    mobile_tail       text collate "C" generated always as (right(replace(mobile, '+', ''), 9)) stored,
+    phone_tail        text collate "C" generated always as (right(replace(phone, '+', ''), 9)) stored,
     created_at        timestamptz not null default now(),
     created_by        uuid default app_actor_id(),
     updated_at        timestamptz not null default now(),
@@ -88,8 +97,12 @@ create table clients (
     deleted_at        timestamptz,
     primary key (practice_id, id)
 );
-create index clients_search_idx on clients using gin (search_text gin_trgm_ops);
-create index clients_name_idx on clients (practice_id, (family_name || ', ' || given_name), id);
+create index clients_family_key_idx on clients (practice_id, family_key);
+create index clients_full_key_idx on clients (practice_id, full_key);
+create index clients_email_idx on clients (practice_id, email text_pattern_ops);
+create index clients_mobile_tail_idx on clients (practice_id, mobile_tail);
+create index clients_phone_tail_idx on clients (practice_id, phone_tail);
+create index clients_sort_key_idx on clients (practice_id, sort_key, id);
 
 create table patients (
     practice_id        uuid not null references practices (id),
@@ -107,6 +120,7 @@ create table patients (
     insurance_policy   text check (char_length(insurance_policy) between 1 and 100),
     status             text not null default 'active' check (status in ('active', 'deceased', 'transferred')),
     deceased_on        date,
+    name_key           text collate "C" generated always as (lower(name)) stored,
     created_at         timestamptz not null default now(),
     created_by         uuid default app_actor_id(),
     updated_at         timestamptz not null default now(),
@@ -116,8 +130,7 @@ create table patients (
     check ((status = 'deceased') = (deceased_on is not null)),
     check (not dob_estimated or date_of_birth is not null)
 );
-create index patients_search_idx on patients using gin (lower(name) gin_trgm_ops);
-create index patients_name_idx on patients (practice_id, lower(name), id);
+create index patients_name_key_idx on patients (practice_id, name_key, id);
 -- One live patient per chip in a practice.
 create unique index patients_microchip_key on patients (practice_id, microchip)
     where microchip is not null and deleted_at is null;
@@ -466,8 +479,9 @@ begin
 end
 $$;
 
-select audit_install('clients', 'client', 'id', 'practice_id', quiet => array['search_text']);
-select audit_install('patients', 'patient', 'id', 'practice_id');
+select audit_install('clients', 'client', 'id', 'practice_id',
+                     quiet => array['sort_key', 'family_key', 'full_key', 'mobile_tail', 'phone_tail']);
+select audit_install('patients', 'patient', 'id', 'practice_id', quiet => array['name_key']);
 select audit_install('patient_owners', 'patient_owner', 'patient_id', 'practice_id');
 select audit_install('resources', 'resource', 'id', 'practice_id');
 select audit_install('encounters', 'encounter', 'id', 'practice_id');

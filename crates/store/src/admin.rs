@@ -54,14 +54,22 @@ impl AdminDb {
     }
 
     /// A transaction scoped to `practice_id` for an admin command (acting as the system).
+    ///
+    /// The admin connection may be a superuser's, which policies do not bind; the
+    /// transaction acts as the owner role, which the forced policies do bind, so every
+    /// statement of an admin command stays inside its practice as the server's do.
     pub async fn begin_system(&self, practice_id: PracticeId) -> Result<TenantTx, StoreError> {
-        TenantTx::begin(
+        let mut tx = TenantTx::begin(
             &self.pool,
             practice_id,
             Actor::System,
             &RequestMeta::system("admin"),
         )
-        .await
+        .await?;
+        sqlx::query(&format!("set local role {OWNER_ROLE}"))
+            .execute(tx.conn())
+            .await?;
+        Ok(tx)
     }
 
     /// Closes the connections.
@@ -73,15 +81,14 @@ impl AdminDb {
 async fn migrate_on(conn: &mut PgConnection) -> Result<(), StoreError> {
     ensure_roles(conn).await?;
     // PostgreSQL 15 no longer lets PUBLIC create in schema public; make sure of it
-    // here too, so the app role can never create a table it would own. The two
-    // extensions (trigram search, exclusion constraints on uuid) are trusted ones the
-    // admin connection may create; the owner role, which runs the migrations, may not.
+    // here too, so the app role can never create a table it would own. The
+    // extension btree_gist (exclusion constraints on uuid) is a trusted one the admin
+    // connection may create; the owner role, which runs the migrations, may not.
     sqlx::raw_sql(&format!(
         "grant usage, create on schema public to {OWNER_ROLE};
          grant usage on schema public to {APP_ROLE};
          revoke create on schema public from public;
          revoke create on schema public from {APP_ROLE};
-         create extension if not exists pg_trgm;
          create extension if not exists btree_gist;"
     ))
     .execute(&mut *conn)

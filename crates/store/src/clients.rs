@@ -5,6 +5,7 @@
 //! records.
 
 use crate::page::{Cursor, Page};
+use crate::search::{SearchQuery, client_phone_match, client_prefix_match};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Email, Permission, Phone};
@@ -189,8 +190,9 @@ pub async fn deleted(tx: &mut TenantTx) -> Result<Vec<Client>, StoreError> {
     .await?)
 }
 
-/// Live clients by family name, optionally matching `search` (name, email or phone
-/// fragment, via the trigram index), a page at a time.
+/// Live clients by family name, optionally matching `search` (the start of a family
+/// name, full name or email, or the last 9 digits of a phone: see [`crate::search`]),
+/// a page at a time.
 pub async fn list(
     tx: &mut TenantTx,
     search: Option<&str>,
@@ -198,16 +200,29 @@ pub async fn list(
     after: Option<&Cursor>,
 ) -> Result<Page<Client>, StoreError> {
     tx.require(Permission::ClientsRead)?;
-    let pattern = search.map(search_pattern);
+    let query = search.and_then(SearchQuery::parse);
+    let condition = match &query {
+        None => "true".to_owned(),
+        // A microchip names a patient; its owners are found through the patient.
+        Some(SearchQuery::Microchip(_)) => "id in (select po.client_id from patient_owners po
+             join patients p on p.practice_id = po.practice_id and p.id = po.patient_id
+            where p.microchip = $1 and p.deleted_at is null)"
+            .to_owned(),
+        Some(SearchQuery::PhoneTail(_)) => client_phone_match("$1"),
+        Some(SearchQuery::Prefix(_)) => client_prefix_match("$1"),
+    };
     let rows: Vec<Client> = sqlx::query_as(&format!(
         "select {CLIENT_COLUMNS} from clients
           where deleted_at is null
-            and ($1::text is null or search_text like lower($1))
-            and ($2::text is null or (family_name || ', ' || given_name, id) > ($2, $3))
-          order by family_name || ', ' || given_name, id
+            and {condition}
+            and ($2::text is null or (sort_key, id) > (lower($2), $3))
+          order by sort_key, id
           limit $4"
     ))
-    .bind(pattern)
+    .bind(query.as_ref().map(|q| match q {
+        SearchQuery::Microchip(chip) => chip.as_str(),
+        SearchQuery::PhoneTail(text) | SearchQuery::Prefix(text) => text.as_str(),
+    }))
     .bind(after.map(|c| c.key.as_str()))
     .bind(after.map(|c| c.id))
     .bind(limit + 1)
@@ -216,43 +231,4 @@ pub async fn list(
     Ok(Page::from_rows(rows, limit, |c| {
         Cursor::after(c.sort_name(), c.id)
     }))
-}
-
-/// `%fragment%` for a LIKE over lower-cased text (the query lower-cases it again with
-/// the database's own rules, so non-ASCII letters agree): `%`/`_`/`\` escaped, and a
-/// phone number reduced to its digits (the index holds numbers without `+`).
-pub fn search_pattern(raw: &str) -> String {
-    let raw = raw.trim().to_lowercase();
-    let looks_like_phone = raw.chars().filter(char::is_ascii_digit).count() >= 4
-        && raw
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
-    let text: String = if looks_like_phone {
-        raw.chars().filter(char::is_ascii_digit).collect()
-    } else {
-        raw
-    };
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-#[cfg(test)]
-mod tests {
-    use super::search_pattern;
-
-    #[test]
-    fn search_patterns_escape_wildcards_and_reduce_phones_to_digits() {
-        assert_eq!(search_pattern(" Bella "), "%bella%");
-        assert_eq!(search_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-        assert_eq!(search_pattern("+44 7700-900123"), "%447700900123%");
-        assert_eq!(search_pattern("o'brien"), "%o'brien%");
-    }
 }

@@ -41,6 +41,7 @@ pub mod request;
 pub mod retention;
 pub mod roles;
 pub mod schema;
+pub mod search;
 pub mod second_factor;
 pub mod sessions;
 pub mod signin;

@@ -4,8 +4,9 @@
 //! a patient is soft; its medical records stay for the record retention period and
 //! go only when the retention job purges the patient.
 
-use crate::clients::{CLIENT_COLUMNS, Client, search_pattern};
+use crate::clients::{CLIENT_COLUMNS, Client};
 use crate::page::{Cursor, Page};
+use crate::search::{SearchQuery, client_phone_match, client_prefix_match, starts_with};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use paddock_domain::{DateOfBirth, FieldError, Microchip, PatientSex, PatientStatus, Permission};
@@ -112,11 +113,20 @@ const PATIENT_COLUMNS: &str = "p.id, p.name, p.species, p.breed, p.sex, p.date_o
     p.deceased_on, p.created_at, p.updated_at, p.deleted_at,
     o.client_id as primary_owner_id, o.owner_name as primary_owner_name";
 
-const PATIENT_FROM: &str = "patients p
-    left join lateral (select po.client_id, c.given_name || ' ' || c.family_name as owner_name
-                         from patient_owners po join clients c
-                           on c.practice_id = po.practice_id and c.id = po.client_id
-                        where po.practice_id = p.practice_id and po.patient_id = p.id and po.is_primary) o on true";
+/// The join adding the primary owner of the patient row `p` (as `o`).
+macro_rules! owner_join {
+    () => {
+        "left join lateral (
+            select po.client_id, c.given_name || ' ' || c.family_name as owner_name
+              from patient_owners po join clients c
+                on c.practice_id = po.practice_id and c.id = po.client_id
+             where po.practice_id = p.practice_id and po.patient_id = p.id and po.is_primary) o on true"
+    };
+}
+
+const OWNER_JOIN: &str = owner_join!();
+
+const PATIENT_FROM: &str = concat!("patients p ", owner_join!());
 
 /// One owner of a patient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -315,7 +325,7 @@ pub async fn of_client(tx: &mut TenantTx, client: Uuid) -> Result<Vec<Patient>, 
         "select {PATIENT_COLUMNS} from {PATIENT_FROM}
           where p.deleted_at is null
             and exists (select 1 from patient_owners x where x.patient_id = p.id and x.client_id = $1)
-          order by lower(p.name), p.id"
+          order by p.name_key, p.id"
     ))
     .bind(client)
     .fetch_all(tx.conn())
@@ -346,9 +356,10 @@ pub async fn deleted(tx: &mut TenantTx) -> Result<Vec<Patient>, StoreError> {
     .await?)
 }
 
-/// Live patients by name, a page at a time. `search` matches the patient's name, its
-/// microchip (15 digits, exact), or any owner's name, email or phone (trigram indexes
-/// on both tables; the query is a union so each side can use its own index).
+/// Live patients by name, a page at a time. `search` matches the start of the
+/// patient's name, its microchip exactly, or an owner by the start of their family
+/// name, full name or email, or by the last 9 digits of a phone number (see
+/// [`crate::search`]: every branch is an index scan the application role can use).
 pub async fn search(
     tx: &mut TenantTx,
     search: Option<&str>,
@@ -356,34 +367,58 @@ pub async fn search(
     after: Option<&Cursor>,
 ) -> Result<Page<Patient>, StoreError> {
     tx.require(Permission::PatientsRead)?;
-    let chip = search.and_then(|s| Microchip::parse("q", s).ok());
-    let pattern = search.map(search_pattern);
-    let candidates = match (&chip, &pattern) {
-        (Some(_), _) => "select id from patients where microchip = $1",
-        (None, Some(_)) => {
-            "select id from patients where lower(name) like lower($2)
-             union
-             select po.patient_id from patient_owners po
-               join clients c on c.practice_id = po.practice_id and c.id = po.client_id
-              where c.search_text like lower($2) and c.deleted_at is null"
-        }
-        (None, None) => "select id from patients",
+    let query = search.and_then(SearchQuery::parse);
+    // Up to two branches, each already in page order and cut at the page size: the
+    // patients matched directly (walking the name index), and those of matching owners.
+    let (direct, through_owner) = match &query {
+        None => (Some("true".to_owned()), None),
+        Some(SearchQuery::Microchip(_)) => (Some("microchip = $1".to_owned()), None),
+        Some(SearchQuery::PhoneTail(_)) => (None, Some(client_phone_match("$2"))),
+        Some(SearchQuery::Prefix(_)) => (
+            Some(starts_with("name_key", "$2")),
+            Some(client_prefix_match("$2")),
+        ),
     };
+    let page_of = |condition: &str| {
+        format!(
+            "(select * from patients
+               where deleted_at is null and {condition}
+                 and ($3::text is null or (name_key, id) > (lower($3), $4))
+               order by name_key, id limit $5)"
+        )
+    };
+    let mut branches = Vec::new();
+    if let Some(condition) = direct {
+        branches.push(page_of(&condition));
+    }
+    if let Some(condition) = through_owner {
+        branches.push(page_of(&format!(
+            "id in (select po.patient_id from patient_owners po
+                      join clients c on c.practice_id = po.practice_id and c.id = po.client_id
+                     where {condition} and c.deleted_at is null)"
+        )));
+    }
+    // The page is cut before the owners are joined, so only its rows pay for that.
     let rows: Vec<Patient> = sqlx::query_as(&format!(
-        "select {PATIENT_COLUMNS} from {PATIENT_FROM}
-          where p.deleted_at is null
-            and p.id in ({candidates})
-            and ($3::text is null or (lower(p.name), p.id) > (lower($3), $4))
-          order by lower(p.name), p.id
-          limit $5"
+        "select {PATIENT_COLUMNS}
+           from (select * from ({}) matched order by name_key, id limit $5) p
+           {OWNER_JOIN}
+          order by p.name_key, p.id",
+        branches.join(" union ")
     ))
-    .bind(chip.as_ref().map(Microchip::as_str))
-    .bind(pattern)
+    .bind(query.as_ref().and_then(SearchQuery::chip))
+    .bind(
+        query
+            .as_ref()
+            .and_then(|q| q.phone_tail().or_else(|| q.prefix())),
+    )
     .bind(after.map(|c| c.key.as_str()))
     .bind(after.map(|c| c.id))
     .bind(limit + 1)
     .fetch_all(tx.conn())
     .await?;
     // The key is the name as stored; the database lower-cases both sides alike.
-    Ok(Page::from_rows(rows, limit, |p| Cursor::after(p.name.clone(), p.id)))
+    Ok(Page::from_rows(rows, limit, |p| {
+        Cursor::after(p.name.clone(), p.id)
+    }))
 }
