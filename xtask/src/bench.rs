@@ -3,8 +3,9 @@
 //! Benchmarks are measurements, not tests: they assert nothing about timings, they
 //! print their figures and record them in BENCHMARKS.md at the workspace root.
 //! `login-flood` drives a release build of the server; the database benchmarks
-//! (`audit-write`, `audit-verify`) run the store's code in this process, so when
-//! xtask itself is a debug build they build xtask in release mode and run that.
+//! (`audit-write`, `audit-verify`, `patient-search`) run the store's code in this
+//! process, so when xtask itself is a debug build they build xtask in release mode
+//! and run that.
 
 mod audit_verify;
 mod audit_write;
@@ -12,6 +13,7 @@ mod demo;
 mod http;
 mod login_flood;
 mod options;
+mod patient_search;
 mod process;
 mod report;
 mod scratch;
@@ -39,9 +41,15 @@ pub const USAGE: &str = "\
          in batches as the server does, then times the Rust verifier R times
          (default 3) and breaks its time down (server, row transfer, decoding,
          hashing).
-         Both use a scratch database on the server DATABASE_URL names (an admin URL),
-         else on a private PostgreSQL cluster, and record their figures in
-         BENCHMARKS.md.";
+  bench patient-search [--patients P] [--clients C] [--searches S]
+         bulk-loads one practice with P patients (default 100000) and C clients
+         (default 70000) and a second, smaller one, then times S searches (default
+         600) of patients::search as the application role: name prefixes,
+         surnames, mobiles, microchips, no match; p50/p99/max, the tables and
+         indexes the searches read, and the plan of the store's name search.
+         These three use a scratch database on the server DATABASE_URL names (an
+         admin URL), else on a private PostgreSQL cluster, and record their figures
+         in BENCHMARKS.md.";
 
 /// Runs the benchmark named by the first argument.
 pub fn run(args: &[String]) -> ExitCode {
@@ -52,6 +60,9 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         Some((name, rest)) if name == "audit-verify" => {
             in_release(name, rest).unwrap_or_else(|| audit_verify::main(rest))
+        }
+        Some((name, rest)) if name == "patient-search" => {
+            in_release(name, rest).unwrap_or_else(|| patient_search::main(rest))
         }
         _ => {
             eprintln!("usage: cargo xtask bench <name> [options]\n\n{USAGE}");

@@ -53,6 +53,10 @@ pub enum Command {
     /// Verify, checkpoint and export the audit trail (needs PADDOCK_ADMIN_DATABASE_URL).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Purge soft-deleted records past their retention period (needs
+    /// PADDOCK_ADMIN_DATABASE_URL).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
 }
 
 /// Options of `serve`.
@@ -115,7 +119,10 @@ pub struct DemoArgs {
 #[derive(Debug, Subcommand)]
 pub enum DemoAction {
     /// Seed the two demo practices into a migrated database and print
-    /// {"practices":[{"id","name","users":[{"email","password","role"}]}]}.
+    /// {"practices":[{"id","name","users":[{"email","password","role"}],
+    ///  "staff":[{"email","password","role"}],"clinical":{"clients","patients",...}}]}
+    /// where users holds the practice admin and staff the vet, technician and
+    /// receptionist; every password is new and random.
     Seed,
 }
 
@@ -171,6 +178,37 @@ pub enum AuditCommand {
     /// so `verify` still proves what remains. Prints
     /// {"practices":[{"practice_id","purged"}]}.
     Purge(AuditPurgeArgs),
+}
+
+/// `retention` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Hard-delete every practice's clients, patients and appointments that were
+    /// soft-deleted longer ago than the practice keeps them (record_retention_days,
+    /// 7 years by default, for clients and patients with their medical records;
+    /// appointment_retention_days, 2 years by default, for appointments). Each
+    /// practice is purged in one transaction that records every removed row and one
+    /// `retention_purge` event in its audit trail.
+    ///
+    /// Prints on stdout one line of JSON:
+    /// {"practices":[{"practice_id","clients":[id...],"patients":[id...],
+    ///  "appointments":[id...]}]}
+    /// and one line per practice on stderr. Exit status 0 when every practice was
+    /// processed; 1 on error (stdout is then empty).
+    Run(RetentionRunArgs),
+}
+
+/// Options of `retention run`.
+#[derive(Debug, Args)]
+pub struct RetentionRunArgs {
+    /// Purge only this practice (an id that names no practice is an error).
+    #[arg(long)]
+    pub practice: Option<Uuid>,
+
+    /// Run as of this time instead of the clock (RFC 3339 or a date; for tests).
+    /// A time in the future is refused: it would purge records before their period ends.
+    #[arg(long, hide = true, value_name = "T", value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
 }
 
 /// Options of `audit purge`.

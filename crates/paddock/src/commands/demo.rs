@@ -1,20 +1,29 @@
 //! `paddock demo`: a private PostgreSQL, two seeded practices, then serve.
+//!
+//! Each demo practice gets its admin, a vet, a technician and a receptionist (each
+//! with a fresh random password, printed), and a clinic's worth of clinical records
+//! (see [`clinic`]).
+
+mod clinic;
 
 use super::CommandError;
 use super::serve::serve_checked;
 use crate::cli::DemoArgs;
 use crate::config::{ADMIN_DATABASE_URL, DATABASE_URL, env, require_env};
-use paddock_domain::{BuiltinRole, DisplayName, Email, PracticeName};
+use paddock_domain::{BuiltinRole, DisplayName, Email, PracticeId, PracticeName, UserId};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
+use paddock_store::invitations::{self, Acceptor};
 use paddock_store::practices::{self, NewPractice};
-use paddock_store::{APP_ROLE, AdminDb, Db};
+use paddock_store::{APP_ROLE, AdminDb, Db, RequestMeta, roles};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde::Serialize;
 use sqlx::postgres::PgConnectOptions;
+use sqlx::types::chrono::Utc;
 use sqlx::{Connection, Executor, PgConnection};
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::time::Instant;
 
 /// The demo's database inside its private cluster; recreated on every run.
 const DEMO_DATABASE: &str = "paddock_demo";
@@ -33,6 +42,17 @@ const DEMO_PRACTICES: [(&str, &str, &str); 2] = [
     ),
 ];
 
+/// The demo staff of each practice: role, display name, email local part. The
+/// email's domain is the practice admin's.
+const DEMO_STAFF: [(BuiltinRole, &str, &str); 3] = [
+    (BuiltinRole::Veterinarian, "Dr Priya Shah", "vet"),
+    (BuiltinRole::Technician, "Tom Barker", "nurse"),
+    (BuiltinRole::Receptionist, "Jess Moreno", "reception"),
+];
+
+/// The seed of each practice's clinical data (the same clinic on every run).
+const CLINIC_SEED: u64 = 0x5041_4444_4f43_4b00;
+
 /// What `demo seed` prints.
 #[derive(Debug, Serialize)]
 struct SeedReport {
@@ -41,9 +61,14 @@ struct SeedReport {
 
 #[derive(Debug, Serialize)]
 struct SeededPractice {
-    id: paddock_domain::PracticeId,
+    id: PracticeId,
     name: String,
+    /// The practice admin (the first user, as scripts expect).
     users: Vec<SeededUser>,
+    /// The vet, the technician and the receptionist.
+    staff: Vec<SeededUser>,
+    /// How many clinical records were created.
+    clinical: clinic::Counts,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,8 +82,9 @@ struct SeededUser {
 pub async fn seed_only() -> Result<ExitCode, CommandError> {
     let url = require_env(ADMIN_DATABASE_URL, "an owner or superuser connection")?;
     let admin = AdminDb::connect(&url).await?;
-    let report = seed(&admin).await?;
+    let seeded = seed(&admin, &url).await;
     admin.close().await;
+    let report = seeded?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -92,8 +118,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, CommandError> {
 async fn migrate_seed_serve(admin_url: &str, args: &DemoArgs) -> Result<ExitCode, CommandError> {
     let admin = AdminDb::connect(admin_url).await?;
     admin.migrate().await?;
-    let report = seed(&admin).await?;
+    let seeded = seed(&admin, admin_url).await;
     admin.close().await;
+    let report = seeded?;
 
     // Serve as the application role, never as the admin that just migrated.
     let app_options = match env(DATABASE_URL) {
@@ -115,12 +142,17 @@ fn print_welcome(report: &SeedReport, address: std::net::SocketAddr) {
     for practice in &report.practices {
         println!();
         println!("  {}", practice.name);
-        for user in &practice.users {
+        for user in practice.users.iter().chain(&practice.staff) {
             println!(
                 "    {:<16} {}  password: {}",
                 user.role, user.email, user.password
             );
         }
+        let c = &practice.clinical;
+        println!(
+            "    {} clients, {} patients, {} encounters, {} appointments this week",
+            c.clients, c.patients, c.encounters, c.appointments
+        );
     }
     println!();
 }
@@ -136,39 +168,170 @@ async fn recreate_database(maintenance_url: &str, database: &str) -> Result<(), 
     Ok(())
 }
 
-/// Creates the demo practices, each with an admin with a fresh random password.
-async fn seed(admin: &AdminDb) -> Result<SeedReport, CommandError> {
+/// Creates the demo practices, each with an admin and three staff members with
+/// fresh random passwords, and its clinical records.
+///
+/// Staff join the way people do, by an invitation accepted through the store, and the
+/// vet signs the notes as a member: both need the server's kind of handle, opened on
+/// the admin URL for the seeding only (the server itself never connects as the admin).
+async fn seed(admin: &AdminDb, admin_url: &str) -> Result<SeedReport, CommandError> {
     let status = admin.schema_status().await?;
     if !status.is_current() {
         return Err(format!("cannot seed: {status}").into());
     }
     let hasher = PasswordHasher::new(HashParams::default(), PasswordHasher::default_permits())?;
-    let mut practices = Vec::new();
-    for (name, email, admin_name) in DEMO_PRACTICES {
-        let password = random_password();
-        let created = practices::create(
+    let member_db = Db::connect(admin_url, 2).await?;
+    let seeded = seed_practices(admin, &member_db, &hasher).await;
+    member_db.close().await;
+    seeded
+}
+
+async fn seed_practices(
+    admin: &AdminDb,
+    member_db: &Db,
+    hasher: &PasswordHasher,
+) -> Result<SeedReport, CommandError> {
+    // The practices are independent, and each is a long stream of small statements on
+    // a connection of its own: seeding them side by side halves the wait.
+    let [first, second] = DEMO_PRACTICES;
+    let (first, second) = tokio::try_join!(
+        seed_practice(admin, member_db, hasher, 0, first),
+        seed_practice(admin, member_db, hasher, 1, second),
+    )?;
+    Ok(SeedReport {
+        practices: vec![first, second],
+    })
+}
+
+/// One demo practice: created with its admin, staffed, and given its clinic.
+async fn seed_practice(
+    admin: &AdminDb,
+    member_db: &Db,
+    hasher: &PasswordHasher,
+    index: u64,
+    (name, email, admin_name): (&str, &str, &str),
+) -> Result<SeededPractice, CommandError> {
+    let started = Instant::now();
+    let password = random_password();
+    let created = practices::create(
+        admin,
+        hasher,
+        NewPractice {
+            name: PracticeName::parse("name", name)?,
+            admin_email: Email::parse("email", email)?,
+            admin_name: DisplayName::parse("name", admin_name)?,
+            admin_password: check_new_password("password", &password, &[email, name])?,
+            link_existing_user: false,
+        },
+    )
+    .await?;
+    let domain = email.split_once('@').map_or("example.org", |(_, d)| d);
+    let mut staff = Vec::with_capacity(DEMO_STAFF.len());
+    let mut ids = Vec::with_capacity(DEMO_STAFF.len());
+    for (role, display_name, local) in DEMO_STAFF {
+        let email = format!("{local}@{domain}");
+        let (user, password) = add_member(
             admin,
-            &hasher,
-            NewPractice {
-                name: PracticeName::parse("name", name)?,
-                admin_email: Email::parse("email", email)?,
-                admin_name: DisplayName::parse("name", admin_name)?,
-                admin_password: check_new_password("password", &password, &[email, name])?,
-                link_existing_user: false,
-            },
+            member_db,
+            hasher,
+            created.practice_id,
+            role,
+            display_name,
+            &email,
         )
         .await?;
-        practices.push(SeededPractice {
-            id: created.practice_id,
-            name: name.to_owned(),
-            users: vec![SeededUser {
-                email: email.to_owned(),
-                password,
-                role: BuiltinRole::PracticeAdmin.name().to_owned(),
-            }],
+        ids.push((role, user));
+        staff.push(SeededUser {
+            email,
+            password,
+            role: role.name().to_owned(),
         });
     }
-    Ok(SeedReport { practices })
+    let member = |wanted: BuiltinRole| {
+        ids.iter()
+            .find(|(role, _)| *role == wanted)
+            .map(|(_, user)| *user)
+            .ok_or_else(|| format!("no demo {} was created", wanted.name()))
+    };
+    let team = clinic::Staff {
+        vet: member(BuiltinRole::Veterinarian)?,
+        technician: member(BuiltinRole::Technician)?,
+    };
+    let seed = CLINIC_SEED + index;
+    let clinical = clinic::seed(
+        admin,
+        member_db,
+        created.practice_id,
+        team,
+        seed,
+        Utc::now(),
+    )
+    .await?;
+    eprintln!(
+        "paddock: seeded {name}: 4 staff, {} clients, {} patients, {} encounters, {} appointments in {:.1} s",
+        clinical.clients,
+        clinical.patients,
+        clinical.encounters,
+        clinical.appointments,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(SeededPractice {
+        id: created.practice_id,
+        name: name.to_owned(),
+        users: vec![SeededUser {
+            email: email.to_owned(),
+            password,
+            role: BuiltinRole::PracticeAdmin.name().to_owned(),
+        }],
+        staff,
+        clinical,
+    })
+}
+
+/// Invites `email` to `role` in `practice` (as the system) and accepts the invitation
+/// as a new user with a fresh random password; returns the user and the password.
+async fn add_member(
+    admin: &AdminDb,
+    member_db: &Db,
+    hasher: &PasswordHasher,
+    practice: PracticeId,
+    role: BuiltinRole,
+    display_name: &str,
+    email: &str,
+) -> Result<(UserId, String), CommandError> {
+    let address = Email::parse("email", email)?;
+    let now = Utc::now();
+    let mut tx = admin.begin_system(practice).await?;
+    let role_id = roles::list(&mut tx)
+        .await?
+        .into_iter()
+        .find(|r| r.builtin == Some(role))
+        .map(|r| r.id)
+        .ok_or_else(|| format!("the practice has no {} role", role.name()))?;
+    let invitation = invitations::create(&mut tx, &address, role_id, now).await?;
+    tx.commit().await?;
+    let password = random_password();
+    let password_hash = hasher
+        .hash(&check_new_password(
+            "password",
+            &password,
+            &[email, display_name],
+        )?)
+        .await?;
+    let accepted = invitations::accept(
+        member_db,
+        &invitation.token,
+        Acceptor::New {
+            display_name: DisplayName::parse("name", display_name)?,
+            password_hash,
+        },
+        now,
+        &RequestMeta::system("demo-seed"),
+    )
+    .await?;
+    let (user, _) =
+        accepted.ok_or_else(|| format!("the invitation of {email} could not be accepted"))?;
+    Ok((user, password))
 }
 
 /// 24 random alphanumerics from the OS generator, in dash-separated groups of six.

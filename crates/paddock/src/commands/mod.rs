@@ -5,9 +5,10 @@ mod demo;
 mod doctor;
 mod migrate;
 mod practice;
+mod retention;
 mod serve;
 
-use crate::cli::{AuditCommand, Command, DemoAction};
+use crate::cli::{AuditCommand, Command, DemoAction, RetentionCommand};
 use std::process::ExitCode;
 
 /// A command's failure, printed with its causes by `main`.
@@ -30,5 +31,6 @@ pub async fn run(command: Command) -> Result<ExitCode, CommandError> {
         Command::Audit(AuditCommand::Checkpoint(args)) => audit::checkpoint::run(args).await,
         Command::Audit(AuditCommand::Export(args)) => audit::export::run(args).await,
         Command::Audit(AuditCommand::Purge(args)) => audit::purge::run(args).await,
+        Command::Retention(RetentionCommand::Run(args)) => retention::run(args).await,
     }
 }

@@ -16,9 +16,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Connections the server keeps open at most.
 const POOL_SIZE: u32 = 20;
+/// How often the record clock finalises encounters past their editing period. The
+/// database refuses edits to them from the deadline on, whatever the clock does;
+/// this only brings their status in line, so a minute late is harmless.
+const RECORD_CLOCK_INTERVAL: Duration = Duration::from_secs(60);
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
     if !args.insecure_http {
@@ -67,8 +72,12 @@ pub async fn serve_checked(
     tracing::info!(address = %local, "serving plain HTTP behind a TLS gateway");
     on_listening(local);
     let sealer = tokio::spawn(paddock_store::audit::chain::run_sealer(db.clone()));
+    let record_clock = tokio::spawn(run_record_clock(db.clone(), RECORD_CLOCK_INTERVAL));
     let served = paddock_web::serve(listener, router, shutdown).await;
     sealer.abort();
+    // Finalising is one statement: stopping between ticks, or in the middle of one
+    // (rolled back), leaves nothing half done; the next start catches up.
+    record_clock.abort();
     // Chain what the last requests recorded before leaving (best effort: a later
     // instance or `paddock audit verify` seals anything left).
     if let Err(error) = db.seal_audit().await {
@@ -78,6 +87,30 @@ pub async fn serve_checked(
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The record clock: marks encounters past their editing period finalised, once at
+/// start and then every `interval`, until the task is aborted. A failure (database
+/// restarting) is logged and retried on the next tick.
+async fn run_record_clock(db: Db, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // The first tick completes at once: encounters that fell due while the server
+        // was down are finalised on start.
+        tick.tick().await;
+        match db.finalise_due_encounters().await {
+            Ok(0) => tracing::debug!("record clock: no encounter past its editing period"),
+            Ok(finalised) => tracing::info!(
+                finalised,
+                "record clock: finalised encounters past their editing period"
+            ),
+            Err(error) => tracing::warn!(
+                error = %paddock_web::error::error_chain(&error),
+                "record clock: could not finalise encounters past their editing period; retrying"
+            ),
+        }
+    }
 }
 
 /// Password hashing, the system clock, and the JWT keys kept under `data_dir/keys/jwt`
