@@ -769,20 +769,28 @@ async fn eight_concurrent_writers_in_one_practice_make_one_unbroken_chain() {
     const WRITERS: usize = 8;
     const CHANGES: usize = 25;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // The sealer runs all along, as it does in the server.
+    // The sealer runs all along, as it does in the server. The writers start once it
+    // has finished a round, so its next rounds overlap the writes however slow the
+    // machine is (a round in progress when they stop still completes and counts).
+    let (first_round, sealing) = tokio::sync::oneshot::channel::<()>();
     let sealer = {
         let admin = world.admin.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             let mut rounds = 0u32;
+            let mut first_round = Some(first_round);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 admin.seal_audit().await.unwrap();
                 rounds += 1;
+                if let Some(started) = first_round.take() {
+                    started.send(()).unwrap();
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             rounds
         })
     };
+    sealing.await.unwrap();
     let mut writers = Vec::new();
     for w in 0..WRITERS {
         let app = world.app.clone();
