@@ -412,6 +412,57 @@ async fn clinic_pages_a_refused_client_form_keeps_what_was_typed() {
 }
 
 #[tokio::test]
+async fn clinic_pages_a_client_is_edited_in_place_and_a_bad_edit_keeps_the_input() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let rex = rex(&env.world).await;
+    let owner = rex.primary_owner_id.unwrap();
+    let edit = get(&env, &format!("/clients/{owner}/edit"), &admin).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert_plain_html(&edit);
+    assert!(
+        edit.body.contains(&format!("action=\"/clients/{owner}\"")),
+        "{}",
+        edit.body
+    );
+    assert!(
+        edit.body.contains("value=\"Fixture\""),
+        "prefilled: {}",
+        edit.body
+    );
+
+    let mut fields = vec![
+        ("given_name", "Alex"),
+        ("family_name", "Fixture-Hale"),
+        ("email", "broken@"),
+        ("mobile", "+44 7700 900999"),
+        ("contact_by_email", "on"),
+        ("reminders", "on"),
+    ];
+    let refused = post(&env, &format!("/clients/{owner}"), &admin, &fields).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("value=\"Fixture-Hale\""), "kept");
+    assert!(refused.body.contains("Save changes"));
+    let unchanged = get(&env, &format!("/clients/{owner}"), &admin).await;
+    assert!(!unchanged.body.contains("Fixture-Hale"), "nothing written");
+
+    fields[2] = ("email", "alex.hale@example.org");
+    let saved = post(&env, &format!("/clients/{owner}"), &admin, &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = get(&env, saved.location.as_deref().unwrap(), &admin).await;
+    assert!(page.body.contains("Details saved."), "{}", page.body);
+    assert!(page.body.contains("Alex Fixture-Hale"));
+    assert!(page.body.contains("+447700900999"));
+
+    // Another practice cannot open or post the form for this client.
+    let admin_b = env.login_as("admin@northside.example", TEST_PASSWORD).await;
+    let foreign = get(&env, &format!("/clients/{owner}/edit"), &admin_b).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let foreign = post(&env, &format!("/clients/{owner}"), &admin_b, &fields).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn clinic_pages_a_new_patient_joins_its_owner_and_a_taken_microchip_is_refused() {
     let env = env().await;
     let admin = env.login(TEST_PASSWORD).await;

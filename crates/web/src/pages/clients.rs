@@ -19,6 +19,7 @@ use paddock_store::clients::{self, Client, ClientDetails};
 use paddock_store::page::{self as paging, Cursor};
 use paddock_store::{RequestMeta, patients};
 use serde::Deserialize;
+use uuid::Uuid;
 
 /// The longest search people can type (a name, a phone number or an email).
 pub(super) const MAX_SEARCH: usize = 100;
@@ -158,6 +159,7 @@ pub(super) struct NoticeQuery {
 fn notice_text(key: Option<&str>) -> Option<String> {
     match key? {
         "created" => Some("Client registered.".to_owned()),
+        "updated" => Some("Details saved.".to_owned()),
         _ => None,
     }
 }
@@ -225,6 +227,7 @@ pub(super) async fn detail_page(
                 .collect()
         }),
         can_add_patient: can(&page, Permission::PatientsWrite),
+        can_edit: can(&page, Permission::ClientsWrite),
         notice: notice_text(q.notice.as_deref()),
     }
     .into_response())
@@ -249,23 +252,71 @@ pub(super) async fn new_page(
         &state,
         &page,
         &meta,
-        form,
+        (form, None),
         FieldMessages::none(),
         StatusCode::OK,
     )
     .await
 }
 
+/// `GET /clients/{id}/edit`: the form filled with the client's details.
+pub(super) async fn edit_page(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let Some(page) = page_session(&state, &headers, &meta).await? else {
+        return Ok(to_login());
+    };
+    page.auth.principal.require(Permission::ClientsWrite)?;
+    let id = path_id(&id)?;
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    let client = clients::get(&mut tx, id).await?;
+    tx.commit().await?;
+    let form = ClientForm {
+        given_name: client.given_name,
+        family_name: client.family_name,
+        email: client.email.unwrap_or_default(),
+        mobile: client.mobile.unwrap_or_default(),
+        phone: client.phone.unwrap_or_default(),
+        address: client.address.unwrap_or_default(),
+        contact_by_email: client.contact_by_email,
+        contact_by_sms: client.contact_by_sms,
+        reminders: client.reminders,
+        notes: client.notes.unwrap_or_default(),
+    };
+    render_form(
+        &state,
+        &page,
+        &meta,
+        (form, Some(id)),
+        FieldMessages::none(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Renders the form, new (`None`) or for the client being edited.
 async fn render_form(
     state: &AppState,
     page: &PageSession,
     meta: &RequestMeta,
-    form: ClientForm,
+    (form, editing): (ClientForm, Option<Uuid>),
     errors: FieldMessages,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let nav = nav_in(state, page, meta, "clients").await?;
-    Ok((status, ClientFormPage { nav, form, errors }).into_response())
+    Ok((
+        status,
+        ClientFormPage {
+            nav,
+            form,
+            errors,
+            editing,
+        },
+    )
+        .into_response())
 }
 
 /// The new-client form as posted (every field optional here, so a missing one is a
@@ -344,7 +395,31 @@ pub(super) async fn create_submit(
     headers: HeaderMap,
     Form(input): Form<ClientInput>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
+    save(&state, &meta, &headers, input, None).await
+}
+
+/// `POST /clients/{id}`: saves the edited details and returns to the client's page.
+pub(super) async fn update_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(input): Form<ClientInput>,
+) -> Result<Response, AppError> {
+    let id = path_id(&id)?;
+    save(&state, &meta, &headers, input, Some(id)).await
+}
+
+/// Registers a client (`editing` is `None`) or replaces one's details; a refusal
+/// shows the form again with the input kept.
+async fn save(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    input: ClientInput,
+    editing: Option<Uuid>,
+) -> Result<Response, AppError> {
+    let Some(page) = form_session(state, headers, meta, &input.csrf_token).await? else {
         return Ok(to_login());
     };
     page.auth.principal.require(Permission::ClientsWrite)?;
@@ -353,27 +428,36 @@ pub(super) async fn create_submit(
         Ok(details) => details,
         Err(errors) => {
             return render_form(
-                &state,
+                state,
                 &page,
-                &meta,
-                form,
+                meta,
+                (form, editing),
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    match clients::create(&mut tx, &details).await {
+    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
+    let saved = match editing {
+        None => clients::create(&mut tx, &details).await,
+        Some(id) => clients::update(&mut tx, id, &details).await,
+    };
+    match saved {
         Ok(client) => {
             tx.commit().await?;
-            Ok(Redirect::to(&format!("/clients/{}?notice=created", client.id)).into_response())
+            let notice = if editing.is_some() {
+                "updated"
+            } else {
+                "created"
+            };
+            Ok(Redirect::to(&format!("/clients/{}?notice={notice}", client.id)).into_response())
         }
         Err(error) => {
             tx.rollback().await?;
             match Refusal::of(error, &[]) {
                 Refusal::Form(status, errors) => {
-                    render_form(&state, &page, &meta, form, errors, status).await
+                    render_form(state, &page, meta, (form, editing), errors, status).await
                 }
                 Refusal::Error(error) => Err(error),
             }

@@ -50,7 +50,11 @@ pub fn router() -> Router<AppState> {
             get(clients::list_page).post(clients::create_submit),
         )
         .route("/clients/new", get(clients::new_page))
-        .route("/clients/{id}", get(clients::detail_page))
+        .route(
+            "/clients/{id}",
+            get(clients::detail_page).post(clients::update_submit),
+        )
+        .route("/clients/{id}/edit", get(clients::edit_page))
         .route(
             "/patients",
             get(patients::list_page).post(patients::create_submit),

@@ -227,6 +227,8 @@ pub struct ClientPage {
     pub patients: Option<Vec<PatientRow>>,
     /// May register a patient for this client.
     pub can_add_patient: bool,
+    /// May edit the client's details.
+    pub can_edit: bool,
     pub notice: Option<String>,
 }
 
@@ -251,6 +253,8 @@ pub struct ClientFormPage {
     pub nav: Nav,
     pub form: ClientForm,
     pub errors: FieldMessages,
+    /// The client being edited; `None` on the new-client form.
+    pub editing: Option<uuid::Uuid>,
 }
 
 // --- patients --------------------------------------------------------------------
