@@ -631,6 +631,92 @@ async fn clinic_pages_a_finalised_encounter_refuses_edits_with_the_lock_message_
 }
 
 #[tokio::test]
+async fn clinic_pages_the_desk_checks_in_and_cancels_from_the_calendar() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    rex(&env.world).await;
+    let desk = receptionist(&env, &admin).await;
+    // The fixture's booking, 08:00 on Monday 4 January 2027.
+    let day = get(&env, "/appointments?day=2027-01-04", &desk).await;
+    assert_plain_html(&day);
+    let id = day
+        .body
+        .split("data-appointment-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(day.body.contains("value=\"checked_in\""), "{}", day.body);
+    let path = format!("/appointments/{id}/status");
+    let back = "/appointments?day=2027-01-04";
+    let checked_in = post(
+        &env,
+        &path,
+        &desk,
+        &[("status", "checked_in"), ("back", back)],
+    )
+    .await;
+    assert_eq!(
+        checked_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        checked_in.body
+    );
+    assert_eq!(
+        checked_in.location.as_deref(),
+        Some("/appointments?day=2027-01-04&notice=status")
+    );
+    let (_, shown, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/appointments/{id}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(shown["status"], "checked_in");
+    // A return address outside the calendar is not followed.
+    let cancelled = post(
+        &env,
+        &path,
+        &desk,
+        &[("status", "cancelled"), ("back", "https://evil.example/")],
+    )
+    .await;
+    assert_eq!(
+        cancelled.location.as_deref(),
+        Some("/appointments?notice=status")
+    );
+    let (_, shown, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/appointments/{id}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(shown["status"], "cancelled");
+    let after = get(&env, "/appointments?day=2027-01-04", &desk).await;
+    assert!(
+        !after.body.contains("value=\"cancelled\""),
+        "a freed slot has no buttons"
+    );
+    // Without the session's CSRF token nothing changes.
+    let forged = Session {
+        cookie: desk.cookie.clone(),
+        csrf: "forged".to_owned(),
+    };
+    let refused = post(
+        &env,
+        &path,
+        &forged,
+        &[("status", "booked"), ("back", back)],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn clinic_pages_the_day_and_week_views_list_the_book() {
     let env = env().await;
     let admin = env.login(TEST_PASSWORD).await;

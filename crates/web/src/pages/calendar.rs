@@ -8,7 +8,7 @@
 use super::clients::MAX_SEARCH;
 use super::forms::{
     FieldMessages, Pairs, Refusal, capitalised, clock, date, day_long, day_short, href,
-    optional_id, optional_text, time,
+    optional_id, optional_text, path_id, time,
 };
 use super::views::{
     AppointmentView, BookingForm, BookingFormPage, CalendarColumn, CalendarPage, PatientChoice,
@@ -18,11 +18,11 @@ use crate::auth::Meta;
 use crate::{AppError, AppState};
 use axum::Form;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use paddock_domain::{AppointmentKind, Permission, UserId};
+use paddock_domain::{AppointmentKind, AppointmentStatus, Permission, UserId};
 use paddock_store::appointments::{self, Appointment, Booking, Clash, RangeQuery};
 use paddock_store::page::{Cursor, MAX_LIMIT};
 use paddock_store::{RequestMeta, StoreError, TenantTx, patients};
@@ -76,6 +76,7 @@ fn week_href(day: NaiveDate) -> String {
 fn notice_text(key: Option<&str>) -> Option<String> {
     match key? {
         "booked" => Some("Appointment booked.".to_owned()),
+        "status" => Some("Appointment updated.".to_owned()),
         _ => None,
     }
 }
@@ -158,12 +159,51 @@ pub(super) async fn calendar_page(
         new_href: can(&page, Permission::AppointmentsWrite)
             .then(|| href("/appointments/new", &[("day", &anchor.to_string())])),
         date: first.to_string(),
+        can_write: can(&page, Permission::AppointmentsWrite),
         columns,
         total,
         notice: notice_text(pairs.get("notice")),
         errors: errors.summary(),
     };
     Ok((status, body).into_response())
+}
+
+/// A status button on the calendar, with the view to return to.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct StatusInput {
+    csrf_token: String,
+    status: String,
+    back: String,
+}
+
+/// `POST /appointments/{id}/status`: checks a booking in, completes or cancels it from
+/// the calendar, then shows the same view again.
+pub(super) async fn status_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(input): Form<StatusInput>,
+) -> Result<Response, AppError> {
+    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    page.auth.principal.require(Permission::AppointmentsWrite)?;
+    let id = path_id(&id)?;
+    let status = AppointmentStatus::parse("status", &input.status)
+        .map_err(|error| AppError::Validation(vec![error]))?;
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    appointments::set_status(&mut tx, id, status).await?;
+    tx.commit().await?;
+    // Only back into the calendar: never an address from elsewhere.
+    let back = if input.back.starts_with("/appointments?") {
+        input.back
+    } else {
+        "/appointments".to_owned()
+    };
+    let joiner = if back.contains('?') { '&' } else { '?' };
+    Ok(Redirect::to(&format!("{back}{joiner}notice=status")).into_response())
 }
 
 /// Every live booking overlapping the range, by start time (up to [`MAX_PAGES`] pages).

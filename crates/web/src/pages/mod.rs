@@ -80,6 +80,7 @@ pub fn router() -> Router<AppState> {
             get(calendar::calendar_page).post(calendar::book_submit),
         )
         .route("/appointments/new", get(calendar::new_page))
+        .route("/appointments/{id}/status", post(calendar::status_submit))
         .route(
             "/invitations/{token}",
             get(invitation_page).post(invitation_submit),

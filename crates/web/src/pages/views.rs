@@ -551,6 +551,8 @@ pub struct CalendarPage {
     pub new_href: Option<String>,
     /// The day (or the week's Monday), `YYYY-MM-DD`, for the jump-to-date form.
     pub date: String,
+    /// May change bookings (the status buttons show).
+    pub can_write: bool,
     pub columns: Vec<CalendarColumn>,
     pub total: usize,
     pub notice: Option<String>,
