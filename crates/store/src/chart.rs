@@ -1,5 +1,8 @@
-//! The patient chart: everything a vet needs on one screen, read in one transaction
-//! and audited as one `read` of the patient's medical record.
+//! Reading the medical record: the whole chart, read in one transaction and audited as
+//! one `read` of the patient, and each part of it on its own (encounters, vitals,
+//! problems, allergies, prescriptions, vaccinations), each audited as a `read` naming
+//! the part. These are the only public readers of the record, so no caller can read it
+//! without leaving the event.
 
 use crate::audit::{AuditEvent, record};
 use crate::clinical::{self, Allergy, Prescription, Problem, Vaccination, Vitals};
@@ -70,8 +73,82 @@ pub async fn chart(
         encounters: encounters::of_patient(tx, id).await?,
         patient,
     };
-    let event =
-        AuditEvent::on("read", "patient", id).with_changes(serde_json::json!({"view": "chart"}));
-    record(tx, event, None).await?;
+    record_view(tx, id, "chart").await?;
     Ok(chart)
+}
+
+/// Records that the actor viewed `view` of `patient`'s record.
+async fn record_view(tx: &mut TenantTx, patient: Uuid, view: &str) -> Result<(), StoreError> {
+    let event = AuditEvent::on("read", "patient", patient)
+        .with_changes(serde_json::json!({ "view": view }));
+    record(tx, event, None).await
+}
+
+/// Reads one part of a live patient's record (`records.read`; another practice's or a
+/// deleted patient is not found) and records the view.
+async fn part<T>(
+    tx: &mut TenantTx,
+    patient: Uuid,
+    view: &str,
+    read: impl AsyncFnOnce(&mut TenantTx) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.require(Permission::RecordsRead)?;
+    patients::get(tx, patient).await?;
+    let found = read(tx).await?;
+    record_view(tx, patient, view).await?;
+    Ok(found)
+}
+
+/// The patient's encounters, newest first (without addenda).
+pub async fn encounters(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Encounter>, StoreError> {
+    part(tx, patient, "encounters", async |tx| {
+        encounters::of_patient(tx, patient).await
+    })
+    .await
+}
+
+/// The patient's vital signs, oldest first.
+pub async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, StoreError> {
+    part(tx, patient, "vitals", async |tx| {
+        clinical::vitals(tx, patient).await
+    })
+    .await
+}
+
+/// The patient's problems and diagnoses, active first.
+pub async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, StoreError> {
+    part(tx, patient, "problems", async |tx| {
+        clinical::problems(tx, patient).await
+    })
+    .await
+}
+
+/// The patient's allergies, active and most severe first.
+pub async fn allergies(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
+    part(tx, patient, "allergies", async |tx| {
+        clinical::allergies(tx, patient).await
+    })
+    .await
+}
+
+/// The patient's prescriptions, current first.
+pub async fn prescriptions(
+    tx: &mut TenantTx,
+    patient: Uuid,
+) -> Result<Vec<Prescription>, StoreError> {
+    part(tx, patient, "prescriptions", async |tx| {
+        clinical::prescriptions(tx, patient).await
+    })
+    .await
+}
+
+/// The patient's vaccinations, newest first.
+pub async fn vaccinations(
+    tx: &mut TenantTx,
+    patient: Uuid,
+) -> Result<Vec<Vaccination>, StoreError> {
+    part(tx, patient, "vaccinations", async |tx| {
+        clinical::vaccinations(tx, patient).await
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 //! diagnoses, allergies, prescriptions and vaccinations.
 //!
 //! Writing needs `records.write` (vets and technicians); reading needs
-//! `records.read`. Vital signs and vaccinations are never rewritten (the app role may
+//! `records.read` and goes through [`crate::chart`], which records each view. Vital signs and vaccinations are never rewritten (the app role may
 //! only insert them); problems, allergies and prescriptions change status.
 
 use crate::encounters::require_member;
@@ -126,7 +126,7 @@ async fn vitals_where(
 }
 
 /// The patient's vital signs, oldest first (the weight chart reads them in order).
-pub async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, StoreError> {
+pub(crate) async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     vitals_where(tx, "patient_id = $1", patient).await
 }
@@ -221,7 +221,7 @@ pub async fn resolve_problem(
 }
 
 /// The patient's problems and diagnoses, active first.
-pub async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, StoreError> {
+pub(crate) async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     Ok(sqlx::query_as(&format!(
         "select {PROBLEM_COLUMNS} from problems where patient_id = $1
@@ -303,7 +303,10 @@ pub async fn retire_allergy(
 }
 
 /// The patient's allergies, active and most severe first.
-pub async fn allergies(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
+pub(crate) async fn allergies(
+    tx: &mut TenantTx,
+    patient: Uuid,
+) -> Result<Vec<Allergy>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     Ok(sqlx::query_as(&format!(
         "select {ALLERGY_COLUMNS} from allergies where patient_id = $1
@@ -440,7 +443,7 @@ pub async fn set_prescription_status(
 }
 
 /// The patient's prescriptions, current first, newest first.
-pub async fn prescriptions(
+pub(crate) async fn prescriptions(
     tx: &mut TenantTx,
     patient: Uuid,
 ) -> Result<Vec<Prescription>, StoreError> {
@@ -563,7 +566,7 @@ pub async fn vaccinate(
 }
 
 /// The patient's vaccinations, newest first.
-pub async fn vaccinations(
+pub(crate) async fn vaccinations(
     tx: &mut TenantTx,
     patient: Uuid,
 ) -> Result<Vec<Vaccination>, StoreError> {

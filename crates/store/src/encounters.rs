@@ -235,7 +235,10 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
 }
 
 /// The patient's encounters, newest first, without their notes' addenda.
-pub async fn of_patient(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Encounter>, StoreError> {
+pub(crate) async fn of_patient(
+    tx: &mut TenantTx,
+    patient: Uuid,
+) -> Result<Vec<Encounter>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     let rows: Vec<EncounterRow> = sqlx::query_as(&format!(
         "{ENCOUNTER_SELECT} where e.patient_id = $1 order by e.started_at desc, e.id desc"

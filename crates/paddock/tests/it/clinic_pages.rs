@@ -15,7 +15,7 @@ use paddock_domain::{AllergySeverity, WeightKg};
 use paddock_store::RequestMeta;
 use paddock_store::clinical::{self, NewAllergy, NewVaccination, NewVitals};
 use paddock_store::patients::{self, Patient};
-use paddock_store::{appointments, encounters};
+use paddock_store::{appointments, chart};
 use serde_json::json;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -101,7 +101,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
 async fn rex_encounter(world: &World, rex: Uuid) -> Uuid {
     let meta = RequestMeta::system("clinic pages");
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
-    let list = encounters::of_patient(&mut tx, rex).await.unwrap();
+    let list = chart::encounters(&mut tx, rex).await.unwrap();
     tx.commit().await.unwrap();
     list.first().expect("the fixture encounter").id
 }

@@ -30,7 +30,7 @@ use paddock_domain::field::note_text;
 use paddock_domain::{EncounterKind, FieldError, Permission, TemperatureC, UserId, WeightKg};
 use paddock_store::clinical::{self, NewVitals};
 use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::{RequestMeta, StoreError, TenantTx, patients};
+use paddock_store::{RequestMeta, StoreError, TenantTx, chart, patients};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -80,7 +80,7 @@ async fn patient_header(
 ) -> Result<(String, Vec<AllergyView>), AppError> {
     let name = patients::get(tx, patient).await?.name;
     let allergies = if can(page, Permission::RecordsRead) {
-        active_allergies(&clinical::allergies(tx, patient).await?)
+        active_allergies(&chart::allergies(tx, patient).await?)
     } else {
         Vec::new()
     };
@@ -359,7 +359,7 @@ async fn render_encounter(
     {
         staff.push((vet.to_string(), name.clone()));
     }
-    let vitals = clinical::vitals(&mut tx, encounter.patient_id)
+    let vitals = chart::vitals(&mut tx, encounter.patient_id)
         .await?
         .into_iter()
         .filter(|v| v.encounter_id == Some(id))

@@ -17,7 +17,7 @@ use paddock_domain::{
     AllergySeverity, CodeSystem, EncounterKind, FieldError, FieldErrors, PerMinute,
     PrescriptionStatus, ProblemKind, Route, TemperatureC, UserId, WeightKg,
 };
-use paddock_store::audit::{self, AuditEvent};
+use paddock_store::chart;
 use paddock_store::clinical::{
     self, Allergy, NewAllergy, NewPrescription, NewProblem, NewVaccination, NewVitals,
     Prescription, Problem, Vaccination, Vitals,
@@ -100,10 +100,11 @@ pub async fn list_encounters(
     auth: Auth,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Encounter>>, AppError> {
-    patient_list(&state, &meta, &auth, patient, "encounters", async |tx| {
-        encounters::of_patient(tx, patient).await
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        chart::encounters(tx, patient).await
     })
-    .await
+    .await?;
+    Ok(Json(list))
 }
 
 /// Opens an encounter (`records.write`).
@@ -284,28 +285,6 @@ pub struct VitalsBody {
     pub respiratory_rate: Option<i64>,
 }
 
-/// Reads one part of a live patient's record and audits the view as a `read` of the
-/// patient naming that part.
-async fn patient_list<T>(
-    state: &AppState,
-    meta: &paddock_store::RequestMeta,
-    auth: &Auth,
-    patient: Uuid,
-    view: &'static str,
-    read: impl AsyncFnOnce(&mut paddock_store::TenantTx) -> Result<T, paddock_store::StoreError>,
-) -> Result<Json<T>, AppError> {
-    let list = in_practice(state, auth, meta, async |tx| {
-        paddock_store::patients::get(tx, patient).await?;
-        let list = read(tx).await?;
-        let event = AuditEvent::on("read", "patient", patient)
-            .with_changes(serde_json::json!({ "view": view }));
-        audit::record(tx, event, None).await?;
-        Ok(list)
-    })
-    .await?;
-    Ok(Json(list))
-}
-
 /// The patient's vital signs, oldest first (`records.read`).
 #[utoipa::path(get, path = "/api/v1/patients/{id}/vitals", tag = "records",
     params(("id" = Uuid, Path, description = "Patient id")),
@@ -316,10 +295,11 @@ pub async fn list_vitals(
     auth: Auth,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Vitals>>, AppError> {
-    patient_list(&state, &meta, &auth, patient, "vitals", async |tx| {
-        clinical::vitals(tx, patient).await
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        chart::vitals(tx, patient).await
     })
-    .await
+    .await?;
+    Ok(Json(list))
 }
 
 /// Records vital signs (`records.write`: vets and technicians).
@@ -414,10 +394,11 @@ pub async fn list_problems(
     auth: Auth,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Problem>>, AppError> {
-    patient_list(&state, &meta, &auth, patient, "problems", async |tx| {
-        clinical::problems(tx, patient).await
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        chart::problems(tx, patient).await
     })
-    .await
+    .await?;
+    Ok(Json(list))
 }
 
 /// Adds a problem or diagnosis (`records.write`).
@@ -548,10 +529,11 @@ pub async fn list_allergies(
     auth: Auth,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Allergy>>, AppError> {
-    patient_list(&state, &meta, &auth, patient, "allergies", async |tx| {
-        clinical::allergies(tx, patient).await
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        chart::allergies(tx, patient).await
     })
-    .await
+    .await?;
+    Ok(Json(list))
 }
 
 /// Records an allergy (`records.write`).
@@ -648,10 +630,11 @@ pub async fn list_prescriptions(
     auth: Auth,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Prescription>>, AppError> {
-    patient_list(&state, &meta, &auth, patient, "prescriptions", async |tx| {
-        clinical::prescriptions(tx, patient).await
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        chart::prescriptions(tx, patient).await
     })
-    .await
+    .await?;
+    Ok(Json(list))
 }
 
 /// Writes a prescription (`records.write`).
@@ -785,10 +768,11 @@ pub async fn list_vaccinations(
     auth: Auth,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Vaccination>>, AppError> {
-    patient_list(&state, &meta, &auth, patient, "vaccinations", async |tx| {
-        clinical::vaccinations(tx, patient).await
+    let list = in_practice(&state, &auth, &meta, async |tx| {
+        chart::vaccinations(tx, patient).await
     })
-    .await
+    .await?;
+    Ok(Json(list))
 }
 
 /// Records a vaccination (`records.write`: vets and technicians).
