@@ -68,6 +68,23 @@ pub struct Appointment {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+impl Appointment {
+    /// Who and what it holds, and when: what a status change or restore must still find
+    /// free (kind and reason play no part in a clash).
+    fn slot(&self) -> Booking {
+        Booking {
+            patient_id: self.patient_id,
+            client_id: self.client_id,
+            staff: self.staff_id.map(UserId::from_uuid),
+            resource_id: self.resource_id,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            kind: AppointmentKind::Other,
+            reason: None,
+        }
+    }
+}
+
 /// The live booking a refused one overlaps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Clash {
@@ -155,16 +172,7 @@ pub async fn set_status(
 ) -> Result<Appointment, StoreError> {
     tx.require(Permission::AppointmentsWrite)?;
     let current = fetch(tx, id).await?;
-    let booking = Booking {
-        patient_id: current.patient_id,
-        client_id: current.client_id,
-        staff: current.staff_id.map(UserId::from_uuid),
-        resource_id: current.resource_id,
-        starts_at: current.starts_at,
-        ends_at: current.ends_at,
-        kind: AppointmentKind::Other,
-        reason: None,
-    };
+    let booking = current.slot();
     write_guarded(
         tx,
         &booking,
@@ -260,15 +268,7 @@ async fn check_references(tx: &mut TenantTx, booking: &Booking) -> Result<(), St
         crate::patients::fetch(tx, patient).await?;
     }
     if let Some(client) = booking.client_id {
-        let live: bool = sqlx::query_scalar(
-            "select exists (select 1 from clients where id = $1 and deleted_at is null)",
-        )
-        .bind(client)
-        .fetch_one(tx.conn())
-        .await?;
-        if !live {
-            return Err(StoreError::NotFound("client"));
-        }
+        crate::clients::fetch(tx, client).await?;
     }
     if let Some(staff) = booking.staff {
         crate::encounters::require_member(tx, staff, "staff_id").await?;
@@ -384,16 +384,7 @@ pub async fn restore(tx: &mut TenantTx, id: Uuid) -> Result<Appointment, StoreEr
     .fetch_optional(tx.conn())
     .await?;
     let current = row.ok_or(StoreError::NotFound("appointment"))?;
-    let booking = Booking {
-        patient_id: current.patient_id,
-        client_id: current.client_id,
-        staff: current.staff_id.map(UserId::from_uuid),
-        resource_id: current.resource_id,
-        starts_at: current.starts_at,
-        ends_at: current.ends_at,
-        kind: AppointmentKind::Other,
-        reason: None,
-    };
+    let booking = current.slot();
     write_guarded(
         tx,
         &booking,

@@ -124,7 +124,9 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
     fetch(tx, id).await
 }
 
-async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
+/// A live client of this practice, without a permission check (for callers that
+/// already checked theirs); anything else is not found.
+pub(crate) async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
     sqlx::query_as(&format!(
         "select {CLIENT_COLUMNS} from clients where id = $1 and deleted_at is null"
     ))

@@ -200,15 +200,7 @@ async fn link_owner(
     primary: bool,
 ) -> Result<(), StoreError> {
     // The client must be a live client of this practice; anything else is not found.
-    let exists: bool = sqlx::query_scalar(
-        "select exists (select 1 from clients where id = $1 and deleted_at is null)",
-    )
-    .bind(client)
-    .fetch_one(tx.conn())
-    .await?;
-    if !exists {
-        return Err(StoreError::NotFound("client"));
-    }
+    crate::clients::fetch(tx, client).await?;
     sqlx::query(
         "insert into patient_owners (practice_id, patient_id, client_id, is_primary)
          values ($1, $2, $3, $4)",
