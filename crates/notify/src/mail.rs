@@ -226,6 +226,12 @@ impl Mailer {
                         tracing::warn!(endpoint = %smtp.endpoint, "SMTP delivery timed out");
                         Err(NotifyError::Timeout)
                     }
+                    // lettre's own per-command timeout is the same bound, reached
+                    // from inside the conversation: report it as the timeout it is.
+                    Ok(Err(e)) if e.is_timeout() => {
+                        tracing::warn!(endpoint = %smtp.endpoint, "SMTP delivery timed out");
+                        Err(NotifyError::Timeout)
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(endpoint = %smtp.endpoint, error = %e, "SMTP delivery failed");
                         Err(e.into())

@@ -1,7 +1,7 @@
 //! Outbox and SMTP delivery, end to end.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use paddock_notify::{Email, Mailer, NotifyError, SmtpConfig, read_outbox};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -215,24 +215,21 @@ async fn smtp_unreachable_port_is_an_error() {
         .local_addr()
         .unwrap()
         .port();
-    let mailer = Mailer::smtp_with_timeout(
-        &SmtpConfig {
-            url: format!("smtp://127.0.0.1:{port}"),
-            ..SmtpConfig::default()
-        },
-        Duration::from_millis(500),
-    )
+    // The default (long) timeout: a refused connection must be reported as such at
+    // once, not waited out; a Timeout here would mean it was.
+    let mailer = Mailer::smtp(&SmtpConfig {
+        url: format!("smtp://127.0.0.1:{port}"),
+        ..SmtpConfig::default()
+    })
     .unwrap();
-    let started = Instant::now();
     let err = mailer
         .send(FROM, &invite("vet@example.com"))
         .await
         .unwrap_err();
     assert!(
-        matches!(err, NotifyError::Smtp(_) | NotifyError::Timeout),
+        matches!(&err, NotifyError::Smtp(e) if !e.is_timeout()),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]
@@ -252,21 +249,14 @@ async fn smtp_silent_server_times_out() {
         Duration::from_millis(300),
     )
     .unwrap();
-    let started = Instant::now();
+    // The server never greets, so only the configured timeout can end the send: the
+    // Timeout error is the proof that it did (the outer bound only guards against a hang).
     let err = tokio::time::timeout(
-        Duration::from_secs(10),
+        Duration::from_secs(60),
         mailer.send(FROM, &invite("vet@example.com")),
     )
     .await
     .expect("send must be bounded by its own timeout")
     .unwrap_err();
-    assert!(
-        matches!(err, NotifyError::Timeout | NotifyError::Smtp(_)),
-        "{err:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(matches!(err, NotifyError::Timeout), "{err:?}");
 }

@@ -279,13 +279,13 @@ mod tests {
             drop(socket);
         });
         let client = PwnedRangeClient::with_timeout(&base_url, Duration::from_millis(200)).unwrap();
-        let started = std::time::Instant::now();
+        // The server holds the connection for 10 s and never answers, so a timeout
+        // error can only come from the injected 200 ms bound.
         let error = client.breach_count(PASSWORD).await.unwrap_err();
         assert!(
             matches!(&error, PasswordError::PwnedRequest(e) if e.is_timeout()),
             "{error}"
         );
-        assert!(started.elapsed() < Duration::from_secs(3));
         held.abort();
     }
 
