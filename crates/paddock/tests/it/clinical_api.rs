@@ -592,6 +592,11 @@ async fn deleted_patients_vanish_and_an_admin_restores_them() {
         .await;
     let (_, dog) = client_and_dog(&env, &admin, "Quinn", "Ziggy").await;
     let path = format!("/api/v1/patients/{}", id(&dog));
+    // Found while alive, so the empty answer below means "deleted", not "search broken".
+    let (_, list, _) = env
+        .send("GET", "/api/v1/patients?q=ziggy", None, Some(&admin))
+        .await;
+    assert_eq!(list["items"][0]["id"], dog["id"], "{list}");
     let (status, _, _) = env.send("DELETE", &path, None, Some(&desk)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = env.send("GET", &path, None, Some(&admin)).await;
@@ -617,6 +622,13 @@ async fn deleted_patients_vanish_and_an_admin_restores_them() {
     assert!(restored["deleted_at"].is_null());
     let (status, _, _) = env.send("GET", &path, None, Some(&desk)).await;
     assert_eq!(status, StatusCode::OK);
+    let (_, list, _) = env
+        .send("GET", "/api/v1/patients?q=ziggy", None, Some(&admin))
+        .await;
+    assert_eq!(
+        list["items"][0]["id"], dog["id"],
+        "restored patients are found again"
+    );
     // Restoring what is not deleted is not found.
     let (status, _, _) = env
         .send("POST", &format!("{path}/restore"), None, Some(&admin))

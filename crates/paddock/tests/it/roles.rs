@@ -178,6 +178,23 @@ async fn built_in_roles_cannot_be_edited() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+    // Refused means untouched: the role lists exactly the permissions it had.
+    let (_, after, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let after = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == receptionist["id"])
+        .unwrap();
+    assert_eq!(after["name"], "Receptionist");
+    assert_eq!(after["permissions"], receptionist["permissions"]);
+    assert!(
+        !after["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("records.read")),
+        "{after}"
+    );
 }
 
 #[tokio::test]
