@@ -817,6 +817,45 @@ async fn a_weak_password_is_refused_with_a_field_error_and_the_link_stays_usable
 }
 
 #[tokio::test]
+async fn a_mailer_failure_answers_a_generic_503_and_keeps_its_cause_out_of_the_answer() {
+    // The outbox "directory" is a file: every send fails with an I/O error naming it.
+    let blocked =
+        std::env::temp_dir().join(format!("paddock-not-a-dir-{}", Uuid::new_v4().simple()));
+    std::fs::write(&blocked, b"a file, not a directory").unwrap();
+    let env = crate::api::env_with(|state| {
+        let mut mail = (*state.mail).clone();
+        mail.mailer = paddock_notify::Mailer::outbox(blocked.clone());
+        state.mail = Arc::new(mail);
+    })
+    .await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let role_id = roles[0]["id"].as_str().unwrap().to_owned();
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/invitations",
+            Some(json!({"email": "new.vet@riverside.example", "role_id": role_id})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let text = body.to_string();
+    let path = blocked.display().to_string();
+    for leak in [path.as_str(), "outbox", "I/O", "directory", "os error"] {
+        assert!(!text.contains(leak), "{leak:?} in the answer: {text}");
+    }
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not be emailed"),
+        "{body}"
+    );
+    std::fs::remove_file(&blocked).unwrap();
+}
+
+#[tokio::test]
 async fn inviting_someone_who_is_already_a_member_is_a_conflict_and_sends_nothing() {
     let p = paddock().await;
     let admin = p.admin_a().await;

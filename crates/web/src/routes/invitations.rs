@@ -109,10 +109,12 @@ pub(crate) async fn send_invitation(
         .mailer
         .send(&state.mail.from, &message)
         .await
-        .map_err(|e| {
-            AppError::Unavailable(format!(
-                "The invitation could not be emailed ({e}); nothing was saved."
-            ))
+        .map_err(|error| {
+            // The cause (paths, SMTP replies) is for the log; the client hears only what happened.
+            tracing::error!(request_id = %meta.request_id, %error, "invitation mail not sent");
+            AppError::Unavailable(
+                "The invitation could not be emailed; nothing was saved. Try again later.".into(),
+            )
         })?;
     tx.commit().await?;
     Ok(created.invitation)
