@@ -25,7 +25,21 @@ impl Default for LockoutPolicy {
     }
 }
 
+/// How many sources' worth of failures lock an account for everyone: one source is
+/// locked out at the policy's threshold, the whole account only at this multiple of
+/// it, so a flood from one address cannot lock the owner out from another.
+pub const ACCOUNT_WIDE_FACTOR: u32 = 5;
+
 impl LockoutPolicy {
+    /// The rule for an account as a whole (every source together): the same window
+    /// and lock, at [`ACCOUNT_WIDE_FACTOR`] times the threshold.
+    pub fn account_wide(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            threshold: self.threshold.saturating_mul(ACCOUNT_WIDE_FACTOR),
+            ..*self
+        }
+    }
+
     /// The strictest of several policies (a person in several practices is protected
     /// by the strictest of their practices' settings).
     pub fn strictest(policies: impl IntoIterator<Item = LockoutPolicy>) -> LockoutPolicy {
@@ -201,6 +215,24 @@ mod tests {
         };
         assert_eq!(LockoutPolicy::strictest([lenient, strict]), strict);
         assert_eq!(LockoutPolicy::strictest([]), LockoutPolicy::default());
+    }
+
+    #[test]
+    fn the_account_wide_rule_locks_only_at_a_multiple_of_the_threshold() {
+        let policy = LockoutPolicy::default();
+        let wide = policy.account_wide();
+        assert_eq!(wide.threshold, 50);
+        assert_eq!(
+            (wide.window, wide.lock_for),
+            (policy.window, policy.lock_for)
+        );
+        let mut record = FailureRecord::default();
+        for i in 0..49 {
+            record = record.after_failure(&wide, t(0) + Duration::seconds(i));
+        }
+        assert_eq!(record.locked_at(t(1)), None);
+        let record = record.after_failure(&wide, t(1));
+        assert!(record.locked_at(t(1)).is_some());
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! Changing and resetting passwords. Either way every other session of the person,
-//! in every practice, ends: a stolen session does not survive a password change.
+//! in every practice, ends, and so does every other open reset link: neither a stolen
+//! session nor an old link survives a password change.
+//!
+//! Reset requests are limited per email and per client address (the counters live
+//! here, in PostgreSQL, so every server instance shares them).
 
 use crate::audit::{AuditEvent, insert_event};
 use crate::auth_tx::AuthTx;
@@ -12,6 +16,66 @@ use uuid::Uuid;
 /// How long a reset link works.
 pub const RESET_LIFETIME: Duration = Duration::minutes(30);
 
+/// Resets one email may have sent within [`RESET_LIMIT_WINDOW`].
+pub const RESETS_PER_EMAIL: usize = 3;
+/// Reset requests one client address may make (whatever the emails) within the window.
+pub const RESETS_PER_SOURCE: usize = 10;
+/// The sliding window of the reset-request limits.
+pub const RESET_LIMIT_WINDOW: Duration = Duration::hours(1);
+
+/// Counts a reset request for `email` from the address of `meta` if both are within
+/// their limits; `false` (nothing counted) when either has used up its window.
+async fn within_reset_limits(
+    tx: &mut AuthTx,
+    email: &Email,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<bool, StoreError> {
+    let source = meta
+        .ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let keys = [
+        (format!("reset-email:{}", email.as_str()), RESETS_PER_EMAIL),
+        (format!("reset-source:{source}"), RESETS_PER_SOURCE),
+    ];
+    let mut counted = Vec::with_capacity(keys.len());
+    // Always the email's row first, then the address's: one lock order for all.
+    for (key, limit) in keys {
+        let key = hex(&token_hash(&key));
+        tx.set("app.token_hash", &key).await?;
+        sqlx::query(
+            "insert into reset_throttle (key_hash) values (app_token_hash()) on conflict do nothing",
+        )
+        .execute(tx.conn())
+        .await?;
+        let recent: Vec<DateTime<Utc>> = sqlx::query_scalar(
+            "select recent from reset_throttle where key_hash = app_token_hash() for update",
+        )
+        .fetch_one(tx.conn())
+        .await?;
+        let mut recent: Vec<DateTime<Utc>> = recent
+            .into_iter()
+            .filter(|at| *at <= now && now - *at < RESET_LIMIT_WINDOW)
+            .collect();
+        if recent.len() >= limit {
+            return Ok(false);
+        }
+        recent.push(now);
+        counted.push((key, recent));
+    }
+    for (key, recent) in counted {
+        tx.set("app.token_hash", &key).await?;
+        sqlx::query(
+            "update reset_throttle set recent = $1, updated_at = $2 where key_hash = app_token_hash()",
+        )
+        .bind(&recent)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(true)
+}
+
 /// A reset requested for an existing account: `token` goes into the emailed link only.
 #[derive(Debug, Clone)]
 pub struct ResetRequest {
@@ -21,8 +85,9 @@ pub struct ResetRequest {
     pub token: String,
 }
 
-/// Starts a reset for `email` if such an account exists (the caller answers the same
-/// either way, so nobody learns which emails are registered).
+/// Starts a reset for `email` if such an account exists and neither the email nor the
+/// client address has used up its limit (the caller answers the same either way, and
+/// before calling this, so nobody learns which emails are registered).
 pub async fn request_reset(
     db: &Db,
     email: &Email,
@@ -30,6 +95,10 @@ pub async fn request_reset(
     meta: &RequestMeta,
 ) -> Result<Option<ResetRequest>, StoreError> {
     let mut tx = AuthTx::begin(db.pool(), meta).await?;
+    if !within_reset_limits(&mut tx, email, now, meta).await? {
+        tracing::warn!(request_id = %meta.request_id, "password reset request over its limit");
+        return Ok(None);
+    }
     tx.set("app.user_email", email.as_str()).await?;
     let user: Option<(Uuid, String)> = sqlx::query_as(
         "select id, display_name from users where email = $1 and deleted_at is null",
@@ -38,6 +107,8 @@ pub async fn request_reset(
     .fetch_optional(tx.conn())
     .await?;
     let Some((user_id, display_name)) = user else {
+        // Keep the count: an unknown email is limited exactly like a known one.
+        tx.commit().await?;
         return Ok(None);
     };
     tx.set("app.auth_user_id", &user_id.to_string()).await?;
@@ -85,8 +156,19 @@ async fn set_password(
 ) -> Result<u64, StoreError> {
     tx.set("app.auth_user_id", &user_id.to_string()).await?;
     tx.set("app.actor_id", &user_id.to_string()).await?;
-    sqlx::query("update users set password_hash = $1 where id = $2")
+    let updated = sqlx::query("update users set password_hash = $1 where id = $2")
         .bind(password_hash)
+        .bind(user_id.as_uuid())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if updated != 1 {
+        // Never report a password as changed when the row policy kept it.
+        return Err(StoreError::NotFound("user"));
+    }
+    // A link asked for before this change must not set a password after it.
+    sqlx::query("update password_resets set used_at = $1 where user_id = $2 and used_at is null")
+        .bind(now)
         .bind(user_id.as_uuid())
         .execute(tx.conn())
         .await?;

@@ -27,6 +27,56 @@ pub struct AppState {
     pub auth: Arc<auth::AuthServices>,
     /// Outgoing mail (invitations, password resets).
     pub mail: Arc<MailSettings>,
+    /// Work done after the answer has gone (password-reset lookups and mail).
+    pub background: Background,
+}
+
+/// Tracks work spawned to run after a request is answered, so that shutdown and tests
+/// can wait for it to settle instead of guessing how long it takes.
+#[derive(Clone, Debug)]
+pub struct Background {
+    pending: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Self {
+            pending: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
+}
+
+/// Counts one piece of background work as finished when dropped (panics included).
+struct Finished(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Background {
+    /// Runs `work` on its own task.
+    pub fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.pending.send_modify(|n| *n += 1);
+        let finished = Finished(self.pending.clone());
+        tokio::spawn(async move {
+            let _finished = finished;
+            work.await;
+        });
+    }
+
+    /// How many pieces of work are still running.
+    pub fn pending(&self) -> usize {
+        *self.pending.borrow()
+    }
+
+    /// Waits until no background work is left.
+    pub async fn settled(&self) {
+        let mut watching = self.pending.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = watching.wait_for(|n| *n == 0).await;
+    }
 }
 
 /// How Paddock sends mail and builds links in it.
@@ -47,6 +97,7 @@ impl AppState {
             db,
             auth: Arc::new(auth),
             mail: Arc::new(mail),
+            background: Background::default(),
         }
     }
 }

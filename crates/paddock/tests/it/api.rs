@@ -21,6 +21,8 @@ pub struct Env {
     pub clock: Arc<ManualClock>,
     pub router: Router,
     pub outbox: PathBuf,
+    /// The work the server does after answering (reset mail), to wait on.
+    pub background: paddock_web::Background,
 }
 
 pub struct Session {
@@ -34,12 +36,14 @@ pub async fn env_with(configure: impl FnOnce(&mut AppState)) -> Env {
     let outbox = std::env::temp_dir().join(format!("paddock-pw-{}", uuid::Uuid::new_v4().simple()));
     let mut state = test_state(world.app.clone(), clock.clone(), outbox.clone());
     configure(&mut state);
+    let background = state.background.clone();
     let router = build_router(state, &HttpConfig::default());
     Env {
         world,
         clock,
         router,
         outbox,
+        background,
     }
 }
 
@@ -55,7 +59,23 @@ impl Env {
         body: Option<Value>,
         session: Option<&Session>,
     ) -> (StatusCode, Value, Option<String>) {
+        self.send_from(None, method, path, body, session).await
+    }
+
+    /// Like [`Env::send`], from the client address `source` (as the TCP peer).
+    pub async fn send_from(
+        &self,
+        source: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        session: Option<&Session>,
+    ) -> (StatusCode, Value, Option<String>) {
         let mut request = Request::builder().method(method).uri(path);
+        if let Some(source) = source {
+            let peer: std::net::SocketAddr = format!("{source}:40000").parse().unwrap();
+            request = request.extension(axum::extract::ConnectInfo(peer));
+        }
         if let Some(session) = session {
             request = request
                 .header(
@@ -111,6 +131,25 @@ impl Env {
             cookie: token.to_owned(),
             csrf: body["csrf_token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// Waits (bounded) until the work the server does after answering has finished.
+    pub async fn settled(&self) {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            self.background.settled(),
+        )
+        .await
+        .expect("background work did not settle");
+    }
+
+    /// The mails in the outbox sent to `to`.
+    pub fn mails_to(&self, to: &str) -> Vec<paddock_notify::OutboxMessage> {
+        paddock_notify::read_outbox(&self.outbox)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.to == to)
+            .collect()
     }
 
     pub async fn me_status(&self, session: &Session) -> StatusCode {

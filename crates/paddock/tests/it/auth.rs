@@ -797,7 +797,7 @@ async fn the_lockout_threshold_and_duration_are_practice_settings() {
     // No settings endpoint yet: the admin door stands in for it.
     let mut tx = world.admin.begin_system(world.a.id).await.unwrap();
     sqlx::query(
-        "update practice_settings set lockout_threshold = 3, lockout_minutes = 5
+        "update practice_settings set lockout_threshold = 3, lockout_minutes = 30
           where practice_id = $1",
     )
     .bind(world.a.id.as_uuid())
@@ -809,13 +809,206 @@ async fn the_lockout_threshold_and_duration_are_practice_settings() {
     client.fail_logins(RIVERSIDE_ADMIN, 3).await;
     let locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
-    assert_retry_after_about(&locked, 300);
-    // Practice B keeps the defaults.
+    assert_retry_after_about(&locked, 1800);
+    // The strictest setting in force holds for every sign-in (practice B's staff
+    // included): a lockout that differed by practice would tell who has an account.
     client.fail_logins(NORTHSIDE_ADMIN, 3).await;
-    client.login(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
+    let b_locked = client.try_login(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
+    assert_problem(&b_locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
+    assert_retry_after_about(&b_locked, 1800);
 
-    clock.advance(Duration::minutes(5) + Duration::seconds(1));
+    clock.advance(Duration::minutes(30) + Duration::seconds(1));
     client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    client.login(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_practices_own_lockout_setting_does_not_reveal_which_emails_have_accounts() {
+    let (world, _clock, client) = setup().await;
+    let mut tx = world.admin.begin_system(world.a.id).await.unwrap();
+    sqlx::query(
+        "update practice_settings set lockout_threshold = 3, lockout_minutes = 5
+          where practice_id = $1",
+    )
+    .bind(world.a.id.as_uuid())
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let unknown = "nobody@riverside.example";
+    client.fail_logins(RIVERSIDE_ADMIN, 3).await;
+    client.fail_logins(unknown, 3).await;
+    let known_locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let unknown_locked = client.try_login(unknown, TEST_PASSWORD).await;
+    assert_problem(
+        &known_locked,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
+    assert_problem(
+        &unknown_locked,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
+    assert_eq!(
+        unknown_locked.body_without_request_id(),
+        known_locked.body_without_request_id()
+    );
+    assert_eq!(unknown_locked.header_names(), known_locked.header_names());
+    assert_eq!(
+        unknown_locked.header("retry-after"),
+        known_locked.header("retry-after")
+    );
+}
+
+/// A sign-in attempt from `source`: its status.
+async fn login_from(env: &crate::api::Env, source: &str, password: &str) -> StatusCode {
+    env.send_from(
+        Some(source),
+        "POST",
+        LOGIN,
+        Some(json!({"email": RIVERSIDE_ADMIN, "password": password})),
+        None,
+    )
+    .await
+    .0
+}
+
+/// `n` wrong passwords from `source`, each a plain 401.
+async fn fail_from(env: &crate::api::Env, source: &str, n: usize) {
+    for i in 1..=n {
+        assert_eq!(
+            login_from(env, source, WRONG_PASSWORD).await,
+            StatusCode::UNAUTHORIZED,
+            "failure {i} of {n} from {source}"
+        );
+    }
+}
+
+const FLOODER: &str = "203.0.113.66";
+const OWNER_DESK: &str = "198.51.100.20";
+
+#[tokio::test]
+async fn a_flood_from_one_source_does_not_lock_the_account_for_a_sign_in_from_another() {
+    let env = crate::api::env().await;
+    fail_from(&env, FLOODER, 10).await;
+    assert_eq!(
+        login_from(&env, FLOODER, TEST_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the flooding source is locked out, right password or not"
+    );
+    assert_eq!(
+        login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
+        StatusCode::OK,
+        "the owner, elsewhere, still signs in"
+    );
+    // The owner's success does not unlock the flooder.
+    assert_eq!(
+        login_from(&env, FLOODER, TEST_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// 49 failures spread over seven sources, none of which reaches its own lock.
+async fn fail_from_many_sources(env: &crate::api::Env) {
+    for source in 1..=7 {
+        fail_from(env, &format!("203.0.113.{source}"), 7).await;
+    }
+}
+
+#[tokio::test]
+async fn failures_from_many_sources_lock_the_account_for_everyone_at_the_higher_threshold() {
+    let env = crate::api::env().await;
+    fail_from_many_sources(&env).await;
+    // One short of the account-wide threshold: the owner gets in.
+    assert_eq!(
+        login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
+        StatusCode::OK
+    );
+    fail_from(&env, "203.0.113.8", 1).await;
+    for source in [OWNER_DESK, "192.0.2.99"] {
+        assert_eq!(
+            login_from(&env, source, TEST_PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the fiftieth failure locks the account for {source} too"
+        );
+    }
+    assert!(env.audit_actions().await.contains(&"lockout".to_owned()));
+}
+
+#[tokio::test]
+async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
+    let env = crate::api::env().await;
+    fail_from_many_sources(&env).await;
+    fail_from(&env, "203.0.113.8", 1).await;
+    assert_eq!(
+        login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    env.settled().await;
+    let mails: Vec<_> = env
+        .mails_to(RIVERSIDE_ADMIN)
+        .into_iter()
+        .filter(|m| m.subject.contains("locked"))
+        .collect();
+    assert_eq!(mails.len(), 1, "one unlock mail");
+    let token = mails[0]
+        .body_text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://paddock.test/unlock/"))
+        .unwrap()
+        .to_owned();
+    // Stored only as its hash.
+    let mut su = PgConnection::connect(&env.world.db.admin_url())
+        .await
+        .unwrap();
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("select token_hash from account_unlocks")
+        .fetch_all(&mut su)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![paddock_store::token::token_hash(&token)]);
+
+    let unlock = |token: &str| json!({"token": token});
+    let (status, _, _) = env
+        .send_from(
+            Some(OWNER_DESK),
+            "POST",
+            "/api/v1/auth/unlock",
+            Some(unlock("not-a-token")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = env
+        .send_from(
+            Some(OWNER_DESK),
+            "POST",
+            "/api/v1/auth/unlock",
+            Some(unlock(&token)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
+        StatusCode::OK
+    );
+    let (status, _, _) = env
+        .send_from(
+            Some(OWNER_DESK),
+            "POST",
+            "/api/v1/auth/unlock",
+            Some(unlock(&token)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
+    assert!(
+        env.audit_actions()
+            .await
+            .contains(&"account_unlock".to_owned())
+    );
 }
 
 #[tokio::test]

@@ -97,6 +97,7 @@ pub fn router() -> Router<AppState> {
             "/second-factor",
             get(second_factor_page).post(second_factor_submit),
         )
+        .route("/unlock/{token}", get(unlock_page).post(unlock_submit))
         .route("/second-factor/sms", post(second_factor_sms))
         .route("/static/app.css", get(stylesheet))
 }
@@ -395,6 +396,7 @@ fn notice_text(key: &str) -> &'static str {
         "signed-out" => "You have signed out.",
         "joined" => "Invitation accepted. Sign in to continue.",
         "password-reset" => "Your password is set. Sign in with it.",
+        "unlocked" => "The lock is lifted. Sign in again.",
         _ => "",
     }
 }
@@ -988,6 +990,30 @@ async fn reset_form_submit(
                 text: "This reset link is unknown, was already used, or has expired. Ask for a new one.".to_owned(),
                 link_href: "/reset-password".to_owned(),
                 link_text: "Reset your password".to_owned(),
+            };
+            Ok((StatusCode::NOT_FOUND, page).into_response())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn unlock_page(Path(token): Path<String>) -> Response {
+    UnlockPage { token }.into_response()
+}
+
+async fn unlock_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    match password_routes::unlock_account(&state, &meta, &token).await {
+        Ok(()) => Ok(Redirect::to("/login?notice=unlocked").into_response()),
+        Err(AppError::NotFound) => {
+            let page = MessagePage {
+                title: "Link not valid".to_owned(),
+                text: "This unlock link is unknown, was already used, or has expired. The lock ends on its own after a while.".to_owned(),
+                link_href: "/login".to_owned(),
+                link_text: "Sign in".to_owned(),
             };
             Ok((StatusCode::NOT_FOUND, page).into_response())
         }

@@ -143,6 +143,14 @@ pub struct ResetFormPage {
     pub errors: Vec<String>,
 }
 
+/// The page an emailed unlock link opens: a button, so that mail scanners following
+/// the link do not use it up.
+#[derive(Template, WebTemplate)]
+#[template(path = "unlock.html")]
+pub struct UnlockPage {
+    pub token: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "second_factor.html")]
 pub struct SecondFactorPage {

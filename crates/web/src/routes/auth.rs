@@ -185,11 +185,7 @@ pub(crate) async fn sign_in(
     let account = match account {
         Some(account) if verified && !account.practices.is_empty() => account,
         _ => {
-            if let Some(until) =
-                signin::record_failure(&state.db, &email, &sign_in, now, meta).await?
-            {
-                tracing::warn!(request_id = %meta.request_id, locked_until = %until, "sign-in locked after repeated failures");
-            }
+            count_failure(state, meta, &email, &sign_in, now).await?;
             return Err(AppError::InvalidCredentials);
         }
     };
@@ -237,6 +233,24 @@ pub(crate) async fn sign_in(
         issued,
         now,
     })
+}
+
+/// Counts a wrong password (for this address and the account); when that locks a
+/// known account, its owner is mailed an unlock link.
+pub(crate) async fn count_failure(
+    state: &AppState,
+    meta: &paddock_store::RequestMeta,
+    email: &Email,
+    sign_in: &signin::SignIn,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if let Some(until) = signin::record_failure(&state.db, email, sign_in, now, meta).await? {
+        tracing::warn!(request_id = %meta.request_id, locked_until = %until, "sign-in locked after repeated failures");
+        if let Some(account) = &sign_in.account {
+            crate::routes::passwords::offer_unlock(state, meta, account.user_id);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> AppError {
@@ -381,7 +395,7 @@ pub(crate) async fn verify_account_password(
         .await
         .map_err(|e| AppError::Internal(format!("password verification: {e}")))?;
     if !verified {
-        signin::record_failure(&state.db, &email, &sign_in, now, meta).await?;
+        count_failure(state, meta, &email, &sign_in, now).await?;
         return Err(AppError::InvalidCredentials);
     }
     signin::clear_failures(&state.db, &email, meta).await?;
