@@ -937,13 +937,12 @@ async fn failures_from_many_sources_lock_the_account_for_everyone_at_the_higher_
     assert!(env.audit_actions().await.contains(&"lockout".to_owned()));
 }
 
-#[tokio::test]
-async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
-    let env = crate::api::env().await;
-    fail_from_many_sources(&env).await;
-    fail_from(&env, "203.0.113.8", 1).await;
+/// Locks the account for everyone and returns the token of the one unlock mail.
+async fn lock_and_get_unlock_token(env: &crate::api::Env) -> String {
+    fail_from_many_sources(env).await;
+    fail_from(env, "203.0.113.8", 1).await;
     assert_eq!(
-        login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
+        login_from(env, OWNER_DESK, TEST_PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS
     );
     env.settled().await;
@@ -953,12 +952,46 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
         .filter(|m| m.subject.contains("locked"))
         .collect();
     assert_eq!(mails.len(), 1, "one unlock mail");
-    let token = mails[0]
+    mails[0]
         .body_text
         .split_whitespace()
         .find_map(|w| w.strip_prefix("https://paddock.test/unlock/"))
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_unlock_page_lifts_the_lock_on_its_button_not_on_opening_the_link() {
+    let env = crate::api::env().await;
+    let token = lock_and_get_unlock_token(&env).await;
+    let path = format!("/unlock/{token}");
+    // Opening the link (or a mail scanner fetching it) changes nothing.
+    let (status, _, _) = env
+        .send_from(Some(OWNER_DESK), "GET", &path, None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let (status, _, _) = env
+        .send_from(Some(OWNER_DESK), "POST", &path, None, None)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
+        StatusCode::OK
+    );
+    let (status, _, _) = env
+        .send_from(Some(OWNER_DESK), "POST", &path, None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
+}
+
+#[tokio::test]
+async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
+    let env = crate::api::env().await;
+    let token = lock_and_get_unlock_token(&env).await;
     // Stored only as its hash.
     let mut su = PgConnection::connect(&env.world.db.admin_url())
         .await
