@@ -458,9 +458,10 @@ pub async fn verify(
     auth: Auth,
 ) -> Result<Json<VerificationView>, AppError> {
     auth.principal.require(Permission::AuditRead)?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    // Sealed first, then walked in a snapshot that holds no sealing lock.
+    let mut tx = chain::begin_verification(&state.db, &auth.principal, &meta).await?;
     let verification = chain::verify_own(&mut tx).await?;
-    tx.commit().await?;
+    tx.rollback().await?;
     Ok(Json(verification.into()))
 }
 
