@@ -2,12 +2,14 @@
 
 use crate::audit::{AuditEvent, insert_event, record};
 use crate::auth_tx::AuthTx;
+use crate::page::{Cursor, Page};
 use crate::roles;
 use crate::token::{hex, random_token, token_hash};
 use crate::{Db, RequestMeta, StoreError, TenantTx};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{
-    DisplayName, Email, FieldError, MembershipId, Permission, PracticeId, RoleId, UserId,
+    DisplayName, Email, FieldError, MembershipId, Permission, PermissionSet, PracticeId, RoleId,
+    UserId,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -135,6 +137,155 @@ pub async fn revoke(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(
         None,
     )
     .await
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    /// The link works.
+    Open,
+    /// Used: the invitee joined.
+    Accepted,
+    /// Withdrawn (by a staff manager, or because its sender left or lost the right).
+    Revoked,
+    /// Past its expiry, unused.
+    Expired,
+}
+
+impl InvitationStatus {
+    /// `open`, `accepted`, `revoked` or `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Accepted => "accepted",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// An invitation as the staff list shows it: whom, with which role, sent by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentInvitation {
+    /// Its id.
+    pub id: Uuid,
+    /// Who is invited.
+    pub email: String,
+    /// The role they would get.
+    pub role_id: RoleId,
+    /// That role's name.
+    pub role_name: String,
+    /// Who sent it (none for one sent by an admin command).
+    pub sent_by: Option<UserId>,
+    /// The sender's display name.
+    pub sent_by_name: Option<String>,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// When the link stops (or stopped) working.
+    pub expires_at: DateTime<Utc>,
+    /// Where it stands now.
+    pub status: InvitationStatus,
+}
+
+#[derive(sqlx::FromRow)]
+struct SentRow {
+    id: Uuid,
+    email: String,
+    role_id: Uuid,
+    role_name: String,
+    sent_by: Option<Uuid>,
+    sent_by_name: Option<String>,
+    sent_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    accepted_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The practice's invitations, newest first, a page at a time (staff managers only);
+/// `now` decides which open ones have expired.
+pub async fn list(
+    tx: &mut TenantTx,
+    now: DateTime<Utc>,
+    limit: i64,
+    after: Option<&Cursor>,
+) -> Result<Page<SentInvitation>, StoreError> {
+    tx.require(Permission::StaffManage)?;
+    // Ids are UUIDv7: newest first is id order, and the cursor needs no other key.
+    let rows: Vec<SentRow> = sqlx::query_as(
+        "select i.id, i.email, i.role_id, r.name as role_name, i.created_by as sent_by,
+                u.display_name as sent_by_name, i.created_at as sent_at, i.expires_at,
+                i.accepted_at, i.revoked_at
+           from invitations i
+           join roles r on r.practice_id = i.practice_id and r.id = i.role_id
+           left join users u on u.id = i.created_by
+          where ($1::uuid is null or i.id < $1)
+          order by i.id desc
+          limit $2",
+    )
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(tx.conn())
+    .await?;
+    let listed = rows
+        .into_iter()
+        .map(|row| SentInvitation {
+            status: if row.accepted_at.is_some() {
+                InvitationStatus::Accepted
+            } else if row.revoked_at.is_some() {
+                InvitationStatus::Revoked
+            } else if row.expires_at <= now {
+                InvitationStatus::Expired
+            } else {
+                InvitationStatus::Open
+            },
+            id: row.id,
+            email: row.email,
+            role_id: RoleId::from_uuid(row.role_id),
+            role_name: row.role_name,
+            sent_by: row.sent_by.map(UserId::from_uuid),
+            sent_by_name: row.sent_by_name,
+            sent_at: row.sent_at,
+            expires_at: row.expires_at,
+        })
+        .collect();
+    Ok(Page::from_rows(listed, limit, |i| Cursor::after("", i.id)))
+}
+
+/// Revokes the open invitations `inviter` sent, in the caller's transaction, each with
+/// its own `invitation_revoke` event giving `reason`: all of them when `kept` is
+/// `None` (the sender is leaving), otherwise those the sender could no longer send
+/// with the permissions `kept` (none at all without `staff.manage`, and any whose role
+/// grants something outside `kept`). Returns how many were revoked.
+pub(crate) async fn revoke_sent_by(
+    tx: &mut TenantTx,
+    inviter: UserId,
+    kept: Option<&PermissionSet>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let kept: Option<Vec<&str>> = kept.map(|set| set.iter().map(Permission::as_str).collect());
+    let revoked: Vec<Uuid> = sqlx::query_scalar(
+        "update invitations i set revoked_at = $2
+          where i.created_by = $1 and i.revoked_at is null and i.accepted_at is null
+            and i.expires_at > $2
+            and ($3::text[] is null
+                 or not 'staff.manage' = any($3::text[])
+                 or exists (select 1 from role_permissions rp
+                             where rp.practice_id = i.practice_id and rp.role_id = i.role_id
+                               and not rp.permission = any($3::text[])))
+          returning i.id",
+    )
+    .bind(inviter.as_uuid())
+    .bind(now)
+    .bind(kept)
+    .fetch_all(tx.conn())
+    .await?;
+    for id in &revoked {
+        let event = AuditEvent::on("invitation_revoke", "invitation", *id)
+            .with_changes(json!({ "reason": reason, "sent_by": inviter }));
+        record(tx, event, None).await?;
+    }
+    Ok(u64::try_from(revoked.len()).unwrap_or(u64::MAX))
 }
 
 /// What an invitation link leads to, before it is accepted.

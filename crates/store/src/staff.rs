@@ -3,12 +3,15 @@
 //! Rules enforced here, whatever the caller: the actor needs `staff.manage`; nobody
 //! hands on or overrules permissions they do not hold themselves; a practice always
 //! keeps at least one active Practice admin; every change is audited in the same
-//! transaction; deactivation revokes the member's sessions and API keys at once.
+//! transaction; deactivation revokes the member's sessions and API keys at once, and
+//! with them every open invitation they sent (a departing manager must not be able to
+//! walk back in through a link sent to themself); a role change revokes those the
+//! member could no longer send.
 
 use crate::audit::{AuditEvent, record};
 use crate::roles::{self, Role};
 use crate::tenant::Actor;
-use crate::{StoreError, TenantTx, api_keys, sessions};
+use crate::{StoreError, TenantTx, api_keys, invitations, sessions};
 use chrono::{DateTime, Utc};
 use paddock_domain::{
     BuiltinRole, FieldError, MembershipId, Permission, PermissionSet, RoleId, UserId,
@@ -82,10 +85,12 @@ async fn keep_an_admin(tx: &mut TenantTx, leaving: UserId) -> Result<(), StoreEr
 }
 
 /// Gives member `membership` the role `role_id`; returns the old and new role names.
+/// Open invitations the member sent that the new role could not send are revoked.
 pub async fn change_role(
     tx: &mut TenantTx,
     membership: MembershipId,
     role_id: RoleId,
+    now: DateTime<Utc>,
 ) -> Result<(String, String), StoreError> {
     let target = target(tx, membership).await?;
     let new_role = roles::find(tx, role_id).await?.ok_or_else(|| {
@@ -101,11 +106,20 @@ pub async fn change_role(
         .bind(membership.as_uuid())
         .execute(tx.conn())
         .await?;
+    let revoked_invitations = invitations::revoke_sent_by(
+        tx,
+        target.user_id,
+        Some(&new_role.permissions),
+        "the sender's new role could not send it",
+        now,
+    )
+    .await?;
     let event =
         AuditEvent::on("role_change", "membership", membership.as_uuid()).with_changes(json!({
             "user_id": target.user_id,
             "role": [target.role.name, new_role.name],
             "role_id": [target.role.id, new_role.id],
+            "invitations_revoked": revoked_invitations,
         }));
     record(tx, event, None).await?;
     Ok((target.role.name, new_role.name))
@@ -132,12 +146,16 @@ pub async fn deactivate(
         .await?;
     let revoked_sessions = sessions::revoke_all(tx, target.user_id, now).await?;
     let revoked_keys = api_keys::revoke_all(tx, target.user_id, now).await?;
+    let revoked_invitations =
+        invitations::revoke_sent_by(tx, target.user_id, None, "the sender was deactivated", now)
+            .await?;
     let event =
         AuditEvent::on("deactivate", "membership", membership.as_uuid()).with_changes(json!({
             "user_id": target.user_id,
             "status": ["active", "deactivated"],
             "sessions_revoked": revoked_sessions,
             "api_keys_revoked": revoked_keys,
+            "invitations_revoked": revoked_invitations,
         }));
     record(tx, event, None).await
 }

@@ -45,7 +45,33 @@ impl TenantTx {
         actor: Actor,
         meta: &RequestMeta,
     ) -> Result<Self, StoreError> {
+        let tx = pool.begin().await?;
+        Self::scope(tx, practice_id, actor, meta).await
+    }
+
+    /// Like [`TenantTx::begin`], as a read-only REPEATABLE READ transaction: every
+    /// statement sees the database as it was at its start (a long read, such as a
+    /// chain verification, reads one consistent state and holds no locks for it).
+    pub(crate) async fn begin_snapshot(
+        pool: &PgPool,
+        practice_id: PracticeId,
+        actor: Actor,
+        meta: &RequestMeta,
+    ) -> Result<Self, StoreError> {
         let mut tx = pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+        Self::scope(tx, practice_id, actor, meta).await
+    }
+
+    /// Scopes a freshly begun transaction to the practice, actor and request.
+    async fn scope(
+        mut tx: Transaction<'static, Postgres>,
+        practice_id: PracticeId,
+        actor: Actor,
+        meta: &RequestMeta,
+    ) -> Result<Self, StoreError> {
         let (actor_id, actor_role): (Option<UserId>, &str) = match &actor {
             Actor::Member(principal) => (Some(principal.user_id()), principal.role_name()),
             Actor::System => (None, ""),

@@ -75,6 +75,22 @@ impl Scene {
         body
     }
 
+    /// A `to=` filter just after the newest event so far: listing the trail records a
+    /// `read` event of its own, and this keeps those later reads out of a comparison.
+    async fn quiet_bound(&self) -> String {
+        let newest = self.get_ok("/api/v1/audit/events?limit=1").await;
+        let at = items(&newest)[0]["occurred_at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let at = chrono::DateTime::parse_from_rfc3339(&at).unwrap().to_utc()
+            + chrono::Duration::microseconds(1);
+        format!(
+            "to={}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )
+    }
+
     /// The admin's events for `query` (one page of up to 200).
     async fn events(&self, query: &str) -> Vec<Value> {
         let body = self
@@ -133,6 +149,14 @@ fn items(page: &Value) -> Vec<Value> {
         .as_array()
         .unwrap_or_else(|| panic!("no items: {page}"))
         .clone()
+}
+
+/// The events other than reads of the trail itself (each listing records one).
+fn without_trail_reads(events: Vec<Value>) -> Vec<Value> {
+    events
+        .into_iter()
+        .filter(|e| !(e["action"] == "read" && e["entity_type"] == "audit_log"))
+        .collect()
 }
 
 fn ids(events: &[Value]) -> Vec<String> {
@@ -253,7 +277,8 @@ async fn audit_api_the_admin_sees_their_login_and_a_role_change_with_its_field_d
 async fn audit_api_filters_narrow_the_list() {
     let s = scene().await;
     s.promote_desk().await;
-    let all = s.events("").await;
+    let quiet = s.quiet_bound().await;
+    let all = s.events(&quiet).await;
 
     let logins = s.events("action=login").await;
     assert!(!logins.is_empty());
@@ -303,7 +328,7 @@ async fn audit_api_filters_narrow_the_list() {
     // Time bounds: `from` is inclusive, `to` exclusive (both RFC 3339, `+` encoded).
     let first = all.last().unwrap()["occurred_at"].as_str().unwrap();
     let from_first = s
-        .events(&format!("from={}", first.replace('+', "%2B")))
+        .events(&format!("from={}&{quiet}", first.replace('+', "%2B")))
         .await;
     assert_eq!(from_first.len(), all.len());
     let to_first = s.events(&format!("to={}", first.replace('+', "%2B"))).await;
@@ -313,7 +338,7 @@ async fn audit_api_filters_narrow_the_list() {
         "nothing in the future"
     );
     assert_eq!(
-        s.events("from=2000-01-01T00:00:00%2B02:00&to=2999-01-01T00:00:00Z")
+        s.events(&format!("from=2000-01-01T00:00:00%2B02:00&{quiet}"))
             .await
             .len(),
         all.len()
@@ -326,7 +351,8 @@ async fn audit_api_filters_narrow_the_list() {
 async fn audit_api_cursor_pagination_walks_every_event_once_without_gaps() {
     let s = scene().await;
     s.promote_desk().await;
-    let all = ids(&s.events("").await);
+    let quiet = s.quiet_bound().await;
+    let all = ids(&s.events(&quiet).await);
     assert!(all.len() > 6, "enough events to page: {}", all.len());
 
     for limit in [1, 3, all.len() / 2, all.len()] {
@@ -334,7 +360,7 @@ async fn audit_api_cursor_pagination_walks_every_event_once_without_gaps() {
         let mut pages = 0;
         let mut cursor: Option<String> = None;
         loop {
-            let mut path = format!("/api/v1/audit/events?limit={limit}");
+            let mut path = format!("/api/v1/audit/events?limit={limit}&{quiet}");
             if let Some(cursor) = &cursor {
                 path.push_str(&format!("&cursor={cursor}"));
             }
@@ -413,11 +439,14 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
     assert_eq!(items(&one).len(), 1);
     assert!(one["next_cursor"].is_string());
     s.get_ok("/api/v1/audit/events?limit=200").await;
+    let quiet = s.quiet_bound().await;
+    let all = ids(&s.events(&quiet).await);
     let blank = items(
-        &s.get_ok("/api/v1/audit/events?action=&entity_id=&from=&limit=")
-            .await,
+        &s.get_ok(&format!(
+            "/api/v1/audit/events?action=&entity_id=&from=&limit=&{quiet}"
+        ))
+        .await,
     );
-    let all = ids(&s.events("").await);
     assert_eq!(ids(&blank), all[..all.len().min(50)]);
 }
 
@@ -608,7 +637,8 @@ async fn audit_api_the_audit_page_shows_events_readably_with_history_links() {
     );
     assert!(!html.contains("<script"), "no script needed");
     assert!(!html.contains("style=\""), "no inline style");
-    let all = ids(&s.events("").await);
+    // The page's own read of the trail, recorded after it listed, is not shown on it.
+    let all = ids(&without_trail_reads(s.events("").await));
     assert_eq!(
         shown_ids(&html),
         all[..all.len().min(50)],
@@ -661,9 +691,10 @@ async fn audit_api_the_audit_page_shows_events_readably_with_history_links() {
 #[tokio::test]
 async fn audit_api_the_audit_page_pages_with_an_older_events_link() {
     let s = scene().await;
-    let all = ids(&s.events("").await);
+    let quiet = s.quiet_bound().await;
+    let all = ids(&s.events(&quiet).await);
     let mut seen = Vec::new();
-    let mut path = "/audit?limit=4".to_owned();
+    let mut path = format!("/audit?limit=4&{quiet}");
     loop {
         let (status, _, html) = page(&s.env, &path, Some(&s.admin)).await;
         assert_eq!(status, StatusCode::OK, "{path}: {html}");
@@ -694,4 +725,164 @@ fn shown_ids(html: &str) -> Vec<String> {
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap().to_owned())
         .collect()
+}
+
+// ---------------------------------------------------------------------------------
+// What the trail discloses, and that reading it is recorded (issue 12, finding 3)
+// ---------------------------------------------------------------------------------
+
+/// What the world's clinical fixture wrote into practice A's records (SOAP note,
+/// addendum, problem, allergy, prescription, vaccination, weight) and into its
+/// client's contact details.
+const RECORD_CONTENTS: [&str; 12] = [
+    "Lame on the left fore",
+    "Limping",
+    "Owner called: walking normally.",
+    "Lameness, left forelimb",
+    "Penicillin",
+    "Urticaria",
+    "Meloxicam",
+    "once daily with food",
+    "Nobivac DHP",
+    "A123B45",
+    "21.4",
+    "272981000",
+];
+const CONTACT_DETAILS: [&str; 3] = ["alex.fixture@example.org", "7700900123", "Mill Lane"];
+/// The entity types of medical records, and a content field each records.
+const RECORD_FIELDS: [(&str, &str); 7] = [
+    ("encounter", "subjective"),
+    ("encounter_addendum", "body"),
+    ("problem", "description"),
+    ("allergy", "substance"),
+    ("prescription", "drug"),
+    ("vaccination", "vaccine"),
+    ("vital_signs", "weight_kg"),
+];
+
+/// Creates a custom role granting `permissions` and signs in a new member holding it.
+async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -> Session {
+    let (status, created, _) = s
+        .env
+        .send(
+            "POST",
+            "/api/v1/roles",
+            Some(json!({ "name": role, "permissions": permissions })),
+            Some(&s.admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    join(&s.env, &s.admin, email, created["id"].as_str().unwrap()).await
+}
+
+/// `session`'s view of the trail's events about `entity_type`: at least one.
+async fn trail_of(s: &Scene, session: &Session, entity_type: &str) -> Vec<Value> {
+    let path = format!("/api/v1/audit/events?limit=200&entity_type={entity_type}");
+    let (status, body, _) = s.env.send("GET", &path, None, Some(session)).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    let events = items(&body);
+    assert!(!events.is_empty(), "the fixture wrote {entity_type} events");
+    events
+}
+
+#[tokio::test]
+async fn audit_trail_shows_an_auditor_without_records_read_who_changed_a_record_but_not_what_it_says()
+ {
+    let s = scene().await;
+    let auditor = member_with(&s, "Auditor", "auditor@riverside.example", &["audit.read"]).await;
+    for (entity_type, field) in RECORD_FIELDS {
+        let events = trail_of(&s, &auditor, entity_type).await;
+        let text = serde_json::to_string(&events).unwrap();
+        for content in RECORD_CONTENTS {
+            assert!(
+                !text.contains(content),
+                "{entity_type} shows {content:?}: {text}"
+            );
+        }
+        let created = events.iter().find(|e| e["action"] == "create").unwrap();
+        // Who changed what stays: the field is named, its value is not shown.
+        assert_eq!(created["changes"][field], "changed", "{created}");
+        assert_eq!(created["actor_user_id"], s.admin_id.as_str());
+        // The admin, who may read records, sees the same event in full.
+        let full = trail_of(&s, &s.admin, entity_type).await;
+        let same = full.iter().find(|e| e["id"] == created["id"]).unwrap();
+        assert!(same["changes"][field].is_array(), "{same}");
+    }
+    let encounter = trail_of(&s, &auditor, "encounter").await;
+    let created = encounter.iter().find(|e| e["action"] == "create").unwrap();
+    assert_eq!(created["changes"]["kind"], json!([null, "consultation"]));
+
+    // Contact details need clients.read: redacted for the auditor, and for a clinical
+    // auditor who reads records but not clients, who does see the records.
+    let clinical = member_with(
+        &s,
+        "Clinical auditor",
+        "clinical.audit@riverside.example",
+        &["audit.read", "records.read"],
+    )
+    .await;
+    for session in [&auditor, &clinical] {
+        let events = trail_of(&s, session, "client").await;
+        let text = serde_json::to_string(&events).unwrap();
+        for contact in CONTACT_DETAILS {
+            assert!(!text.contains(contact), "client shows {contact:?}: {text}");
+        }
+        let created = events.iter().find(|e| e["action"] == "create").unwrap();
+        assert_eq!(created["changes"]["email"], "changed", "{created}");
+        assert_eq!(created["changes"]["family_name"], json!([null, "Fixture"]));
+    }
+    let allergy = trail_of(&s, &clinical, "allergy").await;
+    let created = allergy.iter().find(|e| e["action"] == "create").unwrap();
+    assert_eq!(created["changes"]["substance"], json!([null, "Penicillin"]));
+    let client = trail_of(&s, &s.admin, "client").await;
+    let created = client.iter().find(|e| e["action"] == "create").unwrap();
+    assert_eq!(
+        created["changes"]["email"],
+        json!([null, "alex.fixture@example.org"])
+    );
+
+    // The page reads through the same store call, so it agrees.
+    let (status, _, html) = page(&s.env, "/audit?entity_type=allergy", Some(&auditor)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("substance: changed"), "{html}");
+    assert!(!html.contains("Penicillin"), "{html}");
+    let (_, _, html) = page(&s.env, "/audit?entity_type=client", Some(&auditor)).await;
+    assert!(html.contains("email: changed"), "{html}");
+    assert!(!html.contains("alex.fixture@example.org"), "{html}");
+}
+
+#[tokio::test]
+async fn audit_trail_listing_it_through_the_api_or_the_page_is_itself_recorded() {
+    let s = scene().await;
+    let auditor = member_with(&s, "Auditor", "auditor@riverside.example", &["audit.read"]).await;
+    let (_, me, _) = s.env.send("GET", "/api/v1/me", None, Some(&auditor)).await;
+    let auditor_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let (status, listed, _) = s
+        .env
+        .send(
+            "GET",
+            "/api/v1/audit/events?entity_type=allergy&limit=5",
+            None,
+            Some(&auditor),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let (status, _, _) = page(&s.env, "/audit?action=create", Some(&auditor)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let reads: Vec<Value> = s
+        .events(&format!(
+            "action=read&entity_type=audit_log&actor={auditor_id}"
+        ))
+        .await;
+    assert_eq!(reads.len(), 2, "one per listing: {reads:?}");
+    // Newest first: the page's read, then the API's, each with what was asked for.
+    assert_eq!(reads[0]["changes"]["filter"]["action"], "create");
+    assert_eq!(reads[1]["changes"]["filter"]["entity_type"], "allergy");
+    assert_eq!(
+        reads[1]["changes"]["events"].as_u64(),
+        Some(items(&listed).len() as u64)
+    );
+    assert_eq!(reads[1]["actor_role"], "Auditor");
+    assert!(reads.iter().all(|r| r["request_id"].is_string()));
 }

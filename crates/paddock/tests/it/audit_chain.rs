@@ -5,7 +5,7 @@
 use crate::world::{World, two_practices};
 use paddock_domain::PracticeId;
 use paddock_store::RequestMeta;
-use paddock_store::audit::chain::{BreakReason, verify_on, verify_own};
+use paddock_store::audit::chain::{BreakReason, begin_verification, verify_on, verify_own};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, Row};
 use std::collections::BTreeSet;
@@ -904,7 +904,11 @@ async fn a_practice_reads_and_verifies_only_its_own_trail() {
             .await
             .unwrap();
     assert_eq!(foreign, 0);
-    let own = verify_own(&mut tx).await.unwrap();
+    let mut verifying = begin_verification(&world.app, &world.b.principal, &meta("b"))
+        .await
+        .unwrap();
+    let own = verify_own(&mut verifying).await.unwrap();
+    verifying.rollback().await.unwrap();
     assert!(own.is_ok());
     assert_eq!(own.practice_id, world.b.id);
     // Asking for A's chain from B's transaction finds nothing at all.
@@ -1061,4 +1065,286 @@ async fn recent_events_cannot_be_purged_and_only_admins_may_purge() {
         error.as_database_error().and_then(|e| e.code()).as_deref(),
         Some("42501")
     );
+}
+
+/// The tables the application role may insert into or update, among those the
+/// catalogue says belong to a practice: `(table, may insert, may update)`.
+async fn app_writable_tables(conn: &mut PgConnection) -> Vec<(String, bool, bool)> {
+    let tables = audited_tables(conn).await;
+    let mut writable = Vec::new();
+    for table in tables {
+        let (insert, update): (bool, bool) = sqlx::query_as(
+            "select has_table_privilege('paddock_app', $1::regclass, 'INSERT'),
+                    has_table_privilege('paddock_app', $1::regclass, 'UPDATE')",
+        )
+        .bind(&table)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        if insert || update {
+            writable.push((table, insert, update));
+        }
+    }
+    writable
+}
+
+/// The cases as the application writes them: practice A's own settings row (the app
+/// may update settings, never create a practice's).
+fn app_cases(a: PracticeId, admin: Uuid) -> Vec<TableCase> {
+    let mut cases = cases(a, admin);
+    for case in &mut cases {
+        if case.table == "practice_settings" {
+            case.practice = a.as_uuid();
+            case.entity_id = a.as_uuid();
+            case.insert = String::new();
+            case.update = format!(
+                "update practice_settings set lockout_threshold = 5 where practice_id = '{a}'"
+            );
+        }
+    }
+    cases
+}
+
+/// Writes every table the application may write through a `TenantTx` of practice A's
+/// admin, as the application role: each insert and update must have its event in the
+/// writing transaction itself, and a rolled-back write must leave none. Returns what
+/// failed; empty means every write path is audited.
+async fn app_write_findings(world: &World) -> Vec<String> {
+    let mut findings = Vec::new();
+    let a = world.a.id;
+    let admin = world.a.admin.as_uuid();
+    let mut observer = superuser(world).await;
+    let writable = app_writable_tables(&mut observer).await;
+    assert!(
+        writable.len() > 10,
+        "the privilege query found too few tables: {writable:?}"
+    );
+    let cases = app_cases(a, admin);
+    // In the writing transaction: how many events of `action` it has about the case.
+    async fn events_in(tx: &mut paddock_store::TenantTx, case: &TableCase, action: &str) -> i64 {
+        sqlx::query_scalar(
+            "select count(*) from audit_events
+              where entity_type = $1 and entity_id = $2 and action = $3
+                and request_id = 'app-write'",
+        )
+        .bind(case.entity_type)
+        .bind(case.entity_id)
+        .bind(action)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap()
+    }
+    for (table, may_insert, may_update) in &writable {
+        let Some(case) = cases.iter().find(|c| c.table == table) else {
+            findings.push(format!("{table}: no write case (add one to `cases`)"));
+            continue;
+        };
+        let mut steps: Vec<(&str, &str)> = Vec::new();
+        if *may_insert && !case.insert.is_empty() {
+            steps.push(("create", &case.insert));
+        }
+        if *may_update {
+            steps.push(("update", &case.update));
+        }
+        // A rolled-back transaction first (nothing must remain), then a committed one.
+        for commit in [false, true] {
+            let mut tx = world
+                .app
+                .begin(&world.a.principal, &meta("app-write"))
+                .await
+                .unwrap();
+            for (action, sql) in &steps {
+                if let Err(e) = tx.conn().execute(*sql).await {
+                    findings.push(format!("{table}: the application's {action} failed: {e}"));
+                    continue;
+                }
+                match events_in(&mut tx, case, action).await {
+                    1 => {}
+                    n => findings.push(format!(
+                        "{table}: the application's {action} wrote {n} `{action}` event(s) in its transaction, not 1"
+                    )),
+                }
+            }
+            if commit {
+                tx.commit().await.unwrap();
+            } else {
+                tx.rollback().await.unwrap();
+                let left: i64 = sqlx::query_scalar(
+                    "select count(*) from audit_events
+                      where entity_type = $1 and entity_id = $2 and request_id = 'app-write'",
+                )
+                .bind(case.entity_type)
+                .bind(case.entity_id)
+                .fetch_one(&mut observer)
+                .await
+                .unwrap();
+                if left != 0 {
+                    findings.push(format!("{table}: a rolled-back write left {left} event(s)"));
+                }
+            }
+        }
+        let committed: Vec<(String, Option<Uuid>, Option<String>)> = sqlx::query_as(
+            "select action, actor_user_id, request_id from audit_events
+              where entity_type = $1 and entity_id = $2 and request_id = 'app-write'
+              order by id",
+        )
+        .bind(case.entity_type)
+        .bind(case.entity_id)
+        .fetch_all(&mut observer)
+        .await
+        .unwrap();
+        let expected: Vec<(String, Option<Uuid>, Option<String>)> = steps
+            .iter()
+            .map(|(action, _)| {
+                (
+                    (*action).to_owned(),
+                    Some(admin),
+                    Some("app-write".to_owned()),
+                )
+            })
+            .collect();
+        if committed != expected {
+            findings.push(format!(
+                "{table}: committed events {committed:?}, expected {expected:?}"
+            ));
+        }
+    }
+    findings
+}
+
+#[tokio::test]
+async fn every_table_the_application_writes_is_audited_in_the_writing_transaction() {
+    let world = two_practices().await;
+    let findings = app_write_findings(&world).await;
+    assert!(
+        findings.is_empty(),
+        "unaudited writes:\n{}",
+        findings.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_audit_trigger_is_caught_on_the_application_write_path() {
+    let world = two_practices().await;
+    let mut owner = world.db.owner_conn().await;
+    owner
+        .execute("drop trigger allergies_audit on allergies")
+        .await
+        .unwrap();
+    let findings = app_write_findings(&world).await;
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.starts_with("allergies: the application's create wrote 0")),
+        "a table without its trigger went unnoticed: {findings:?}"
+    );
+}
+
+/// Events of `practice` still awaiting the sealer (counted as superuser).
+async fn unsealed(world: &World, practice: PracticeId) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_events where practice_id = $1 and seq is null")
+        .bind(practice.as_uuid())
+        .fetch_one(&mut superuser(world).await)
+        .await
+        .unwrap()
+}
+
+/// Takes practice `practice`'s sealing lock in an open transaction of `conn`.
+async fn hold_sealing_lock(conn: &mut PgConnection, practice: PracticeId) {
+    conn.execute("begin").await.unwrap();
+    sqlx::query(
+        "select pg_advisory_xact_lock(hashtextextended('paddock.audit_seal:' || $1::text, 0))",
+    )
+    .bind(practice.as_uuid())
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+}
+
+/// Runs the server's sealer (as the application role) until it finishes, or until some
+/// connection of the test's database starts waiting for an advisory lock, which is how
+/// a sealer queued behind a practice's lock shows: `Err` then. Bounded: the pass ends,
+/// or the wait shows, within the polls.
+async fn seal_unless_it_queues(world: &World) -> Result<u64, String> {
+    let mut watcher = superuser(world).await;
+    let seal = world.app.seal_audit();
+    tokio::pin!(seal);
+    for _ in 0..3000 {
+        tokio::select! {
+            sealed = &mut seal => return Ok(sealed.unwrap()),
+            () = tokio::time::sleep(Duration::from_millis(10)) => {
+                let queued: bool = sqlx::query_scalar(
+                    "select exists (select 1 from pg_locks l join pg_stat_activity s on s.pid = l.pid
+                                     where l.locktype = 'advisory' and not l.granted
+                                       and s.datname = current_database())",
+                )
+                .fetch_one(&mut watcher)
+                .await
+                .unwrap();
+                if queued {
+                    return Err("the sealer is waiting for a practice's sealing lock".to_owned());
+                }
+            }
+        }
+    }
+    panic!("the sealer neither finished nor waited for a lock");
+}
+
+#[tokio::test]
+async fn the_sealer_skips_a_practice_whose_lock_is_held_and_still_seals_the_others() {
+    let world = two_practices().await;
+    assert!(unsealed(&world, world.a.id).await > 0 && unsealed(&world, world.b.id).await > 0);
+    // Another connection holds practice A's sealing lock (a stuck sealer, a slow
+    // verification): practice B must not wait for A.
+    let mut holder = superuser(&world).await;
+    hold_sealing_lock(&mut holder, world.a.id).await;
+    let sealed = seal_unless_it_queues(&world)
+        .await
+        .expect("practice B's events are sealed without waiting for practice A");
+    assert!(sealed > 0);
+    assert_eq!(unsealed(&world, world.b.id).await, 0, "B is sealed");
+    assert!(
+        unsealed(&world, world.a.id).await > 0,
+        "A waits for a later pass"
+    );
+    holder.execute("rollback").await.unwrap();
+    world.app.seal_audit().await.unwrap();
+    assert_eq!(
+        unsealed(&world, world.a.id).await,
+        0,
+        "A is sealed once free"
+    );
+}
+
+#[tokio::test]
+async fn an_open_verification_does_not_hold_up_the_sealer() {
+    let world = two_practices().await;
+    // A verification of practice A whose transaction is still open, as it is while a
+    // long chain streams...
+    let mut verifying = begin_verification(&world.app, &world.a.principal, &meta("verify"))
+        .await
+        .unwrap();
+    let verified = verify_own(&mut verifying).await.unwrap();
+    assert!(verified.is_ok(), "{verified:?}");
+    assert_eq!(verified.pending, 0, "what was pending was sealed first");
+    // ...while practice A goes on writing.
+    let mut tx = world
+        .app
+        .begin(&world.a.principal, &meta("w"))
+        .await
+        .unwrap();
+    sqlx::query("update api_keys set name = 'written during a verification'")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    seal_unless_it_queues(&world)
+        .await
+        .expect("the sealer goes ahead during a verification");
+    assert_eq!(
+        unsealed(&world, world.a.id).await,
+        0,
+        "A's new event is sealed"
+    );
+    verifying.rollback().await.unwrap();
 }

@@ -2262,3 +2262,347 @@ async fn an_api_key_can_never_re_authenticate_so_it_cannot_create_keys_or_change
         "Receptionist"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// Invitations outliving their sender's rights (issue 12, finding 5)
+// ---------------------------------------------------------------------------------
+
+/// A staff manager (Practice admin) who joined practice A and sent an invitation of
+/// their own: `(the manager, the invited address, the link's token, its id)`.
+async fn manager_with_pending_invitation(p: &Paddock, admin: &Session) -> (Member, String, Uuid) {
+    let manager = p
+        .join(admin, "departing@riverside.example", "Practice admin")
+        .await;
+    let own_role = p.role_id(admin, "Practice admin").await;
+    let invited = p
+        .invite(&manager.session, "personal@elsewhere.example", own_role)
+        .await
+        .expect(StatusCode::CREATED);
+    (
+        manager,
+        p.link_token("personal@elsewhere.example"),
+        invited.uuid("id"),
+    )
+}
+
+#[tokio::test]
+async fn a_deactivated_managers_pending_invitation_can_no_longer_be_accepted() {
+    let p = paddock().await;
+    let admin = p.admin_a().await;
+    let (manager, token, invitation) = manager_with_pending_invitation(&p, &admin).await;
+    // An invitation of the admin's stays open: only the leaver's are revoked.
+    let vet = p.role_id(&admin, "Veterinarian").await;
+    p.invite(&admin, "staying@riverside.example", vet)
+        .await
+        .expect(StatusCode::CREATED);
+
+    p.deactivate(&admin, manager.membership_id)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    p.accept(&token, MEMBER_PASSWORD, Some("Back Door"))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, "not_found");
+    p.accept(
+        &p.link_token("staying@riverside.example"),
+        MEMBER_PASSWORD,
+        Some("Stella Staying"),
+    )
+    .await
+    .expect(StatusCode::OK);
+
+    // Audited in the deactivation itself: the count, and one revocation per invitation.
+    let deactivations = p.audit(p.world.a.id, "deactivate").await;
+    assert_eq!(deactivations.len(), 1, "{deactivations:?}");
+    assert_eq!(deactivations[0].3["invitations_revoked"], 1);
+    let revocations = p.audit(p.world.a.id, "invitation_revoke").await;
+    assert_eq!(revocations.len(), 1, "{revocations:?}");
+    assert_eq!(revocations[0].0, Some(admin.user_id));
+    assert_eq!(revocations[0].2, Some(invitation));
+}
+
+#[tokio::test]
+async fn demoting_a_manager_below_staff_manage_revokes_the_invitations_they_sent() {
+    let p = paddock().await;
+    let admin = p.admin_a().await;
+    let (manager, token, invitation) = manager_with_pending_invitation(&p, &admin).await;
+    let receptionist = p.role_id(&admin, "Receptionist").await;
+    p.change_role(&admin, manager.membership_id, receptionist)
+        .await
+        .expect(StatusCode::OK);
+    p.accept(&token, MEMBER_PASSWORD, Some("Back Door"))
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, "not_found");
+    let revocations = p.audit(p.world.a.id, "invitation_revoke").await;
+    assert_eq!(revocations.len(), 1, "{revocations:?}");
+    assert_eq!(revocations[0].2, Some(invitation));
+    let changes = p.audit(p.world.a.id, "role_change").await;
+    assert_eq!(changes.last().unwrap().3["invitations_revoked"], 1);
+}
+
+#[tokio::test]
+async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_time() {
+    let p = paddock().await;
+    let admin = p.admin_a().await;
+    let vet = p.role_id(&admin, "Veterinarian").await;
+    let sent = p
+        .invite(&admin, "vet@riverside.example", vet)
+        .await
+        .expect(StatusCode::CREATED);
+    let gone = p
+        .invite(&admin, "gone@riverside.example", vet)
+        .await
+        .expect(StatusCode::CREATED);
+    p.post_empty(
+        &format!("/api/v1/invitations/{}/revoke", gone.uuid("id")),
+        Cred::Cookie(&admin),
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+
+    let listed = p
+        .get("/api/v1/invitations", Cred::Cookie(&admin))
+        .await
+        .expect(StatusCode::OK);
+    let items = listed.body["items"].as_array().unwrap().clone();
+    // The world's fixture invitation, and the two sent here, newest first.
+    assert_eq!(items.len(), 3, "{}", listed.body);
+    assert!(listed.body["next_cursor"].is_null());
+    assert_eq!(items[0]["id"], gone.body["id"]);
+    assert_eq!(items[0]["status"], "revoked");
+    let open = &items[1];
+    assert_eq!(open["id"], sent.body["id"]);
+    assert_eq!(open["email"], "vet@riverside.example");
+    assert_eq!(open["role_id"], json!(vet));
+    assert_eq!(open["role_name"], "Veterinarian");
+    assert_eq!(open["sent_by"], json!(admin.user_id));
+    assert_eq!(open["sent_by_name"], "Admin");
+    // Stored to the microsecond.
+    let expires = sent.body["expires_at"].as_str().unwrap();
+    assert!(
+        open["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with(&expires[..26]),
+        "{open}"
+    );
+    assert_eq!(open["status"], "open");
+    assert!(open.get("token").is_none() && open.get("token_hash").is_none());
+
+    // One at a time, with a cursor, the same three in the same order.
+    let mut walked = Vec::new();
+    let mut path = "/api/v1/invitations?limit=1".to_owned();
+    loop {
+        let page = p
+            .get(&path, Cred::Cookie(&admin))
+            .await
+            .expect(StatusCode::OK);
+        walked.extend(page.body["items"].as_array().unwrap().iter().cloned());
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/invitations?limit=1&cursor={cursor}"),
+            None => break,
+        }
+        assert!(walked.len() <= 3, "the walk ends");
+    }
+    assert_eq!(walked, items);
+
+    // An expired link is listed as expired.
+    p.clock.advance(Duration::days(8));
+    // The session has ended meanwhile too.
+    let admin = p.admin_a().await;
+    let later = p
+        .get("/api/v1/invitations", Cred::Cookie(&admin))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(later.body["items"][1]["status"], "expired");
+
+    // Bad parameters are named; receptionists may not look; B sees only its own.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("sort=email", "sort"),
+        ("cursor=x", "cursor"),
+    ] {
+        let bad = p
+            .get(
+                &format!("/api/v1/invitations?{query}"),
+                Cred::Cookie(&admin),
+            )
+            .await
+            .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(bad.error_fields(), [field], "{query}");
+    }
+    let desk = p
+        .join(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    p.get("/api/v1/invitations", Cred::Cookie(&desk.session))
+        .await
+        .expect_problem(StatusCode::FORBIDDEN, "forbidden");
+    let admin_b = p.admin_b().await;
+    let theirs = p
+        .get("/api/v1/invitations", Cred::Cookie(&admin_b))
+        .await
+        .expect(StatusCode::OK);
+    let theirs = theirs.body["items"].as_array().unwrap().clone();
+    assert_eq!(
+        theirs.len(),
+        1,
+        "B's own fixture invitation only: {theirs:?}"
+    );
+    assert!(theirs.iter().all(|i| i["email"] != "vet@riverside.example"));
+}
+
+#[tokio::test]
+async fn revoking_by_post_is_audited_and_another_practices_invitation_answers_404() {
+    let p = paddock().await;
+    let admin = p.admin_a().await;
+    let vet = p.role_id(&admin, "Veterinarian").await;
+    let invited = p
+        .invite(&admin, "vet@riverside.example", vet)
+        .await
+        .expect(StatusCode::CREATED);
+    let id = invited.uuid("id");
+    let path = format!("/api/v1/invitations/{id}/revoke");
+    let desk = p
+        .join(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    p.post_empty(&path, Cred::Cookie(&desk.session))
+        .await
+        .expect_problem(StatusCode::FORBIDDEN, "forbidden");
+    p.post_empty(&path, Cred::CookieWithCsrf(&admin, None))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    p.post_empty(&path, Cred::Cookie(&admin))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    p.accept(
+        &p.link_token("vet@riverside.example"),
+        MEMBER_PASSWORD,
+        Some("Victor Vet"),
+    )
+    .await
+    .expect_problem(StatusCode::NOT_FOUND, "not_found");
+    let revocations = p.audit(p.world.a.id, "invitation_revoke").await;
+    assert_eq!(revocations.len(), 1);
+    assert_eq!(
+        (revocations[0].0, revocations[0].2),
+        (Some(admin.user_id), Some(id))
+    );
+
+    let mut conn = p.superuser().await;
+    let foreign: Uuid = sqlx::query_scalar("select id from invitations where practice_id = $1")
+        .bind(p.world.b.id.as_uuid())
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let theirs = p
+        .post_empty(
+            &format!("/api/v1/invitations/{foreign}/revoke"),
+            Cred::Cookie(&admin),
+        )
+        .await
+        .expect_problem(StatusCode::NOT_FOUND, "not_found");
+    let unknown = p
+        .post_empty(
+            &format!("/api/v1/invitations/{}/revoke", Uuid::now_v7()),
+            Cred::Cookie(&admin),
+        )
+        .await;
+    assert_eq!(theirs.problem_shape(), unknown.problem_shape());
+    let revoked: Option<DateTime<Utc>> =
+        sqlx::query_scalar("select revoked_at from invitations where id = $1")
+            .bind(foreign)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(revoked, None, "practice B's invitation is untouched");
+}
+
+/// A staff page form post with the session cookie: status and body.
+async fn post_page_form(
+    p: &Paddock,
+    path: &str,
+    session: &Session,
+    form: &str,
+) -> (StatusCode, HeaderMap, String) {
+    let request = Request::post(path)
+        .header(
+            header::COOKIE,
+            format!("__Host-paddock_session={}", session.cookie),
+        )
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    let response = p.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_staff_page_lists_invitations_and_revokes_one_only_with_the_csrf_token() {
+    let p = paddock().await;
+    let admin = p.admin_a().await;
+    let vet = p.role_id(&admin, "Veterinarian").await;
+    let invited = p
+        .invite(&admin, "vet@riverside.example", vet)
+        .await
+        .expect(StatusCode::CREATED);
+    let id = invited.uuid("id");
+    let request = Request::get("/staff")
+        .header(
+            header::COOKIE,
+            format!("__Host-paddock_session={}", admin.cookie),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = p.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let html = String::from_utf8_lossy(&bytes).into_owned();
+    let row = html
+        .split("<tr data-invitation=\"")
+        .find(|row| row.starts_with(&id.to_string()))
+        .unwrap_or_else(|| panic!("invitation {id} is not listed: {html}"));
+    let row = row.split("</tr>").next().unwrap();
+    assert!(row.contains("vet@riverside.example"), "{row}");
+    assert!(row.contains("Veterinarian"), "the role: {row}");
+    assert!(row.contains("Admin"), "the sender: {row}");
+    let expiry = invited.body["expires_at"].as_str().unwrap();
+    assert!(row.contains(&expiry[..10]), "the expiry day: {row}");
+    assert!(
+        row.contains(&format!("action=\"/staff/invitations/{id}/revoke\"")),
+        "{row}"
+    );
+    assert!(row.contains(&format!("value=\"{}\"", admin.csrf)), "{row}");
+
+    let path = format!("/staff/invitations/{id}/revoke");
+    let (status, _, _) = post_page_form(&p, &path, &admin, "csrf_token=forged").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let still_open: Option<DateTime<Utc>> =
+        sqlx::query_scalar("select revoked_at from invitations where id = $1")
+            .bind(id)
+            .fetch_one(&mut p.superuser().await)
+            .await
+            .unwrap();
+    assert_eq!(still_open, None, "a forged form changes nothing");
+
+    let (status, headers, _) =
+        post_page_form(&p, &path, &admin, &format!("csrf_token={}", admin.csrf)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers.get(header::LOCATION).unwrap(),
+        "/staff?notice=invitation-revoked"
+    );
+    p.accept(
+        &p.link_token("vet@riverside.example"),
+        MEMBER_PASSWORD,
+        Some("Victor Vet"),
+    )
+    .await
+    .expect_problem(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(p.audit(p.world.a.id, "invitation_revoke").await.len(), 1);
+}

@@ -4,8 +4,9 @@ use paddock_domain::{DisplayName, Email, PracticeId, PracticeName, UserId};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::RequestMeta;
 use paddock_store::practices::{self, NewPractice};
+use paddock_store::second_factor::{self, CodePurpose, Factor};
 use paddock_store::{
-    AdminDb, Db, Principal, api_keys, invitations, principal, roles, sessions, signin,
+    AdminDb, Db, Principal, api_keys, invitations, passwords, principal, roles, sessions, signin,
 };
 use paddock_test_db::TestDb;
 
@@ -154,6 +155,41 @@ pub async fn create_practice(
     }
 }
 
+/// Rows in the global credential tables (no practice_id), so the isolation proof meets
+/// each of them: a password reset link, a second-factor enrolment in progress and an
+/// SMS code of practice B's admin, and the failed sign-in of an address nobody has.
+/// They belong to B's admin (not A's, whose resets, factors and codes the password and
+/// second-factor tests inspect) and are dated an hour ago, so that they are expired and
+/// out of every resend and lockout window by the time a test starts.
+async fn seed_credential_rows(app: &Db, user: UserId) {
+    let meta = RequestMeta::system("fixture");
+    let then = chrono::Utc::now() - chrono::Duration::hours(1);
+    let email = Email::parse("email", "admin@northside.example").unwrap();
+    passwords::request_reset(app, &email, then, &meta)
+        .await
+        .unwrap()
+        .expect("B's admin has an account");
+    second_factor::set_unconfirmed(
+        app,
+        user,
+        Factor::Totp,
+        b"fixture: sealed secret",
+        then,
+        &meta,
+    )
+    .await
+    .unwrap();
+    second_factor::issue_code(app, user, CodePurpose::SignIn, &[7; 32], then, &meta)
+        .await
+        .unwrap()
+        .unwrap();
+    let stranger = Email::parse("email", "nobody.here@northside.example").unwrap();
+    let attempt = signin::lookup(app, &stranger, &meta).await.unwrap();
+    signin::record_failure(app, &stranger, &attempt, then, &meta)
+        .await
+        .unwrap();
+}
+
 /// A fresh database with practices A (Riverside) and B (Northside).
 pub async fn two_practices() -> World {
     let db = TestDb::new().await;
@@ -173,6 +209,7 @@ pub async fn two_practices() -> World {
         "admin@northside.example",
     )
     .await;
+    seed_credential_rows(&app, b.admin).await;
     World {
         db,
         app,

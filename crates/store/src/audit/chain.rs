@@ -9,8 +9,8 @@
 //! rewrites rows *and* recomputes every later hash produces a consistent chain; signed
 //! checkpoints kept elsewhere ([`ChainHead`], `paddock audit checkpoint`) catch that.
 
-use crate::tenant::TenantTx;
-use crate::{AdminDb, StoreError};
+use crate::tenant::{Actor, TenantTx};
+use crate::{AdminDb, Db, Principal, RequestMeta, StoreError};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use paddock_domain::{Permission, PracticeId};
@@ -459,20 +459,43 @@ async fn diagnose_relinked(
     })
 }
 
-/// Verifies the caller's practice (permission `audit.read`), sealing what is pending first.
+/// Seals the principal's practice and opens the transaction its chain is verified in
+/// (permission `audit.read`). The sealing runs in statements of its own, each releasing
+/// the practice's sealing lock when it ends; the returned transaction is a read-only
+/// REPEATABLE READ snapshot taken afterwards, so it sees everything just sealed and
+/// nothing sealed later, however long [`verify_own`] then streams, and it never holds
+/// up the sealer.
+pub async fn begin_verification(
+    db: &Db,
+    principal: &Principal,
+    meta: &RequestMeta,
+) -> Result<TenantTx, StoreError> {
+    principal.require(Permission::AuditRead)?;
+    seal_practice(db.pool(), principal.practice_id()).await?;
+    TenantTx::begin_snapshot(
+        db.pool(),
+        principal.practice_id(),
+        Actor::Member(principal.clone()),
+        meta,
+    )
+    .await
+}
+
+/// Verifies the transaction's practice (permission `audit.read`); begin it with
+/// [`begin_verification`], which seals what is pending first.
 pub async fn verify_own(tx: &mut TenantTx) -> Result<Verification, StoreError> {
     tx.require(Permission::AuditRead)?;
     let practice = tx.practice_id();
-    seal_practice_on(tx.conn(), practice).await?;
     verify_on(tx.conn(), practice, None).await
 }
 
-async fn seal_practice_on(conn: &mut PgConnection, practice: PracticeId) -> Result<(), StoreError> {
-    // Batches of 10,000; a backlog larger than that is sealed in turns.
+/// Seals everything pending of `practice`, waiting for a sealer already at work on it.
+async fn seal_practice(pool: &sqlx::PgPool, practice: PracticeId) -> Result<(), StoreError> {
+    // Batches of 10,000, each its own statement (and lock); a larger backlog takes turns.
     loop {
         let sealed: i32 = sqlx::query_scalar("select audit_seal_practice($1)")
             .bind(practice.as_uuid())
-            .fetch_one(&mut *conn)
+            .fetch_one(pool)
             .await?;
         if sealed < 10_000 {
             return Ok(());
@@ -480,17 +503,34 @@ async fn seal_practice_on(conn: &mut PgConnection, practice: PracticeId) -> Resu
     }
 }
 
+/// Whether a pass waits for a practice whose sealing lock is taken, or skips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    Wait,
+    Skip,
+}
+
 /// One pass of the sealer: each practice with pending events gets up to 10,000 of them
 /// sealed, each practice in a transaction of its own (so a pass never holds more than
-/// one practice's lock); returns how many were sealed. Runs as the application role
-/// (the server's background sealer) or an admin.
+/// one practice's lock); returns how many were sealed. A practice whose sealing lock
+/// is taken is skipped until the next pass, so one practice never stalls the others.
+/// Runs as the application role (the server's background sealer) or an admin.
 pub async fn seal_pass(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
+    pass(pool, Busy::Skip).await
+}
+
+async fn pass(pool: &sqlx::PgPool, busy: Busy) -> Result<u64, StoreError> {
     let practices: Vec<Uuid> = sqlx::query_scalar("select audit_unsealed_practices()")
         .fetch_all(pool)
         .await?;
+    let seal = match busy {
+        Busy::Wait => "select audit_seal_practice($1)",
+        // -1 when busy.
+        Busy::Skip => "select audit_seal_practice_unless_busy($1)",
+    };
     let mut total = 0u64;
     for practice in practices {
-        let sealed: i32 = sqlx::query_scalar("select audit_seal_practice($1)")
+        let sealed: i32 = sqlx::query_scalar(seal)
             .bind(practice)
             .fetch_one(pool)
             .await?;
@@ -499,17 +539,25 @@ pub async fn seal_pass(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
     Ok(total)
 }
 
-/// Seals every practice's pending events, pass after pass until nothing is left
-/// (admin commands and tests); returns how many were sealed.
-pub async fn seal_pool(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
+/// Seals pending events pass after pass until a pass seals nothing; returns how many
+/// were sealed. The server's passes skip a practice being sealed elsewhere at that
+/// moment; admin commands wait for it, so that they leave nothing pending.
+async fn seal_until_done(pool: &sqlx::PgPool, busy: Busy) -> Result<u64, StoreError> {
     let mut total = 0u64;
     loop {
-        let sealed = seal_pass(pool).await?;
+        let sealed = pass(pool, busy).await?;
         total += sealed;
         if sealed == 0 {
             return Ok(total);
         }
     }
+}
+
+/// Seals every practice's pending events, pass after pass until nothing is left,
+/// waiting for any practice being sealed elsewhere (admin commands and tests); returns
+/// how many were sealed.
+pub async fn seal_pool(pool: &sqlx::PgPool) -> Result<u64, StoreError> {
+    seal_until_done(pool, Busy::Wait).await
 }
 
 /// Every practice's chain head, with its count of pending events.
@@ -574,9 +622,10 @@ impl AdminDb {
 }
 
 impl crate::Db {
-    /// Seals every practice's pending events (the server's background sealer).
+    /// Seals every practice's pending events as the server's sealer does: a practice
+    /// whose sealing lock is taken is left for a later call, not waited for.
     pub async fn seal_audit(&self) -> Result<u64, StoreError> {
-        seal_pool(self.pool()).await
+        seal_until_done(self.pool(), Busy::Skip).await
     }
 }
 

@@ -28,7 +28,7 @@ use axum::routing::{get, post};
 use paddock_domain::{MembershipId, Permission, RoleId};
 use paddock_store::sessions::{self, SessionAuth};
 use paddock_store::token::csrf_for;
-use paddock_store::{RequestMeta, members, roles, second_factor, signin, staff};
+use paddock_store::{RequestMeta, invitations, members, roles, second_factor, signin, staff};
 use serde::Deserialize;
 use uuid::Uuid;
 use views::*;
@@ -43,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route("/reauth", get(reauth_page).post(reauth_submit))
         .route("/staff", get(staff_page))
         .route("/staff/invitations", post(staff_invite))
+        .route(
+            "/staff/invitations/{id}/revoke",
+            post(staff_invitation_revoke),
+        )
         .route("/staff/members/{id}/{action}", post(staff_member_action))
         .route("/audit", get(audit::audit_page))
         .route(
@@ -645,6 +649,7 @@ fn staff_notice(key: &str) -> String {
         "role-changed" => "Role changed.",
         "deactivated" => "Member deactivated; their sessions and keys were revoked.",
         "reactivated" => "Member reactivated.",
+        "invitation-revoked" => "Invitation revoked; its link no longer works.",
         _ => "",
     }
     .to_owned()
@@ -662,7 +667,28 @@ async fn render_staff(
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
     let listed = members::list(&mut tx).await?;
     let role_list = roles::list(&mut tx).await?;
+    // The newest page; older ones are in the API's list.
+    let sent = invitations::list(
+        &mut tx,
+        state.auth.clock.now(),
+        paddock_store::page::MAX_LIMIT,
+        None,
+    )
+    .await?;
     tx.commit().await?;
+    let invitations = sent
+        .items
+        .into_iter()
+        .map(|i| InvitationRow {
+            id: i.id,
+            email: i.email,
+            role_name: i.role_name,
+            sent_by: i.sent_by_name.unwrap_or_else(|| "—".to_owned()),
+            expires: i.expires_at.format("%Y-%m-%d %H:%M").to_string(),
+            open: i.status == invitations::InvitationStatus::Open,
+            status: i.status.as_str(),
+        })
+        .collect();
     let members = listed
         .into_iter()
         .map(|m| MemberRow {
@@ -684,6 +710,7 @@ async fn render_staff(
             nav,
             members,
             roles,
+            invitations,
             notice,
             error,
         },
@@ -746,6 +773,30 @@ async fn staff_invite(
     }
 }
 
+/// `POST /staff/invitations/{id}/revoke`: the staff page's revoke button.
+async fn staff_invitation_revoke(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
+        return Ok(to_login());
+    };
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    match invitations::revoke(&mut tx, id, state.auth.clock.now()).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Redirect::to("/staff?notice=invitation-revoked").into_response())
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            staff_error(&state, &page, &meta, error.into()).await
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct MemberForm {
     csrf_token: String,
@@ -770,7 +821,7 @@ async fn staff_member_action(
             if now - page.session.reauthenticated_at > REAUTH_WINDOW {
                 return Ok(Redirect::to("/reauth?next=/staff").into_response());
             }
-            staff::change_role(&mut tx, membership, RoleId::from_uuid(role_id))
+            staff::change_role(&mut tx, membership, RoleId::from_uuid(role_id), now)
                 .await
                 .map(|_| "role-changed")
         }

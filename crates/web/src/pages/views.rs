@@ -55,8 +55,22 @@ pub struct StaffPage {
     pub nav: Nav,
     pub members: Vec<MemberRow>,
     pub roles: Vec<(Uuid, String)>,
+    pub invitations: Vec<InvitationRow>,
     pub notice: Option<String>,
     pub error: Option<String>,
+}
+
+/// One invitation as the staff page lists it.
+pub struct InvitationRow {
+    pub id: Uuid,
+    pub email: String,
+    pub role_name: String,
+    pub sent_by: String,
+    /// `YYYY-MM-DD HH:MM` UTC.
+    pub expires: String,
+    pub status: &'static str,
+    /// Whether it can still be revoked.
+    pub open: bool,
 }
 
 /// The audit page's filters as the person typed them.

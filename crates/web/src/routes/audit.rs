@@ -241,20 +241,18 @@ fn decode_cursor(value: &str) -> Result<Uuid, FieldError> {
 }
 
 /// One page of `query`'s events, newest first, and the cursor of the next page when
-/// there are more (needs `audit.read`).
+/// there are more (needs `audit.read`; the store redacts what the reader may not see
+/// and records the reading).
 pub async fn fetch_page(
     tx: &mut TenantTx,
     query: &EventQuery,
 ) -> Result<(Vec<AuditRecord>, Option<String>), StoreError> {
-    // One more than asked for tells whether another page exists.
-    let mut records = log::list(tx, &query.filter, query.before, query.limit + 1).await?;
-    let wanted = usize::try_from(query.limit).unwrap_or(usize::MAX);
-    let more = records.len() > wanted;
-    records.truncate(wanted);
-    let next = more
-        .then(|| records.last().map(|last| encode_cursor(last.id)))
+    let listing = log::list(tx, &query.filter, query.before, query.limit).await?;
+    let next = listing
+        .more
+        .then(|| listing.records.last().map(|last| encode_cursor(last.id)))
         .flatten();
-    Ok((records, next))
+    Ok((listing.records, next))
 }
 
 /// One audit event.
@@ -280,8 +278,9 @@ pub struct EventView {
     pub entity_type: Option<String>,
     /// Its id.
     pub entity_id: Option<Uuid>,
-    /// Field-level detail: `{field: [old, new]}` for changes; secrets appear only as
-    /// `"changed"`.
+    /// Field-level detail: `{field: [old, new]}` for changes; secrets, and medical
+    /// record contents or client contact details to a reader without `records.read` or
+    /// `clients.read`, appear only as `"changed"`.
     #[schema(value_type = Option<Object>)]
     pub changes: Option<serde_json::Value>,
     /// Client address.
@@ -458,9 +457,10 @@ pub async fn verify(
     auth: Auth,
 ) -> Result<Json<VerificationView>, AppError> {
     auth.principal.require(Permission::AuditRead)?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    // Sealed first, then walked in a snapshot that holds no sealing lock.
+    let mut tx = chain::begin_verification(&state.db, &auth.principal, &meta).await?;
     let verification = chain::verify_own(&mut tx).await?;
-    tx.commit().await?;
+    tx.rollback().await?;
     Ok(Json(verification.into()))
 }
 

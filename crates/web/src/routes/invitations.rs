@@ -1,13 +1,15 @@
-//! Staff invitations: create (emails a single-use link), revoke, accept.
+//! Staff invitations: create (emails a single-use link), list, revoke, accept.
 
 use crate::auth::{Auth, Meta};
+use crate::routes::input::Params;
 use crate::{AppError, AppState};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paddock_domain::{DisplayName, Email, FieldErrors, RoleId};
-use paddock_store::invitations::{self, Acceptor};
+use paddock_domain::{DisplayName, Email, FieldErrors, Permission, RoleId};
+use paddock_store::invitations::{self, Acceptor, SentInvitation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,8 +19,9 @@ use uuid::Uuid;
 /// The invitation routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(invite))
+        .routes(routes!(list, invite))
         .routes(routes!(revoke))
+        .routes(routes!(revoke_by_post))
         .routes(routes!(accept))
 }
 
@@ -118,6 +121,109 @@ pub(crate) async fn send_invitation(
         })?;
     tx.commit().await?;
     Ok(created.invitation)
+}
+
+/// An invitation as listed: whom, with which role, sent by whom, and where it stands
+/// (never its link).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentInvitationView {
+    /// Id (for revoking).
+    pub id: Uuid,
+    /// Invited email.
+    pub email: String,
+    /// The role they would get.
+    pub role_id: Uuid,
+    /// That role's name.
+    pub role_name: String,
+    /// The user who sent it (`null` when an admin command did).
+    pub sent_by: Option<Uuid>,
+    /// Their display name.
+    pub sent_by_name: Option<String>,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// When the link stops (or stopped) working.
+    pub expires_at: DateTime<Utc>,
+    /// `open`, `accepted`, `revoked` or `expired`.
+    pub status: &'static str,
+}
+
+impl From<SentInvitation> for SentInvitationView {
+    fn from(i: SentInvitation) -> Self {
+        Self {
+            id: i.id,
+            email: i.email,
+            role_id: i.role_id.as_uuid(),
+            role_name: i.role_name,
+            sent_by: i.sent_by.map(|u| u.as_uuid()),
+            sent_by_name: i.sent_by_name,
+            sent_at: i.sent_at,
+            expires_at: i.expires_at,
+            status: i.status.as_str(),
+        }
+    }
+}
+
+/// A page of invitations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationPage {
+    /// Newest first.
+    pub items: Vec<SentInvitationView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The practice's invitations, newest first, whatever their status (needs `staff.manage`).
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "staff",
+    params(
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50."),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "One page of invitations", body = InvitationPage),
+        (status = 403, description = "Missing `staff.manage`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<InvitationPage>, AppError> {
+    auth.principal.require(Permission::StaffManage)?;
+    let pairs = query.map(|Query(p)| p).unwrap_or_default();
+    let params = Params::parse(&pairs, &["limit", "cursor"])?;
+    let mut errors = FieldErrors::default();
+    let (limit, cursor) = params.page(&mut errors);
+    errors.into_result()?;
+    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    let page = invitations::list(&mut tx, state.auth.clock.now(), limit, cursor.as_ref()).await?;
+    tx.commit().await?;
+    Ok(Json(InvitationPage {
+        items: page
+            .items
+            .into_iter()
+            .map(SentInvitationView::from)
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Revokes an open invitation (needs `staff.manage`; audited). The same as
+/// `DELETE /api/v1/invitations/{id}`, for clients that only post.
+#[utoipa::path(post, path = "/api/v1/invitations/{id}/revoke", tag = "staff",
+    params(("id" = Uuid, Path, description = "Invitation id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Missing `staff.manage`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such open invitation (another practice's id answers the same)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_by_post(
+    state: State<AppState>,
+    meta: Meta,
+    auth: Auth,
+    id: Path<Uuid>,
+) -> Result<StatusCode, AppError> {
+    revoke(state, meta, auth, id).await
 }
 
 /// Revokes an open invitation (needs `staff.manage`).

@@ -152,6 +152,7 @@ pub async fn change_role(
         &mut tx,
         MembershipId::from_uuid(id),
         RoleId::from_uuid(body.role_id),
+        state.auth.clock.now(),
     )
     .await?;
     tx.commit().await?;
