@@ -930,6 +930,7 @@ async fn clinic_pages_a_nul_byte_in_a_search_a_cursor_or_a_form_is_the_forms_err
         "/patients?q=a%00b".to_owned(),
         "/clients?q=a%00b".to_owned(),
         "/clients?q=a%1Bb".to_owned(),
+        "/appointments/new?q=a%00b".to_owned(),
         format!("/patients?cursor={cursor}"),
         format!("/clients?cursor={cursor}"),
     ] {
