@@ -29,13 +29,36 @@ pub fn bounded_text(field: &str, raw: &str, min: usize, max: usize) -> Result<St
             format!("must be at most {max} characters"),
         ));
     }
-    if text.chars().any(char::is_control) {
-        return Err(FieldError::new(
+    no_control_characters(field, text)?;
+    Ok(text.to_owned())
+}
+
+/// Refuses any control character (NUL, escape, DEL, C1 codes, line breaks): the rule
+/// for every one-line text, search and query parameter. PostgreSQL cannot store a NUL
+/// in text at all, so letting one through is a 500, not just an odd value.
+pub fn no_control_characters(field: &str, raw: &str) -> Result<(), FieldError> {
+    if raw.chars().any(char::is_control) {
+        Err(FieldError::new(
             field,
             "must not contain control characters",
-        ));
+        ))
+    } else {
+        Ok(())
     }
-    Ok(text.to_owned())
+}
+
+/// A name that must be unique among its kind (roles, resources): NFKC-normalised, so
+/// compatibility look-alikes (full-width letters, a non-breaking space) become the
+/// plain characters, every run of white space one space, then checked as
+/// [`bounded_text`]. Uniqueness is then case-insensitive on this form (the database
+/// keeps a unique index on it), so "Practice\u{a0}admin" is "Practice admin".
+pub fn unique_name(field: &str, raw: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    use unicode_normalization::UnicodeNormalization;
+    // Refused before collapsing, which would otherwise quietly turn a tab into a space.
+    no_control_characters(field, raw)?;
+    let normalised: String = raw.nfkc().collect();
+    let collapsed = normalised.split_whitespace().collect::<Vec<_>>().join(" ");
+    bounded_text(field, &collapsed, min, max)
 }
 
 impl FieldError {
@@ -109,5 +132,39 @@ impl FieldErrors {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_fold_look_alikes_to_one_spelling() {
+        for raw in [
+            "Practice\u{a0}admin",
+            "  Practice   admin ",
+            "Ｐｒａｃｔｉｃｅ admin",
+            "Practice\u{2003}admin",
+        ] {
+            assert_eq!(
+                unique_name("name", raw, 1, 100).unwrap(),
+                "Practice admin",
+                "{raw:?}"
+            );
+        }
+        assert!(unique_name("name", "Night\tnurse", 1, 100).is_err());
+        assert!(unique_name("name", "Nul\u{0}", 1, 100).is_err());
+        assert!(unique_name("name", "\u{a0}", 1, 100).is_err());
+    }
+
+    #[test]
+    fn text_refuses_control_characters_and_notes_keep_line_breaks() {
+        for raw in ["a\u{0}b", "a\u{7}b", "a\u{1b}b", "a\u{7f}b", "a\u{85}b"] {
+            assert!(bounded_text("f", raw, 1, 10).is_err(), "{raw:?}");
+            assert!(note_text("f", raw, 10).is_err(), "{raw:?}");
+        }
+        assert_eq!(note_text("f", "a\r\n\tb", 10).unwrap(), "a\n\tb");
+        assert!(bounded_text("f", "a\nb", 1, 10).is_err());
     }
 }

@@ -96,6 +96,47 @@ impl DateOfBirth {
     }
 }
 
+/// How far ahead of the server's clock a clinical time may be (clocks of the devices
+/// that send them drift a little).
+pub fn clock_skew() -> chrono::Duration {
+    chrono::Duration::minutes(5)
+}
+
+/// The earliest day a clinical record may carry when the patient's date of birth is
+/// not known: a year like 1900 is a typing slip, not a visit.
+pub fn earliest_record_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// A clinical record's day must fall within the patient's life: not before its date
+/// of birth (estimated or not), or before [`earliest_record_day`] when that is unknown.
+pub fn within_life(field: &str, day: NaiveDate, born: Option<NaiveDate>) -> Result<(), FieldError> {
+    match born {
+        Some(born) if day < born => Err(FieldError::new(
+            field,
+            format!("must not be before the patient's date of birth ({born})"),
+        )),
+        None if day < earliest_record_day() => Err(FieldError::new(
+            field,
+            format!("must not be before {}", earliest_record_day()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A clinical time must not be later than `now` (plus [`clock_skew`]).
+pub fn not_in_future(
+    field: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), FieldError> {
+    if at > now + clock_skew() {
+        Err(FieldError::new(field, "must not be in the future"))
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +182,20 @@ mod tests {
             assert_eq!(error.field, "date_of_birth");
             assert!(error.message.contains(message), "{bad:?}: {error}");
         }
+    }
+
+    #[test]
+    fn clinical_days_fall_within_the_patients_life() {
+        let born = NaiveDate::from_ymd_opt(2020, 6, 1).unwrap();
+        assert!(within_life("d", born, Some(born)).is_ok());
+        assert!(within_life("d", born.pred_opt().unwrap(), Some(born)).is_err());
+        let early = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+        assert_eq!(
+            within_life("started_at", early, None).unwrap_err().field,
+            "started_at"
+        );
+        let now = chrono::Utc::now();
+        assert!(not_in_future("t", now + chrono::Duration::minutes(4), now).is_ok());
+        assert!(not_in_future("t", now + chrono::Duration::minutes(6), now).is_err());
     }
 }

@@ -271,7 +271,8 @@ async fn check_references(tx: &mut TenantTx, booking: &Booking) -> Result<(), St
         crate::clients::fetch(tx, client).await?;
     }
     if let Some(staff) = booking.staff {
-        crate::encounters::require_member(tx, staff, "staff_id").await?;
+        crate::members::require_duty(tx, staff, crate::members::Duty::Clinician, "staff_id")
+            .await?;
     }
     if let Some(resource) = booking.resource_id {
         let live: bool = sqlx::query_scalar(
@@ -413,13 +414,15 @@ pub async fn add_resource(
     kind: ResourceKind,
 ) -> Result<Resource, StoreError> {
     tx.require(Permission::SettingsManage)?;
+    // One spelling per name, so "Theatre" and "theatre\u{a0}" are one resource.
+    let name = paddock_domain::field::unique_name("name", name, 1, 100)?;
     Ok(sqlx::query_as(
         "insert into resources (practice_id, id, name, kind) values ($1, $2, $3, $4)
          returning id, name, kind",
     )
     .bind(tx.practice_id().as_uuid())
     .bind(Uuid::now_v7())
-    .bind(name)
+    .bind(&name)
     .bind(kind.as_str())
     .fetch_one(tx.conn())
     .await?)
@@ -461,9 +464,10 @@ pub async fn clinicians(tx: &mut TenantTx) -> Result<Vec<Clinician>, StoreError>
           where m.status = 'active'
             and exists (select 1 from role_permissions g
                          where g.practice_id = m.practice_id and g.role_id = m.role_id
-                           and g.permission = 'records.write')
+                           and g.permission = $1)
           order by lower(u.display_name), m.user_id",
     )
+    .bind(crate::members::Duty::Clinician.permission().as_str())
     .fetch_all(tx.conn())
     .await?)
 }

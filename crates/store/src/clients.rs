@@ -202,7 +202,7 @@ pub async fn list(
     after: Option<&Cursor>,
 ) -> Result<Page<Client>, StoreError> {
     tx.require(Permission::ClientsRead)?;
-    let query = search.and_then(SearchQuery::parse);
+    let query = SearchQuery::read(search)?;
     let condition = match &query {
         None => "true".to_owned(),
         // A microchip names a patient; its owners are found through the patient.

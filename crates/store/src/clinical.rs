@@ -4,10 +4,17 @@
 //! Writing needs `records.write` (vets and technicians); reading needs
 //! `records.read` and goes through [`crate::chart`], which records each view. Vital signs and vaccinations are never rewritten (the app role may
 //! only insert them); problems, allergies and prescriptions change status.
+//!
+//! An entry may name the encounter it belongs to only while that encounter is open:
+//! a finalised one (or one past its editing period) answers [`StoreError::Locked`],
+//! as an edit would; later findings go in an addendum or stand on their own. Each
+//! entry's day must fall within the patient's life, and the members it names must be
+//! able to do what it says (a vet prescribes, a clinician gives a vaccine).
 
-use crate::encounters::require_member;
+use crate::members::{Duty, require_duty};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
+use paddock_domain::patient::within_life;
 use paddock_domain::{
     AllergySeverity, CodeSystem, PerMinute, Permission, PrescriptionStatus, ProblemKind, Route,
     TemperatureC, UserId, WeightKg,
@@ -61,7 +68,8 @@ pub async fn record_vitals(
     new: &NewVitals,
 ) -> Result<Vitals, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::patients::fetch(tx, patient).await?;
+    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    within_life("recorded_at", new.recorded_at.date_naive(), born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
     let id = Uuid::now_v7();
     sqlx::query(
@@ -84,7 +92,8 @@ pub async fn record_vitals(
     all.pop().ok_or(StoreError::NotFound("vital signs"))
 }
 
-/// An encounter named by a clinical entry must be this patient's.
+/// An encounter named by a clinical entry must be this patient's, and still open (the
+/// database's `linked_record_needs_open_encounter` trigger holds the same rule).
 async fn check_encounter(
     tx: &mut TenantTx,
     patient: Uuid,
@@ -93,20 +102,24 @@ async fn check_encounter(
     let Some(encounter) = encounter else {
         return Ok(());
     };
-    let ok: bool = sqlx::query_scalar(
-        "select exists (select 1 from encounters where id = $1 and patient_id = $2)",
+    let open: Option<bool> = sqlx::query_scalar(
+        "select status = 'open' and lock_after > now() from encounters
+          where id = $1 and patient_id = $2",
     )
     .bind(encounter)
     .bind(patient)
-    .fetch_one(tx.conn())
+    .fetch_optional(tx.conn())
     .await?;
-    if ok {
-        Ok(())
-    } else {
-        Err(
-            paddock_domain::FieldError::new("encounter_id", "is not an encounter of this patient")
-                .into(),
+    match open {
+        Some(true) => Ok(()),
+        Some(false) => Err(StoreError::Locked(
+            "the encounter is finalised (or past its editing period); add an addendum instead",
+        )),
+        None => Err(paddock_domain::FieldError::new(
+            "encounter_id",
+            "is not an encounter of this patient",
         )
+        .into()),
     }
 }
 
@@ -180,7 +193,10 @@ pub async fn add_problem(
     new: &NewProblem,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::patients::fetch(tx, patient).await?;
+    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    if let Some(onset) = new.onset_on {
+        within_life("onset_on", onset, born)?;
+    }
     check_encounter(tx, patient, new.encounter_id).await?;
     Ok(sqlx::query_as(&format!(
         "insert into problems (practice_id, id, patient_id, encounter_id, kind, description, code_system,
@@ -208,6 +224,8 @@ pub async fn resolve_problem(
     day: NaiveDate,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
+    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    within_life("resolved_on", day, born)?;
     sqlx::query_as(&format!(
         "update problems set status = 'resolved', resolved_on = $3
           where id = $1 and patient_id = $2 and status = 'active' returning {PROBLEM_COLUMNS}"
@@ -379,16 +397,17 @@ const PRESCRIPTION_SELECT: &str =
         r.notes, r.created_at
    from prescriptions r left join users u on u.id = r.prescriber_id";
 
-/// Writes a prescription (the prescriber must be a member of the practice).
+/// Writes a prescription (the prescriber must be an active vet of the practice).
 pub async fn prescribe(
     tx: &mut TenantTx,
     patient: Uuid,
     new: &NewPrescription,
 ) -> Result<Prescription, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::patients::fetch(tx, patient).await?;
+    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    within_life("starts_on", new.starts_on, born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
-    require_member(tx, new.prescriber, "prescriber_id").await?;
+    require_duty(tx, new.prescriber, Duty::Prescriber, "prescriber_id").await?;
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into prescriptions (practice_id, id, patient_id, encounter_id, drug, dose, route,
@@ -519,9 +538,10 @@ pub async fn vaccinate(
     new: &NewVaccination,
 ) -> Result<Vaccination, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::patients::fetch(tx, patient).await?;
+    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    within_life("given_on", new.given_on, born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
-    require_member(tx, new.administered_by, "administered_by").await?;
+    require_duty(tx, new.administered_by, Duty::Clinician, "administered_by").await?;
     if new
         .lot_expires_on
         .is_some_and(|expiry| expiry < new.given_on)

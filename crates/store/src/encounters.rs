@@ -6,8 +6,13 @@
 //! clock then marks it finalised. The database enforces the lock (encounter_guard):
 //! after it, the only change is an addendum, which names its author and time and
 //! leaves the original as it was. Reading an encounter is itself audited (`read`).
+//!
+//! A write answers with the whole record only to a writer who may also read it (and
+//! that answer is audited as a read); anyone else gets the id and status alone, so
+//! `records.write` is never a way round `records.read`.
 
 use crate::audit::{AuditEvent, record};
+use crate::members::{Duty, require_duty};
 use crate::{Db, StoreError, TenantTx};
 use chrono::{DateTime, Utc};
 use paddock_domain::{EncounterKind, Permission, UserId};
@@ -37,7 +42,7 @@ pub struct NewEncounter {
     pub kind: EncounterKind,
     /// When the visit started.
     pub started_at: DateTime<Utc>,
-    /// The vet in charge (a member of the practice).
+    /// The vet in charge (a clinician of the practice).
     pub attending: Option<UserId>,
     /// Why the patient came.
     pub reason: Option<String>,
@@ -85,6 +90,36 @@ impl Encounter {
     pub fn is_editable(&self, now: DateTime<Utc>) -> bool {
         self.status == "open" && self.lock_after > now
     }
+}
+
+/// What a write of an encounter answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum WrittenEncounter {
+    /// The whole encounter with its addenda, for a writer holding `records.read`
+    /// (the answer is audited as a `read`).
+    Record(Box<Encounter>),
+    /// Only which encounter and where it stands, for a writer without `records.read`.
+    EncounterReceipt(EncounterReceipt),
+}
+
+impl WrittenEncounter {
+    /// The encounter's id.
+    pub fn id(&self) -> Uuid {
+        match self {
+            WrittenEncounter::Record(encounter) => encounter.id,
+            WrittenEncounter::EncounterReceipt(receipt) => receipt.id,
+        }
+    }
+}
+
+/// The id and status of an encounter, without its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct EncounterReceipt {
+    /// Its id.
+    pub id: Uuid,
+    /// `open` or `finalised`.
+    pub status: String,
 }
 
 /// A correction to a finalised encounter.
@@ -158,9 +193,14 @@ const ENCOUNTER_SELECT: &str = "select e.id, e.patient_id, e.kind, e.started_at,
 /// Opens an encounter for a live patient.
 pub async fn create(tx: &mut TenantTx, new: &NewEncounter) -> Result<Encounter, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::patients::fetch(tx, new.patient_id).await?;
+    let patient = crate::patients::fetch(tx, new.patient_id).await?;
+    paddock_domain::patient::within_life(
+        "started_at",
+        new.started_at.date_naive(),
+        patient.date_of_birth,
+    )?;
     if let Some(vet) = new.attending {
-        require_member(tx, vet, "attending_id").await?;
+        require_duty(tx, vet, Duty::Clinician, "attending_id").await?;
     }
     let id = Uuid::now_v7();
     sqlx::query(
@@ -184,28 +224,6 @@ pub async fn create(tx: &mut TenantTx, new: &NewEncounter) -> Result<Encounter, 
     fetch(tx, id).await
 }
 
-/// Refuses a user id that is not an active member of this practice (as a field error).
-pub(crate) async fn require_member(
-    tx: &mut TenantTx,
-    user: UserId,
-    field: &'static str,
-) -> Result<(), StoreError> {
-    let member: bool = sqlx::query_scalar(
-        "select exists (select 1 from memberships where user_id = $1 and status = 'active')",
-    )
-    .bind(user.as_uuid())
-    .fetch_one(tx.conn())
-    .await?;
-    if member {
-        Ok(())
-    } else {
-        Err(
-            paddock_domain::FieldError::new(field, "is not an active member of this practice")
-                .into(),
-        )
-    }
-}
-
 async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
     let row: EncounterRow = sqlx::query_as(&format!(
         "{ENCOUNTER_SELECT} where e.id = $1
@@ -224,6 +242,21 @@ async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
     .fetch_all(tx.conn())
     .await?;
     Ok(row.into_encounter(addenda))
+}
+
+/// What a write answers: the record (audited as a `read`) when the writer may read
+/// it, else only its id and status.
+async fn answer(tx: &mut TenantTx, id: Uuid) -> Result<WrittenEncounter, StoreError> {
+    if tx.require(Permission::RecordsRead).is_ok() {
+        return Ok(WrittenEncounter::Record(Box::new(get(tx, id).await?)));
+    }
+    let receipt: EncounterReceipt =
+        sqlx::query_as("select id, status from encounters where id = $1")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound("encounter"))?;
+    Ok(WrittenEncounter::EncounterReceipt(receipt))
 }
 
 /// One encounter with its addenda (`records.read`); the view is audited as a `read`.
@@ -260,11 +293,11 @@ pub async fn update(
     reason: Option<&str>,
     attending: Option<UserId>,
     soap: &Soap,
-) -> Result<Encounter, StoreError> {
+) -> Result<WrittenEncounter, StoreError> {
     tx.require(Permission::RecordsWrite)?;
     fetch(tx, id).await?;
     if let Some(vet) = attending {
-        require_member(tx, vet, "attending_id").await?;
+        require_duty(tx, vet, Duty::Clinician, "attending_id").await?;
     }
     sqlx::query(
         "update encounters set reason = $2, attending_id = $3, subjective = $4, objective = $5,
@@ -280,7 +313,7 @@ pub async fn update(
     .bind(&soap.plan)
     .execute(tx.conn())
     .await?;
-    fetch(tx, id).await
+    answer(tx, id).await
 }
 
 /// Finalises (signs) an encounter, locking it (`records.finalise`).
@@ -288,7 +321,7 @@ pub async fn finalise(
     tx: &mut TenantTx,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Encounter, StoreError> {
+) -> Result<WrittenEncounter, StoreError> {
     tx.require(Permission::RecordsFinalise)?;
     let encounter = fetch(tx, id).await?;
     if encounter.status == "finalised" {
@@ -306,7 +339,7 @@ pub async fn finalise(
     .bind(by)
     .execute(tx.conn())
     .await?;
-    fetch(tx, id).await
+    answer(tx, id).await
 }
 
 /// Adds an addendum to a finalised encounter (`records.write`); its author is the actor.
@@ -314,7 +347,7 @@ pub async fn add_addendum(
     tx: &mut TenantTx,
     encounter: Uuid,
     body: &str,
-) -> Result<Encounter, StoreError> {
+) -> Result<WrittenEncounter, StoreError> {
     tx.require(Permission::RecordsWrite)?;
     fetch(tx, encounter).await?;
     sqlx::query(
@@ -326,7 +359,7 @@ pub async fn add_addendum(
     .bind(body)
     .execute(tx.conn())
     .await?;
-    fetch(tx, encounter).await
+    answer(tx, encounter).await
 }
 
 impl Db {

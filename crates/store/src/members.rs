@@ -110,3 +110,61 @@ pub async fn own_password_hash(tx: &mut TenantTx) -> Result<Option<String>, Stor
             .await?;
     Ok(hash.flatten())
 }
+
+/// What a member named on a clinical record or a booking must be able to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// Sees patients: attends an encounter, gives a vaccine, is booked. A clinician is
+    /// a member whose role writes medical records (the `/api/v1/clinicians` list).
+    Clinician,
+    /// Prescribes: a vet, i.e. a member whose role may finalise (sign) records;
+    /// technicians record but do not prescribe.
+    Prescriber,
+}
+
+impl Duty {
+    /// The permission the member's role must grant.
+    pub const fn permission(self) -> Permission {
+        match self {
+            Duty::Clinician => Permission::RecordsWrite,
+            Duty::Prescriber => Permission::RecordsFinalise,
+        }
+    }
+
+    fn refusal(self) -> &'static str {
+        match self {
+            Duty::Clinician => {
+                "is not an active clinician of this practice (see /api/v1/clinicians)"
+            }
+            Duty::Prescriber => {
+                "is not an active vet of this practice (prescribing needs a role that may finalise records)"
+            }
+        }
+    }
+}
+
+/// Refuses, as a field error on `field`, a user who is not an active member of this
+/// practice whose role carries `duty`'s permission. Every store function that names a
+/// member on a record or a booking asks here, so pages and API agree.
+pub(crate) async fn require_duty(
+    tx: &mut TenantTx,
+    user: UserId,
+    duty: Duty,
+    field: &'static str,
+) -> Result<(), StoreError> {
+    let able: bool = sqlx::query_scalar(
+        "select exists (
+           select 1 from memberships m
+             join role_permissions g on g.practice_id = m.practice_id and g.role_id = m.role_id
+            where m.user_id = $1 and m.status = 'active' and g.permission = $2)",
+    )
+    .bind(user.as_uuid())
+    .bind(duty.permission().as_str())
+    .fetch_one(tx.conn())
+    .await?;
+    if able {
+        Ok(())
+    } else {
+        Err(paddock_domain::FieldError::new(field, duty.refusal()).into())
+    }
+}

@@ -52,9 +52,15 @@ impl Cursor {
             return Err(invalid());
         }
         let (id, key) = bytes.split_at(16);
+        let key = String::from_utf8(key.to_vec()).map_err(|_| invalid())?;
+        // No list's key holds a control character (names and times are refused with
+        // one), so a cursor that does was not made here; a NUL would reach SQL.
+        if key.chars().any(char::is_control) {
+            return Err(invalid());
+        }
         Ok(Self {
             id: Uuid::from_slice(id).map_err(|_| invalid())?,
-            key: String::from_utf8(key.to_vec()).map_err(|_| invalid())?,
+            key,
         })
     }
 }
@@ -118,6 +124,8 @@ mod tests {
         for text in ["", "!!", "AAAA", "not a cursor"] {
             assert!(Cursor::decode("cursor", text).is_err(), "{text}");
         }
+        let forged = Cursor::after("a\0b", Uuid::now_v7()).encode();
+        assert!(Cursor::decode("cursor", &forged).is_err());
     }
 
     #[test]

@@ -299,7 +299,15 @@ pub async fn set_owners(
 ) -> Result<Vec<Owner>, StoreError> {
     tx.require(Permission::PatientsWrite)?;
     check_owners(owners)?;
-    fetch(tx, patient).await?;
+    // Replacements of one patient's owners take turns: without the row lock, two
+    // concurrent delete-then-insert runs collide on the owner keys (or deadlock).
+    let live: Option<Uuid> = sqlx::query_scalar(
+        "select id from patients where id = $1 and deleted_at is null for update",
+    )
+    .bind(patient)
+    .fetch_optional(tx.conn())
+    .await?;
+    live.ok_or(StoreError::NotFound("patient"))?;
     sqlx::query("delete from patient_owners where patient_id = $1")
         .bind(patient)
         .execute(tx.conn())
@@ -359,7 +367,7 @@ pub async fn search(
     after: Option<&Cursor>,
 ) -> Result<Page<Patient>, StoreError> {
     tx.require(Permission::PatientsRead)?;
-    let query = search.and_then(SearchQuery::parse);
+    let query = SearchQuery::read(search)?;
     // Up to two branches, each already in page order and cut at the page size: the
     // patients matched directly (walking the name index), and those of matching owners.
     let (direct, through_owner) = match &query {

@@ -10,6 +10,9 @@ use utoipa::ToSchema;
 
 /// The settings, each within the range the database also enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+// Like every request body: a field we do not know (a `practice_id`, say) is refused,
+// never silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct RecordSettings {
     /// Hours after creation an open encounter locks by itself (1-720, default 24).
     pub encounter_lock_hours: i32,

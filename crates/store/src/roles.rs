@@ -126,9 +126,19 @@ fn names(permissions: &PermissionSet) -> Vec<&'static str> {
     permissions.iter().map(|p| p.as_str()).collect()
 }
 
+/// The definition with its name in the one spelling stored (NFKC, single spaces), so
+/// a look-alike of a taken name meets the case-insensitive unique index.
+fn normalised(definition: &RoleDefinition) -> Result<RoleDefinition, StoreError> {
+    Ok(RoleDefinition {
+        name: paddock_domain::field::unique_name("name", &definition.name, 1, 100)?,
+        permissions: definition.permissions.clone(),
+    })
+}
+
 /// Creates a custom role (staff managers only, granting only what they hold).
 pub async fn create(tx: &mut TenantTx, definition: &RoleDefinition) -> Result<Role, StoreError> {
     require_holds(tx, &definition.permissions)?;
+    let definition = &normalised(definition)?;
     let id = RoleId::new();
     sqlx::query("insert into roles (practice_id, id, name) values ($1, $2, $3)")
         .bind(tx.practice_id().as_uuid())
@@ -163,6 +173,7 @@ pub async fn update(
     let old = find(tx, id).await?.ok_or(StoreError::NotFound("role"))?;
     require_holds(tx, &old.permissions)?;
     require_holds(tx, &definition.permissions)?;
+    let definition = &normalised(definition)?;
     if old.builtin.is_some() {
         return Err(StoreError::Conflict(paddock_domain::FieldError::new(
             "role_id",

@@ -24,6 +24,18 @@ pub enum SearchQuery {
 }
 
 impl SearchQuery {
+    /// Reads an optional search box as every list must: control characters (a NUL,
+    /// which PostgreSQL cannot even hold in text) are refused as an error on `q`.
+    pub fn read(raw: Option<&str>) -> Result<Option<Self>, paddock_domain::FieldError> {
+        match raw {
+            Some(raw) => {
+                paddock_domain::field::no_control_characters("q", raw)?;
+                Ok(Self::parse(raw))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Reads a search box; `None` for a blank one.
     pub fn parse(raw: &str) -> Option<Self> {
         let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");

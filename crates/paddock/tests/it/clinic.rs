@@ -202,3 +202,44 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     slot.resource_id = Some(room.id);
     appointments::book(tx, &slot).await.unwrap();
 }
+
+/// A new member of practice A with the built-in `role`, joined through an invitation
+/// (the store's public door); returns their user id.
+pub async fn colleague(world: &crate::world::World, role: paddock_domain::BuiltinRole) -> UserId {
+    use paddock_store::{RequestMeta, invitations, roles};
+    let now = Utc::now();
+    let meta = RequestMeta::system("colleague");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    let role_id = roles::list(&mut tx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.builtin == Some(role))
+        .unwrap()
+        .id;
+    let email = format!("{}.colleague@riverside.example", role.key());
+    let email = paddock_domain::Email::parse("email", &email).unwrap();
+    let invited = invitations::create(&mut tx, &email, role_id, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let acceptor = invitations::Acceptor::New {
+        display_name: paddock_domain::DisplayName::parse("name", "Colleague").unwrap(),
+        password_hash: crate::world::test_hasher()
+            .hash(
+                &paddock_passwords::check_new_password(
+                    "password",
+                    crate::world::TEST_PASSWORD,
+                    &[],
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap(),
+    };
+    let (user, _) = invitations::accept(&world.app, &invited.token, acceptor, now, &meta)
+        .await
+        .unwrap()
+        .unwrap();
+    user
+}

@@ -882,3 +882,174 @@ async fn clinic_pages_a_refused_encounter_keeps_the_notes_and_writes_nothing() {
     assert!(page.body.contains("21.9 kg") && page.body.contains("38.9 °C"));
     assert!(page.body.contains("id=\"notes-form\""), "open: editable");
 }
+
+/// Practice A's `read` events about `entity`, as their `view` (or `null`).
+async fn read_views(world: &World, entity: Uuid) -> Vec<serde_json::Value> {
+    let meta = RequestMeta::system("reads");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    let rows: Vec<Option<serde_json::Value>> = sqlx::query_scalar(
+        "select changes::jsonb from audit_events where action = 'read' and entity_id = $1 order by id",
+    )
+    .bind(entity)
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    rows.into_iter()
+        .map(|c| c.map(|c| c["view"].clone()).unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn clinic_pages_viewing_the_chart_or_an_encounter_page_writes_read_events() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let rex = rex(&env.world).await.id;
+    let encounter = rex_encounter(&env.world, rex).await;
+    let before = read_views(&env.world, rex).await;
+    let encounter_reads = read_views(&env.world, encounter).await.len();
+    let chart = get(&env, &format!("/patients/{rex}"), &admin).await;
+    assert_eq!(chart.status, StatusCode::OK);
+    let mut expected = before.clone();
+    expected.push(json!("chart"));
+    assert_eq!(read_views(&env.world, rex).await, expected);
+    let page = get(&env, &format!("/encounters/{encounter}"), &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        read_views(&env.world, encounter).await.len(),
+        encounter_reads + 1
+    );
+}
+
+#[tokio::test]
+async fn clinic_pages_a_nul_byte_in_a_search_a_cursor_or_a_form_is_the_forms_error() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let cursor = paddock_store::page::Cursor::after("a\0b", Uuid::now_v7()).encode();
+    for path in [
+        "/patients?q=a%00b".to_owned(),
+        "/clients?q=a%00b".to_owned(),
+        "/clients?q=a%1Bb".to_owned(),
+        "/appointments/new?q=a%00b".to_owned(),
+        format!("/patients?cursor={cursor}"),
+        format!("/clients?cursor={cursor}"),
+    ] {
+        let page = get(&env, &path, &admin).await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {}",
+            page.body
+        );
+        assert_plain_html(&page);
+        assert!(
+            page.body.contains("must not contain control characters")
+                || page.body.contains("is not a cursor of this list"),
+            "{path}: {}",
+            page.body
+        );
+    }
+    let refused = post(
+        &env,
+        "/clients",
+        &admin,
+        &[("given_name", "Jo"), ("family_name", "Nul\u{0}l")],
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("must not contain control characters"));
+    let rex = rex(&env.world).await.id;
+    let refused = post(
+        &env,
+        &format!("/patients/{rex}/encounters"),
+        &admin,
+        &[
+            ("kind", "consultation"),
+            ("date", "2026-11-28"),
+            ("time", "09:30"),
+            ("subjective", "Ate a sock\u{0}"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("must not contain control characters"));
+}
+
+#[tokio::test]
+async fn clinic_pages_an_encounter_started_before_birth_or_in_the_future_is_refused() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let rex = rex(&env.world).await.id;
+    let path = format!("/patients/{rex}/encounters");
+    let tomorrow = (paddock_domain::Clock::now(env.clock.as_ref()) + Duration::days(1))
+        .date_naive()
+        .to_string();
+    for day in ["1900-01-01", tomorrow.as_str()] {
+        let refused = post(
+            &env,
+            &path,
+            &admin,
+            &[
+                ("kind", "consultation"),
+                ("date", day),
+                ("time", "09:30"),
+                ("reason", "Dated"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{day}: {}",
+            refused.body
+        );
+        assert!(
+            refused.body.contains("Started at:") || refused.body.contains("Date:"),
+            "{}",
+            refused.body
+        );
+    }
+    let chart = get(&env, &format!("/patients/{rex}"), &admin).await;
+    assert!(!chart.body.contains("Dated"), "nothing was written");
+}
+
+#[tokio::test]
+async fn clinic_pages_the_appointment_book_shows_the_patients_name_without_a_link_to_the_record() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (status, role, _) = env
+        .send(
+            "POST",
+            "/api/v1/roles",
+            Some(json!({"name": "Rota", "permissions": ["appointments.read"]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let rota = env
+        .join_with_role(
+            &admin,
+            "rota@riverside.example",
+            role["id"].as_str().unwrap(),
+        )
+        .await;
+    let rex = rex(&env.world).await.id;
+    // The fixture books Rex on 4 January 2027.
+    let page = get(&env, "/appointments?day=2027-01-04", &rota).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Rex"), "{}", page.body);
+    assert!(
+        !page.body.contains(&format!("/patients/{rex}")),
+        "no link without patients.read"
+    );
+}

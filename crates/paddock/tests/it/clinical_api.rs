@@ -644,11 +644,22 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
     assert!(reads_of(&env, patient).await.is_empty());
-    for path in [
-        format!("/api/v1/patients/{patient}/chart"),
-        format!("/api/v1/patients/{patient}/vitals"),
-        format!("/api/v1/encounters/{}", id(&encounter)),
-    ] {
+    let parts = [
+        "vitals",
+        "encounters",
+        "problems",
+        "allergies",
+        "prescriptions",
+        "vaccinations",
+    ];
+    let mut paths = vec![format!("/api/v1/patients/{patient}/chart")];
+    paths.extend(
+        parts
+            .iter()
+            .map(|part| format!("/api/v1/patients/{patient}/{part}")),
+    );
+    paths.push(format!("/api/v1/encounters/{}", id(&encounter)));
+    for path in paths {
         let (status, _, _) = env.send("GET", &path, None, Some(&admin)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
@@ -657,7 +668,9 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
         .into_iter()
         .map(|c| c["view"].clone())
         .collect();
-    assert_eq!(views, [json!("chart"), json!("vitals")]);
+    let mut expected = vec![json!("chart")];
+    expected.extend(parts.iter().map(|part| json!(part)));
+    assert_eq!(views, expected);
     assert_eq!(reads_of(&env, id(&encounter)).await.len(), 1);
     // A refused read writes nothing.
     let desk = env
@@ -672,7 +685,7 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(reads_of(&env, patient).await.len(), 2);
+    assert_eq!(reads_of(&env, patient).await.len(), 7);
 }
 
 #[tokio::test]
@@ -717,6 +730,27 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
                 ("DELETE", format!("/api/v1/patients/{p}"), None),
                 ("GET", format!("/api/v1/patients/{p}/chart"), None),
                 ("GET", format!("/api/v1/patients/{p}/owners"), None),
+                ("GET", format!("/api/v1/patients/{p}/encounters"), None),
+                ("GET", format!("/api/v1/patients/{p}/vitals"), None),
+                ("GET", format!("/api/v1/patients/{p}/problems"), None),
+                ("GET", format!("/api/v1/patients/{p}/allergies"), None),
+                ("GET", format!("/api/v1/patients/{p}/prescriptions"), None),
+                ("GET", format!("/api/v1/patients/{p}/vaccinations"), None),
+                (
+                    "POST",
+                    format!("/api/v1/patients/{p}/problems"),
+                    Some(json!({"description": "x"})),
+                ),
+                (
+                    "POST",
+                    format!("/api/v1/patients/{p}/prescriptions"),
+                    Some(json!({"drug": "x", "dose": "1", "route": "oral", "frequency": "daily"})),
+                ),
+                (
+                    "POST",
+                    format!("/api/v1/patients/{p}/vaccinations"),
+                    Some(json!({"vaccine": "x", "lot_number": "1"})),
+                ),
                 (
                     "POST",
                     format!("/api/v1/patients/{p}/encounters"),
@@ -739,6 +773,11 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
                     Some(json!({"plan": "x"})),
                 ),
                 ("POST", format!("/api/v1/encounters/{e}/finalise"), None),
+                (
+                    "POST",
+                    format!("/api/v1/encounters/{e}/addenda"),
+                    Some(json!({"body": "x"})),
+                ),
                 ("GET", format!("/api/v1/appointments/{a}"), None),
                 (
                     "POST",
@@ -879,4 +918,596 @@ async fn the_front_desk_sees_whom_it_can_book_without_the_staff_permission() {
         .collect();
     // Clinicians only: the admin and the nurse, not the receptionist.
     assert_eq!(roles, ["Practice admin", "Technician"]);
+}
+
+/// Creates a custom role granting `permissions`, invites `email` with it, and signs
+/// them in.
+async fn member_with(env: &Env, admin: &Session, email: &str, permissions: &[&str]) -> Session {
+    let (status, role, _) = env
+        .send(
+            "POST",
+            "/api/v1/roles",
+            Some(json!({"name": format!("Custom {email}"), "permissions": permissions})),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    env.join_with_role(admin, email, id(&role)).await
+}
+
+/// The signed-in member's user id.
+async fn user_id(env: &Env, s: &Session) -> String {
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(s)).await;
+    me["user"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn writing_an_encounter_without_records_read_answers_only_its_id_and_status() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    // A scribe may write and sign, but not read, the record.
+    let scribe = member_with(
+        &env,
+        &admin,
+        "scribe@riverside.example",
+        &["records.write", "records.finalise", "patients.read"],
+    )
+    .await;
+    let (_, dog) = client_and_dog(&env, &admin, "Quill", "Inky").await;
+    let (_, encounter) = open_encounter(&env, &admin, id(&dog)).await;
+    let path = format!("/api/v1/encounters/{}", id(&encounter));
+    let reads_before = reads_of(&env, id(&encounter)).await.len();
+
+    let brief = |body: &Value| {
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let (status, edited, _) = env
+        .send(
+            "PUT",
+            &path,
+            Some(json!({"plan": "Recheck in 10 days"})),
+            Some(&scribe),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(brief(&edited), ["id", "status"], "{edited}");
+    assert_eq!(edited["status"], "open");
+    let (status, finalised, _) = env
+        .send("POST", &format!("{path}/finalise"), None, Some(&scribe))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{finalised}");
+    assert_eq!(brief(&finalised), ["id", "status"], "{finalised}");
+    assert_eq!(finalised["status"], "finalised");
+    let (status, added, _) = env
+        .send(
+            "POST",
+            &format!("{path}/addenda"),
+            Some(json!({"body": "Owner phoned: better."})),
+            Some(&scribe),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(brief(&added), ["id", "status"], "{added}");
+    // Nothing was shown, so nothing was read.
+    assert_eq!(reads_of(&env, id(&encounter)).await.len(), reads_before);
+
+    // Whoever may read gets the whole record back, and that read is on the trail.
+    let (status, full, _) = env
+        .send(
+            "POST",
+            &format!("{path}/addenda"),
+            Some(json!({"body": "Second note."})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{full}");
+    assert_eq!(full["soap"]["plan"], "Recheck in 10 days");
+    assert_eq!(full["addenda"].as_array().unwrap().len(), 2);
+    assert_eq!(reads_of(&env, id(&encounter)).await.len(), reads_before + 1);
+}
+
+#[tokio::test]
+async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_booked_clinician() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let tech = env
+        .join_as(&admin, "nurse@riverside.example", "Technician")
+        .await;
+    let desk = env
+        .join_as(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    let vet = env
+        .join_as(&admin, "vet@riverside.example", "Veterinarian")
+        .await;
+    let desk_id = user_id(&env, &desk).await;
+    let tech_id = user_id(&env, &tech).await;
+    let vet_id = user_id(&env, &vet).await;
+    let (_, dog) = client_and_dog(&env, &admin, "Naylor", "Biscuit").await;
+    let patient = id(&dog);
+    let rx = |prescriber: &str| {
+        json!({"drug": "Meloxicam 1.5 mg/ml", "dose": "0.5 ml", "route": "oral",
+               "frequency": "once daily", "prescriber_id": prescriber})
+    };
+    let shot = |giver: &str| json!({"vaccine": "Nobivac L4", "lot_number": "L4-1", "administered_by": giver});
+    let refused = [
+        (
+            "POST",
+            format!("/api/v1/patients/{patient}/prescriptions"),
+            rx(&desk_id),
+            "prescriber_id",
+        ),
+        // A technician records, but does not prescribe.
+        (
+            "POST",
+            format!("/api/v1/patients/{patient}/prescriptions"),
+            rx(&tech_id),
+            "prescriber_id",
+        ),
+        (
+            "POST",
+            format!("/api/v1/patients/{patient}/vaccinations"),
+            shot(&desk_id),
+            "administered_by",
+        ),
+        (
+            "POST",
+            format!("/api/v1/patients/{patient}/encounters"),
+            json!({"attending_id": desk_id}),
+            "attending_id",
+        ),
+        (
+            "POST",
+            "/api/v1/appointments".to_owned(),
+            json!({"patient_id": patient, "staff_id": desk_id, "starts_at": "2027-03-15T09:00:00Z",
+                "ends_at": "2027-03-15T09:15:00Z"}),
+            "staff_id",
+        ),
+    ];
+    for (method, path, body, field) in refused {
+        let (status, problem, _) = env.send(method, &path, Some(body), Some(&tech)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {problem}"
+        );
+        assert_eq!(fields(&problem), [field], "{path}");
+    }
+    let (_, encounter) = open_encounter(&env, &tech, patient).await;
+    let (status, problem, _) = env
+        .send(
+            "PUT",
+            &format!("/api/v1/encounters/{}", id(&encounter)),
+            Some(json!({"attending_id": desk_id})),
+            Some(&tech),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["attending_id"]);
+    // Nothing of it was written.
+    let (_, written, _) = env
+        .send(
+            "GET",
+            &format!("/api/v1/patients/{patient}/prescriptions"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(written, json!([]));
+
+    // The right people are accepted.
+    for (path, body) in [
+        (
+            format!("/api/v1/patients/{patient}/prescriptions"),
+            rx(&vet_id),
+        ),
+        (
+            format!("/api/v1/patients/{patient}/vaccinations"),
+            shot(&tech_id),
+        ),
+        (
+            format!("/api/v1/patients/{patient}/encounters"),
+            json!({"attending_id": vet_id}),
+        ),
+    ] {
+        let (status, body, _) = env.send("POST", &path, Some(body), Some(&tech)).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {body}");
+    }
+    let (status, booked, _) = env
+        .send(
+            "POST",
+            "/api/v1/appointments",
+            Some(json!({"patient_id": patient, "staff_id": tech_id,
+                        "starts_at": "2027-03-15T09:00:00Z", "ends_at": "2027-03-15T09:15:00Z"})),
+            Some(&desk),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+}
+
+#[tokio::test]
+async fn a_finalised_encounter_takes_no_new_prescriptions_problems_vaccinations_or_vitals() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, dog) = client_and_dog(&env, &admin, "Okafor", "Pickle").await;
+    let patient = id(&dog);
+    let (_, encounter) = open_encounter(&env, &admin, patient).await;
+    let encounter = id(&encounter).to_owned();
+    let (status, _, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/encounters/{encounter}/finalise"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds = [
+        (
+            "prescriptions",
+            json!({"drug": "Amoxicillin 250 mg", "dose": "1 tablet", "route": "oral",
+                                 "frequency": "twice daily"}),
+        ),
+        ("problems", json!({"description": "Otitis externa"})),
+        (
+            "vaccinations",
+            json!({"vaccine": "Nobivac L4", "lot_number": "L4-9"}),
+        ),
+        ("vitals", json!({"weight_kg": "12.5"})),
+    ];
+    for (kind, body) in &kinds {
+        let mut linked = body.clone();
+        linked["encounter_id"] = json!(encounter);
+        let path = format!("/api/v1/patients/{patient}/{kind}");
+        let (status, problem, _) = env.send("POST", &path, Some(linked), Some(&admin)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{kind}: {problem}");
+        assert_eq!(problem["code"], "record_locked", "{kind}");
+        let (_, listed, _) = env.send("GET", &path, None, Some(&admin)).await;
+        assert_eq!(listed, json!([]), "{kind}: nothing was written");
+        // Not linked to the closed visit, the entry is fine.
+        let (status, body, _) = env
+            .send("POST", &path, Some(body.clone()), Some(&admin))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
+    }
+}
+
+/// Registers a client (no patient) through the API.
+async fn client_only(env: &Env, s: &Session, family: &str) -> Value {
+    let (status, client, _) = env
+        .send(
+            "POST",
+            "/api/v1/clients",
+            Some(json!({"given_name": "Sam", "family_name": family})),
+            Some(s),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    client
+}
+
+/// Registers a chipless dog owned by `client`; returns the patient.
+async fn dog_of(env: &Env, s: &Session, client: &Value, name: &str, born: Option<&str>) -> Value {
+    let (status, patient, _) = env
+        .send(
+            "POST",
+            "/api/v1/patients",
+            Some(
+                json!({"name": name, "species": "Canine", "date_of_birth": born,
+                        "owners": [{"client_id": client["id"], "primary": true}]}),
+            ),
+            Some(s),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{patient}");
+    patient
+}
+
+/// The owners body making `primary` the primary owner and `other` a second owner.
+fn owners_body(primary: &str, other: &str) -> Value {
+    json!({"owners": [{"client_id": primary, "primary": true}, {"client_id": other, "primary": false}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_owner_replacements_each_answer_200_or_a_clean_409() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (first, dog) = client_and_dog(&env, &admin, "Race", "Dash").await;
+    let second = client_only(&env, &admin, "Runner").await;
+    let path = format!("/api/v1/patients/{}/owners", id(&dog));
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let router = env.router.clone();
+        let (a, b) = (id(&first).to_owned(), id(&second).to_owned());
+        let body = if i % 2 == 0 {
+            owners_body(&a, &b)
+        } else {
+            owners_body(&b, &a)
+        };
+        let request = axum::http::Request::put(&path)
+            .header("cookie", format!("__Host-paddock_session={}", admin.cookie))
+            .header("x-csrf-token", &admin.csrf)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        requests.spawn(async move {
+            use tower::ServiceExt;
+            router.oneshot(request).await.unwrap().status()
+        });
+    }
+    let statuses: Vec<StatusCode> = requests.join_all().await;
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
+    // Whatever won, the patient has two owners, exactly one primary.
+    let (_, owners, _) = env.send("GET", &path, None, Some(&admin)).await;
+    let owners = owners.as_array().unwrap();
+    assert_eq!(owners.len(), 2, "{owners:?}");
+    assert_eq!(owners.iter().filter(|o| o["primary"] == true).count(), 1);
+}
+
+/// A cursor (as the lists encode them) whose key holds a NUL byte.
+fn cursor_with_nul() -> String {
+    paddock_store::page::Cursor::after("a\0b", uuid::Uuid::now_v7()).encode()
+}
+
+#[tokio::test]
+async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (client, dog) = client_and_dog(&env, &admin, "Null", "Byte").await;
+    let cursor = cursor_with_nul();
+    for (path, field) in [
+        ("/api/v1/patients?q=a%00b".to_owned(), "q"),
+        ("/api/v1/clients?q=a%00b".to_owned(), "q"),
+        ("/api/v1/patients?q=a%01b".to_owned(), "q"),
+        (format!("/api/v1/patients?cursor={cursor}"), "cursor"),
+        (format!("/api/v1/clients?cursor={cursor}"), "cursor"),
+    ] {
+        let (status, problem, _) = env.send("GET", &path, None, Some(&admin)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {problem}"
+        );
+        assert_eq!(fields(&problem), [field], "{path}");
+    }
+    let patient = id(&dog);
+    for (method, path, body, field) in [
+        (
+            "POST",
+            "/api/v1/clients".to_owned(),
+            json!({"given_name": "Jo\u{0}", "family_name": "Null"}),
+            "given_name",
+        ),
+        (
+            "PUT",
+            format!("/api/v1/clients/{}", id(&client)),
+            json!({"given_name": "Jo", "family_name": "Null", "address": "1 Lane\u{0}"}),
+            "address",
+        ),
+        (
+            "PUT",
+            format!("/api/v1/patients/{patient}"),
+            json!({"name": "Byte", "species": "Can\u{0}ine"}),
+            "species",
+        ),
+        (
+            "POST",
+            format!("/api/v1/patients/{patient}/encounters"),
+            json!({"subjective": "Ate a sock\u{0}"}),
+            "subjective",
+        ),
+        (
+            "POST",
+            format!("/api/v1/patients/{patient}/allergies"),
+            json!({"substance": "Penicillin", "reaction": "Hives\u{7}", "severity": "mild"}),
+            "reaction",
+        ),
+    ] {
+        let (status, problem, _) = env.send(method, &path, Some(body), Some(&admin)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {problem}"
+        );
+        assert_eq!(fields(&problem), [field], "{path}");
+    }
+    // Line breaks and tabs in multi-line text stay allowed.
+    let (status, body, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/patients/{patient}/encounters"),
+            Some(json!({"subjective": "Line one\r\n\tline two"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["soap"]["subjective"], "Line one\n\tline two");
+}
+
+#[tokio::test]
+async fn the_records_settings_refuse_an_unknown_field_such_as_practice_id() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (status, problem, _) = env
+        .send(
+            "PUT",
+            "/api/v1/settings/records",
+            Some(
+                json!({"encounter_lock_hours": 48, "record_retention_days": 3650,
+                        "appointment_retention_days": 365,
+                        "practice_id": env.world.b.id.as_uuid()}),
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (_, settings, _) = env
+        .send("GET", "/api/v1/settings/records", None, Some(&admin))
+        .await;
+    assert_eq!(settings["encounter_lock_hours"], 24, "nothing was saved");
+}
+
+#[tokio::test]
+async fn clinical_dates_before_the_patients_birth_or_in_the_future_are_a_422() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let client = client_only(&env, &admin, "Young").await;
+    let pup = dog_of(&env, &admin, &client, "Sprout", Some("2020-06-01")).await;
+    let pup = id(&pup);
+    let no_birthday = dog_of(&env, &admin, &client, "Stray", None).await;
+    let stray = id(&no_birthday);
+    let future =
+        (paddock_domain::Clock::now(env.clock.as_ref()) + chrono::Duration::hours(1)).to_rfc3339();
+    let tomorrow = (paddock_domain::Clock::now(env.clock.as_ref()) + chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    let cases = [
+        (
+            pup,
+            "encounters",
+            json!({"started_at": "1900-01-01T09:00:00Z"}),
+            "started_at",
+        ),
+        (
+            pup,
+            "encounters",
+            json!({"started_at": "2020-05-31T09:00:00Z"}),
+            "started_at",
+        ),
+        (
+            stray,
+            "encounters",
+            json!({"started_at": "1900-01-01T09:00:00Z"}),
+            "started_at",
+        ),
+        (
+            pup,
+            "encounters",
+            json!({"started_at": future}),
+            "started_at",
+        ),
+        (
+            pup,
+            "vitals",
+            json!({"weight_kg": "3", "recorded_at": "2019-01-01T09:00:00Z"}),
+            "recorded_at",
+        ),
+        (
+            pup,
+            "vaccinations",
+            json!({"vaccine": "DHP", "lot_number": "1", "given_on": "2019-01-01"}),
+            "given_on",
+        ),
+        (
+            pup,
+            "problems",
+            json!({"description": "Limp", "onset_on": "2019-01-01"}),
+            "onset_on",
+        ),
+        (
+            pup,
+            "problems",
+            json!({"description": "Limp", "onset_on": tomorrow}),
+            "onset_on",
+        ),
+        (
+            pup,
+            "prescriptions",
+            json!({"drug": "X", "dose": "1", "route": "oral", "frequency": "daily",
+                                       "starts_on": "2019-01-01"}),
+            "starts_on",
+        ),
+    ];
+    for (patient, kind, body, field) in cases {
+        let path = format!("/api/v1/patients/{patient}/{kind}");
+        let (status, problem, _) = env
+            .send("POST", &path, Some(body.clone()), Some(&admin))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{kind} {body}: {problem}"
+        );
+        assert_eq!(fields(&problem), [field], "{kind} {body}");
+    }
+    // The day it was born is within its life.
+    let (status, body, _) = env
+        .send(
+            "POST",
+            &format!("/api/v1/patients/{pup}/encounters"),
+            Some(json!({"started_at": "2020-06-01T10:00:00Z"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn the_front_desk_sees_the_patients_name_in_the_appointment_list() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    // Only the appointment book: no patient or clinical permission at all.
+    let book_only = member_with(
+        &env,
+        &admin,
+        "rota@riverside.example",
+        &["appointments.read"],
+    )
+    .await;
+    let (status, day, _) = env
+        .send(
+            "GET",
+            "/api/v1/appointments?from=2027-01-04T00:00:00Z&to=2027-01-05T00:00:00Z",
+            None,
+            Some(&book_only),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{day}");
+    assert_eq!(day["items"][0]["patient_name"], "Rex", "{day}");
+    assert!(day["items"][0].get("soap").is_none());
+}
+
+#[tokio::test]
+async fn a_resource_name_that_only_looks_different_from_a_taken_one_is_refused() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    // The fixture has "Consult room 1".
+    for lookalike in [
+        "consult ROOM 1",
+        "Consult\u{a0}room 1",
+        " Consult  room １ ",
+    ] {
+        let (status, body, _) = env
+            .send(
+                "POST",
+                "/api/v1/resources",
+                Some(json!({"name": lookalike, "kind": "room"})),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{lookalike:?}: {body}");
+        assert_eq!(fields(&body), ["name"]);
+    }
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/resources",
+            Some(json!({"name": "Dental\u{a0} suite", "kind": "room"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["name"], "Dental suite");
 }

@@ -5,7 +5,7 @@
 use crate::clinic::{booking, client_with_dog, nine_am};
 use crate::world::two_practices;
 use chrono::{Duration, Utc};
-use paddock_domain::EncounterKind;
+use paddock_domain::{BuiltinRole, EncounterKind};
 use paddock_store::appointments;
 use paddock_store::encounters::{self, NewEncounter, Soap};
 use paddock_store::{RequestMeta, StoreError};
@@ -66,19 +66,49 @@ async fn concurrent_overlapping_bookings_of_one_vet_leave_exactly_one() {
 #[tokio::test]
 async fn the_other_practice_can_book_the_same_time_and_so_can_a_colleague() {
     let world = two_practices().await;
+    let colleague = crate::clinic::colleague(&world, BuiltinRole::Veterinarian).await;
+    let meta = RequestMeta::system("b");
+    // Practice A's admin, practice B's admin and A's colleague, all at 09:00: three
+    // different people, so three bookings, none of them a clash.
+    let mut booked = Vec::new();
     for (principal, vet) in [
         (&world.a.principal, world.a.admin),
         (&world.b.principal, world.b.admin),
+        (&world.a.principal, colleague),
     ] {
-        let mut tx = world
-            .app
-            .begin(principal, &RequestMeta::system("b"))
-            .await
-            .unwrap();
-        appointments::book(&mut tx, &booking(None, Some(vet), nine_am(), 30))
-            .await
-            .unwrap();
+        let mut tx = world.app.begin(principal, &meta).await.unwrap();
+        let result = appointments::book(&mut tx, &booking(None, Some(vet), nine_am(), 30)).await;
+        let appointment = match result {
+            Ok(appointment) => appointment,
+            Err(error) => panic!("booking {vet:?} was refused: {error:?}"),
+        };
+        assert_eq!(appointment.staff_id, Some(vet.as_uuid()));
+        assert_eq!(appointment.starts_at, nine_am());
         tx.commit().await.unwrap();
+        booked.push(appointment.id);
+    }
+    // Each practice sees its own bookings at that time, and only those.
+    for (principal, expected) in [
+        (&world.a.principal, vec![booked[0], booked[2]]),
+        (&world.b.principal, vec![booked[1]]),
+    ] {
+        let mut tx = world.app.begin(principal, &meta).await.unwrap();
+        let range = appointments::RangeQuery {
+            from: Some(nine_am()),
+            to: Some(nine_am() + Duration::minutes(30)),
+            ..appointments::RangeQuery::default()
+        };
+        let mut found: Vec<_> = appointments::list(&mut tx, &range, 50, None)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        found.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(found, expected);
     }
 }
 

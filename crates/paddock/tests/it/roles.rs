@@ -243,3 +243,36 @@ async fn another_practices_role_answers_like_an_unknown_one() {
         (unknown.0, &unknown.1["code"])
     );
 }
+
+#[tokio::test]
+async fn a_role_name_that_only_looks_different_from_a_taken_one_is_refused() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    // A non-breaking space, a different case, doubled or full-width look-alikes of
+    // the built-in "Practice admin".
+    for lookalike in [
+        "Practice\u{a0}admin",
+        "practice ADMIN",
+        "Practice   admin",
+        "Ｐｒａｃｔｉｃｅ admin",
+    ] {
+        let (status, body) = create_role(&env, &admin, lookalike, &["records.read"]).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{lookalike:?}: {body}");
+        assert_eq!(body["errors"][0]["field"], "name", "{body}");
+    }
+    // A new name is stored normalised, and its look-alikes are taken from then on.
+    let (status, body) =
+        create_role(&env, &admin, "  Night\u{a0}  nurse ", &["records.read"]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["name"], "Night nurse");
+    let (status, _) = create_role(&env, &admin, "NIGHT NURSE", &["records.read"]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let named_admin = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().to_lowercase().contains("admin"))
+        .count();
+    assert_eq!(named_admin, 1, "{roles}");
+}

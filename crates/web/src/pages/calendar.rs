@@ -368,6 +368,17 @@ pub(super) async fn new_page(
     if q.chars().count() > MAX_SEARCH {
         q = q.chars().take(MAX_SEARCH).collect();
     }
+    // A control character is the form's error, and no search runs (the store would
+    // refuse it too, as an error page).
+    let mut errors = FieldMessages::none();
+    let status = match paddock_domain::field::no_control_characters("q", &q) {
+        Ok(()) => StatusCode::OK,
+        Err(error) => {
+            errors.extend([error]);
+            q.clear();
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
     render_booking(
         &state,
         &page,
@@ -375,10 +386,10 @@ pub(super) async fn new_page(
         BookingState {
             form,
             q,
-            errors: FieldMessages::none(),
+            errors,
             clash: None,
         },
-        StatusCode::OK,
+        status,
     )
     .await
 }

@@ -13,7 +13,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use paddock_domain::field::{bounded_text, note_text};
+use paddock_domain::field::{bounded_text, no_control_characters, note_text};
 use paddock_domain::{Email, Permission, Phone};
 use paddock_store::clients::{self, Client, ClientDetails};
 use paddock_store::page::{self as paging, Cursor};
@@ -90,6 +90,8 @@ impl ListQuery {
         if q.chars().count() > MAX_SEARCH {
             errors.add("q", format!("must be at most {MAX_SEARCH} characters"));
         }
+        // The store refuses it too; here it becomes the list's own message.
+        errors.check(no_control_characters("q", &q));
         let limit = errors
             .check(paging::limit("limit", pairs.get("limit")))
             .unwrap_or(paging::DEFAULT_LIMIT);

@@ -185,11 +185,23 @@ struct NewRecord {
     temperature: Option<TemperatureC>,
 }
 
-fn parse_new(form: &EncounterForm, patient: Uuid) -> Result<NewRecord, FieldMessages> {
+fn parse_new(
+    form: &EncounterForm,
+    patient: Uuid,
+    now: DateTime<Utc>,
+) -> Result<NewRecord, FieldMessages> {
     let mut errors = FieldMessages::none();
     let kind = errors.check(EncounterKind::parse("kind", &form.kind));
     let day = errors.check(date("date", &form.date));
     let at = errors.check(time("time", &form.time));
+    // The API's rule; the store adds the patient's date of birth.
+    if let (Some(day), Some(at)) = (day, at) {
+        errors.check(paddock_domain::patient::not_in_future(
+            "date",
+            day.and_time(at).and_utc(),
+            now,
+        ));
+    }
     let attending = errors.check(optional_id("attending_id", &form.attending_id));
     let reason = errors.check(optional_text("reason", &form.reason, MAX_REASON));
     let soap = parse_soap(
@@ -238,7 +250,7 @@ pub(super) async fn create_submit(
     page.auth.principal.require(Permission::RecordsWrite)?;
     let patient = path_id(&id)?;
     let form = input.into_form();
-    let record = match parse_new(&form, patient) {
+    let record = match parse_new(&form, patient, state.auth.clock.now()) {
         Ok(record) => record,
         Err(errors) => {
             return render_new(

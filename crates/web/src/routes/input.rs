@@ -3,14 +3,15 @@
 //! the caller's field name, so a request collects all of them into one 422.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use paddock_domain::field::{bounded_text, note_text};
+use paddock_domain::field::{bounded_text, no_control_characters, note_text};
 use paddock_domain::{FieldError, FieldErrors};
 use paddock_store::page::{self, Cursor};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// A query string's parameters, each known and given at most once; empty values count
-/// as absent (forms send empty fields).
+/// A query string's parameters, each known and given at most once, none holding a
+/// control character (checked here once for every list); empty values count as
+/// absent (forms send empty fields).
 #[derive(Debug, Default)]
 pub struct Params(BTreeMap<String, String>);
 
@@ -33,6 +34,8 @@ impl Params {
                 errors
                     .0
                     .push(FieldError::new(name.clone(), "must be given at most once"));
+            } else if let Err(error) = no_control_characters(name, value) {
+                errors.0.push(error);
             } else if !value.trim().is_empty() {
                 params.insert(name.clone(), value.trim().to_owned());
             }
@@ -175,6 +178,14 @@ mod tests {
             Params::parse(&pairs(&[("q", "a"), ("q", "b"), ("sort", "x")]), &["q"]).unwrap_err();
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["q", "sort"]);
+    }
+
+    #[test]
+    fn a_control_character_in_any_value_is_refused_naming_the_parameter() {
+        for value in ["a\0b", "a\u{1b}b", "a\nb"] {
+            let errors = Params::parse(&pairs(&[("q", value)]), &["q"]).unwrap_err();
+            assert_eq!(errors.0[0].field, "q", "{value:?}");
+        }
     }
 
     #[test]

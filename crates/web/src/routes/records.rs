@@ -1,7 +1,8 @@
 //! Medical records: encounters with SOAP notes (edit while open, finalise, addenda),
 //! vital signs, problems and diagnoses, allergies, prescriptions and vaccinations.
 //! Reads need `records.read` and are audited; writes need `records.write`;
-//! finalising needs `records.finalise`.
+//! finalising needs `records.finalise`. A write of an encounter answers with the
+//! record only to a writer who may read it ([`WrittenEncounter`]).
 
 use super::in_practice;
 use super::input::{
@@ -13,6 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use paddock_domain::patient::not_in_future;
 use paddock_domain::{
     AllergySeverity, CodeSystem, EncounterKind, FieldError, FieldErrors, PerMinute,
     PrescriptionStatus, ProblemKind, Route, TemperatureC, UserId, WeightKg,
@@ -22,7 +24,7 @@ use paddock_store::clinical::{
     self, Allergy, NewAllergy, NewPrescription, NewProblem, NewVaccination, NewVitals,
     Prescription, Problem, Vaccination, Vitals,
 };
-use paddock_store::encounters::{self, Encounter, NewEncounter, Soap};
+use paddock_store::encounters::{self, Encounter, NewEncounter, Soap, WrittenEncounter};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -128,11 +130,7 @@ pub async fn open_encounter(
         .unwrap_or(EncounterKind::Consultation);
     let started_at =
         optional_with(&mut errors, "started_at", &body.started_at, time).unwrap_or(now);
-    if started_at > now + chrono::Duration::minutes(5) {
-        errors
-            .0
-            .push(FieldError::new("started_at", "must not be in the future"));
-    }
+    errors.check(not_in_future("started_at", started_at, now));
     let attending = optional_with(&mut errors, "attending_id", &body.attending_id, user);
     let reason = optional(&mut errors, "reason", &body.reason, 500);
     let soap = body.soap(&mut errors);
@@ -177,7 +175,7 @@ pub async fn get_encounter(
 #[utoipa::path(put, path = "/api/v1/encounters/{id}", tag = "records", request_body = EncounterBody,
     params(("id" = Uuid, Path, description = "Encounter id")),
     responses(
-        (status = 200, description = "Updated", body = Encounter),
+        (status = 200, description = "Updated: the encounter with `records.read`, else its id and status", body = WrittenEncounter),
         (status = 404, description = "No such encounter", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Locked: add an addendum instead", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -188,7 +186,7 @@ pub async fn edit_encounter(
     auth: Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<EncounterBody>,
-) -> Result<Json<Encounter>, AppError> {
+) -> Result<Json<WrittenEncounter>, AppError> {
     let mut errors = FieldErrors::default();
     for (field, given) in [("kind", &body.kind), ("started_at", &body.started_at)] {
         if given.is_some() {
@@ -213,7 +211,7 @@ pub async fn edit_encounter(
 #[utoipa::path(post, path = "/api/v1/encounters/{id}/finalise", tag = "records",
     params(("id" = Uuid, Path, description = "Encounter id")),
     responses(
-        (status = 200, description = "Finalised", body = Encounter),
+        (status = 200, description = "Finalised: the encounter with `records.read`, else its id and status", body = WrittenEncounter),
         (status = 403, description = "Needs records.finalise", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already finalised", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
@@ -222,7 +220,7 @@ pub async fn finalise(
     Meta(meta): Meta,
     auth: Auth,
     Path(id): Path<Uuid>,
-) -> Result<Json<Encounter>, AppError> {
+) -> Result<Json<WrittenEncounter>, AppError> {
     let encounter = in_practice(&state, &auth, &meta, async |tx| {
         encounters::finalise(tx, id, state.auth.clock.now()).await
     })
@@ -242,7 +240,7 @@ pub struct AddendumBody {
 #[utoipa::path(post, path = "/api/v1/encounters/{id}/addenda", tag = "records", request_body = AddendumBody,
     params(("id" = Uuid, Path, description = "Encounter id")),
     responses(
-        (status = 201, description = "Added; the encounter with all its addenda", body = Encounter),
+        (status = 201, description = "Added; the encounter with all its addenda with `records.read`, else its id and status", body = WrittenEncounter),
         (status = 409, description = "The encounter is still open: edit it instead", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty text", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
@@ -252,7 +250,7 @@ pub async fn add_addendum(
     auth: Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<AddendumBody>,
-) -> Result<(StatusCode, Json<Encounter>), AppError> {
+) -> Result<(StatusCode, Json<WrittenEncounter>), AppError> {
     let mut errors = FieldErrors::default();
     let text = optional_note(&mut errors, "body", &body.body, SOAP_MAX);
     if text.is_none() && errors.0.is_empty() {
@@ -321,11 +319,7 @@ pub async fn record_vitals(
     let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
     let recorded_at: DateTime<Utc> =
         optional_with(&mut errors, "recorded_at", &body.recorded_at, time).unwrap_or(now);
-    if recorded_at > now + chrono::Duration::minutes(5) {
-        errors
-            .0
-            .push(FieldError::new("recorded_at", "must not be in the future"));
-    }
+    errors.check(not_in_future("recorded_at", recorded_at, now));
     let weight = optional_with(&mut errors, "weight_kg", &body.weight_kg, WeightKg::parse);
     let temperature = optional_with(
         &mut errors,
@@ -454,6 +448,12 @@ pub async fn add_problem(
         }
     };
     let onset_on = optional_with(&mut errors, "onset_on", &body.onset_on, date);
+    let today = state.auth.clock.now().date_naive();
+    if onset_on.is_some_and(|onset| onset > today) {
+        errors
+            .0
+            .push(FieldError::new("onset_on", "must not be in the future"));
+    }
     errors.into_result()?;
     let new = NewProblem {
         encounter_id,
@@ -641,7 +641,7 @@ pub async fn list_prescriptions(
 #[utoipa::path(post, path = "/api/v1/patients/{id}/prescriptions", tag = "records", request_body = PrescriptionBody,
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
-        (status = 201, description = "Written", body = Prescription),
+        (status = 201, description = "WrittenEncounter", body = Prescription),
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn prescribe(
