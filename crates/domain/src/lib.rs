@@ -13,6 +13,7 @@
 )]
 
 pub mod auth;
+pub mod calendar;
 pub mod clock;
 pub mod codes;
 pub mod contact;

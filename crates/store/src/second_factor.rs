@@ -85,10 +85,12 @@ pub async fn factors_of(
 }
 
 /// Stores a new sealed value of `factor` (TOTP secret or phone number) as an enrolment
-/// in progress; the confirmed factor, if any, keeps working until [`confirm`].
+/// in progress; the confirmed factor, if any, keeps working until [`confirm`]. A secret
+/// was issued, so it is audited in `practice_id`, in the same transaction.
 pub async fn set_unconfirmed(
     db: &Db,
     user_id: UserId,
+    practice_id: PracticeId,
     factor: Factor,
     sealed: &[u8],
     now: DateTime<Utc>,
@@ -111,6 +113,21 @@ pub async fn set_unconfirmed(
         .bind(now)
         .execute(tx.conn())
         .await?;
+    let name = match factor {
+        Factor::Totp => "totp",
+        Factor::Sms => "sms",
+    };
+    let event = AuditEvent::on("second_factor_enrol_start", "user", user_id.as_uuid())
+        .with_changes(serde_json::json!({ "factor": name }));
+    insert_event(
+        tx.conn(),
+        practice_id,
+        Some(user_id.as_uuid()),
+        None,
+        event,
+        meta,
+    )
+    .await?;
     tx.commit().await
 }
 

@@ -3,6 +3,11 @@
 //! A session belongs to one practice (switching practice starts a new one). It ends
 //! when idle too long, at its absolute expiry, at logout, or when the member is
 //! deactivated; every request re-checks all of that and the membership itself.
+//!
+//! A session is one sign-in: whatever replaces it (a practice switch, the completed
+//! second factor, a re-authentication) gets a new token but keeps the sign-in's time,
+//! absolute expiry and temporary flag, and is never fresher about the password than
+//! what it replaces, so no replacement can stand in for typing the password.
 
 use crate::audit::{AuditEvent, record};
 use crate::auth_tx::AuthTx;
@@ -12,7 +17,7 @@ use crate::tenant::{Actor, TenantTx};
 use crate::token::{csrf_for, hex, random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError};
 use chrono::{DateTime, Duration, Utc};
-use paddock_domain::{PracticeId, UserId};
+use paddock_domain::{FieldError, PracticeId, UserId};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -44,6 +49,8 @@ pub struct SessionAuth {
     pub csrf_hash: Vec<u8>,
     /// When the password was last re-entered in this session (or at sign-in).
     pub reauthenticated_at: DateTime<Utc>,
+    /// When the sign-in it continues happened.
+    pub created_at: DateTime<Utc>,
     /// When it ends at the latest.
     pub expires_at: DateTime<Utc>,
     /// Whether it is a temporary (shared computer) session.
@@ -118,6 +125,7 @@ struct SessionRow {
     temporary: bool,
     second_factor_pending: bool,
     idle_seconds: i32,
+    created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     reauthenticated_at: Option<DateTime<Utc>>,
@@ -137,6 +145,7 @@ impl SessionRow {
             csrf_hash: self.csrf_hash,
             // A session that never entered a password counts as never re-authenticated.
             reauthenticated_at: self.reauthenticated_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            created_at: self.created_at,
             expires_at: self.expires_at,
             temporary: self.temporary,
             second_factor_pending: self.second_factor_pending,
@@ -144,7 +153,7 @@ impl SessionRow {
     }
 }
 
-const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, temporary, second_factor_pending, idle_seconds, last_seen_at, expires_at, reauthenticated_at";
+const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, temporary, second_factor_pending, idle_seconds, created_at, last_seen_at, expires_at, reauthenticated_at";
 
 /// The session behind a cookie token, if it is alive and its membership active.
 /// Counts as activity: the idle timer restarts (written at most once a minute).
@@ -218,15 +227,162 @@ pub async fn end(
     stamp(db, auth, sql, now, "logout", meta).await
 }
 
-/// Records that the password was re-entered in this session just now.
+/// Records that the password was re-entered just now: a privilege change, so the
+/// session continues under a new token (the old one ends) with the same limits.
 pub async fn reauthenticated(
     db: &Db,
     auth: &SessionAuth,
     now: DateTime<Utc>,
     meta: &RequestMeta,
-) -> Result<(), StoreError> {
-    let sql = "update sessions set reauthenticated_at = $2 where id = $1";
-    stamp(db, auth, sql, now, "reauth", meta).await
+) -> Result<IssuedSession, StoreError> {
+    renew(db, auth, Renewal::Reauthenticated, now, meta).await
+}
+
+/// Why a session continues under a new token.
+#[derive(Debug, Clone, Copy)]
+enum Renewal {
+    /// The password was re-entered.
+    Reauthenticated,
+    /// The second factor was completed, by `method`.
+    SecondFactor(&'static str),
+}
+
+/// Replaces the session by a new one (new token and CSRF token) that keeps its
+/// sign-in time, expiry, temporary flag and idle limit, in one transaction with the
+/// audit event; the old token stops working at once.
+async fn renew(
+    db: &Db,
+    auth: &SessionAuth,
+    renewal: Renewal,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<IssuedSession, StoreError> {
+    let token = random_token();
+    let csrf_token = csrf_for(&token);
+    let session_id = Uuid::now_v7();
+    let mut tx = db.begin(&auth.principal, meta).await?;
+    let revoked =
+        sqlx::query("update sessions set revoked_at = $2 where id = $1 and revoked_at is null")
+            .bind(auth.session_id)
+            .bind(now)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+    if revoked == 0 {
+        // Ended meanwhile (logout, deactivation, a concurrent renewal).
+        return Err(StoreError::NotFound("session"));
+    }
+    let (reauthenticated, completes_second_factor) = match renewal {
+        Renewal::Reauthenticated => (true, false),
+        Renewal::SecondFactor(_) => (false, true),
+    };
+    let renewed: Option<(DateTime<Utc>, bool, bool)> = sqlx::query_as(
+        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending,
+                               idle_seconds, created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
+         select practice_id, $2, user_id, $3, $4, temporary, second_factor_pending and not $8,
+                idle_seconds, created_at, $5, expires_at,
+                case when $7 then $5 else reauthenticated_at end, $6::inet, $9
+           from sessions where id = $1
+         returning expires_at, temporary, second_factor_pending",
+    )
+    .bind(auth.session_id)
+    .bind(session_id)
+    .bind(token_hash(&token))
+    .bind(token_hash(&csrf_token))
+    .bind(now)
+    .bind(meta.ip.map(|ip| ip.to_string()))
+    .bind(reauthenticated)
+    .bind(completes_second_factor)
+    .bind(meta.user_agent.as_deref())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((expires_at, temporary, second_factor_pending)) = renewed else {
+        return Err(StoreError::NotFound("session"));
+    };
+    let event = match renewal {
+        Renewal::Reauthenticated => AuditEvent::on("reauth", "session", session_id),
+        Renewal::SecondFactor(method) => AuditEvent::on("second_factor", "session", session_id)
+            .with_changes(serde_json::json!({ "method": method })),
+    };
+    record(&mut tx, event, None).await?;
+    tx.commit().await?;
+    Ok(IssuedSession {
+        session_id,
+        token,
+        csrf_token,
+        expires_at,
+        temporary,
+        second_factor_pending,
+    })
+}
+
+/// Moves the person of `from` into `target`: `from` ends, and a new session starts
+/// there continuing the same sign-in (its time, absolute expiry, temporary flag and
+/// re-authentication time, never fresher), within the stricter of the two practices'
+/// limits. Switching cannot stand in for the password or extend a session's life.
+pub async fn switch(
+    db: &Db,
+    from: &SessionAuth,
+    target: &PracticeOption,
+    second_factor_pending: bool,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<IssuedSession, StoreError> {
+    if target.practice_id == from.principal.practice_id() {
+        return Err(StoreError::Conflict(FieldError::new(
+            "practice_id",
+            "is the practice this session is already in",
+        )));
+    }
+    // The old session ends first: should the new one fail, the person signs in again,
+    // rather than holding two sessions.
+    end(db, from, now, meta).await?;
+    let token = random_token();
+    let csrf_token = csrf_for(&token);
+    let session_id = Uuid::now_v7();
+    let expires_at = from
+        .expires_at
+        .min(target.sessions.expires_at(from.created_at, from.temporary));
+    // A session that never entered a password stays that way (see `into_auth`).
+    let reauthenticated_at =
+        Some(from.reauthenticated_at).filter(|at| *at > DateTime::<Utc>::MIN_UTC);
+    let idle_seconds = i32::try_from(target.sessions.idle.num_seconds()).unwrap_or(i32::MAX);
+    let user_id = from.principal.user_id();
+    let mut tx = TenantTx::begin(db.pool(), target.practice_id, Actor::System, meta).await?;
+    tx.attribute_to(user_id).await?;
+    sqlx::query(
+        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending, idle_seconds,
+                               created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::inet, $14)",
+    )
+    .bind(target.practice_id.as_uuid())
+    .bind(session_id)
+    .bind(user_id.as_uuid())
+    .bind(token_hash(&token))
+    .bind(token_hash(&csrf_token))
+    .bind(from.temporary)
+    .bind(second_factor_pending)
+    .bind(idle_seconds)
+    .bind(from.created_at)
+    .bind(now)
+    .bind(expires_at)
+    .bind(reauthenticated_at)
+    .bind(meta.ip.map(|ip| ip.to_string()))
+    .bind(meta.user_agent.as_deref())
+    .execute(tx.conn())
+    .await?;
+    let event = AuditEvent::on("login", "session", session_id)
+        .with_changes(serde_json::json!({ "temporary": from.temporary, "switched": true }));
+    record(&mut tx, event, Some(user_id.as_uuid())).await?;
+    tx.commit().await?;
+    Ok(IssuedSession {
+        session_id,
+        token,
+        csrf_token,
+        expires_at,
+        temporary: from.temporary,
+        second_factor_pending,
+    })
 }
 
 /// Runs `sql` (session id as $1, `now` as $2) on the session and audits `action`, in
@@ -254,6 +410,21 @@ async fn stamp(
     tx.commit().await
 }
 
+/// Records that an access token (a bearer credential of its own) was issued from the
+/// session, valid for `expires_in` seconds.
+pub async fn access_token_issued(
+    db: &Db,
+    auth: &SessionAuth,
+    expires_in: i64,
+    meta: &RequestMeta,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin(&auth.principal, meta).await?;
+    let event = AuditEvent::on("access_token_issue", "session", auth.session_id)
+        .with_changes(serde_json::json!({ "expires_in": expires_in }));
+    record(&mut tx, event, None).await?;
+    tx.commit().await
+}
+
 /// Revokes every live session of `user_id` in the transaction's practice; returns how many.
 pub async fn revoke_all(
     tx: &mut TenantTx,
@@ -271,20 +442,15 @@ pub async fn revoke_all(
     Ok(revoked)
 }
 
-/// Marks the session's second factor as done, recording how.
+/// Marks the session's second factor as done, recording how. The sign-in is complete
+/// only now, so it continues under a new token: a cookie planted or seen before the
+/// code never becomes a signed-in session.
 pub async fn complete_second_factor(
     db: &Db,
     auth: &SessionAuth,
     method: &'static str,
+    now: DateTime<Utc>,
     meta: &RequestMeta,
-) -> Result<(), StoreError> {
-    let mut tx = db.begin(&auth.principal, meta).await?;
-    sqlx::query("update sessions set second_factor_pending = false where id = $1")
-        .bind(auth.session_id)
-        .execute(tx.conn())
-        .await?;
-    let event = AuditEvent::on("second_factor", "session", auth.session_id)
-        .with_changes(serde_json::json!({ "method": method }));
-    record(&mut tx, event, None).await?;
-    tx.commit().await
+) -> Result<IssuedSession, StoreError> {
+    renew(db, auth, Renewal::SecondFactor(method), now, meta).await
 }

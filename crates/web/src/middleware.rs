@@ -10,20 +10,74 @@ use axum::response::{IntoResponse, Response};
 /// The request id header, set on every request and echoed on every response.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Drops a client-supplied request id unless it is a short, plain token, so that
-/// nobody can smuggle text into logs or the audit trail through it.
-pub async fn sanitize_request_id(mut request: Request, next: Next) -> Response {
-    let acceptable = request.headers().get(REQUEST_ID).is_some_and(|value| {
+/// A request id the caller sent (a gateway's, say): kept apart from ours, for the log
+/// only, and never in the audit trail.
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
+
+/// The server names every request itself: a caller's `X-Request-Id` is moved out of
+/// the way (kept as [`ClientRequestId`] when it is a short, plain token, so nobody can
+/// smuggle text into the logs through it) before the request-id layer sets ours.
+/// Otherwise a caller could make its events share a request id with someone else's.
+pub async fn set_aside_client_request_id(mut request: Request, next: Next) -> Response {
+    if let Some(value) = request.headers_mut().remove(REQUEST_ID) {
         let bytes = value.as_bytes();
-        (8..=64).contains(&bytes.len())
+        let plain = (8..=64).contains(&bytes.len())
             && bytes
                 .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    });
-    if !acceptable {
-        request.headers_mut().remove(REQUEST_ID);
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if plain && let Ok(text) = value.to_str() {
+            let id = ClientRequestId(text.to_owned());
+            request.extensions_mut().insert(id);
+        }
     }
     next.run(request).await
+}
+
+/// The path of a request as it may be logged: the secret segment of a link sent by
+/// mail (`/invitations/{token}`, `/reset-password/{token}`, an unlock link) is
+/// replaced, so that no token reaches the logs. Ids (UUIDs) and fixed words stay.
+pub fn loggable_path(path: &str) -> String {
+    const BEFORE_SECRETS: &[&str] = &["invitations", "reset-password", "password-reset", "unlock"];
+    const WORDS: &[&str] = &["accept", "revoke"];
+    let mut previous = "";
+    let mut out = Vec::new();
+    for segment in path.split('/') {
+        let secret = BEFORE_SECRETS.contains(&previous)
+            && !segment.is_empty()
+            && !WORDS.contains(&segment)
+            && uuid::Uuid::parse_str(segment).is_err();
+        out.push(if secret { "{token}" } else { segment });
+        previous = segment;
+    }
+    out.join("/")
+}
+
+/// Tells browsers and proxies to keep no copy of an answer to an authenticated request
+/// (a session cookie or a bearer credential): medical records and staff pages must not
+/// linger in the cache of a shared front-desk computer. An answer that chose its own
+/// caching (the public stylesheet) keeps it.
+pub async fn no_store_when_authenticated(request: Request, next: Next) -> Response {
+    let credentialed = request.headers().contains_key(header::AUTHORIZATION)
+        || crate::auth::cookies::session_token(request.headers()).is_some();
+    let mut response = next.run(request).await;
+    if credentialed && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Turns a handler's panic into an internal error: a 500 problem whose cause is logged
+/// with the request id (by [`finish_problem`]) and never shown.
+pub fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    crate::AppError::Internal(format!("a handler panicked: {message}")).into_response()
 }
 
 /// The request id of a request (always present after the request-id layer).

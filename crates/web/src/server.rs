@@ -9,6 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -81,18 +82,7 @@ fn api_router() -> OpenApiRouter<AppState> {
 pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
     let (router, api) = api_router().split_for_parts();
     let api = std::sync::Arc::new(api);
-    let request_id = HeaderName::from_static(REQUEST_ID);
-    let layers = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn(middleware::sanitize_request_id))
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            // The path only: query strings may carry tokens.
-            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(),
-                request_id = %middleware::request_id(request))
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id))
-        .into_inner();
-    let mut router = router
+    let router = router
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {
@@ -102,14 +92,47 @@ pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
         )
         .merge(crate::pages::router())
         .fallback(middleware::not_found)
-        .with_state(state)
+        .with_state(state);
+    with_layers(router, config)
+}
+
+/// The layers every answer passes through, around `router`: request ids, tracing,
+/// limits, panics caught, problem+json, no caching of authenticated answers, security
+/// headers.
+fn with_layers(router: Router, config: &HttpConfig) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let layers = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(
+            middleware::set_aside_client_request_id,
+        ))
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                // The path only (query strings may carry tokens), with mailed tokens redacted.
+                let client_request_id = request
+                    .extensions()
+                    .get::<middleware::ClientRequestId>()
+                    .map(|id| id.0.as_str());
+                tracing::info_span!("http", method = %request.method(),
+                path = %middleware::loggable_path(request.uri().path()),
+                request_id = %middleware::request_id(request), client_request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .into_inner();
+    let mut router = router
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
-        .layer(axum::middleware::from_fn(middleware::finish_problem));
+        // Inside the problem pass, so a panic's cause is logged with the request id.
+        .layer(CatchPanicLayer::custom(middleware::panic_answer))
+        .layer(axum::middleware::from_fn(middleware::finish_problem))
+        .layer(axum::middleware::from_fn(
+            middleware::no_store_when_authenticated,
+        ));
     for (name, value) in middleware::security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
@@ -132,6 +155,45 @@ pub async fn serve(
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_500_problem_with_the_request_id_only() {
+        let router = axum::Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                let secret = "patient Rex, owner's phone 07700 900123";
+                if !secret.is_empty() {
+                    panic!("unexpected state: {secret}");
+                }
+                "unreachable"
+            }),
+        );
+        let router = super::with_layers(router, &super::HttpConfig::default());
+        let response = router
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["code"], "internal_error");
+        assert_eq!(body["request_id"], request_id.as_str());
+        assert!(!text.contains("Rex") && !text.contains("panick"), "{text}");
+    }
+
     /// Every API change shows up in review as a change of this snapshot
     /// (`cargo insta review`, or INSTA_UPDATE=always, to accept one).
     #[test]

@@ -334,7 +334,7 @@ async fn audit_api_filters_narrow_the_list() {
     let to_first = s.events(&format!("to={}", first.replace('+', "%2B"))).await;
     assert!(to_first.is_empty(), "{to_first:?}");
     assert!(
-        s.events("from=2999-01-01T00:00:00Z").await.is_empty(),
+        s.events("from=2199-01-01T00:00:00Z").await.is_empty(),
         "nothing in the future"
     );
     assert_eq!(

@@ -15,7 +15,7 @@ use crate::world::{
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use http_body_util::BodyExt;
 use paddock_domain::{
     BuiltinRole, Clock, DisplayName, Email, ManualClock, Permission, PermissionSet, PracticeId,
@@ -996,10 +996,14 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
     let mut su = PgConnection::connect(&env.world.db.admin_url())
         .await
         .unwrap();
-    let stored: Vec<Vec<u8>> = sqlx::query_scalar("select token_hash from account_unlocks")
-        .fetch_all(&mut su)
-        .await
-        .unwrap();
+    // Practice B's admin holds a fixture link of their own: only A's admin's count here.
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar(
+        "select token_hash from account_unlocks
+          where user_id = (select id from users where email = 'admin@riverside.example')",
+    )
+    .fetch_all(&mut su)
+    .await
+    .unwrap();
     assert_eq!(stored, vec![paddock_store::token::token_hash(&token)]);
 
     let unlock = |token: &str| json!({"token": token});
@@ -1879,7 +1883,8 @@ async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_sec
             &session.cookie_csrf(),
         )
         .await;
-    assert_eq!(reauth.status, StatusCode::NO_CONTENT, "{}", reauth.body);
+    // Re-authentication renews the session: continue with the new cookie.
+    let session = Session::from_answer(&reauth);
 
     let no_csrf = client.post_json(KEYS, &request, &session.cookie()).await;
     assert_problem(&no_csrf, StatusCode::FORBIDDEN, "csrf_failed");
@@ -2028,4 +2033,555 @@ async fn an_api_key_cannot_be_created_with_a_scope_its_creator_lacks() {
     .await;
     assert!(narrower.is_ok(), "{narrower:?}");
     tx.rollback().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------
+// Issue 12: practice switching, renewed sessions, audit of security actions,
+// server-side request ids, no caching of authenticated answers
+// ---------------------------------------------------------------------------------
+
+const SWITCH: &str = "/api/v1/auth/switch";
+
+impl Session {
+    /// The session a sign-in, switch or renewal answer started (it must set the cookie).
+    fn from_answer(answer: &Answer) -> Session {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let set_cookie = answer
+            .header("set-cookie")
+            .expect("a new session cookie")
+            .to_owned();
+        Session {
+            token: cookie_value(&set_cookie),
+            csrf: answer.body["csrf_token"].as_str().unwrap().to_owned(),
+            set_cookie,
+            body: answer.body.clone(),
+        }
+    }
+
+    /// When the session ends, to the microsecond (as the database keeps it).
+    fn expires_at(&self) -> DateTime<Utc> {
+        let at: DateTime<Utc> = self.body["expires_at"].as_str().unwrap().parse().unwrap();
+        at.trunc_subsecs(6)
+    }
+}
+
+impl Client {
+    /// Switches `session` to `practice` (must answer 200): the new session.
+    async fn switch(&self, session: &Session, practice: PracticeId) -> Session {
+        let answer = self
+            .post_json(
+                SWITCH,
+                &json!({"practice_id": practice.as_uuid()}),
+                &session.cookie_csrf(),
+            )
+            .await;
+        Session::from_answer(&answer)
+    }
+}
+
+/// A third practice, Hillside, whose admin is practice A's admin (the same person).
+async fn hillside(world: &World) -> PracticeId {
+    create_practice(
+        &world.admin,
+        &world.app,
+        "Hillside Cat Clinic",
+        RIVERSIDE_ADMIN,
+    )
+    .await
+    .id
+}
+
+fn key_request() -> Value {
+    json!({"name": "lab integration", "scopes": ["clients.read"], "expires_in_days": 30})
+}
+
+#[tokio::test]
+async fn switching_practice_does_not_refresh_reauthentication() {
+    let (world, clock, client) = setup().await;
+    let hillside = hillside(&world).await;
+    let session = client
+        .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
+        .await;
+    clock.advance(Duration::minutes(11));
+    let stale = client
+        .post_json(KEYS, &key_request(), &session.cookie_csrf())
+        .await;
+    assert_problem(&stale, StatusCode::FORBIDDEN, "reauth_required");
+
+    // Someone at the unlocked front-desk browser switches instead of typing the password.
+    let moved = client.switch(&session, hillside).await;
+    let there = client
+        .post_json(KEYS, &key_request(), &moved.cookie_csrf())
+        .await;
+    assert_problem(&there, StatusCode::FORBIDDEN, "reauth_required");
+    let back = client.switch(&moved, world.a.id).await;
+    let home = client
+        .post_json(KEYS, &key_request(), &back.cookie_csrf())
+        .await;
+    assert_problem(&home, StatusCode::FORBIDDEN, "reauth_required");
+
+    // The password itself still unlocks the switched session.
+    let reauth = client
+        .post_json(
+            REAUTH,
+            &json!({"password": TEST_PASSWORD}),
+            &back.cookie_csrf(),
+        )
+        .await;
+    let renewed = Session::from_answer(&reauth);
+    let created = client
+        .post_json(KEYS, &key_request(), &renewed.cookie_csrf())
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+}
+
+#[tokio::test]
+async fn switching_practice_does_not_extend_a_temporary_sessions_absolute_limit() {
+    let (world, clock, client) = setup().await;
+    let hillside = hillside(&world).await;
+    let start = clock.now();
+    let session = client
+        .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD,
+            "temporary": true, "practice_id": world.a.id.as_uuid()}))
+        .await;
+    let limit = (start + Duration::hours(1)).trunc_subsecs(6);
+    assert_eq!(session.expires_at(), limit);
+    for minutes in [20, 20, 10] {
+        clock.advance(Duration::minutes(minutes));
+        assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+    }
+
+    // Switching back and forth would otherwise keep a one-hour session alive for ever.
+    let moved = client.switch(&session, hillside).await;
+    assert_eq!(moved.body["temporary"], true, "{}", moved.body);
+    assert_eq!(moved.expires_at(), limit);
+    assert!(
+        !cookie_attributes(&moved.set_cookie)
+            .iter()
+            .any(|a| a.to_lowercase().starts_with("max-age")),
+        "still a browser-session cookie: {}",
+        moved.set_cookie
+    );
+    clock.advance(Duration::minutes(8));
+    let back = client.switch(&moved, world.a.id).await;
+    assert_eq!(back.expires_at(), limit);
+    assert_eq!(client.me(&back.cookie()).await.status, StatusCode::OK);
+    clock.advance(Duration::minutes(3));
+    let ended = client.me(&back.cookie()).await;
+    assert_problem(&ended, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn switching_practice_does_not_extend_a_sessions_twelve_hour_limit() {
+    let (world, clock, client) = setup().await;
+    let hillside = hillside(&world).await;
+    let start = clock.now();
+    let mut session = client
+        .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
+        .await;
+    let practices = [hillside, world.a.id];
+    // A switch every 20 minutes, for 11 h 40 min: each new session keeps the limit.
+    for step in 0..35 {
+        clock.advance(Duration::minutes(20));
+        session = client.switch(&session, practices[step % 2]).await;
+        assert_eq!(
+            session.expires_at(),
+            (start + Duration::hours(12)).trunc_subsecs(6)
+        );
+    }
+    clock.advance(Duration::minutes(19));
+    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+    clock.advance(Duration::minutes(2));
+    let ended = client.me(&session.cookie()).await;
+    assert_problem(&ended, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn switching_to_the_practice_one_is_in_is_refused_and_keeps_the_session() {
+    let (world, _clock, client) = setup().await;
+    let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let same = client
+        .post_json(
+            SWITCH,
+            &json!({"practice_id": world.a.id.as_uuid()}),
+            &session.cookie_csrf(),
+        )
+        .await;
+    assert_problem(&same, StatusCode::CONFLICT, "conflict");
+    assert!(same.header("set-cookie").is_none());
+    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn re_authentication_issues_a_new_session_cookie_and_ends_the_old_one() {
+    let (_world, clock, client) = setup().await;
+    let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    clock.advance(Duration::minutes(11));
+    let reauth = client
+        .post_json(
+            REAUTH,
+            &json!({"password": TEST_PASSWORD}),
+            &session.cookie_csrf(),
+        )
+        .await;
+    let renewed = Session::from_answer(&reauth);
+    assert_ne!(renewed.token, session.token, "a new session token");
+    assert_ne!(renewed.csrf, session.csrf, "a new CSRF token");
+    // The renewal keeps the session's limits: it is the same sign-in.
+    assert_eq!(renewed.expires_at(), session.expires_at());
+    let old = client.me(&session.cookie()).await;
+    assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(client.me(&renewed.cookie()).await.status, StatusCode::OK);
+    let created = client
+        .post_json(KEYS, &key_request(), &renewed.cookie_csrf())
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+}
+
+#[tokio::test]
+async fn every_security_action_leaves_an_audit_event() {
+    let (world, _clock, client) = setup().await;
+    let hillside = hillside(&world).await;
+    let before = audit_actions(&world, &world.a.principal).await.len();
+    let session = client
+        .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
+        .await;
+    client.access_token(&session).await;
+    let reauth = client
+        .post_json(
+            REAUTH,
+            &json!({"password": TEST_PASSWORD}),
+            &session.cookie_csrf(),
+        )
+        .await;
+    let session = Session::from_answer(&reauth);
+    let enrol = client
+        .post("/api/v1/auth/totp", &session.cookie_csrf())
+        .await;
+    assert_eq!(enrol.status, StatusCode::OK, "{}", enrol.body);
+    let created = client
+        .post_json(KEYS, &key_request(), &session.cookie_csrf())
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let moved = client.switch(&session, hillside).await;
+    let back = client.switch(&moved, world.a.id).await;
+    let out = client.post(LOGOUT, &back.cookie_csrf()).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
+
+    // The inventory of audited security actions: each step above left its event.
+    let actions = audit_actions(&world, &world.a.principal).await;
+    assert_eq!(
+        actions[before..],
+        [
+            "login",
+            "access_token_issue",
+            "reauth",
+            "second_factor_enrol_start",
+            "api_key_create",
+            "logout",
+            "login",
+            "logout",
+        ],
+    );
+    let mut tx = world.app.begin(&world.a.principal, &meta()).await.unwrap();
+    let (entity, changes): (String, Value) = sqlx::query_as(
+        "select entity_type, changes from audit_events
+          where action = 'access_token_issue' order by id desc limit 1",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(entity, "session");
+    assert_eq!(changes["expires_in"], 900, "{changes}");
+}
+
+#[tokio::test]
+async fn an_audit_event_never_carries_a_client_chosen_request_id() {
+    let (world, _clock, client) = setup().await;
+    let chosen = "victim-login-00000001";
+    let answer = client
+        .post_json(
+            LOGIN,
+            &json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD}),
+            &[("x-request-id", chosen.to_owned())],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let issued = answer.header("x-request-id").unwrap().to_owned();
+    assert_ne!(issued, chosen, "the server names its own requests");
+    assert!(Uuid::parse_str(&issued).is_ok(), "{issued}");
+    let rows = audit_rows(&world, &world.a.principal).await;
+    let login = rows.last().unwrap();
+    assert_eq!(login.action, "login");
+    assert_eq!(login.request_id.as_deref(), Some(issued.as_str()));
+    assert!(
+        rows.iter()
+            .all(|row| row.request_id.as_deref() != Some(chosen)),
+        "the caller's id is in the trail"
+    );
+}
+
+#[tokio::test]
+async fn authenticated_api_answers_are_never_cached() {
+    let (_world, _clock, client) = setup().await;
+    let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    for path in [ME, "/api/v1/patients", "/api/v1/members"] {
+        let answer = client.get(path, &session.cookie()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        assert_eq!(answer.header("cache-control"), Some("no-store"), "{path}");
+    }
+    let token = client.access_token(&session).await;
+    let by_token = client.get("/api/v1/clients", &bearer(&token)).await;
+    assert_eq!(by_token.status, StatusCode::OK, "{}", by_token.body);
+    assert_eq!(by_token.header("cache-control"), Some("no-store"));
+    // A refusal to a stale credential is not cached either.
+    let refused = client.get(ME, &bearer("not-a-token")).await;
+    assert_eq!(refused.header("cache-control"), Some("no-store"));
+}
+
+// --- the sign-in and re-authentication pages ---------------------------------------
+
+const LOGIN_COOKIE: &str = "__Host-paddock_login";
+
+/// Percent-encodes a form value (`application/x-www-form-urlencoded`).
+fn form_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                char::from(b).to_string()
+            }
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+impl Answer {
+    /// Every `Set-Cookie` header.
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The value of the `Set-Cookie` for `name`, if the answer sets it.
+    fn cookie_named(&self, name: &str) -> Option<String> {
+        self.set_cookies().into_iter().find_map(|c| {
+            let (n, v) = c.split(';').next()?.trim().split_once('=')?;
+            (n == name).then(|| v.to_owned())
+        })
+    }
+}
+
+impl Client {
+    /// Posts an HTML form with `headers`.
+    async fn post_form(&self, path: &str, fields: &[(&str, &str)], headers: &Headers) -> Answer {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", form_value(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        self.send_text(request.body(Body::from(body)).unwrap())
+            .await
+    }
+
+    /// Like [`Client::send`], keeping the body as text in `body` (a JSON string).
+    async fn send_text(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+
+    /// The sign-in page: its pre-session cookie and the form's hidden token.
+    async fn login_page(&self) -> (String, String) {
+        let page = self
+            .send_text(Request::get("/login").body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let cookie = page
+            .cookie_named(LOGIN_COOKIE)
+            .expect("the sign-in page sets its CSRF cookie");
+        let html = page.body.as_str().unwrap();
+        let token = html
+            .split("name=\"csrf_token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the sign-in form carries a CSRF token")
+            .to_owned();
+        (cookie, token)
+    }
+}
+
+#[tokio::test]
+async fn login_csrf_a_sign_in_form_posted_from_another_site_is_refused() {
+    let (_world, _clock, client) = setup().await;
+    let credentials = [("email", RIVERSIDE_ADMIN), ("password", TEST_PASSWORD)];
+    // Another site's auto-submitting form: no pre-session cookie, no token of ours.
+    let forged = client.post_form("/login", &credentials, &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert!(forged.cookie_named(SESSION_COOKIE).is_none(), "no session");
+
+    let (cookie, token) = client.login_page().await;
+    let login_cookie = [("cookie", format!("{LOGIN_COOKIE}={cookie}"))];
+    let mut with_token = credentials.to_vec();
+    with_token.push(("csrf_token", &token));
+    // A token without the cookie it belongs to, or the cookie with another token.
+    let no_cookie = client.post_form("/login", &with_token, &[]).await;
+    assert_eq!(no_cookie.status, StatusCode::FORBIDDEN);
+    let mut wrong = credentials.to_vec();
+    wrong.push(("csrf_token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    let wrong_token = client.post_form("/login", &wrong, &login_cookie).await;
+    assert_eq!(wrong_token.status, StatusCode::FORBIDDEN);
+    assert!(wrong_token.cookie_named(SESSION_COOKIE).is_none());
+
+    // Our own form, from our own page, signs in.
+    let signed_in = client.post_form("/login", &with_token, &login_cookie).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    assert!(signed_in.cookie_named(SESSION_COOKIE).is_some());
+    let attributes = signed_in
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with(LOGIN_COOKIE))
+        .map(|c| cookie_attributes(&c))
+        .unwrap_or_default();
+    assert!(
+        attributes.iter().any(|a| a == "Max-Age=0"),
+        "the pre-session cookie is spent: {attributes:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_login_csrf_cookie_is_host_prefixed_and_http_only() {
+    let (_world, _clock, client) = setup().await;
+    let page = client
+        .send_text(Request::get("/login").body(Body::empty()).unwrap())
+        .await;
+    let set = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with(LOGIN_COOKIE))
+        .expect("a pre-session cookie");
+    let attributes = cookie_attributes(&set);
+    for expected in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(attributes.iter().any(|a| a == expected), "{set}");
+    }
+    assert!(!set.contains("Domain"), "{set}");
+}
+
+#[tokio::test]
+async fn reauth_never_redirects_off_site_whatever_next_says() {
+    let (_world, _clock, client) = setup().await;
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/%5Cevil.example",
+        "/%2F/evil.example",
+        "/%2f%2fevil.example",
+        "/%09/evil.example",
+        "/./%2Fevil.example",
+        "/.//evil.example",
+        "/a/..//evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        " /staff",
+        "/\u{7f}",
+        "/%7F",
+        "/%00",
+        "/%zz",
+    ] {
+        let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+        let answer = client
+            .post_form(
+                "/reauth",
+                &[
+                    ("csrf_token", &session.csrf),
+                    ("password", TEST_PASSWORD),
+                    ("next", next),
+                ],
+                &session.cookie(),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{next:?}: {}",
+            answer.body
+        );
+        assert_eq!(answer.header("location"), Some("/"), "{next:?}");
+    }
+    let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let answer = client
+        .post_form(
+            "/reauth",
+            &[
+                ("csrf_token", &session.csrf),
+                ("password", TEST_PASSWORD),
+                ("next", "/staff?notice=invited"),
+            ],
+            &session.cookie(),
+        )
+        .await;
+    assert_eq!(answer.header("location"), Some("/staff?notice=invited"));
+    // The page's re-authentication renews the session cookie too.
+    let renewed = answer
+        .cookie_named(SESSION_COOKIE)
+        .expect("a new session cookie");
+    assert_ne!(renewed, session.token);
+    let old = client.me(&session.cookie()).await;
+    assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
+
+    // The page that asks for the password never carries a foreign address either.
+    let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let page = client
+        .send_text(
+            Request::get("/reauth?next=/%09/evil.example")
+                .header("cookie", format!("{SESSION_COOKIE}={}", session.token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("name=\"next\" value=\"/\""), "{html}");
+}
+
+#[tokio::test]
+async fn authenticated_pages_are_never_cached() {
+    let (_world, _clock, client) = setup().await;
+    let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    for path in ["/", "/staff", "/audit", "/patients"] {
+        let page = client
+            .send_text(
+                Request::get(path)
+                    .header("cookie", format!("{SESSION_COOKIE}={}", session.token))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(page.header("cache-control"), Some("no-store"), "{path}");
+    }
 }

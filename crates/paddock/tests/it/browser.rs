@@ -1054,3 +1054,34 @@ async fn the_admin_charts_a_visit_finalises_it_adds_an_addendum_and_books_withou
     assert_eq!(browser.count("#calendar .booking").await, 1);
     browser.close().await;
 }
+
+#[tokio::test]
+async fn re_authentication_never_sends_the_browser_to_another_site() {
+    let (site, browser) = tokio::join!(site(), Browser::open());
+    browser.goto(&site.url("/login")).await;
+    browser.sign_in(ADMIN, TEST_PASSWORD).await;
+    browser.wait_for_path("/").await;
+
+    // A link crafted by an attacker: a tab, which browsers drop, makes `//evil.example`.
+    browser
+        .goto(&site.url("/reauth?next=/%09/evil.example"))
+        .await;
+    browser.fill("#reauth-password", TEST_PASSWORD).await;
+    browser.click("#reauth-confirm").await;
+    browser.wait_for_path("/").await;
+    let here = browser.client.current_url().await.unwrap();
+    assert_eq!(
+        here.host_str(),
+        Some(HOST),
+        "still on this site: {}",
+        browser.describe().await
+    );
+    assert_eq!(browser.text("#practice-name").await, PRACTICE);
+
+    // A local address is followed, with the new session cookie.
+    browser.goto(&site.url("/reauth?next=/staff")).await;
+    browser.fill("#reauth-password", TEST_PASSWORD).await;
+    browser.click("#reauth-confirm").await;
+    browser.wait_for_path("/staff").await;
+    browser.close().await;
+}

@@ -1053,3 +1053,196 @@ async fn clinic_pages_the_appointment_book_shows_the_patients_name_without_a_lin
         "no link without patients.read"
     );
 }
+
+// --- issue 12: dates at the edge of the calendar, return addresses ---------------
+
+/// Dates a person (or an attacker) can put in the address: chrono's own limits, the
+/// years around them, far-away but well-formed dates, and malformed ones.
+fn edge_dates() -> Vec<String> {
+    let years: [i64; 18] = [
+        -262_145,
+        -262_144,
+        -262_143,
+        -10_000,
+        -1,
+        0,
+        1,
+        1899,
+        1900,
+        2200,
+        2201,
+        9999,
+        10_000,
+        262_142,
+        262_143,
+        262_144,
+        2_147_483_647,
+        -2_147_483_648,
+    ];
+    let mut dates = Vec::new();
+    for year in years {
+        for month_day in ["01-01", "12-31", "02-29", "13-01", "00-00"] {
+            dates.push(format!("{year:04}-{month_day}"));
+            dates.push(format!("{year:+05}-{month_day}"));
+        }
+    }
+    dates.extend(
+        [
+            "",
+            "+",
+            "-",
+            "2027",
+            "2027-01",
+            "2027-1-4",
+            "2027-01-04T00:00",
+            "９９９９-01-01",
+            "2027-01-04\u{7f}",
+            "%00",
+            "99999999999999999999-01-01",
+            "1900-01-01 ",
+            "--01-01",
+        ]
+        .map(str::to_owned),
+    );
+    dates
+}
+
+#[tokio::test]
+async fn clinic_pages_a_day_far_outside_the_calendar_is_refused_not_a_panic() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    for address in [
+        "/appointments?day=%2B262142-12-31",
+        "/appointments?day=%2B262143-12-31",
+        "/appointments?day=-262143-01-01",
+        "/appointments?day=-262144-01-01",
+        "/appointments?week=%2B262142-12-31",
+        "/appointments?week=-262143-01-01",
+        "/appointments?view=week&day=-262144-01-01",
+        "/appointments?day=1899-12-31",
+        "/appointments?day=2201-01-01",
+    ] {
+        let page = get(&env, address, &admin).await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{address}: {}",
+            page.body
+        );
+        assert!(
+            page.body.contains("must be a date"),
+            "{address}: {}",
+            page.body
+        );
+    }
+    for address in [
+        "/appointments?day=1900-01-01",
+        "/appointments?week=2200-12-31",
+    ] {
+        let page = get(&env, address, &admin).await;
+        assert_eq!(page.status, StatusCode::OK, "{address}: {}", page.body);
+    }
+    let form = get(&env, "/appointments/new?day=%2B262142-12-31", &admin).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+
+    // Booking at such a date shows the form again with the reason, and books nothing.
+    let staff = env.world.a.admin.as_uuid().to_string();
+    for date in ["+262142-12-31", "-262143-01-01", "9999-12-31"] {
+        let refused = post(
+            &env,
+            "/appointments",
+            &admin,
+            &[
+                ("staff_id", &staff),
+                ("date", date),
+                ("time", "23:00"),
+                ("duration", "480"),
+                ("kind", "consultation"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{date}: {}",
+            refused.body
+        );
+        assert!(refused.body.contains("must be a date"), "{}", refused.body);
+    }
+}
+
+#[tokio::test]
+async fn clinic_pages_no_date_in_the_address_panics_the_calendar() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    for (n, date) in edge_dates().iter().enumerate() {
+        let name = ["day", "week"][n % 2];
+        let address = format!("/appointments?{name}={}", form_value(date));
+        // A panic here fails the test by itself; every answer is the page, good or refused.
+        let page = get(&env, &address, &admin).await;
+        assert!(
+            [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY].contains(&page.status),
+            "{address}: {} {}",
+            page.status,
+            page.body
+        );
+        assert_plain_html(&page);
+    }
+}
+
+#[tokio::test]
+async fn clinic_pages_a_malformed_return_address_is_never_followed_nor_answered_500() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    rex(&env.world).await;
+    let day = get(&env, "/appointments?day=2027-01-04", &admin).await;
+    let id = day
+        .body
+        .split("data-appointment-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let path = format!("/appointments/{id}/status");
+    for back in [
+        "/appointments?x=\u{7f}",
+        "/appointments?x=\u{1}",
+        "/appointments?x=\r\nSet-Cookie: a=b",
+        "/appointments\t?day=2027-01-04",
+        "/appointments/../\\evil.example",
+        "//evil.example/appointments?day=1",
+        "/\t/evil.example",
+    ] {
+        let answer = post(
+            &env,
+            &path,
+            &admin,
+            &[("status", "checked_in"), ("back", back)],
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{back:?}: {}",
+            answer.body
+        );
+        // Not followed: the calendar itself, never the given address.
+        assert_eq!(
+            answer.location.as_deref(),
+            Some("/appointments?notice=status"),
+            "{back:?}"
+        );
+        let (_, shown, _) = env
+            .send(
+                "GET",
+                &format!("/api/v1/appointments/{id}"),
+                None,
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            shown["status"], "checked_in",
+            "the click was kept: {back:?}"
+        );
+    }
+}

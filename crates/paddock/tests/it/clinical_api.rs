@@ -1511,3 +1511,49 @@ async fn a_resource_name_that_only_looks_different_from_a_taken_one_is_refused()
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["name"], "Dental suite");
 }
+
+#[tokio::test]
+async fn clinical_api_dates_outside_the_calendar_are_a_422_naming_the_field() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (_, dog) = client_and_dog(&env, &admin, "Edge", "Comet").await;
+    let problems = format!("/api/v1/patients/{}/problems", id(&dog));
+    for onset in ["+262142-12-31", "-262143-01-01", "1899-12-31", "2201-01-01"] {
+        let (status, body, _) = env
+            .send(
+                "POST",
+                &problems,
+                Some(json!({"description": "Lameness", "onset_on": onset})),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{onset}: {body}");
+        assert_eq!(fields(&body), ["onset_on"], "{body}");
+    }
+    let staff = env.world.a.admin.as_uuid().to_string();
+    for (starts, ends) in [
+        ("9999-12-31T23:00:00Z", "9999-12-31T23:30:00Z"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:30:00Z"),
+    ] {
+        let (status, body, _) = env
+            .send(
+                "POST",
+                "/api/v1/appointments",
+                Some(json!({"staff_id": staff, "starts_at": starts, "ends_at": ends})),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{starts}: {body}");
+        assert_eq!(fields(&body), ["starts_at", "ends_at"], "{body}");
+    }
+    let (status, body, _) = env
+        .send(
+            "GET",
+            "/api/v1/appointments?from=9999-12-31T00:00:00Z",
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["from"], "{body}");
+}

@@ -164,29 +164,88 @@ async fn every_answer_carries_a_request_id_and_security_headers() {
 }
 
 #[tokio::test]
-async fn a_plain_client_request_id_is_echoed_and_a_hostile_one_replaced() {
+async fn a_client_request_id_is_never_adopted_plain_or_hostile() {
     let db = TestDb::new().await;
     let router = app(&db).await;
-    let plain = Request::get("/healthz")
-        .header("x-request-id", "gateway-1234abcd")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(
-        send(&router, plain).await.headers["x-request-id"],
-        "gateway-1234abcd"
-    );
+    for chosen in ["gateway-1234abcd", "x\" injected=\"yes"] {
+        let request = Request::get("/healthz")
+            .header("x-request-id", chosen)
+            .body(Body::empty())
+            .unwrap();
+        let issued = send(&router, request).await.headers["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        // The server names its own requests: a caller cannot make its requests share
+        // an id with someone else's in the logs or the audit trail.
+        assert_ne!(issued, chosen);
+        assert!(
+            uuid::Uuid::parse_str(&issued).is_ok(),
+            "a fresh id: {issued}"
+        );
+    }
+}
 
-    let hostile = Request::get("/healthz")
-        .header("x-request-id", "x\" injected=\"yes")
-        .body(Body::empty())
-        .unwrap();
-    let echoed = send(&router, hostile).await.headers["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+/// A `tracing` writer into a shared buffer, to read what the server logged.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn no_invitation_or_reset_token_reaches_the_log_after_a_failing_request() {
+    let db = TestDb::new().await;
+    let router = app(&db).await;
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let token = "Zq3v9Kp2LmN8xR4tW6yB1cD5fG7hJ0kQ2sU4wY6aC8e";
+    let form = |path: String| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("password=short&new_password=short"))
+            .unwrap()
+    };
+    for request in [
+        get(&format!("/invitations/{token}")),
+        form(format!("/invitations/{token}")),
+        get(&format!("/reset-password/{token}")),
+        form(format!("/reset-password/{token}")),
+        get(&format!("/invitations/{token}/extra?x=1")),
+    ] {
+        let answer = send(&router, request).await;
+        assert!(!answer.status.is_server_error(), "{}", answer.status);
+    }
+    let text = log.text();
     assert!(
-        uuid::Uuid::parse_str(&echoed).is_ok(),
-        "replaced by a fresh id: {echoed}"
+        text.contains("/invitations/") && text.contains("/reset-password/"),
+        "the requests were logged: {text}"
+    );
+    assert!(!text.contains(token), "a token in the log: {text}");
+    assert!(
+        !text.contains(&token[..16]),
+        "part of a token in the log: {text}"
     );
 }
 

@@ -73,8 +73,12 @@ const CREDENTIALS: &[Credential] = &[
                  union all select encode(key_hash, 'hex') from api_keys
                  union all select encode(token_hash, 'hex') from invitations
                  union all select encode(token_hash, 'hex') from password_resets
-                 union all select encode(email_hash, 'hex') from login_throttle",
+                 union all select encode(email_hash, 'hex') from login_throttle
+                 union all select encode(key_hash, 'hex') from reset_throttle
+                 union all select encode(token_hash, 'hex') from account_unlocks",
         admits: &[
+            ("reset_throttle", "key_hash = decode('{v}', 'hex')"),
+            ("account_unlocks", "token_hash = decode('{v}', 'hex')"),
             ("sessions", "token_hash = decode('{v}', 'hex')"),
             ("api_keys", "key_hash = decode('{v}', 'hex')"),
             ("invitations", "token_hash = decode('{v}', 'hex')"),
@@ -98,6 +102,8 @@ const CREDENTIALS: &[Credential] = &[
             ),
             ("second_factors", "user_id = '{v}'"),
             ("verification_codes", "user_id = '{v}'"),
+            ("password_resets", "user_id = '{v}'"),
+            ("account_unlocks", "user_id = '{v}'"),
         ],
     },
     Credential {

@@ -81,7 +81,7 @@ async fn creating_or_editing_a_role_needs_the_password_re_entered_within_ten_min
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("reauth_required"))
     );
-    let (status, _, _) = env
+    let (status, body, cookie) = env
         .send(
             "POST",
             "/api/v1/auth/reauth",
@@ -89,7 +89,18 @@ async fn creating_or_editing_a_role_needs_the_password_re_entered_within_ten_min
             Some(&admin),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Re-authentication renews the session: continue with the new cookie.
+    let admin = crate::api::Session {
+        cookie: cookie
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("__Host-paddock_session=")
+            .to_owned(),
+        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+    };
     let (status, _) = create_role(&env, &admin, "Another", &["records.read"]).await;
     assert_eq!(status, StatusCode::CREATED);
 }

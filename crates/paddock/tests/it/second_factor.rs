@@ -13,7 +13,7 @@ use crate::world::{TEST_PASSWORD, World, create_practice, test_clock, test_state
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use chrono::Duration;
+use chrono::{Duration, SubsecRound};
 use http_body_util::BodyExt;
 use paddock_domain::{Clock, ManualClock, PracticeId};
 use paddock_notify::{SmsOutbox, StoredSms};
@@ -473,6 +473,15 @@ async fn assert_pending(client: &Client, session: &Session) {
     assert!(token.body.get("access_token").is_none(), "{}", token.text);
 }
 
+/// Asserts that the second factor completed a pending sign-in: a 200 with a new session
+/// cookie (the pending one has ended), which is returned.
+#[track_caller]
+fn assert_renewed(answer: Answer) -> Session {
+    let session = Session::from_answer(answer);
+    assert!(!session.second_factor_required(), "{}", session.body);
+    session
+}
+
 /// Asserts that `session` is fully signed in.
 async fn assert_signed_in(client: &Client, session: &Session) {
     let me = client.me(session).await;
@@ -618,7 +627,7 @@ async fn enrolling_a_second_factor_more_than_ten_minutes_after_the_password_need
             &session.cookie_csrf(),
         )
         .await;
-    assert_no_content(&reauth);
+    let session = Session::from_answer(reauth);
     let (_app, _) = start_totp(&client, &session).await;
 }
 
@@ -644,7 +653,7 @@ async fn after_totp_is_enabled_a_sign_in_is_pending_until_the_code_is_given() {
     assert_invalid(&malformed, "code");
 
     let right = client.verify(&session, "totp", &app.code(&clock)).await;
-    assert_no_content(&right);
+    let session = assert_renewed(right);
     assert_signed_in(&client, &session).await;
     let token = client.post(TOKEN, &session.cookie_csrf()).await;
     assert_eq!(token.status, StatusCode::OK, "{}", token.text);
@@ -671,7 +680,7 @@ async fn the_method_defaults_to_totp() {
             &session.cookie_csrf(),
         )
         .await;
-    assert_no_content(&right);
+    let session = assert_renewed(right);
     assert_signed_in(&client, &session).await;
 }
 
@@ -709,7 +718,7 @@ async fn the_previous_steps_totp_code_is_accepted_but_not_one_from_two_steps_ago
             &app.code_at(&clock, Duration::seconds(-30)),
         )
         .await;
-    assert_no_content(&previous);
+    let session = assert_renewed(previous);
     assert_signed_in(&client, &session).await;
 }
 
@@ -723,7 +732,7 @@ async fn a_totp_code_that_completed_a_sign_in_cannot_complete_another() {
     let code = app.code(&clock);
 
     let ours = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_no_content(&client.verify(&ours, "totp", &code).await);
+    assert_renewed(client.verify(&ours, "totp", &code).await);
 
     // Someone who saw the code (over the shoulder, a phishing page) and knows the
     // password replays it within the same 30 seconds.
@@ -801,7 +810,7 @@ async fn starting_a_new_totp_enrolment_does_not_switch_off_the_confirmed_factor(
     let first = client.full_login(RIVERSIDE_ADMIN).await;
     let app = enrol_totp(&client, &clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_no_content(&client.verify(&session, "totp", &app.code(&clock)).await);
+    let session = assert_renewed(client.verify(&session, "totp", &app.code(&clock)).await);
 
     // A new secret is asked for (a new phone, say) but never confirmed.
     let (_new_app, _) = start_totp(&client, &session).await;
@@ -814,7 +823,7 @@ async fn starting_a_new_totp_enrolment_does_not_switch_off_the_confirmed_factor(
     );
     clock.advance(Duration::seconds(30));
     let old = client.verify(&next, "totp", &app.code(&clock)).await;
-    assert_no_content(&old);
+    assert_renewed(old);
 }
 
 // ---------------------------------------------------------------------------------
@@ -1013,7 +1022,7 @@ async fn a_person_with_a_confirmed_phone_completes_sign_in_with_a_texted_code_us
     assert_eq!(client.sms().len(), sent_before + 1);
 
     let right = client.verify(&session, "sms", &code).await;
-    assert_no_content(&right);
+    let session = assert_renewed(right);
     assert_signed_in(&client, &session).await;
     let audited: Vec<Option<Value>> = audit_rows(&world, &world.a.principal)
         .await
@@ -1039,7 +1048,7 @@ async fn a_texted_sign_in_code_works_for_five_minutes_and_not_a_second_longer() 
     let early = client.pending_login(RIVERSIDE_ADMIN).await;
     let code = sign_in_code(&client, &early).await;
     clock.advance(Duration::minutes(5) - Duration::seconds(1));
-    assert_no_content(&client.verify(&early, "sms", &code).await);
+    assert_renewed(client.verify(&early, "sms", &code).await);
 
     let late = client.pending_login(RIVERSIDE_ADMIN).await;
     let code = sign_in_code(&client, &late).await;
@@ -1061,7 +1070,7 @@ async fn five_wrong_tries_kill_a_texted_code() {
     for _ in 0..4 {
         assert_invalid(&client.verify(&session, "sms", &not(&code)).await, "code");
     }
-    assert_no_content(&client.verify(&session, "sms", &code).await);
+    assert_renewed(client.verify(&session, "sms", &code).await);
 
     // Past the lockout window, so only the code's own limit is in play (wrong codes
     // also count towards the account's ten).
@@ -1152,13 +1161,13 @@ async fn a_practice_that_requires_a_second_factor_makes_staff_without_one_enrol_
             &session.cookie_csrf(),
         )
         .await;
-    assert_no_content(&right);
+    let session = assert_renewed(right);
     assert_signed_in(&client, &session).await;
 
     // From now on the factor is asked for.
     clock.advance(Duration::seconds(30));
     let next = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_no_content(&client.verify(&next, "totp", &app.code(&clock)).await);
+    assert_renewed(client.verify(&next, "totp", &app.code(&clock)).await);
 }
 
 #[tokio::test]
@@ -1183,7 +1192,7 @@ async fn confirming_a_phone_from_a_pending_session_completes_the_sign_in() {
     let right = client
         .post_json(SMS_CONFIRM, &json!({"code": code}), &session.cookie_csrf())
         .await;
-    assert_no_content(&right);
+    let session = assert_renewed(right);
     assert_signed_in(&client, &session).await;
     let methods: Vec<Option<Value>> = audit_rows(&world, &world.a.principal)
         .await
@@ -1251,7 +1260,15 @@ async fn switching_to_a_practice_that_requires_a_second_factor_without_one_makes
     let old = client.me(&session).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text);
 
-    enrol_totp(&client, &clock, &moved).await;
+    let (app, _) = start_totp(&client, &moved).await;
+    let confirmed = client
+        .post_json(
+            TOTP_CONFIRM,
+            &json!({"code": app.code(&clock)}),
+            &moved.cookie_csrf(),
+        )
+        .await;
+    let moved = assert_renewed(confirmed);
     let me = client.me(&moved).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.body["practice"]["id"], json!(hillside.id.as_uuid()));
@@ -1309,14 +1326,29 @@ async fn signing_in_on_the_login_page_sends_a_person_with_a_factor_to_the_second
     let (_world, clock, client) = setup().await;
     let first = client.full_login(RIVERSIDE_ADMIN).await;
     enrol_totp(&client, &clock, &first).await;
+    // The sign-in form comes from the sign-in page, with its pre-session CSRF cookie.
+    let page = client.get("/login", &[]).await;
+    let login_cookie = page
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("the sign-in page sets its CSRF cookie")
+        .to_owned();
+    let token = page
+        .text
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-in form's CSRF token")
+        .to_owned();
     let submitted = client
         .post_form(
             "/login",
             &[
+                ("csrf_token", &token),
                 ("email", "admin%40riverside.example"),
                 ("password", TEST_PASSWORD),
             ],
-            &[],
+            &[("cookie", login_cookie)],
         )
         .await;
     assert_eq!(
@@ -1415,11 +1447,69 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
         .await;
     assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.text);
     assert_eq!(right.header("location"), Some("/"));
-    let home = client.get("/", &session.cookie()).await;
+    // The signed-in browser holds a new cookie; the pending one is over.
+    let set_cookie = right.header("set-cookie").expect("a new session cookie");
+    let signed_in = Session {
+        token: cookie_value(set_cookie),
+        csrf: String::new(),
+        body: Value::Null,
+    };
+    assert_ne!(signed_in.token, session.token);
+    let old = client.get("/", &session.cookie()).await;
+    assert_eq!(old.status, StatusCode::SEE_OTHER, "{}", old.text);
+    assert_eq!(old.header("location"), Some("/login"));
+    let home = client.get("/", &signed_in.cookie()).await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.text);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(&client, &signed_in).await;
     // Done: the page now sends the browser home.
-    let again = client.get(PAGE, &session.cookie()).await;
+    let again = client.get(PAGE, &signed_in.cookie()).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     assert_eq!(again.header("location"), Some("/"));
+}
+
+#[tokio::test]
+async fn completing_the_second_factor_issues_a_new_session_cookie_and_ends_the_pending_one() {
+    let (_world, clock, client) = setup().await;
+    let first = client.full_login(RIVERSIDE_ADMIN).await;
+    let app = enrol_totp(&client, &clock, &first).await;
+    let pending = client.pending_login(RIVERSIDE_ADMIN).await;
+    let verified = client.verify(&pending, "totp", &app.code(&clock)).await;
+    // A cookie planted before the code (session fixation) never becomes a full session.
+    let full = Session::from_answer(verified);
+    assert_ne!(full.token, pending.token, "a new session token");
+    assert_ne!(full.csrf, pending.csrf, "a new CSRF token");
+    assert!(!full.second_factor_required(), "{}", full.body);
+    // The same sign-in: its limit is unchanged (as stored, to the microsecond).
+    let expiry = |s: &Session| {
+        s.body["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            .trunc_subsecs(6)
+    };
+    assert_eq!(expiry(&full), expiry(&pending));
+    let old = client.me(&pending).await;
+    assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_signed_in(&client, &full).await;
+}
+
+#[tokio::test]
+async fn confirming_an_enrolment_on_a_pending_session_issues_a_new_session_cookie() {
+    let (world, clock, client) = setup().await;
+    require_second_factor(&world, world.a.id).await;
+    let pending = client.pending_login(RIVERSIDE_ADMIN).await;
+    let (app, _) = start_totp(&client, &pending).await;
+    let confirmed = client
+        .post_json(
+            TOTP_CONFIRM,
+            &json!({"code": app.code(&clock)}),
+            &pending.cookie_csrf(),
+        )
+        .await;
+    let full = Session::from_answer(confirmed);
+    assert_ne!(full.token, pending.token);
+    let old = client.me(&pending).await;
+    assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_signed_in(&client, &full).await;
 }

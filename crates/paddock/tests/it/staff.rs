@@ -1173,9 +1173,8 @@ async fn a_role_change_needs_the_password_re_entered_within_ten_minutes() {
         "a refused change changes nothing"
     );
 
-    p.reauth(&admin, TEST_PASSWORD)
-        .await
-        .expect(StatusCode::NO_CONTENT);
+    // Re-authentication renews the session: the admin continues with the new cookie.
+    let admin = session_of(&p.reauth(&admin, TEST_PASSWORD).await.expect(StatusCode::OK));
     p.change_role(&admin, member.membership_id, vet)
         .await
         .expect(StatusCode::OK);
@@ -1986,9 +1985,7 @@ async fn creating_an_api_key_needs_the_password_re_entered_within_ten_minutes() 
         .expect_problem(StatusCode::FORBIDDEN, "reauth_required");
     assert_eq!(p.keys(&admin).await.body.as_array().unwrap().len(), before);
 
-    p.reauth(&admin, TEST_PASSWORD)
-        .await
-        .expect(StatusCode::NO_CONTENT);
+    let admin = session_of(&p.reauth(&admin, TEST_PASSWORD).await.expect(StatusCode::OK));
     p.create_key(&admin, "lab sync", &["clients.read"])
         .await
         .expect(StatusCode::CREATED);

@@ -161,7 +161,7 @@ pub async fn create_practice(
 /// They belong to B's admin (not A's, whose resets, factors and codes the password and
 /// second-factor tests inspect) and are dated an hour ago, so that they are expired and
 /// out of every resend and lockout window by the time a test starts.
-async fn seed_credential_rows(app: &Db, user: UserId) {
+async fn seed_credential_rows(app: &Db, user: UserId, practice: PracticeId) {
     let meta = RequestMeta::system("fixture");
     let then = chrono::Utc::now() - chrono::Duration::hours(1);
     let email = Email::parse("email", "admin@northside.example").unwrap();
@@ -172,6 +172,7 @@ async fn seed_credential_rows(app: &Db, user: UserId) {
     second_factor::set_unconfirmed(
         app,
         user,
+        practice,
         Factor::Totp,
         b"fixture: sealed secret",
         then,
@@ -183,6 +184,10 @@ async fn seed_credential_rows(app: &Db, user: UserId) {
         .await
         .unwrap()
         .unwrap();
+    signin::issue_unlock(app, user, then, &meta)
+        .await
+        .unwrap()
+        .expect("no unlock link is open yet");
     let stranger = Email::parse("email", "nobody.here@northside.example").unwrap();
     let attempt = signin::lookup(app, &stranger, &meta).await.unwrap();
     signin::record_failure(app, &stranger, &attempt, then, &meta)
@@ -209,7 +214,7 @@ pub async fn two_practices() -> World {
         "admin@northside.example",
     )
     .await;
-    seed_credential_rows(&app, b.admin).await;
+    seed_credential_rows(&app, b.admin, b.id).await;
     World {
         db,
         app,

@@ -1,6 +1,10 @@
 //! The session cookie: `__Host-` prefixed (Secure, Path=/, no Domain), HttpOnly,
 //! SameSite=Lax. A temporary session's cookie has no Max-Age, so it ends with the
 //! browser; its server-side absolute limit is short as well.
+//!
+//! Before any session, the sign-in page sets a pre-session cookie (same attributes)
+//! whose derived token the sign-in form must echo: login CSRF protection, so another
+//! site cannot sign a victim's browser into the attacker's account.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, Utc};
@@ -8,17 +12,42 @@ use chrono::{DateTime, Utc};
 /// The cookie's name (the contract in DESIGN.md).
 pub const SESSION_COOKIE: &str = "__Host-paddock_session";
 
+/// The pre-session cookie of the sign-in form.
+pub const LOGIN_COOKIE: &str = "__Host-paddock_login";
+
 /// The session token sent in the request's cookies, if any.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The pre-session cookie's value sent with the request, if any.
+pub fn login_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, LOGIN_COOKIE)
+}
+
+fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty())
+}
+
+/// `Set-Cookie` for a new pre-session cookie (ends with the browser).
+pub fn set_login(value: &str) -> HeaderValue {
+    let cookie = format!("{LOGIN_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| clear_login())
+}
+
+/// `Set-Cookie` that removes the pre-session cookie (spent by a sign-in).
+pub fn clear_login() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-paddock_login=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+    )
 }
 
 /// `Set-Cookie` for a new session.

@@ -10,6 +10,7 @@ use super::forms::{
     FieldMessages, Pairs, Refusal, capitalised, clock, date, day_long, day_short, href,
     optional_id, optional_text, path_id, time,
 };
+use super::return_to::ReturnTo;
 use super::views::{
     AppointmentView, BookingForm, BookingFormPage, CalendarColumn, CalendarPage, PatientChoice,
 };
@@ -193,17 +194,15 @@ pub(super) async fn status_submit(
     let id = path_id(&id)?;
     let status = AppointmentStatus::parse("status", &input.status)
         .map_err(|error| AppError::Validation(vec![error]))?;
+    // Parsed before the change is made: only back into the calendar, never an address
+    // from elsewhere, and never one that cannot be answered.
+    let back = ReturnTo::parse(&input.back)
+        .and_then(|back| back.within("/appointments"))
+        .unwrap_or_else(|| ReturnTo::fixed("/appointments"));
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
     appointments::set_status(&mut tx, id, status).await?;
     tx.commit().await?;
-    // Only back into the calendar: never an address from elsewhere.
-    let back = if input.back.starts_with("/appointments?") {
-        input.back
-    } else {
-        "/appointments".to_owned()
-    };
-    let joiner = if back.contains('?') { '&' } else { '?' };
-    Ok(Redirect::to(&format!("{back}{joiner}notice=status")).into_response())
+    Ok(Redirect::to(&back.with_notice("status")).into_response())
 }
 
 /// Every live booking overlapping the range, by start time (up to [`MAX_PAGES`] pages).

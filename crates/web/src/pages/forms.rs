@@ -196,10 +196,10 @@ pub(super) fn optional_text(
     }
 }
 
-/// A date typed as `YYYY-MM-DD` (what a date input sends).
+/// A date typed as `YYYY-MM-DD` (what a date input sends), in the years the calendar
+/// accepts: the same parser as the API's.
 pub(super) fn date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, "must be a date such as 2027-03-15"))
+    paddock_domain::calendar::date(field, raw)
 }
 
 /// A time of day typed as `HH:MM` (what a time input sends; seconds are accepted).

@@ -10,10 +10,13 @@ mod clients;
 mod encounters;
 mod forms;
 mod patients;
+mod return_to;
 mod views;
 mod weight_chart;
 
-use crate::auth::cookies::{clear_session, session_token, set_session};
+use crate::auth::cookies::{
+    clear_login, clear_session, login_token, session_token, set_login, set_session,
+};
 use crate::auth::{Auth, AuthMethod, Meta, REAUTH_WINDOW};
 use crate::routes::{
     auth as auth_routes, invitations as invitation_routes, passwords as password_routes,
@@ -27,9 +30,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use paddock_domain::{MembershipId, Permission, RoleId};
 use paddock_store::sessions::{self, SessionAuth};
-use paddock_store::token::csrf_for;
+use paddock_store::token::{csrf_for, login_csrf_for, random_token};
 use paddock_store::{RequestMeta, invitations, members, roles, second_factor, signin, staff};
+use return_to::ReturnTo;
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use views::*;
 
@@ -232,7 +237,9 @@ async fn second_factor_submit(
     let outcome =
         crate::routes::second_factor::complete(&state, &meta, &page.auth, method, &form.code).await;
     let error = match outcome {
-        Ok(()) => return Ok(Redirect::to("/").into_response()),
+        // The signed-in browser gets a new cookie: the pending one has ended.
+        Ok(Some(issued)) => return Ok(renewed_redirect(&state, &issued, "/")),
+        Ok(None) => return Ok(Redirect::to("/").into_response()),
         Err(AppError::Validation(_)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "That code is wrong or has expired.".to_owned(),
@@ -386,12 +393,41 @@ async fn login_page(
         };
         return Ok(Redirect::to(next).into_response());
     }
-    Ok(LoginPage {
+    let (pre_session, set_cookie) = pre_session(&headers);
+    let page = LoginPage {
         email: String::new(),
         error: None,
         notice: q.notice.map(|n| notice_text(&n).to_owned()),
+        csrf_token: login_csrf_for(&pre_session),
+    };
+    Ok(with_cookie(page.into_response(), set_cookie))
+}
+
+/// The browser's pre-session cookie value, or a new one with its `Set-Cookie`.
+fn pre_session(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match login_token(headers) {
+        Some(value) => (value, None),
+        None => {
+            let value = random_token();
+            let set_cookie = set_login(&value);
+            (value, Some(set_cookie))
+        }
     }
-    .into_response())
+}
+
+/// `response` with `set_cookie` added, if any.
+fn with_cookie(mut response: Response, set_cookie: Option<HeaderValue>) -> Response {
+    if let Some(value) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// A redirect to `to` that hands the browser a renewed session's cookie.
+fn renewed_redirect(state: &AppState, issued: &sessions::IssuedSession, to: &str) -> Response {
+    let now = state.auth.clock.now();
+    let cookie = set_session(&issued.token, issued.expires_at, issued.temporary, now);
+    ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
 }
 
 /// Only fixed notices can be shown through the query string.
@@ -410,13 +446,37 @@ struct LoginForm {
     email: String,
     password: String,
     temporary: Option<String>,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Whether the sign-in form's token is the one derived from the browser's own
+/// pre-session cookie (double submit: another site can send neither).
+fn login_csrf_matches(headers: &HeaderMap, sent: &str) -> bool {
+    login_token(headers)
+        .is_some_and(|cookie| bool::from(login_csrf_for(&cookie).as_bytes().ct_eq(sent.as_bytes())))
 }
 
 async fn login_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
+    if !login_csrf_matches(&headers, &form.csrf_token) {
+        // Not our form (or a stale one): nothing is tried; the form again, fresh.
+        let (pre_session, set_cookie) = pre_session(&HeaderMap::new());
+        let page = LoginPage {
+            email: String::new(),
+            error: Some("The sign-in form had expired. Please sign in again.".to_owned()),
+            notice: None,
+            csrf_token: login_csrf_for(&pre_session),
+        };
+        return Ok(with_cookie(
+            (StatusCode::FORBIDDEN, page).into_response(),
+            set_cookie,
+        ));
+    }
     let temporary = form.temporary.is_some();
     match auth_routes::sign_in(&state, &meta, &form.email, &form.password, temporary, None).await {
         Ok(signed_in) => {
@@ -431,7 +491,12 @@ async fn login_submit(
             } else {
                 "/"
             };
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
+            let mut response = ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response();
+            // The pre-session cookie is spent.
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, clear_login());
+            Ok(response)
         }
         Err(error) => {
             let (status, message) = match &error {
@@ -461,6 +526,7 @@ async fn login_submit(
                 email: form.email,
                 error: Some(message),
                 notice: None,
+                csrf_token: form.csrf_token,
             };
             let mut response = (status, page).into_response();
             if let AppError::Locked { retry_after } = error
@@ -515,37 +581,20 @@ async fn switch(
         .iter()
         .find(|o| o.practice_id.as_uuid() == form.practice_id)
         .ok_or(AppError::NotFound)?;
+    // The page lists only the other practices; the current one changes nothing.
+    if target.practice_id == page.auth.principal.practice_id() {
+        return Ok(Redirect::to("/").into_response());
+    }
     let now = state.auth.clock.now();
     let factors = second_factor::factors_of(&state.db, user_id, &meta).await?;
     let pending = target.require_second_factor && !factors.any_confirmed();
-    let issued = sessions::start(
-        &state.db,
-        user_id,
-        target,
-        page.session.temporary,
-        pending,
-        now,
-        &meta,
-    )
-    .await?;
-    sessions::end(&state.db, &page.session, now, &meta).await?;
-    let cookie = set_session(&issued.token, issued.expires_at, issued.temporary, now);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+    let issued = sessions::switch(&state.db, &page.session, target, pending, now, &meta).await?;
+    Ok(renewed_redirect(&state, &issued, "/"))
 }
 
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
-}
-
-/// Only local paths are followed after re-authentication (no open redirect).
-fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
 }
 
 async fn reauth_page(
@@ -558,9 +607,10 @@ async fn reauth_page(
         return Ok(to_login());
     };
     let nav = nav(&state, &page, &meta).await?;
+    // Only a path of this site is carried on (no open redirect).
     Ok(ReauthPage {
         nav,
-        next: local_path(q.next.as_deref()),
+        next: ReturnTo::or(q.next.as_deref(), "/").as_str().to_owned(),
         error: None,
     }
     .into_response())
@@ -582,7 +632,8 @@ async fn reauth_submit(
     let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
         return Ok(to_login());
     };
-    let next = local_path(form.next.as_deref());
+    // Parsed before anything is done: only a path of this site is followed.
+    let next = ReturnTo::or(form.next.as_deref(), "/");
     let refused =
         match auth_routes::verify_own_password(&state, &meta, &page.auth.principal, &form.password)
             .await
@@ -607,14 +658,16 @@ async fn reauth_submit(
             status,
             ReauthPage {
                 nav,
-                next,
+                next: next.as_str().to_owned(),
                 error: Some(message),
             },
         )
             .into_response());
     }
-    sessions::reauthenticated(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
-    Ok(Redirect::to(&next).into_response())
+    // A privilege change: the session continues under a new cookie.
+    let issued =
+        sessions::reauthenticated(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
+    Ok(renewed_redirect(&state, &issued, next.as_str()))
 }
 
 async fn staff_page(

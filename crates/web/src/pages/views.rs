@@ -30,6 +30,8 @@ pub struct LoginPage {
     pub email: String,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// Derived from the pre-session cookie (login CSRF).
+    pub csrf_token: String,
 }
 
 #[derive(Template, WebTemplate)]

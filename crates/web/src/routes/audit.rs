@@ -15,7 +15,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{FieldError, FieldErrors, Permission};
 use paddock_store::audit::chain::{self, BreakReason, Verification};
 use paddock_store::audit::log::{self, AuditFilter, AuditRecord};
@@ -182,11 +182,12 @@ fn parse_time(
     times: TimeSyntax,
     end: bool,
 ) -> Result<DateTime<Utc>, FieldError> {
-    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
-        return Ok(time.to_utc());
+    // The one date parser of pages and API: years outside its range are refused.
+    if let Ok(time) = paddock_domain::calendar::instant(field, value) {
+        return Ok(time);
     }
     if times == TimeSyntax::Rfc3339OrDate
-        && let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        && let Ok(date) = paddock_domain::calendar::date(field, value)
     {
         let day = date.and_time(chrono::NaiveTime::MIN).and_utc();
         // `to` is exclusive; a date names the last day wanted, so stop after it.

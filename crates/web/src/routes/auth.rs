@@ -297,7 +297,11 @@ pub struct TokenResponse {
         (status = 401, description = "No session", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "CSRF token missing or wrong", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn token(State(state): State<AppState>, auth: Auth) -> Result<Response, AppError> {
+pub async fn token(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Auth,
+) -> Result<Response, AppError> {
     // Tokens come from sessions only: a token or key cannot mint a fresh token.
     let (AuthMethod::Session, Some(session)) = (auth.method, auth.session.as_ref()) else {
         return Err(AppError::Forbidden(
@@ -321,10 +325,12 @@ pub async fn token(State(state): State<AppState>, auth: Auth) -> Result<Response
         .keys
         .sign(&claims)
         .map_err(|e| AppError::Internal(format!("signing an access token: {e}")))?;
+    let expires_in = claims.exp - claims.iat;
+    sessions::access_token_issued(&state.db, session, expires_in, &meta).await?;
     let body = TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
+        expires_in,
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
@@ -338,22 +344,52 @@ pub struct ReauthRequest {
 }
 
 /// Re-enters the password, unlocking sensitive actions (role changes, key creation)
-/// for 10 minutes in this session.
+/// for 10 minutes. A privilege change: the session continues under a new cookie and
+/// CSRF token (the old ones stop working), with the same limits.
 #[utoipa::path(post, path = "/api/v1/auth/reauth", tag = "auth", request_body = ReauthRequest,
     responses(
-        (status = 204, description = "Re-authenticated"),
+        (status = 200, description = "Re-authenticated; a new session cookie is set", body = SessionResponse),
         (status = 401, description = "Wrong password", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a cookie session", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reauth(
     State(state): State<AppState>,
     Meta(meta): Meta,
     auth: Auth,
     Json(body): Json<ReauthRequest>,
-) -> Result<StatusCode, AppError> {
+) -> Result<Response, AppError> {
+    // An API key has no session to unlock; an access token's renewal would go to a
+    // cookie it does not hold: only a signed-in browser re-authenticates.
     let session = auth.session.as_ref().ok_or(AppError::Unauthenticated)?;
+    if auth.method != AuthMethod::Session {
+        return Err(AppError::Forbidden(
+            "Re-authenticate from a signed-in session.".into(),
+        ));
+    }
     verify_own_password(&state, &meta, &auth.principal, &body.password).await?;
-    sessions::reauthenticated(&state.db, session, state.auth.clock.now(), &meta).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let now = state.auth.clock.now();
+    let issued = sessions::reauthenticated(&state.db, session, now, &meta).await?;
+    renewed_response(&state, &meta, &auth, issued, now).await
+}
+
+/// The answer to a session renewed in place (re-authentication, second factor): the
+/// new cookie and the sign-in answer's body, with the new CSRF token.
+pub(crate) async fn renewed_response(
+    state: &AppState,
+    meta: &paddock_store::RequestMeta,
+    auth: &Auth,
+    issued: IssuedSession,
+    now: DateTime<Utc>,
+) -> Result<Response, AppError> {
+    let user_id = auth.principal.user_id();
+    let options = signin::practices_for(&state.db, user_id, meta).await?;
+    Ok(session_response(
+        user_id.as_uuid(),
+        auth.principal.practice_id(),
+        &options,
+        issued,
+        now,
+    ))
 }
 
 /// Checks a signed-in person's own password (re-authentication, password change).
@@ -410,11 +446,14 @@ pub struct SwitchRequest {
     pub practice_id: Uuid,
 }
 
-/// Moves to another practice the person belongs to: a new session there, this one ends.
+/// Moves to another practice the person belongs to: a new session there, this one
+/// ends. The new session continues this sign-in: same absolute expiry, temporary flag
+/// and re-authentication time (switching is no re-authentication).
 #[utoipa::path(post, path = "/api/v1/auth/switch", tag = "auth", request_body = SwitchRequest,
     responses(
         (status = 200, description = "Switched; a new session cookie is set", body = SessionResponse),
         (status = 404, description = "Not a practice you belong to", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already in that practice", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn switch(
     State(state): State<AppState>,
@@ -435,14 +474,11 @@ pub async fn switch(
         .find(|o| o.practice_id.as_uuid() == body.practice_id)
         .ok_or(AppError::NotFound)?;
     let now = state.auth.clock.now();
-    let temporary = session.temporary;
     // The second factor was done in this session; a practice that demands one of a
     // person who has none makes the new session enrol first.
     let factors = second_factor::factors_of(&state.db, user_id, &meta).await?;
     let pending = target.require_second_factor && !factors.any_confirmed();
-    let issued =
-        sessions::start(&state.db, user_id, target, temporary, pending, now, &meta).await?;
-    sessions::end(&state.db, session, now, &meta).await?;
+    let issued = sessions::switch(&state.db, session, target, pending, now, &meta).await?;
     Ok(session_response(
         user_id.as_uuid(),
         target.practice_id,

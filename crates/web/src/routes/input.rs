@@ -76,22 +76,14 @@ pub fn uuid(field: &str, raw: &str) -> Result<Uuid, FieldError> {
     Uuid::parse_str(raw.trim()).map_err(|_| FieldError::new(field, "must be a UUID"))
 }
 
-/// An RFC 3339 time such as `2027-03-15T09:00:00Z`.
+/// An RFC 3339 time such as `2027-03-15T09:00:00Z`, in the years the calendar accepts.
 pub fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
-    DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            FieldError::new(
-                field,
-                "must be an RFC 3339 time such as 2027-03-15T09:00:00Z",
-            )
-        })
+    paddock_domain::calendar::instant(field, raw)
 }
 
-/// A calendar date `YYYY-MM-DD`.
+/// A calendar date `YYYY-MM-DD`, in the years the calendar accepts.
 pub fn date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, "must be a date such as 2027-03-15"))
+    paddock_domain::calendar::date(field, raw)
 }
 
 /// A required one-line text of 1 to `max` characters.

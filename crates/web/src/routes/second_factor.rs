@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use paddock_domain::{Email, FieldError, FieldErrors, UserId};
 use paddock_notify::{PhoneNumber, Sms};
 use paddock_store::second_factor::{self, CodeCheck, CodePurpose, Factor, Factors};
-use paddock_store::{RequestMeta, members, sessions, signin};
+use paddock_store::sessions::{self, IssuedSession};
+use paddock_store::{RequestMeta, members, signin};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -168,7 +169,8 @@ async fn guard_lockout(
 /// Completes sign-in with a TOTP or SMS code.
 #[utoipa::path(post, path = "/api/v1/auth/second-factor", tag = "auth", request_body = CodeRequest,
     responses(
-        (status = 204, description = "Second factor accepted; the session is fully signed in"),
+        (status = 200, description = "Second factor accepted; the session is fully signed in under a new session cookie (the pending one ends)", body = crate::routes::auth::SessionResponse),
+        (status = 204, description = "The session was fully signed in already"),
         (status = 422, description = "Wrong or expired code", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Locked after repeated failures", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
@@ -177,22 +179,36 @@ pub async fn verify(
     Meta(meta): Meta,
     PendingAuth(auth): PendingAuth,
     Json(body): Json<CodeRequest>,
-) -> Result<StatusCode, AppError> {
-    complete(&state, &meta, &auth, body.method, &body.code).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response, AppError> {
+    match complete(&state, &meta, &auth, body.method, &body.code).await? {
+        Some(issued) => renewed(&state, &meta, &auth, issued).await,
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
 
-/// Completes a pending session's second factor (shared by the API and the page).
+/// The answer for a pending session that just completed: the renewed session.
+async fn renewed(
+    state: &AppState,
+    meta: &RequestMeta,
+    auth: &Auth,
+    issued: IssuedSession,
+) -> Result<Response, AppError> {
+    let now = state.auth.clock.now();
+    crate::routes::auth::renewed_response(state, meta, auth, issued, now).await
+}
+
+/// Completes a pending session's second factor (shared by the API and the page): the
+/// session that replaces it, or `None` if it was complete already.
 pub(crate) async fn complete(
     state: &AppState,
     meta: &RequestMeta,
     auth: &Auth,
     method: Method,
     code: &str,
-) -> Result<(), AppError> {
+) -> Result<Option<IssuedSession>, AppError> {
     let session = auth.session.as_ref().ok_or(AppError::Unauthenticated)?;
     if !session.second_factor_pending {
-        return Ok(());
+        return Ok(None);
     }
     let code = six_digits(code)?;
     let user = auth.principal.user_id();
@@ -228,10 +244,10 @@ pub(crate) async fn complete(
     } else {
         "sms"
     };
-    sessions::complete_second_factor(&state.db, session, name, meta).await?;
+    let issued = sessions::complete_second_factor(&state.db, session, name, now, meta).await?;
     // Only now is the sign-in complete, so only now may the failures be forgotten.
     signin::clear_failures(&state.db, &email, meta).await?;
-    Ok(())
+    Ok(Some(issued))
 }
 
 /// Issues a code (rate-limited) for `phone` and texts it.
@@ -373,6 +389,7 @@ pub async fn totp_enrol(
     second_factor::set_unconfirmed(
         &state.db,
         user,
+        auth.principal.practice_id(),
         Factor::Totp,
         &sealed,
         state.auth.clock.now(),
@@ -398,15 +415,19 @@ pub struct ConfirmRequest {
     pub code: String,
 }
 
-/// Confirms TOTP enrolment with the app's current code (a pending session is then signed in).
+/// Confirms TOTP enrolment with the app's current code (a pending session is then
+/// signed in, under a new session cookie).
 #[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "auth", request_body = ConfirmRequest,
-    responses((status = 204, description = "TOTP enabled"), (status = 422, description = "Wrong code", body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "TOTP enabled; the pending session is signed in under a new session cookie", body = crate::routes::auth::SessionResponse),
+        (status = 204, description = "TOTP enabled"),
+        (status = 422, description = "Wrong code", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn totp_confirm(
     State(state): State<AppState>,
     Meta(meta): Meta,
     PendingAuth(auth): PendingAuth,
     Json(body): Json<ConfirmRequest>,
-) -> Result<StatusCode, AppError> {
+) -> Result<Response, AppError> {
     let factors = may_enrol(&state, &auth, &meta).await?;
     let code = six_digits(&body.code)?;
     let user = auth.principal.user_id();
@@ -426,8 +447,10 @@ pub async fn totp_confirm(
         totp_step: step,
         now,
     };
-    conclude(&state, &auth, &email, confirmation, &meta).await?;
-    Ok(StatusCode::NO_CONTENT)
+    match conclude(&state, &auth, &email, confirmation, &meta).await? {
+        Some(issued) => renewed(&state, &meta, &auth, issued).await,
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
 
 /// The outcome of checking an enrolment's confirmation code.
@@ -440,14 +463,15 @@ struct Confirmation {
 }
 
 /// Ends an enrolment's confirmation: a wrong code counts like a wrong password; a right
-/// one makes the pending factor the confirmed one and signs a pending session in.
+/// one makes the pending factor the confirmed one and signs a pending session in (the
+/// session that replaces it is returned).
 async fn conclude(
     state: &AppState,
     auth: &Auth,
     email: &Email,
     confirmation: Confirmation,
     meta: &RequestMeta,
-) -> Result<(), AppError> {
+) -> Result<Option<IssuedSession>, AppError> {
     guard_lockout(state, meta, email, !confirmation.accepted).await?;
     let Confirmation {
         factor,
@@ -471,10 +495,12 @@ async fn conclude(
             Factor::Totp => "totp",
             Factor::Sms => "sms",
         };
-        sessions::complete_second_factor(&state.db, session, method, meta).await?;
+        let issued =
+            sessions::complete_second_factor(&state.db, session, method, now, meta).await?;
         signin::clear_failures(&state.db, email, meta).await?;
+        return Ok(Some(issued));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A phone number to enrol.
@@ -517,6 +543,7 @@ pub async fn sms_enrol(
     second_factor::set_unconfirmed(
         &state.db,
         user,
+        auth.principal.practice_id(),
         Factor::Sms,
         &sealed,
         state.auth.clock.now(),
@@ -526,15 +553,19 @@ pub async fn sms_enrol(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Confirms the phone with the code it received (a pending session is then signed in).
+/// Confirms the phone with the code it received (a pending session is then signed
+/// in, under a new session cookie).
 #[utoipa::path(post, path = "/api/v1/auth/sms/confirm", tag = "auth", request_body = ConfirmRequest,
-    responses((status = 204, description = "SMS codes enabled"), (status = 422, description = "Wrong or expired code", body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "SMS codes enabled; the pending session is signed in under a new session cookie", body = crate::routes::auth::SessionResponse),
+        (status = 204, description = "SMS codes enabled"),
+        (status = 422, description = "Wrong or expired code", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn sms_confirm(
     State(state): State<AppState>,
     Meta(meta): Meta,
     PendingAuth(auth): PendingAuth,
     Json(body): Json<ConfirmRequest>,
-) -> Result<StatusCode, AppError> {
+) -> Result<Response, AppError> {
     let factors = may_enrol(&state, &auth, &meta).await?;
     let code = six_digits(&body.code)?;
     let user = auth.principal.user_id();
@@ -555,6 +586,8 @@ pub async fn sms_confirm(
         totp_step: None,
         now,
     };
-    conclude(&state, &auth, &email, confirmation, &meta).await?;
-    Ok(StatusCode::NO_CONTENT)
+    match conclude(&state, &auth, &email, confirmation, &meta).await? {
+        Some(issued) => renewed(&state, &meta, &auth, issued).await,
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
