@@ -179,6 +179,7 @@ fn cookie_value(set_cookie: &str) -> String {
 struct Client {
     router: Router,
     outbox: tempfile::TempDir,
+    background: paddock_web::Background,
 }
 
 impl Client {
@@ -186,6 +187,7 @@ impl Client {
         let outbox = tempfile::tempdir().unwrap();
         let state = test_state(world.app.clone(), clock, outbox.path().to_owned());
         Client {
+            background: state.background.clone(),
             router: build_router(state, &HttpConfig::default()),
             outbox,
         }
@@ -1103,6 +1105,19 @@ async fn wrong_texted_codes_count_towards_the_accounts_lockout() {
     }
     let locked = client.verify(&session, "sms", &code).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
+    // A lock by wrong codes mails the owner the unlock link, as a lock by passwords does.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.background.settled(),
+    )
+    .await
+    .expect("background work did not settle");
+    let unlock_mails = paddock_notify::read_outbox(client.outbox.path())
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.to == RIVERSIDE_ADMIN && m.subject.contains("locked"))
+        .count();
+    assert_eq!(unlock_mails, 1, "one unlock mail after the lock by codes");
     let fresh = client
         .post_json(
             LOGIN,
@@ -1512,4 +1527,45 @@ async fn confirming_an_enrolment_on_a_pending_session_issues_a_new_session_cooki
     let old = client.me(&pending).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_signed_in(&client, &full).await;
+}
+
+#[tokio::test]
+async fn an_sms_provider_failure_answers_a_generic_503_and_keeps_its_cause_out_of_the_answer() {
+    let (_world, _clock, client) = setup().await;
+    let session = client.full_login(RIVERSIDE_ADMIN).await;
+    // The SMS outbox "directory" is a file: every send fails with an I/O error naming it.
+    let blocked = client.outbox.path().join("sms");
+    std::fs::write(&blocked, b"a file, not a directory").unwrap();
+    let refused = client
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text
+    );
+    let path = blocked.display().to_string();
+    for leak in [
+        path.as_str(),
+        "outbox",
+        "I/O",
+        "directory",
+        "os error",
+        "sms/",
+    ] {
+        assert!(
+            !refused.text.contains(leak),
+            "{leak:?} in the answer: {}",
+            refused.text
+        );
+    }
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not be sent"),
+        "{}",
+        refused.text
+    );
 }

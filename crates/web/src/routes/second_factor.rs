@@ -157,7 +157,8 @@ async fn guard_lockout(
         return Err(crate::routes::auth::locked(until, now));
     }
     if wrong {
-        signin::record_failure(&state.db, email, &sign_in, now, meta).await?;
+        // The same count as a wrong password, so a lock by codes mails the unlock link too.
+        crate::routes::auth::count_failure(state, meta, email, &sign_in, now).await?;
         return Err(AppError::Validation(vec![FieldError::new(
             "code",
             "is wrong or has expired",
@@ -271,12 +272,11 @@ async fn send_code(
         to: phone.clone(),
         text: format!("Your Paddock code is {code}. It expires in 5 minutes. Never share it."),
     };
-    state
-        .auth
-        .sms
-        .send(&sms)
-        .await
-        .map_err(|e| AppError::Unavailable(format!("The SMS could not be sent ({e}).")))
+    state.auth.sms.send(&sms).await.map_err(|error| {
+        // The provider's reply (URLs, account ids) is for the log; the client hears what happened.
+        tracing::error!(request_id = %meta.request_id, %error, "SMS code not sent");
+        AppError::Unavailable("The SMS could not be sent. Try again later.".into())
+    })
 }
 
 fn open_phone(
