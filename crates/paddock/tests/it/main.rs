@@ -21,6 +21,7 @@ mod passwords;
 mod principal;
 mod process;
 mod records_clock;
+mod request_context;
 mod retention;
 mod roles;
 mod schema;

@@ -18,6 +18,7 @@ use crate::auth::cookies::{
     clear_login, clear_session, login_token, session_token, set_login, set_session,
 };
 use crate::auth::{Auth, AuthMethod, Meta, REAUTH_WINDOW};
+use crate::context::csrf;
 use crate::routes::{
     auth as auth_routes, invitations as invitation_routes, passwords as password_routes,
 };
@@ -29,12 +30,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use paddock_domain::{MembershipId, Permission, RoleId};
+use paddock_store::credentials::{self, Credential};
 use paddock_store::sessions::{self, SessionAuth};
 use paddock_store::token::{csrf_for, login_csrf_for, random_token};
 use paddock_store::{RequestMeta, invitations, members, roles, second_factor, signin, staff};
 use return_to::ReturnTo;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use views::*;
 
@@ -151,7 +152,15 @@ async fn any_page_session(
         return Ok(None);
     };
     let now = state.auth.clock.now();
-    let Some(session) = sessions::authenticate_token(&state.db, &token, now, meta).await? else {
+    let credential = Credential::SessionToken(&token);
+    let Some(authenticated) = credentials::authenticate(&state.db, credential, now, meta).await?
+    else {
+        return Ok(None);
+    };
+    // Pages still open their own transactions for their work (see `Ctx` for the one
+    // transaction API routes use); authentication's bookkeeping is kept.
+    authenticated.tx.commit().await?;
+    let Some(session) = authenticated.session else {
         return Ok(None);
     };
     let auth = Auth {
@@ -189,7 +198,7 @@ async fn pending_form_session(
 /// The session, if the form's CSRF token is the session's own.
 fn with_csrf(page: Option<PageSession>, csrf: &str) -> Result<Option<PageSession>, AppError> {
     match page {
-        Some(page) if !page.session.csrf_matches(csrf) => Err(AppError::Csrf),
+        Some(page) if !csrf::session_token_matches(&page.session, csrf) => Err(AppError::Csrf),
         page => Ok(page),
     }
 }
@@ -453,8 +462,7 @@ struct LoginForm {
 /// Whether the sign-in form's token is the one derived from the browser's own
 /// pre-session cookie (double submit: another site can send neither).
 fn login_csrf_matches(headers: &HeaderMap, sent: &str) -> bool {
-    login_token(headers)
-        .is_some_and(|cookie| bool::from(login_csrf_for(&cookie).as_bytes().ct_eq(sent.as_bytes())))
+    login_token(headers).is_some_and(|cookie| csrf::tokens_match(&login_csrf_for(&cookie), sent))
 }
 
 async fn login_submit(
