@@ -239,13 +239,12 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Where a cookie-authenticated write proves it comes from our own pages.
+/// Where a cookie-authenticated write proves it comes from our own pages: API calls
+/// send the `X-CSRF-Token` header (pages send a form field, see `CsrfForm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CsrfCheck {
-    /// The `X-CSRF-Token` header (API calls from scripts).
+    /// The `X-CSRF-Token` header.
     Header,
-    /// The form's `csrf_token` field, checked by the form extractor (pages).
-    Form,
 }
 
 /// Checks the request's credential and opens its transaction (one statement).
@@ -292,10 +291,7 @@ pub(crate) async fn authenticate(
         let found = credentials::authenticate(&state.db, credential, now, &meta).await?;
         return opened(found, AuthMethod::AccessToken);
     }
-    let token = cookies::session_token(&parts.headers).ok_or(AppError::Unauthenticated)?;
-    let found =
-        credentials::authenticate(&state.db, Credential::SessionToken(&token), now, &meta).await?;
-    let ctx = opened(found, AuthMethod::Session)?;
+    let (ctx, _) = by_cookie(parts, state).await?;
     // A bearer token cannot be forged by another site; a cookie rides along, so
     // cookie-authenticated writes must prove they come from our own pages.
     if csrf_check == CsrfCheck::Header && !is_safe(&parts.method) {
@@ -311,4 +307,24 @@ pub(crate) async fn authenticate(
         }
     }
     Ok(ctx)
+}
+
+/// Authenticates the session cookie alone (pages ignore bearer credentials), and
+/// returns the cookie's token too (pages derive their forms' CSRF token from it).
+pub(crate) async fn by_cookie(parts: &Parts, state: &AppState) -> Result<(Ctx, String), AppError> {
+    let meta = meta_of(parts);
+    let now = state.auth.clock.now();
+    let token = cookies::session_token(&parts.headers).ok_or(AppError::Unauthenticated)?;
+    let found = credentials::authenticate(&state.db, Credential::SessionToken(&token), now, &meta)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let ctx = Ctx {
+        state: state.clone(),
+        principal: found.principal,
+        session: found.session,
+        method: AuthMethod::Session,
+        meta,
+        tx: found.tx,
+    };
+    Ok((ctx, token))
 }

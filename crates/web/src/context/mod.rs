@@ -9,5 +9,7 @@
 pub mod cookies;
 pub mod csrf;
 mod extract;
+mod page;
 
 pub use extract::{Auth, AuthMethod, Ctx, Meta, PendingAuth, PendingCtx};
+pub use page::{CsrfForm, Page, PageRejection};
