@@ -159,3 +159,105 @@ async fn a_form_post_with_a_wrong_csrf_token_changes_nothing() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["items"], json!([]), "no client was registered: {body}");
 }
+
+/// The value of the hidden field `name` in a page's HTML.
+fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the field is on the page") + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+/// Signs in through the sign-in page reached from `login_location`; returns where the
+/// browser is sent afterwards.
+async fn sign_in_through_the_page(env: &Env, login_location: &str) -> String {
+    let page = env
+        .router
+        .clone()
+        .oneshot(Request::get(login_location).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let pre_session = page
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let bytes = http_body_util::BodyExt::collect(page.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let html = String::from_utf8(bytes.to_vec()).unwrap();
+    let csrf = hidden_field(&html, "csrf_token");
+    let next = html
+        .contains("name=\"next\"")
+        .then(|| hidden_field(&html, "next"))
+        .unwrap_or_default();
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => char::from(b).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let form = format!(
+        "email={}&password={}&csrf_token={}&next={}",
+        encode(crate::api::ADMIN),
+        encode(TEST_PASSWORD),
+        encode(&csrf),
+        encode(&next.replace("&#38;", "&").replace("&amp;", "&"))
+    );
+    let post = Request::post("/login")
+        .header(header::COOKIE, pre_session)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let answer = env.router.clone().oneshot(post).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "signed in");
+    answer
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_sends_the_browser_to_sign_in_and_back() {
+    let (env, _) = counting_env().await;
+    let asked = Request::get("/clients?q=ann&limit=5")
+        .body(Body::empty())
+        .unwrap();
+    let answer = env.router.clone().oneshot(asked).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let location = answer
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_owned();
+    assert_eq!(location, "/login?next=/clients%3Fq%3Dann%26limit%3D5");
+
+    let returned = sign_in_through_the_page(&env, &location).await;
+    assert_eq!(
+        returned, "/clients?q=ann&limit=5",
+        "back where the browser was going"
+    );
+}
+
+#[tokio::test]
+async fn an_off_site_next_is_ignored_by_the_sign_in_page() {
+    let (env, _) = counting_env().await;
+    for off_site in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/%2F%2Fevil.example",
+    ] {
+        let location = format!("/login?next={}", off_site.replace('/', "%2F"));
+        let returned = sign_in_through_the_page(&env, &location).await;
+        assert_eq!(returned, "/", "{off_site} is not followed");
+    }
+}
