@@ -191,10 +191,11 @@ async fn sign_in_through_the_page(env: &Env, login_location: &str) -> String {
         .to_bytes();
     let html = String::from_utf8(bytes.to_vec()).unwrap();
     let csrf = hidden_field(&html, "csrf_token");
-    let next = html
-        .contains("name=\"next\"")
-        .then(|| hidden_field(&html, "next"))
-        .unwrap_or_default();
+    let next = if html.contains("name=\"next\"") {
+        hidden_field(&html, "next")
+    } else {
+        String::new()
+    };
     let encode = |text: &str| -> String {
         text.bytes()
             .map(|b| match b {
