@@ -98,6 +98,20 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         "session cookie: authentication and the read share one transaction"
     );
 
+    // A page converted to the request context reads its layout and list in it too.
+    let page = Request::get("/clients")
+        .header(
+            header::COOKIE,
+            format!("__Host-paddock_session={}", admin.cookie),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        transactions_of(&env, &acquired, page).await,
+        1,
+        "the client list page: one transaction"
+    );
+
     let token = access_token(&env, &admin).await;
     let by_token = Request::get(&path)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))

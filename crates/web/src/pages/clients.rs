@@ -5,7 +5,7 @@
 use super::forms::{FieldMessages, Pairs, Refusal, date_time, href, path_id, present};
 use super::patients::patient_row;
 use super::views::{ClientForm, ClientFormPage, ClientPage, ClientRow, ClientView, ClientsPage};
-use super::{PageSession, can, nav_in, signed_in};
+use super::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::auth::Meta;
 use crate::context::{CsrfForm, Page};
 use crate::{AppError, AppState};
@@ -24,20 +24,33 @@ use uuid::Uuid;
 /// The longest search people can type (a name, a phone number or an email).
 pub(super) const MAX_SEARCH: usize = 100;
 
-/// `GET /clients`: a page of clients by family name, optionally matching `q`.
+/// `GET /clients`: a page of clients by family name, optionally matching `q`. The
+/// layout and the list are read in the request's one transaction.
 pub(super) async fn list_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, csrf_token }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::ClientsRead)?;
-    let nav = nav_in(&state, &page, &meta, "clients").await?;
+    ctx.require(Permission::ClientsRead)?;
     let (listing, paging) = ListQuery::parse(&Pairs::new(query));
-    let can_write = can(&page, Permission::ClientsWrite);
-    let (cursor, limit) = match paging {
-        Ok(paging) => paging,
+    let can_write = ctx
+        .principal
+        .permissions()
+        .contains(Permission::ClientsWrite);
+    let principal = ctx.principal.clone();
+    let (nav, listed) = ctx
+        .run(async |tx| {
+            let nav = nav_of(tx, &principal, &csrf_token, "clients").await?;
+            let listed = match paging {
+                Ok((cursor, limit)) => {
+                    Ok(clients::list(tx, listing.search(), limit, cursor.as_ref()).await?)
+                }
+                Err(errors) => Err(errors),
+            };
+            Ok((nav, listed))
+        })
+        .await?;
+    let found = match listed {
+        Ok(found) => found,
         Err(errors) => {
             let body = ClientsPage {
                 nav,
@@ -51,9 +64,6 @@ pub(super) async fn list_page(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response());
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let found = clients::list(&mut tx, listing.search(), limit, cursor.as_ref()).await?;
-    tx.commit().await?;
     let (next_href, first_href) = listing.links("/clients", found.next_cursor.as_deref());
     Ok(ClientsPage {
         nav,

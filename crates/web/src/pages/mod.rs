@@ -305,9 +305,20 @@ async fn second_factor_sms(
 
 async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result<Nav, AppError> {
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let me = members::me(&mut tx).await?;
+    let nav = nav_of(&mut tx, &page.auth.principal, &page.csrf_token, "").await?;
     tx.commit().await?;
-    let principal = &page.auth.principal;
+    Ok(nav)
+}
+
+/// The staff layout's navigation, read in the page's own transaction, with `section`
+/// marked as the current one.
+async fn nav_of(
+    tx: &mut paddock_store::TenantTx,
+    principal: &paddock_store::Principal,
+    csrf_token: &str,
+    section: &'static str,
+) -> Result<Nav, paddock_store::StoreError> {
+    let me = members::me(tx).await?;
     Ok(Nav {
         practice_name: me.practice_name,
         display_name: me.display_name,
@@ -319,8 +330,8 @@ async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result
         can_read_appointments: principal
             .permissions()
             .contains(Permission::AppointmentsRead),
-        current: "",
-        csrf_token: page.csrf_token.clone(),
+        current: section,
+        csrf_token: csrf_token.to_owned(),
     })
 }
 
