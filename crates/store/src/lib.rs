@@ -26,6 +26,7 @@ pub mod chart;
 pub mod clients;
 pub mod clinical;
 pub mod credentials;
+pub mod dashboard;
 pub mod db;
 pub mod doctor;
 pub mod encounters;
