@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod context;
+pub mod dashboard;
 pub mod error;
 pub mod middleware;
 pub mod pages;

@@ -39,10 +39,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 use views::*;
 
+pub(crate) use views::Nav;
+
 /// The page routes (not part of the JSON API or its OpenAPI document).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
+        .merge(crate::dashboard::router())
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
         .route("/switch", post(switch))
@@ -312,7 +314,7 @@ async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result
 
 /// The staff layout's navigation, read in the page's own transaction, with `section`
 /// marked as the current one.
-async fn nav_of(
+pub(crate) async fn nav_of(
     tx: &mut paddock_store::TenantTx,
     principal: &paddock_store::Principal,
     csrf_token: &str,
@@ -354,33 +356,6 @@ fn can(page: &PageSession, permission: Permission) -> bool {
 
 fn to_login() -> Response {
     Redirect::to("/login").into_response()
-}
-
-async fn home(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
-) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    let nav = nav(&state, &page, &meta).await?;
-    let practices = signin::practices_for(&state.db, page.auth.principal.user_id(), &meta)
-        .await?
-        .into_iter()
-        .map(|p| (p.practice_id.as_uuid(), p.name))
-        .collect();
-    let permissions = page
-        .auth
-        .principal
-        .permissions()
-        .iter()
-        .map(|p| p.as_str().to_owned())
-        .collect();
-    Ok(DashboardPage {
-        nav,
-        practices,
-        permissions,
-    }
-    .into_response())
 }
 
 #[derive(Deserialize)]

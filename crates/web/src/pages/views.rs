@@ -36,14 +36,6 @@ pub struct LoginPage {
     pub next: String,
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "dashboard.html")]
-pub struct DashboardPage {
-    pub nav: Nav,
-    pub practices: Vec<(Uuid, String)>,
-    pub permissions: Vec<String>,
-}
-
 pub struct MemberRow {
     pub id: Uuid,
     pub email: String,
