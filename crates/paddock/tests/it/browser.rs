@@ -1085,3 +1085,59 @@ async fn re_authentication_never_sends_the_browser_to_another_site() {
     browser.wait_for_path("/staff").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_admin_signs_in_to_a_dashboard_of_the_days_panels() {
+    let (site, browser) = tokio::join!(site(), Browser::open());
+    // Rex is booked with the admin at 09:00 today and has checked in.
+    let world = &site.world;
+    let meta = RequestMeta::system("dashboard");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    let rex = clinic_pages::rex(world).await.id;
+    let nine = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(9, 0, 0)
+        .unwrap()
+        .and_utc();
+    let booked = paddock_store::appointments::book(
+        &mut tx,
+        &crate::clinic::booking(Some(rex), Some(world.a.admin), nine, 30),
+    )
+    .await
+    .unwrap();
+    paddock_store::appointments::set_status(
+        &mut tx,
+        booked.id,
+        paddock_domain::AppointmentStatus::CheckedIn,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    browser.goto(&site.url("/login")).await;
+    browser.sign_in(ADMIN, TEST_PASSWORD).await;
+    browser.wait_for_path("/").await;
+    assert_eq!(browser.text("#dashboard-title").await, "Welcome, Admin");
+    for panel in [
+        "#panel-appointments",
+        "#panel-arrivals",
+        "#panel-encounters",
+        "#panel-vaccinations",
+        "#panel-locked",
+        "#panel-role-changes",
+        "#panel-audit-chain",
+    ] {
+        browser.element(panel).await;
+    }
+    assert_eq!(browser.text("#appointments-count").await, "1");
+    let row = browser.text("#panel-appointments tbody tr").await;
+    assert!(row.starts_with("09:00 Rex"), "{row}");
+    assert!(row.contains("You") && row.contains("Checked in"), "{row}");
+    assert_eq!(browser.text("#arrived-count").await, "1");
+    assert_eq!(browser.text("#locked-count").await, "0");
+    let chain = browser.text("#panel-audit-chain").await;
+    assert!(chain.contains("awaiting the sealer"), "{chain}");
+    let shot = browser.screenshot("dashboard-panels").await;
+    eprintln!("dashboard panels screenshot: {}", shot.display());
+    browser.close().await;
+}

@@ -14,6 +14,7 @@ mod clinic;
 mod clinic_pages;
 mod clinical_api;
 mod clinical_store;
+mod dashboard;
 mod doctor;
 mod http;
 mod isolation;

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 /// An environment whose server pool counts every connection it hands out: each
 /// transaction the server opens takes one (`begin` acquires a connection for it), so
 /// the count is the number of transactions, read without any timing or server logs.
-async fn counting_env() -> (Env, Arc<AtomicUsize>) {
+pub(crate) async fn counting_env() -> (Env, Arc<AtomicUsize>) {
     let world = two_practices().await;
     let acquired = Arc::new(AtomicUsize::new(0));
     let (on_reuse, on_connect) = (acquired.clone(), acquired.clone());
@@ -50,7 +50,11 @@ async fn counting_env() -> (Env, Arc<AtomicUsize>) {
 }
 
 /// How many transactions the server opened while answering `request`.
-async fn transactions_of(env: &Env, acquired: &AtomicUsize, request: Request<Body>) -> usize {
+pub(crate) async fn transactions_of(
+    env: &Env,
+    acquired: &AtomicUsize,
+    request: Request<Body>,
+) -> usize {
     let before = acquired.load(Ordering::SeqCst);
     let response = env.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "the request succeeds");

@@ -1,0 +1,510 @@
+//! The dashboard (`GET /`): each panel appears with the permission it needs and is
+//! absent without it, its numbers are the seeded day's, another practice's rows never
+//! appear, record reads are audited, and the page is one transaction.
+
+use crate::api::{Env, Session, env};
+use crate::clinic::{booking, client_with_dog};
+use crate::world::TEST_PASSWORD;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use http_body_util::BodyExt;
+use paddock_domain::{AppointmentStatus, Clock, EncounterKind, UserId};
+use paddock_store::clinical::{self, NewVaccination};
+use paddock_store::encounters::{self, NewEncounter, Soap};
+use paddock_store::{RequestMeta, TenantTx, appointments, members, patients, roles, staff};
+use serde_json::json;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+const PASSWORD: &str = "marsh-harrier-31-glides-low";
+
+/// Invites `email` into practice A with the built-in role `role` under the name
+/// `name`, accepts, signs in; the session and the user id.
+async fn join(
+    env: &Env,
+    admin: &Session,
+    email: &str,
+    role: &str,
+    name: &str,
+) -> (Session, UserId) {
+    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(admin)).await;
+    let role_id = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == role)
+        .unwrap()["id"]
+        .clone();
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/invitations",
+            Some(json!({"email": email, "role_id": role_id})),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mail = env.mails_to(email).pop().unwrap();
+    let token = mail
+        .body_text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
+        .unwrap()
+        .to_owned();
+    let (status, body, _) = env
+        .send(
+            "POST",
+            "/api/v1/invitations/accept",
+            Some(json!({"token": token, "password": PASSWORD, "display_name": name})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let session = env.login_as(email, PASSWORD).await;
+    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&session)).await;
+    let id = UserId::from_uuid(me["user"]["id"].as_str().unwrap().parse().unwrap());
+    (session, id)
+}
+
+/// `GET /` as `session`: the status and the page.
+async fn dashboard(env: &Env, session: &Session) -> (StatusCode, String) {
+    let request = Request::get("/")
+        .header(
+            header::COOKIE,
+            format!("__Host-paddock_session={}", session.cookie),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = env.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// The text of the element with `id` (up to its first tag).
+fn text_of<'a>(page: &'a str, id: &str) -> &'a str {
+    let open = format!("id=\"{id}\">");
+    let start = page
+        .find(&open)
+        .unwrap_or_else(|| panic!("no #{id} in {page}"))
+        + open.len();
+    let rest = &page[start..];
+    &rest[..rest.find('<').unwrap()]
+}
+
+/// The panel `name` of the page, from its opening tag to its end.
+fn panel<'a>(page: &'a str, name: &str) -> &'a str {
+    let start = page.find(&format!("id=\"panel-{name}\"")).unwrap();
+    let rest = &page[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
+fn has_panel(page: &str, panel: &str) -> bool {
+    page.contains(&format!("id=\"panel-{panel}\""))
+}
+
+/// `hour`:00 of the day the server's clock is in.
+fn at(env: &Env, days: i64, hour: u32) -> DateTime<Utc> {
+    let day = env.clock.now().date_naive() + Duration::days(days);
+    day.and_hms_opt(hour, 0, 0).unwrap().and_utc()
+}
+
+async fn book(
+    tx: &mut TenantTx,
+    patient: Uuid,
+    with: UserId,
+    start: DateTime<Utc>,
+    status: Option<AppointmentStatus>,
+) {
+    let booked = appointments::book(tx, &booking(Some(patient), Some(with), start, 30))
+        .await
+        .unwrap();
+    if let Some(status) = status {
+        appointments::set_status(tx, booked.id, status)
+            .await
+            .unwrap();
+    }
+}
+
+async fn open_encounter(tx: &mut TenantTx, patient: Uuid, vet: UserId) -> Uuid {
+    let new = NewEncounter {
+        patient_id: patient,
+        kind: EncounterKind::Consultation,
+        started_at: Utc::now() - Duration::hours(1),
+        attending: Some(vet),
+        reason: None,
+        soap: Soap::default(),
+    };
+    encounters::create(tx, &new).await.unwrap().id
+}
+
+async fn vaccinate(
+    tx: &mut TenantTx,
+    patient: Uuid,
+    vaccine: &str,
+    given: NaiveDate,
+    due: NaiveDate,
+    by: UserId,
+) {
+    let dose = NewVaccination {
+        encounter_id: None,
+        vaccine: vaccine.to_owned(),
+        manufacturer: None,
+        lot_number: "L-1".to_owned(),
+        lot_expires_on: None,
+        given_on: given,
+        next_due_on: Some(due),
+        administered_by: by,
+        rabies_tag: None,
+    };
+    clinical::vaccinate(tx, patient, &dose).await.unwrap();
+}
+
+/// Practice A's day: Rex (the fixture) and Bella booked today with the vet and the
+/// admin at every stage of the day, open encounters of both, vaccines due and not;
+/// practice B has Nimbus booked today with a vaccine due too.
+async fn seed(env: &Env, vet: UserId) {
+    let world = &env.world;
+    let admin = world.a.admin;
+    let today = env.clock.now().date_naive();
+    let meta = RequestMeta::system("dashboard");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    let rex = patients::search(&mut tx, Some("Rex"), 5, None)
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let (_, bella) = client_with_dog(&mut tx, "Okafor", "Bella").await;
+    let bella = bella.id;
+    book(
+        &mut tx,
+        rex,
+        vet,
+        at(env, 0, 9),
+        Some(AppointmentStatus::CheckedIn),
+    )
+    .await;
+    book(&mut tx, bella, vet, at(env, 0, 10), None).await;
+    book(
+        &mut tx,
+        bella,
+        admin,
+        at(env, 0, 11),
+        Some(AppointmentStatus::NoShow),
+    )
+    .await;
+    book(
+        &mut tx,
+        rex,
+        admin,
+        at(env, 0, 12),
+        Some(AppointmentStatus::Cancelled),
+    )
+    .await;
+    book(
+        &mut tx,
+        rex,
+        admin,
+        at(env, 0, 13),
+        Some(AppointmentStatus::Completed),
+    )
+    .await;
+    book(&mut tx, rex, vet, at(env, 1, 9), None).await;
+    open_encounter(&mut tx, rex, vet).await;
+    open_encounter(&mut tx, bella, vet).await;
+    open_encounter(&mut tx, bella, admin).await;
+    let signed = open_encounter(&mut tx, rex, vet).await;
+    encounters::finalise(&mut tx, signed, Utc::now())
+        .await
+        .unwrap();
+    let days = |n: i64| today + Duration::days(n);
+    vaccinate(&mut tx, bella, "Leptospirosis L4", days(-360), days(3), vet).await;
+    vaccinate(&mut tx, rex, "Rabies", days(-359), days(6), vet).await;
+    // A later dose replaces the due date; due tomorrow-week and yesterday are outside.
+    vaccinate(&mut tx, bella, "Kennel cough", days(-300), days(2), vet).await;
+    vaccinate(&mut tx, bella, "kennel cough", days(-1), days(364), vet).await;
+    vaccinate(&mut tx, rex, "Parvovirus", days(-358), days(7), vet).await;
+    vaccinate(&mut tx, rex, "Distemper", days(-357), days(-1), vet).await;
+    tx.commit().await.unwrap();
+
+    let mut tx = world.app.begin(&world.b.principal, &meta).await.unwrap();
+    let (_, nimbus) = client_with_dog(&mut tx, "Northway", "Nimbus").await;
+    book(
+        &mut tx,
+        nimbus.id,
+        world.b.admin,
+        at(env, 0, 9),
+        Some(AppointmentStatus::CheckedIn),
+    )
+    .await;
+    open_encounter(&mut tx, nimbus.id, world.b.admin).await;
+    vaccinate(
+        &mut tx,
+        nimbus.id,
+        "Leptospirosis L4",
+        days(-360),
+        days(1),
+        world.b.admin,
+    )
+    .await;
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn each_role_sees_the_panels_of_its_permissions_with_the_days_numbers() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (vet, vet_id) = join(
+        &env,
+        &admin,
+        "vera@riverside.example",
+        "Veterinarian",
+        "Vera Vet",
+    )
+    .await;
+    let (desk, _) = join(
+        &env,
+        &admin,
+        "rosa@riverside.example",
+        "Receptionist",
+        "Rosa Desk",
+    )
+    .await;
+    seed(&env, vet_id).await;
+
+    // The front desk: the day and its arrivals, nothing of the record or security.
+    let (status, page) = dashboard(&env, &desk).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        has_panel(&page, "appointments") && has_panel(&page, "arrivals"),
+        "{page}"
+    );
+    for absent in [
+        "encounters",
+        "vaccinations",
+        "locked",
+        "role-changes",
+        "audit-chain",
+    ] {
+        assert!(!has_panel(&page, absent), "the desk sees no {absent} panel");
+    }
+    assert_eq!(
+        text_of(&page, "appointments-count"),
+        "4",
+        "cancelled left out"
+    );
+    assert_eq!(
+        text_of(&page, "arrived-count"),
+        "2",
+        "checked in and completed"
+    );
+    assert_eq!(text_of(&page, "expected-count"), "1");
+    assert_eq!(text_of(&page, "no-show-count"), "1");
+    assert!(page.contains("id=\"arrivals-waiting\""), "Rex waits");
+    assert!(
+        !page.contains("Nimbus"),
+        "practice B's booking never appears"
+    );
+    assert!(
+        !page.contains("Your permissions"),
+        "the old permission list is gone"
+    );
+
+    // The vet: their own bookings first and marked, their open encounters, the
+    // vaccinations due this week; no security panels.
+    let (_, page) = dashboard(&env, &vet).await;
+    for present in ["appointments", "arrivals", "encounters", "vaccinations"] {
+        assert!(has_panel(&page, present), "the vet sees {present}");
+    }
+    for absent in ["locked", "role-changes", "audit-chain"] {
+        assert!(!has_panel(&page, absent), "the vet sees no {absent} panel");
+    }
+    assert_eq!(
+        page.matches("class=\"you\"").count(),
+        2,
+        "two bookings are the vet's"
+    );
+    let first_you = page.find("class=\"you\"").unwrap();
+    let admins_booking = page.find("<td>Admin</td>").unwrap();
+    assert!(
+        first_you < admins_booking,
+        "the vet's own bookings come first"
+    );
+    assert_eq!(
+        text_of(&page, "encounters-count"),
+        "2",
+        "open and the vet's"
+    );
+    assert!(
+        page.contains("locks 24 hours after"),
+        "the record settings' period"
+    );
+    assert_eq!(text_of(&page, "vaccinations-count"), "2");
+    assert!(page.contains("Leptospirosis L4") && page.contains("Rabies"));
+    for not_due in ["Kennel cough", "Parvovirus", "Distemper"] {
+        assert!(!page.contains(not_due), "{not_due} is not due this week");
+    }
+    assert!(!page.contains("Nimbus"), "nor B's encounters or vaccines");
+
+    // The views of the record were audited, one read per patient and panel.
+    let mut tx = env
+        .world
+        .app
+        .begin(&env.world.a.principal, &RequestMeta::system("t"))
+        .await
+        .unwrap();
+    let views: Vec<String> = sqlx::query_scalar(
+        "select changes->>'view' from audit_events
+          where action = 'read' and entity_type = 'patient' and actor_user_id = $1
+          order by 1",
+    )
+    .bind(vet_id.as_uuid())
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        views,
+        [
+            "open_encounters",
+            "open_encounters",
+            "vaccinations_due",
+            "vaccinations_due"
+        ]
+    );
+
+    // The admin: every panel; their own open encounter is Bella's.
+    let (_, page) = dashboard(&env, &admin).await;
+    for present in [
+        "appointments",
+        "arrivals",
+        "encounters",
+        "vaccinations",
+        "locked",
+        "role-changes",
+        "audit-chain",
+    ] {
+        assert!(has_panel(&page, present), "the admin sees {present}");
+    }
+    assert_eq!(text_of(&page, "encounters-count"), "1");
+    assert_eq!(text_of(&page, "locked-count"), "0");
+    assert_eq!(text_of(&page, "role-changes-count"), "0");
+}
+
+#[tokio::test]
+async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
+    let env = env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let (desk, _) = join(
+        &env,
+        &admin,
+        "rosa@riverside.example",
+        "Receptionist",
+        "Rosa Desk",
+    )
+    .await;
+    join(
+        &env,
+        &admin,
+        "tom@riverside.example",
+        "Technician",
+        "Tom Tech",
+    )
+    .await;
+
+    // Rosa mistypes her password until her address is locked (the default threshold: 10).
+    for _ in 0..10 {
+        let (status, _, _) = env
+            .send(
+                "POST",
+                "/api/v1/auth/login",
+                Some(json!({"email": "rosa@riverside.example", "password": "wrong-wrong-wrong"})),
+                None,
+            )
+            .await;
+        assert_ne!(status, StatusCode::OK);
+    }
+    env.settled().await;
+    // Tom becomes a vet.
+    let world = &env.world;
+    let meta = RequestMeta::system("dashboard");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    let tom = members::list(&mut tx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.display_name == "Tom Tech")
+        .unwrap();
+    let vet_role = roles::list(&mut tx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "Veterinarian")
+        .unwrap();
+    staff::change_role(&mut tx, tom.membership_id, vet_role.id, Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    world.admin.seal_audit().await.unwrap();
+
+    let (_, page) = dashboard(&env, &admin).await;
+    assert_eq!(text_of(&page, "locked-count"), "1", "{page}");
+    let locked = panel(&page, "locked");
+    assert!(locked.contains("Rosa Desk") && locked.contains("one address"));
+    assert_eq!(text_of(&page, "role-changes-count"), "1");
+    let changes = panel(&page, "role-changes");
+    for part in ["Tom Tech", "Technician", "Veterinarian", "Admin"] {
+        assert!(changes.contains(part), "{part} in {changes}");
+    }
+    let head = world
+        .admin
+        .audit_heads()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.practice_id == world.a.id.as_uuid())
+        .unwrap();
+    assert_eq!(
+        text_of(&page, "chain-sealed-seq"),
+        format!("#{}", head.seq.unwrap()),
+        "sealed up to the head, as verify sees it"
+    );
+    assert_eq!(
+        text_of(&page, "chain-pending"),
+        "0",
+        "nothing was left to seal"
+    );
+
+    // The view itself recorded reads (of the trail and of records): pending now.
+    let (_, again) = dashboard(&env, &admin).await;
+    let pending: i64 = text_of(&again, "chain-pending").parse().unwrap();
+    assert!(
+        pending > 0,
+        "the first view's own audit events await the sealer"
+    );
+    assert!(!has_panel(&dashboard(&env, &desk).await.1, "locked"));
+
+    // Locks end by themselves: past the 15 minutes, Rosa is no longer listed.
+    env.clock.advance(Duration::minutes(16));
+    let (_, later) = dashboard(&env, &admin).await;
+    assert_eq!(text_of(&later, "locked-count"), "0");
+}
+
+#[tokio::test]
+async fn the_dashboard_reads_every_panel_in_one_transaction() {
+    let (env, acquired) = crate::request_context::counting_env().await;
+    let admin = env.login(TEST_PASSWORD).await;
+    let request = Request::get("/")
+        .header(
+            header::COOKIE,
+            format!("__Host-paddock_session={}", admin.cookie),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        crate::request_context::transactions_of(&env, &acquired, request).await,
+        1,
+        "authentication, layout, panels and the practice switcher share one transaction"
+    );
+}
