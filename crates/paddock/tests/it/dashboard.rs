@@ -413,17 +413,16 @@ async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
     )
     .await;
 
-    // Rosa mistypes her password until her address is locked (the default threshold: 10).
-    for _ in 0..10 {
-        let (status, _, _) = env
-            .send(
-                "POST",
-                "/api/v1/auth/login",
-                Some(json!({"email": "rosa@riverside.example", "password": "wrong-wrong-wrong"})),
-                None,
-            )
-            .await;
-        assert_ne!(status, StatusCode::OK);
+    // Rosa and Tom mistype their passwords until their address is locked (the
+    // default threshold: 10).
+    for email in ["rosa@riverside.example", "tom@riverside.example"] {
+        for _ in 0..10 {
+            let wrong = json!({"email": email, "password": "wrong-wrong-wrong"});
+            let (status, _, _) = env
+                .send("POST", "/api/v1/auth/login", Some(wrong), None)
+                .await;
+            assert_ne!(status, StatusCode::OK);
+        }
     }
     env.settled().await;
     // Tom becomes a vet.
@@ -449,9 +448,10 @@ async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
     world.admin.seal_audit().await.unwrap();
 
     let (_, page) = dashboard(&env, &admin).await;
-    assert_eq!(text_of(&page, "locked-count"), "1", "{page}");
+    assert_eq!(text_of(&page, "locked-count"), "2", "{page}");
     let locked = panel(&page, "locked");
-    assert!(locked.contains("Rosa Desk") && locked.contains("one address"));
+    assert!(locked.contains("Rosa Desk") && locked.contains("Tom Tech"));
+    assert!(locked.contains("one address"), "{locked}");
     assert_eq!(text_of(&page, "role-changes-count"), "1");
     let changes = panel(&page, "role-changes");
     for part in ["Tom Tech", "Technician", "Veterinarian", "Admin"] {
@@ -485,10 +485,86 @@ async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
     );
     assert!(!has_panel(&dashboard(&env, &desk).await.1, "locked"));
 
-    // Locks end by themselves: past the 15 minutes, Rosa is no longer listed.
+    // Rosa lifts her lock with the mailed link; Tom's stays until it ends by itself.
+    let mail = env.mails_to("rosa@riverside.example").pop().unwrap();
+    let token = mail
+        .body_text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://paddock.test/unlock/"))
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = env
+        .send(
+            "POST",
+            "/api/v1/auth/unlock",
+            Some(json!({"token": token})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, page) = dashboard(&env, &admin).await;
+    assert_eq!(text_of(&page, "locked-count"), "1");
+    assert!(panel(&page, "locked").contains("Tom Tech"));
     env.clock.advance(Duration::minutes(16));
     let (_, later) = dashboard(&env, &admin).await;
-    assert_eq!(text_of(&later, "locked-count"), "0");
+    assert_eq!(text_of(&later, "locked-count"), "0", "past the 15 minutes");
+}
+#[tokio::test]
+async fn a_member_of_two_practices_may_switch_and_sees_only_this_practices_day() {
+    let env = env().await;
+    // Hillside's admin is Riverside's admin, the same person; Hillside books Whiskers today.
+    let world = &env.world;
+    let hillside = crate::world::create_practice(
+        &world.admin,
+        &world.app,
+        "Hillside Cat Clinic",
+        "admin@riverside.example",
+    )
+    .await;
+    let meta = RequestMeta::system("dashboard");
+    let mut tx = world.app.begin(&hillside.principal, &meta).await.unwrap();
+    let (_, whiskers) = client_with_dog(&mut tx, "Hill", "Whiskers").await;
+    book(&mut tx, whiskers.id, hillside.admin, at(&env, 0, 9), None).await;
+    tx.commit().await.unwrap();
+
+    // Signed in to Riverside by name (the picker would offer Hillside first).
+    let sign_in = json!({
+        "email": "admin@riverside.example",
+        "password": TEST_PASSWORD,
+        "practice_id": world.a.id,
+    });
+    let (status, body, cookie) = env
+        .send("POST", "/api/v1/auth/login", Some(sign_in), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = cookie.unwrap();
+    let admin = Session {
+        cookie: cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("__Host-paddock_session=")
+            .to_owned(),
+        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+    };
+    let (status, page) = dashboard(&env, &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(text_of(&page, "practice-name"), "Riverside Animal Hospital");
+    assert!(page.contains("Switch practice"), "{page}");
+    assert!(page.contains(&format!(
+        "<option value=\"{}\">Hillside Cat Clinic</option>",
+        hillside.id
+    )));
+    assert!(page.contains(&format!(
+        "<option value=\"{}\">Riverside Animal Hospital</option>",
+        world.a.id
+    )));
+    assert!(!page.contains("Northside"), "not a practice of theirs");
+    assert!(
+        !page.contains("Whiskers"),
+        "the other practice's day stays there"
+    );
+    assert_eq!(text_of(&page, "appointments-count"), "0");
 }
 
 #[tokio::test]
