@@ -3,9 +3,9 @@
 //! `GET /api/v1/audit/verify`, and `/audit`; all of it only for holders of
 //! `audit.read`, and only ever the caller's own practice.
 
-use crate::api::{Env, Session, env};
-use crate::world::TEST_PASSWORD;
+use crate::support::{Anonymous, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::body::Body;
+use axum::http::Method;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -18,22 +18,28 @@ const DESK_PASSWORD: &str = "marsh-harrier-31-glides-low";
 /// Practice A with its admin signed in, a receptionist who joined by invitation and
 /// signed in, and the receptionist then promoted to veterinarian by the admin.
 struct Scene {
-    env: Env,
-    admin: Session,
+    env: TestApp,
+    admin: CookieUser,
     admin_id: String,
-    desk: Session,
+    desk: CookieUser,
     /// The receptionist's membership (the entity of the role change).
     desk_membership: String,
 }
 
 async fn scene() -> Scene {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let (_, me, _) = env
+        .request(Method::GET, "/api/v1/me", None, Some(&admin))
+        .await
+        .parts();
     let admin_id = me["user"]["id"].as_str().unwrap().to_owned();
     let receptionist = role_id(&env, &admin, "Receptionist").await;
     let desk = join(&env, &admin, DESK_EMAIL, &receptionist).await;
-    let (_, members, _) = env.send("GET", "/api/v1/members", None, Some(&admin)).await;
+    let (_, members, _) = env
+        .request(Method::GET, "/api/v1/members", None, Some(&admin))
+        .await
+        .parts();
     let desk_membership = members
         .as_array()
         .unwrap()
@@ -58,19 +64,24 @@ impl Scene {
         let vet = role_id(&self.env, &self.admin, "Veterinarian").await;
         let (status, body, _) = self
             .env
-            .send(
-                "POST",
+            .request(
+                Method::POST,
                 &format!("/api/v1/members/{}/role", self.desk_membership),
                 Some(json!({ "role_id": vet })),
                 Some(&self.admin),
             )
-            .await;
+            .await
+            .parts();
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     /// `GET` as the admin, which must answer 200.
     async fn get_ok(&self, path: &str) -> Value {
-        let (status, body, _) = self.env.send("GET", path, None, Some(&self.admin)).await;
+        let (status, body, _) = self
+            .env
+            .request(Method::GET, path, None, Some(&self.admin))
+            .await
+            .parts();
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         body
     }
@@ -101,8 +112,11 @@ impl Scene {
     }
 }
 
-async fn role_id(env: &Env, admin: &Session, name: &str) -> String {
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(admin)).await;
+async fn role_id(env: &TestApp, admin: &CookieUser, name: &str) -> String {
+    let (_, roles, _) = env
+        .request(Method::GET, "/api/v1/roles", None, Some(admin))
+        .await
+        .parts();
     roles
         .as_array()
         .unwrap()
@@ -115,33 +129,9 @@ async fn role_id(env: &Env, admin: &Session, name: &str) -> String {
 }
 
 /// Invites `email` with `role_id`, accepts the mailed link and signs in.
-async fn join(env: &Env, admin: &Session, email: &str, role_id: &str) -> Session {
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations",
-            Some(json!({"email": email, "role_id": role_id})),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let mails = paddock_notify::read_outbox(&env.outbox).unwrap();
-    let mail = mails.iter().rev().find(|m| m.to.contains(email)).unwrap();
-    let token = mail
-        .body_text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
-        .unwrap();
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations/accept",
-            Some(json!({"token": token, "password": DESK_PASSWORD, "display_name": "Dana Desk"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    env.login_as(email, DESK_PASSWORD).await
+async fn join(env: &TestApp, admin: &CookieUser, email: &str, role_id: &str) -> CookieUser {
+    env.join_with_password(admin, email, &json!(role_id), DESK_PASSWORD, "Dana Desk")
+        .await
 }
 
 fn items(page: &Value) -> Vec<Value> {
@@ -183,31 +173,17 @@ fn refused_fields(status: StatusCode, body: &Value) -> BTreeSet<String> {
 }
 
 /// A page (HTML) as the browser of `session` gets it: status, content type and body.
-async fn page(env: &Env, path: &str, session: Option<&Session>) -> (StatusCode, String, String) {
-    let mut request = Request::get(path);
-    if let Some(session) = session {
-        request = request.header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", session.cookie),
-        );
-    }
-    let response = env
-        .router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+async fn page(
+    env: &TestApp,
+    path: &str,
+    session: Option<&CookieUser>,
+) -> (StatusCode, String, String) {
+    let credential = session.map(CookieUser::without_csrf).unwrap_or_default();
+    let answer = env.get(path, credential).await;
     (
-        status,
-        content_type,
-        String::from_utf8(bytes.to_vec()).unwrap(),
+        answer.status,
+        answer.content_type().to_owned(),
+        answer.utf8(),
     )
 }
 
@@ -424,13 +400,14 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
     for (query, fields) in cases {
         let (status, body, _) = s
             .env
-            .send(
-                "GET",
+            .request(
+                Method::GET,
                 &format!("/api/v1/audit/events?{query}"),
                 None,
                 Some(&s.admin),
             )
-            .await;
+            .await
+            .parts();
         let expected: BTreeSet<String> = fields.iter().map(|f| (*f).to_owned()).collect();
         assert_eq!(refused_fields(status, &body), expected, "{query}");
     }
@@ -457,7 +434,11 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
 #[tokio::test]
 async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
     let s = scene().await;
-    let (_, me, _) = s.env.send("GET", "/api/v1/me", None, Some(&s.desk)).await;
+    let (_, me, _) = s
+        .env
+        .request(Method::GET, "/api/v1/me", None, Some(&s.desk))
+        .await
+        .parts();
     assert!(
         !me["permissions"]
             .as_array()
@@ -470,7 +451,11 @@ async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
         // Refused before the parameters are even looked at.
         "/api/v1/audit/events?limit=0&bogus=1",
     ] {
-        let (status, body, _) = s.env.send("GET", path, None, Some(&s.desk)).await;
+        let (status, body, _) = s
+            .env
+            .request(Method::GET, path, None, Some(&s.desk))
+            .await
+            .parts();
         assert_eq!(
             (status, body["code"].as_str()),
             (StatusCode::FORBIDDEN, Some("forbidden")),
@@ -497,7 +482,11 @@ async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
     let (_, _, dashboard) = page(&s.env, "/", Some(&s.admin)).await;
     assert!(dashboard.contains("href=\"/audit\""), "{dashboard}");
 
-    let (status, _, _) = s.env.send("GET", "/api/v1/audit/events", None, None).await;
+    let (status, _, _) = s
+        .env
+        .request(Method::GET, "/api/v1/audit/events", None, Anonymous)
+        .await
+        .parts();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, _) = page(&s.env, "/audit", None).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -508,15 +497,15 @@ async fn audit_api_practice_b_never_sees_practice_a_events() {
     let s = scene().await;
     s.promote_desk().await;
     let ours: BTreeSet<String> = ids(&s.events("").await).into_iter().collect();
-    let admin_b = s
-        .env
-        .login_as("admin@northside.example", TEST_PASSWORD)
-        .await;
+    let admin_b = s.env.login("admin@northside.example", TEST_PASSWORD).await;
     let get_b = |path: String| {
         let env = &s.env;
         let admin_b = &admin_b;
         async move {
-            let (status, body, _) = env.send("GET", &path, None, Some(admin_b)).await;
+            let (status, body, _) = env
+                .request(Method::GET, &path, None, Some(admin_b))
+                .await
+                .parts();
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
             body
         }
@@ -593,14 +582,12 @@ async fn audit_api_verify_answers_ok_and_seals_what_was_pending() {
             .all(|e| e["seq"].is_u64() && e["hash"].is_string())
     );
 
-    let admin_b = s
-        .env
-        .login_as("admin@northside.example", TEST_PASSWORD)
-        .await;
+    let admin_b = s.env.login("admin@northside.example", TEST_PASSWORD).await;
     let (status, theirs, _) = s
         .env
-        .send("GET", "/api/v1/audit/verify", None, Some(&admin_b))
-        .await;
+        .request(Method::GET, "/api/v1/audit/verify", None, Some(&admin_b))
+        .await
+        .parts();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(theirs["status"], "ok");
     assert_ne!(theirs["head_hash"], head, "each practice has its own chain");
@@ -761,24 +748,29 @@ const RECORD_FIELDS: [(&str, &str); 7] = [
 ];
 
 /// Creates a custom role granting `permissions` and signs in a new member holding it.
-async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -> Session {
+async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -> CookieUser {
     let (status, created, _) = s
         .env
-        .send(
-            "POST",
+        .request(
+            Method::POST,
             "/api/v1/roles",
             Some(json!({ "name": role, "permissions": permissions })),
             Some(&s.admin),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, StatusCode::CREATED, "{created}");
     join(&s.env, &s.admin, email, created["id"].as_str().unwrap()).await
 }
 
 /// `session`'s view of the trail's events about `entity_type`: at least one.
-async fn trail_of(s: &Scene, session: &Session, entity_type: &str) -> Vec<Value> {
+async fn trail_of(s: &Scene, session: &CookieUser, entity_type: &str) -> Vec<Value> {
     let path = format!("/api/v1/audit/events?limit=200&entity_type={entity_type}");
-    let (status, body, _) = s.env.send("GET", &path, None, Some(session)).await;
+    let (status, body, _) = s
+        .env
+        .request(Method::GET, &path, None, Some(session))
+        .await
+        .parts();
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     let events = items(&body);
     assert!(!events.is_empty(), "the fixture wrote {entity_type} events");
@@ -855,17 +847,22 @@ async fn audit_trail_shows_an_auditor_without_records_read_who_changed_a_record_
 async fn audit_trail_listing_it_through_the_api_or_the_page_is_itself_recorded() {
     let s = scene().await;
     let auditor = member_with(&s, "Auditor", "auditor@riverside.example", &["audit.read"]).await;
-    let (_, me, _) = s.env.send("GET", "/api/v1/me", None, Some(&auditor)).await;
+    let (_, me, _) = s
+        .env
+        .request(Method::GET, "/api/v1/me", None, Some(&auditor))
+        .await
+        .parts();
     let auditor_id = me["user"]["id"].as_str().unwrap().to_owned();
     let (status, listed, _) = s
         .env
-        .send(
-            "GET",
+        .request(
+            Method::GET,
             "/api/v1/audit/events?entity_type=allergy&limit=5",
             None,
             Some(&auditor),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, StatusCode::OK, "{listed}");
     let (status, _, _) = page(&s.env, "/audit?action=create", Some(&auditor)).await;
     assert_eq!(status, StatusCode::OK);

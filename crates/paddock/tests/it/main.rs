@@ -28,4 +28,5 @@ mod search_plan;
 mod second_factor;
 mod serve;
 mod staff;
+mod support;
 mod world;
