@@ -4,8 +4,9 @@
 use super::answer::{Answer, assert_problem};
 use super::client::{Server, TestApp};
 use super::users::{Anonymous, CookieUser, TokenUser};
-use super::{TOKEN, WRONG_PASSWORD};
+use super::{SECOND_FACTOR, SWITCH, TEST_PASSWORD, TOKEN, WRONG_PASSWORD};
 use axum::http::StatusCode;
+use paddock_domain::PracticeId;
 use serde_json::{Value, json};
 
 impl Server {
@@ -110,11 +111,55 @@ impl Server {
         answer.body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// Switches `session` to `practice` (must answer 200): the new session.
+    #[track_caller]
+    pub async fn switch(&self, session: &CookieUser, practice: PracticeId) -> CookieUser {
+        let answer = self
+            .post_json(SWITCH, &json!({"practice_id": practice.as_uuid()}), session)
+            .await;
+        CookieUser::from_answer(&answer)
+    }
+
     /// The session's access token as a caller of its own.
     pub async fn token_user(&self, session: &CookieUser) -> TokenUser {
         TokenUser {
             jwt: self.access_token(session).await,
         }
+    }
+}
+
+/// The second factor's own steps.
+impl Server {
+    /// Signs in with the right password: the session must owe its second factor.
+    pub async fn pending_login(&self, email: &str) -> CookieUser {
+        let session = self.login(email, TEST_PASSWORD).await;
+        assert!(
+            session.second_factor_required(),
+            "expected a pending session: {}",
+            session.body
+        );
+        session
+    }
+
+    /// Signs in with the right password: the session must be complete at once.
+    pub async fn full_login(&self, email: &str) -> CookieUser {
+        let session = self.login(email, TEST_PASSWORD).await;
+        assert!(
+            !session.second_factor_required(),
+            "expected a complete session: {}",
+            session.body
+        );
+        session
+    }
+
+    /// One attempt at `/auth/second-factor`.
+    pub async fn verify(&self, session: &CookieUser, method: &str, code: &str) -> Answer {
+        self.post_json(
+            SECOND_FACTOR,
+            &json!({"method": method, "code": code}),
+            session,
+        )
+        .await
     }
 }
 

@@ -30,6 +30,8 @@ pub const ME: &str = "/api/v1/me";
 pub const REAUTH: &str = "/api/v1/auth/reauth";
 /// Where a session moves to another practice.
 pub const SWITCH: &str = "/api/v1/auth/switch";
+/// Where a pending sign-in gives its second factor.
+pub const SECOND_FACTOR: &str = "/api/v1/auth/second-factor";
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "__Host-paddock_session";
 /// The name of the sign-in page's pre-session CSRF cookie.

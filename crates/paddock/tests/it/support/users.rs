@@ -23,6 +23,11 @@ impl Credential {
         self.headers.push(header);
     }
 
+    /// The headers of `other` too.
+    pub fn extend(&mut self, other: Credential) {
+        self.headers.extend(other.headers);
+    }
+
     /// The headers, in the order they are sent.
     pub fn headers(&self) -> &[(&'static str, String)] {
         &self.headers
