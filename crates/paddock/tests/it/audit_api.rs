@@ -4,13 +4,10 @@
 //! `audit.read`, and only ever the caller's own practice.
 
 use crate::support::{Anonymous, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
-use axum::body::Body;
 use axum::http::Method;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use tower::ServiceExt;
 
 const DESK_EMAIL: &str = "desk@riverside.example";
 const DESK_PASSWORD: &str = "marsh-harrier-31-glides-low";

@@ -13,16 +13,14 @@ use crate::support::answer::{assert_retry_after_about, uuid_of};
 use crate::support::users::{cookie_attributes, cookie_value};
 use crate::support::{
     Anonymous, Answer, CookieUser, LOGIN, LOGIN_COOKIE, LOGOUT, ME, NORTHSIDE_ADMIN, REAUTH,
-    RIVERSIDE, RIVERSIDE_ADMIN, SESSION_COOKIE, SWITCH, Server, TEST_PASSWORD, TOKEN, TestApp,
+    RIVERSIDE, RIVERSIDE_ADMIN, SESSION_COOKIE, SWITCH, TEST_PASSWORD, TOKEN, TestApp,
     WRONG_PASSWORD, assert_problem, bearer,
 };
 use crate::world::{World, create_practice, test_hasher};
-use axum::Router;
 use axum::body::Body;
 use axum::http::Method;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use http_body_util::BodyExt;
 use paddock_domain::{
     BuiltinRole, Clock, DisplayName, Email, ManualClock, Permission, PermissionSet, PracticeId,
     UserId,
@@ -31,12 +29,9 @@ use paddock_passwords::check_new_password;
 use paddock_store::api_keys::{self, CreatedKey};
 use paddock_store::invitations::{self, Acceptor};
 use paddock_store::{Principal, RequestMeta, StoreError, principal, roles};
-use paddock_web::{HttpConfig, build_router};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------

@@ -6,20 +6,17 @@
 //! extra allergy and a vaccination falling due, for practice A's dog Rex.
 
 use crate::support::pages::form_value;
-use crate::support::{Anonymous, Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use crate::world::World;
-use axum::body::Body;
 use axum::http::Method;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use http_body_util::BodyExt;
 use paddock_domain::{AllergySeverity, WeightKg};
 use paddock_store::RequestMeta;
 use paddock_store::clinical::{self, NewAllergy, NewVaccination, NewVitals};
 use paddock_store::patients::{self, Patient};
 use paddock_store::{appointments, chart};
 use serde_json::json;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 const DESK_EMAIL: &str = "desk@riverside.example";

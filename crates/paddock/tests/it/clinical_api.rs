@@ -4,7 +4,7 @@
 //! validation as 422 field lists, pagination, read events, and another practice's ids
 //! answering 404.
 
-use crate::support::{Anonymous, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::http::Method;
 use axum::http::StatusCode;
 use serde_json::{Value, json};

@@ -3,7 +3,6 @@
 //! Every test gets its own database from `paddock-test-db` and reaches tenant data
 //! as the application role, exactly as the server does.
 
-mod api;
 mod audit_api;
 mod audit_chain;
 mod audit_cli;

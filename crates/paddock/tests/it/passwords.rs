@@ -1,7 +1,7 @@
 //! Password change and reset: policy-checked, single-use links, every other
 //! session ends; and the optional online breach check with k-anonymity.
 
-use crate::support::{Anonymous, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{Anonymous, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::http::Method;
 use axum::http::StatusCode;
 use chrono::Duration;

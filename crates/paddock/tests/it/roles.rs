@@ -1,7 +1,7 @@
 //! Custom roles: created and edited only by staff managers who re-entered their
 //! password, never granting more than the editor holds; built-in roles are fixed.
 
-use crate::support::{Anonymous, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::http::Method;
 use axum::http::StatusCode;
 use chrono::Duration;

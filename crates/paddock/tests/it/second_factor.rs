@@ -13,25 +13,18 @@ use crate::support::answer::{assert_invalid, assert_retry_after_about};
 use crate::support::mail::code_in;
 use crate::support::users::cookie_value;
 use crate::support::{
-    Anonymous, Answer, CookieUser, LOGIN, LOGOUT, ME, REAUTH, RIVERSIDE_ADMIN, SECOND_FACTOR,
-    SESSION_COOKIE, SWITCH, Server, TEST_PASSWORD, TOKEN, TestApp, assert_problem,
+    Anonymous, Answer, CookieUser, LOGIN, LOGOUT, REAUTH, RIVERSIDE_ADMIN, SECOND_FACTOR, SWITCH,
+    Server, TEST_PASSWORD, TOKEN, TestApp, assert_problem,
 };
 use crate::world::{World, create_practice};
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::StatusCode;
 use chrono::{Duration, SubsecRound};
-use http_body_util::BodyExt;
 use paddock_domain::{Clock, ManualClock, PracticeId};
-use paddock_notify::{SmsOutbox, StoredSms};
 use paddock_store::{Principal, RequestMeta};
-use paddock_web::{HttpConfig, build_router};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use totp_rs::{Algorithm, Secret, TOTP};
-use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------------
 // The helper layer: a client over the in-process router, sessions, codes, observers.
@@ -1110,7 +1103,7 @@ async fn signing_in_on_the_login_page_sends_a_person_with_a_factor_to_the_second
             "/login",
             &[
                 ("csrf_token", &token),
-                ("email", "admin%40riverside.example"),
+                ("email", RIVERSIDE_ADMIN),
                 ("password", TEST_PASSWORD),
             ],
             &[("cookie", login_cookie)],

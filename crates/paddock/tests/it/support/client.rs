@@ -6,7 +6,7 @@
 use super::answer::Answer;
 use super::pages::form_body;
 use super::users::{Anonymous, CookieUser, Credential};
-use super::{LOGIN, ME, RIVERSIDE_ADMIN, TEST_PASSWORD};
+use super::{LOGIN, ME};
 use crate::world::{World, test_clock, test_state, two_practices};
 use axum::Router;
 use axum::body::Body;
@@ -158,7 +158,6 @@ impl Server {
     }
 
     /// Signs in with `body`, which must answer 200.
-    #[track_caller]
     pub async fn login_with(&self, body: &Value) -> CookieUser {
         CookieUser::from_answer(&self.post_json(LOGIN, body, Anonymous).await)
     }
@@ -217,11 +216,6 @@ impl TestApp {
         TestApp { world, server }
     }
 
-    /// Practice A's admin, signed in with [`TEST_PASSWORD`].
-    pub async fn riverside_admin(&self) -> CookieUser {
-        self.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await
-    }
-
     /// Practice A's application events in order (row changes left out).
     pub async fn audit_actions(&self) -> Vec<String> {
         let mut tx = self
@@ -246,7 +240,7 @@ impl TestApp {
 }
 
 /// A request with `credential`, an optional JSON body and an optional TCP peer.
-fn json_request(
+pub fn json_request(
     method: Method,
     path: &str,
     body: Option<&Value>,

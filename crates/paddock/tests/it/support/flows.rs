@@ -27,10 +27,15 @@ impl Server {
     }
 
     /// Invites `email` with `role_id` as `admin` (must answer 201).
-    pub async fn invite(&self, admin: &CookieUser, email: &str, role_id: &Value) -> Answer {
+    pub async fn invite(
+        &self,
+        admin: &CookieUser,
+        email: &str,
+        role_id: impl serde::Serialize,
+    ) -> Answer {
         self.post_json(
             "/api/v1/invitations",
-            &json!({"email": email, "role_id": role_id}),
+            &json!({"email": email, "role_id": json!(role_id)}),
             admin,
         )
         .await
@@ -42,7 +47,7 @@ impl Server {
         &self,
         admin: &CookieUser,
         email: &str,
-        role_id: &Value,
+        role_id: impl serde::Serialize,
         password: &str,
         display_name: &str,
     ) -> CookieUser {
@@ -64,12 +69,11 @@ impl Server {
         role_id: &str,
     ) -> CookieUser {
         let password = "marsh-harrier-31-glides-low";
-        self.join_with_password(admin, email, &json!(role_id), password, "Lead")
+        self.join_with_password(admin, email, role_id, password, "Lead")
             .await
     }
 
     /// The id of the role named `name` (as listed by `GET /api/v1/roles`).
-    #[track_caller]
     pub async fn role_id(&self, admin: &CookieUser, name: &str) -> String {
         let roles = self.get("/api/v1/roles", admin).await.body;
         roles
@@ -112,7 +116,6 @@ impl Server {
     }
 
     /// Switches `session` to `practice` (must answer 200): the new session.
-    #[track_caller]
     pub async fn switch(&self, session: &CookieUser, practice: PracticeId) -> CookieUser {
         let answer = self
             .post_json(SWITCH, &json!({"practice_id": practice.as_uuid()}), session)
