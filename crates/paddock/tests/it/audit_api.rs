@@ -3,7 +3,7 @@
 //! `GET /api/v1/audit/verify`, and `/audit`; all of it only for holders of
 //! `audit.read`, and only ever the caller's own practice.
 
-use crate::support::{Anonymous, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{Anonymous, Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::http::Method;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -26,17 +26,15 @@ struct Scene {
 async fn scene() -> Scene {
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (_, me, _) = env
+    let Answer { body: me, .. } = env
         .request(Method::GET, "/api/v1/me", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     let admin_id = me["user"]["id"].as_str().unwrap().to_owned();
     let receptionist = role_id(&env, &admin, "Receptionist").await;
     let desk = join(&env, &admin, DESK_EMAIL, &receptionist).await;
-    let (_, members, _) = env
+    let Answer { body: members, .. } = env
         .request(Method::GET, "/api/v1/members", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     let desk_membership = members
         .as_array()
         .unwrap()
@@ -59,7 +57,7 @@ impl Scene {
     /// Promotes the receptionist to veterinarian (after they signed in as receptionist).
     async fn promote_desk(&self) {
         let vet = role_id(&self.env, &self.admin, "Veterinarian").await;
-        let (status, body, _) = self
+        let Answer { status, body, .. } = self
             .env
             .request(
                 Method::POST,
@@ -67,18 +65,16 @@ impl Scene {
                 Some(json!({ "role_id": vet })),
                 Some(&self.admin),
             )
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     /// `GET` as the admin, which must answer 200.
     async fn get_ok(&self, path: &str) -> Value {
-        let (status, body, _) = self
+        let Answer { status, body, .. } = self
             .env
             .request(Method::GET, path, None, Some(&self.admin))
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         body
     }
@@ -110,10 +106,9 @@ impl Scene {
 }
 
 async fn role_id(env: &TestApp, admin: &CookieUser, name: &str) -> String {
-    let (_, roles, _) = env
+    let Answer { body: roles, .. } = env
         .request(Method::GET, "/api/v1/roles", None, Some(admin))
-        .await
-        .parts();
+        .await;
     roles
         .as_array()
         .unwrap()
@@ -395,7 +390,7 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
         ),
     ];
     for (query, fields) in cases {
-        let (status, body, _) = s
+        let Answer { status, body, .. } = s
             .env
             .request(
                 Method::GET,
@@ -403,8 +398,7 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
                 None,
                 Some(&s.admin),
             )
-            .await
-            .parts();
+            .await;
         let expected: BTreeSet<String> = fields.iter().map(|f| (*f).to_owned()).collect();
         assert_eq!(refused_fields(status, &body), expected, "{query}");
     }
@@ -431,11 +425,10 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
 #[tokio::test]
 async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
     let s = scene().await;
-    let (_, me, _) = s
+    let Answer { body: me, .. } = s
         .env
         .request(Method::GET, "/api/v1/me", None, Some(&s.desk))
-        .await
-        .parts();
+        .await;
     assert!(
         !me["permissions"]
             .as_array()
@@ -448,11 +441,8 @@ async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
         // Refused before the parameters are even looked at.
         "/api/v1/audit/events?limit=0&bogus=1",
     ] {
-        let (status, body, _) = s
-            .env
-            .request(Method::GET, path, None, Some(&s.desk))
-            .await
-            .parts();
+        let Answer { status, body, .. } =
+            s.env.request(Method::GET, path, None, Some(&s.desk)).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (StatusCode::FORBIDDEN, Some("forbidden")),
@@ -479,11 +469,10 @@ async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
     let (_, _, dashboard) = page(&s.env, "/", Some(&s.admin)).await;
     assert!(dashboard.contains("href=\"/audit\""), "{dashboard}");
 
-    let (status, _, _) = s
+    let Answer { status, .. } = s
         .env
         .request(Method::GET, "/api/v1/audit/events", None, Anonymous)
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, _) = page(&s.env, "/audit", None).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -499,10 +488,8 @@ async fn audit_api_practice_b_never_sees_practice_a_events() {
         let env = &s.env;
         let admin_b = &admin_b;
         async move {
-            let (status, body, _) = env
-                .request(Method::GET, &path, None, Some(admin_b))
-                .await
-                .parts();
+            let Answer { status, body, .. } =
+                env.request(Method::GET, &path, None, Some(admin_b)).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
             body
         }
@@ -580,11 +567,14 @@ async fn audit_api_verify_answers_ok_and_seals_what_was_pending() {
     );
 
     let admin_b = s.env.login("admin@northside.example", TEST_PASSWORD).await;
-    let (status, theirs, _) = s
+    let Answer {
+        status,
+        body: theirs,
+        ..
+    } = s
         .env
         .request(Method::GET, "/api/v1/audit/verify", None, Some(&admin_b))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(theirs["status"], "ok");
     assert_ne!(theirs["head_hash"], head, "each practice has its own chain");
@@ -746,7 +736,11 @@ const RECORD_FIELDS: [(&str, &str); 7] = [
 
 /// Creates a custom role granting `permissions` and signs in a new member holding it.
 async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -> CookieUser {
-    let (status, created, _) = s
+    let Answer {
+        status,
+        body: created,
+        ..
+    } = s
         .env
         .request(
             Method::POST,
@@ -754,8 +748,7 @@ async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -
             Some(json!({ "name": role, "permissions": permissions })),
             Some(&s.admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     join(&s.env, &s.admin, email, created["id"].as_str().unwrap()).await
 }
@@ -763,11 +756,7 @@ async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -
 /// `session`'s view of the trail's events about `entity_type`: at least one.
 async fn trail_of(s: &Scene, session: &CookieUser, entity_type: &str) -> Vec<Value> {
     let path = format!("/api/v1/audit/events?limit=200&entity_type={entity_type}");
-    let (status, body, _) = s
-        .env
-        .request(Method::GET, &path, None, Some(session))
-        .await
-        .parts();
+    let Answer { status, body, .. } = s.env.request(Method::GET, &path, None, Some(session)).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     let events = items(&body);
     assert!(!events.is_empty(), "the fixture wrote {entity_type} events");
@@ -844,13 +833,16 @@ async fn audit_trail_shows_an_auditor_without_records_read_who_changed_a_record_
 async fn audit_trail_listing_it_through_the_api_or_the_page_is_itself_recorded() {
     let s = scene().await;
     let auditor = member_with(&s, "Auditor", "auditor@riverside.example", &["audit.read"]).await;
-    let (_, me, _) = s
+    let Answer { body: me, .. } = s
         .env
         .request(Method::GET, "/api/v1/me", None, Some(&auditor))
-        .await
-        .parts();
+        .await;
     let auditor_id = me["user"]["id"].as_str().unwrap().to_owned();
-    let (status, listed, _) = s
+    let Answer {
+        status,
+        body: listed,
+        ..
+    } = s
         .env
         .request(
             Method::GET,
@@ -858,8 +850,7 @@ async fn audit_trail_listing_it_through_the_api_or_the_page_is_itself_recorded()
             None,
             Some(&auditor),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     let (status, _, _) = page(&s.env, "/audit?action=create", Some(&auditor)).await;
     assert_eq!(status, StatusCode::OK);

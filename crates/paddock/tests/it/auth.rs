@@ -35,7 +35,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------
-// The helper layer: a client over the in-process router, sessions, and observers.
+// What these tests share beyond `support`: tokens taken apart, and storage observed.
 // ---------------------------------------------------------------------------------
 
 const JWKS: &str = "/.well-known/jwks.json";
@@ -648,8 +648,7 @@ async fn login_from(env: &TestApp, source: &str, password: &str) -> StatusCode {
         Anonymous,
     )
     .await
-    .parts()
-    .0
+    .status
 }
 
 /// `n` wrong passwords from `source`, each a plain 401.
@@ -743,28 +742,25 @@ async fn the_unlock_page_lifts_the_lock_on_its_button_not_on_opening_the_link() 
     let token = lock_and_get_unlock_token(&env).await;
     let path = format!("/unlock/{token}");
     // Opening the link (or a mail scanner fetching it) changes nothing.
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request_from(OWNER_DESK, Method::GET, &path, None, Anonymous)
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS
     );
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request_from(OWNER_DESK, Method::POST, &path, None, Anonymous)
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
         StatusCode::OK
     );
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request_from(OWNER_DESK, Method::POST, &path, None, Anonymous)
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
 }
 
@@ -787,7 +783,7 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
     assert_eq!(stored, vec![paddock_store::token::token_hash(&token)]);
 
     let unlock = |token: &str| json!({"token": token});
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request_from(
             OWNER_DESK,
             Method::POST,
@@ -795,10 +791,9 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
             Some(unlock("not-a-token")),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request_from(
             OWNER_DESK,
             Method::POST,
@@ -806,14 +801,13 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
             Some(unlock(&token)),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
         login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
         StatusCode::OK
     );
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request_from(
             OWNER_DESK,
             Method::POST,
@@ -821,8 +815,7 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
             Some(unlock(&token)),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
     assert!(
         env.audit_actions()

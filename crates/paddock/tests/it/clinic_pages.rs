@@ -565,15 +565,14 @@ async fn clinic_pages_the_desk_checks_in_and_cancels_from_the_calendar() {
         checked_in.location(),
         Some("/appointments?day=2027-01-04&notice=status")
     );
-    let (_, shown, _) = env
+    let Answer { body: shown, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/appointments/{id}"),
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(shown["status"], "checked_in");
     // A return address outside the calendar is not followed.
     let cancelled = env
@@ -584,15 +583,14 @@ async fn clinic_pages_the_desk_checks_in_and_cancels_from_the_calendar() {
         )
         .await;
     assert_eq!(cancelled.location(), Some("/appointments?notice=status"));
-    let (_, shown, _) = env
+    let Answer { body: shown, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/appointments/{id}"),
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(shown["status"], "cancelled");
     let after = env.page("/appointments?day=2027-01-04", &desk).await;
     assert!(
@@ -923,15 +921,16 @@ async fn clinic_pages_an_encounter_started_before_birth_or_in_the_future_is_refu
 async fn clinic_pages_the_appointment_book_shows_the_patients_name_without_a_link_to_the_record() {
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (status, role, _) = env
+    let Answer {
+        status, body: role, ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/roles",
             Some(json!({"name": "Rota", "permissions": ["appointments.read"]})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{role}");
     let rota = env
         .join_with_role(
@@ -1127,15 +1126,14 @@ async fn clinic_pages_a_malformed_return_address_is_never_followed_nor_answered_
             Some("/appointments?notice=status"),
             "{back:?}"
         );
-        let (_, shown, _) = env
+        let Answer { body: shown, .. } = env
             .request(
                 Method::GET,
                 &format!("/api/v1/appointments/{id}"),
                 None,
                 Some(&admin),
             )
-            .await
-            .parts();
+            .await;
         assert_eq!(
             shown["status"], "checked_in",
             "the click was kept: {back:?}"

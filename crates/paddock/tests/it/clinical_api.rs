@@ -4,14 +4,18 @@
 //! validation as 422 field lists, pagination, read events, and another practice's ids
 //! answering 404.
 
-use crate::support::{CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::http::Method;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 /// Registers a client and their dog through the API; returns (client, patient).
 async fn client_and_dog(env: &TestApp, s: &CookieUser, family: &str, dog: &str) -> (Value, Value) {
-    let (status, client, _) = env
+    let Answer {
+        status,
+        body: client,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/clients",
@@ -21,10 +25,13 @@ async fn client_and_dog(env: &TestApp, s: &CookieUser, family: &str, dog: &str) 
             ),
             Some(s),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{client}");
-    let (status, patient, _) = env
+    let Answer {
+        status,
+        body: patient,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/patients",
@@ -35,8 +42,7 @@ async fn client_and_dog(env: &TestApp, s: &CookieUser, family: &str, dog: &str) 
             ),
             Some(s),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{patient}");
     (client, patient)
 }
@@ -58,7 +64,7 @@ fn fields(problem: &Value) -> Vec<String> {
 
 /// Opens an encounter for `patient` as `s`.
 async fn open_encounter(env: &TestApp, s: &CookieUser, patient: &str) -> (StatusCode, Value) {
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             &format!("/api/v1/patients/{patient}/encounters"),
@@ -67,8 +73,7 @@ async fn open_encounter(env: &TestApp, s: &CookieUser, patient: &str) -> (Status
                         "objective": "Erythema, brown discharge AU."})),
             Some(s),
         )
-        .await
-        .parts();
+        .await;
     (status, body)
 }
 
@@ -108,66 +113,80 @@ async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
     let path = format!("/api/v1/encounters/{}", id(&encounter));
 
     // While open, the notes can be edited.
-    let (status, edited, _) = env
+    let Answer {
+        status,
+        body: edited,
+        ..
+    } = env
         .request(
             Method::PUT,
             &path,
             Some(json!({"assessment": "Otitis externa", "plan": "Ear cleaner, recheck 10 days"})),
             Some(&vet),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["soap"]["assessment"], "Otitis externa");
 
     // An addendum is for finalised encounters only.
-    let (status, refused, _) = env
+    let Answer {
+        status,
+        body: refused,
+        ..
+    } = env
         .request(
             Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "early"})),
             Some(&vet),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["code"], "record_locked");
 
-    let (status, finalised, _) = env
+    let Answer {
+        status,
+        body: finalised,
+        ..
+    } = env
         .request(Method::POST, &format!("{path}/finalise"), None, Some(&vet))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{finalised}");
     assert_eq!(finalised["status"], "finalised");
     assert!(finalised["finalised_at"].is_string());
 
     // Locked: edits are refused (and change nothing), finalising again too.
-    let (status, locked, _) = env
+    let Answer {
+        status,
+        body: locked,
+        ..
+    } = env
         .request(
             Method::PUT,
             &path,
             Some(json!({"assessment": "Rewritten history"})),
             Some(&vet),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{locked}");
     assert_eq!(locked["code"], "record_locked");
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(Method::POST, &format!("{path}/finalise"), None, Some(&vet))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
 
-    let (status, with_addendum, _) = env
+    let Answer {
+        status,
+        body: with_addendum,
+        ..
+    } = env
         .request(
             Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "Cytology: Malassezia.\nAdd antifungal drops."})),
             Some(&vet),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{with_addendum}");
     let addenda = with_addendum["addenda"].as_array().unwrap();
     assert_eq!(addenda.len(), 1);
@@ -195,20 +214,25 @@ async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
     let (_, dog) = client_and_dog(&env, &admin, "Evans", "Bramble").await;
     let patient = id(&dog);
 
-    let (status, vitals, _) = env
+    let Answer {
+        status,
+        body: vitals,
+        ..
+    } = env
         .request(
             Method::POST,
             &format!("/api/v1/patients/{patient}/vitals"),
             Some(json!({"weight_kg": "23.45", "temperature_c": "38.6", "heart_rate": 96})),
             Some(&tech),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{vitals}");
     assert_eq!(vitals["weight_kg"], "23.450");
     assert_eq!(vitals["temperature_c"], "38.6");
 
-    let (status, shot, _) = env
+    let Answer {
+        status, body: shot, ..
+    } = env
         .request(
             Method::POST,
             &format!("/api/v1/patients/{patient}/vaccinations"),
@@ -218,22 +242,24 @@ async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
             ),
             Some(&tech),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{shot}");
     assert_eq!(shot["administered_by_name"], "Lead");
 
     let (status, encounter) = open_encounter(&env, &tech, patient).await;
     assert_eq!(status, StatusCode::CREATED, "{encounter}");
-    let (status, refused, _) = env
+    let Answer {
+        status,
+        body: refused,
+        ..
+    } = env
         .request(
             Method::POST,
             &format!("/api/v1/encounters/{}/finalise", id(&encounter)),
             None,
             Some(&tech),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert!(
         refused["detail"]
@@ -241,15 +267,16 @@ async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
             .unwrap()
             .contains("records.finalise")
     );
-    let (_, still_open, _) = env
+    let Answer {
+        body: still_open, ..
+    } = env
         .request(
             Method::GET,
             &format!("/api/v1/encounters/{}", id(&encounter)),
             None,
             Some(&tech),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(still_open["status"], "open");
 }
 
@@ -264,12 +291,15 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
     let (_, dog) = client_and_dog(&env, &desk, "Patel", "Mango").await;
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
-    let (_, me, _) = env
+    let Answer { body: me, .. } = env
         .request(Method::GET, "/api/v1/me", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     // ...and books it in with the admin (a vet too).
-    let (status, booked, _) = env
+    let Answer {
+        status,
+        body: booked,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -278,20 +308,18 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
                           "kind": "recheck", "reason": "Ear recheck"})),
             Some(&desk),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 
     // Patient facts yes; SOAP notes, the chart and clinical lists no.
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/patients/{patient}"),
             None,
             Some(&desk),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
     for path in [
         format!("/api/v1/encounters/{}", id(&encounter)),
@@ -300,10 +328,7 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
         format!("/api/v1/patients/{patient}/allergies"),
         format!("/api/v1/patients/{patient}/vitals"),
     ] {
-        let (status, body, _) = env
-            .request(Method::GET, &path, None, Some(&desk))
-            .await
-            .parts();
+        let Answer { status, body, .. } = env.request(Method::GET, &path, None, Some(&desk)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
         assert!(body.get("soap").is_none());
     }
@@ -315,22 +340,26 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
 async fn a_double_booking_answers_409_naming_the_existing_appointment() {
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (_, me, _) = env
+    let Answer { body: me, .. } = env
         .request(Method::GET, "/api/v1/me", None, Some(&admin))
-        .await
-        .parts();
-    let (status, room, _) = env
+        .await;
+    let Answer {
+        status, body: room, ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/resources",
             Some(json!({"name": "Theatre", "kind": "surgery_table"})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{room}");
     let book = |staff: Value, resource: Value, start: &str, end: &str| json!({"staff_id": staff, "resource_id": resource, "starts_at": start, "ends_at": end, "kind": "surgery"});
-    let (status, first, _) = env
+    let Answer {
+        status,
+        body: first,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -342,10 +371,13 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
             )),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    let (status, clash, _) = env
+    let Answer {
+        status,
+        body: clash,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -357,8 +389,7 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
             )),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{clash}");
     assert_eq!(clash["code"], "double_booking");
     assert_eq!(clash["conflict"]["on"], "staff");
@@ -366,7 +397,7 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
     assert_eq!(clash["conflict"]["starts_at"], "2027-03-15T09:00:00Z");
 
     // Back to back is fine; the resource is guarded the same way.
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -378,10 +409,13 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
             )),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, clash, _) = env
+    let Answer {
+        status,
+        body: clash,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -393,23 +427,25 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
             )),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{clash}");
     assert_eq!(clash["conflict"]["on"], "resource");
 
     // Cancelling frees the slot; un-cancelling into a taken slot is refused.
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             &format!("/api/v1/appointments/{}/status", id(&first)),
             Some(json!({"status": "cancelled"})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, second, _) = env
+    let Answer {
+        status,
+        body: second,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -421,30 +457,33 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
             )),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
-    let (status, refused, _) = env
+    let Answer {
+        status,
+        body: refused,
+        ..
+    } = env
         .request(
             Method::POST,
             &format!("/api/v1/appointments/{}/status", id(&first)),
             Some(json!({"status": "booked"})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
 
     // The day view finds what is live in its range, in order.
-    let (status, day, _) = env
+    let Answer {
+        status, body: day, ..
+    } = env
         .request(
             Method::GET,
             "/api/v1/appointments?from=2027-03-15T00:00:00Z&to=2027-03-16T00:00:00Z",
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{day}");
     let starts: Vec<&str> = day["items"]
         .as_array()
@@ -467,10 +506,10 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (client, _) = client_and_dog(&env, &admin, "Ng", "Tofu").await;
-    let (status, problem, _) = env
+    let Answer { status, body: problem, .. } = env
         .request(Method::POST, "/api/v1/patients", Some(json!({"name": "", "species": "Feline", "sex": "neutered", "microchip": "12345",
                           "date_of_birth": "2999-01-01", "owners": [{"client_id": client["id"], "primary": true}]})), Some(&admin))
-        .await.parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(
         fields(&problem),
@@ -478,7 +517,11 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
     );
     // A test transponder code (999) and a bad length are refused by the same parser.
     for chip in ["999000000000001", "8260980001234567"] {
-        let (status, problem, _) = env
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env
             .request(
                 Method::POST,
                 "/api/v1/patients",
@@ -488,13 +531,16 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
                 ),
                 Some(&admin),
             )
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{chip}");
         assert_eq!(fields(&problem), ["microchip"]);
     }
     // The same chip twice in one practice is a 409 on the field.
-    let (status, problem, _) = env
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/patients",
@@ -504,11 +550,14 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
             ),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(fields(&problem), ["microchip"]);
-    let (status, problem, _) = env
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -517,25 +566,26 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
             ),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["starts_at", "kind", "staff_id"]);
-    let (status, problem, _) = env
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
         .request(
             Method::GET,
             "/api/v1/patients?limit=500&sort=name",
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["sort"]);
-    let (_, list, _) = env
+    let Answer { body: list, .. } = env
         .request(Method::GET, "/api/v1/patients", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     let names: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
@@ -554,19 +604,22 @@ async fn search_finds_patients_by_name_chip_and_owner_and_pages_with_a_cursor() 
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (_, poppy) = client_and_dog(&env, &admin, "Abara", "Poppy").await;
     for (family, dog) in [("Baker", "Pip"), ("Cole", "Pepper"), ("Doyle", "Percy")] {
-        let (status, client, _) = env
+        let Answer {
+            status,
+            body: client,
+            ..
+        } = env
             .request(
                 Method::POST,
                 "/api/v1/clients",
                 Some(json!({"given_name": "Sam", "family_name": family})),
                 Some(&admin),
             )
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::CREATED);
-        let (status, _, _) = env
+        let Answer { status, .. } = env
             .request(Method::POST, "/api/v1/patients", Some(json!({"name": dog, "species": "Canine", "owners": [{"client_id": client["id"], "primary": true}]})), Some(&admin))
-            .await.parts();
+            .await;
         assert_eq!(status, StatusCode::CREATED);
     }
     let names = |page: &Value| -> Vec<String> {
@@ -577,52 +630,47 @@ async fn search_finds_patients_by_name_chip_and_owner_and_pages_with_a_cursor() 
             .map(|p| p["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (_, by_chip, _) = env
+    let Answer { body: by_chip, .. } = env
         .request(
             Method::GET,
             "/api/v1/patients?q=826098000123456",
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(names(&by_chip), ["Poppy"]);
-    let (_, by_owner, _) = env
+    let Answer { body: by_owner, .. } = env
         .request(Method::GET, "/api/v1/patients?q=abara", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(names(&by_owner), ["Poppy"]);
     assert_eq!(by_owner["items"][0]["primary_owner_name"], "Jo Abara");
-    let (_, by_phone, _) = env
+    let Answer { body: by_phone, .. } = env
         .request(
             Method::GET,
             "/api/v1/patients?q=7700%20900456",
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(names(&by_phone), ["Poppy"]);
-    let (_, first, _) = env
+    let Answer { body: first, .. } = env
         .request(
             Method::GET,
             "/api/v1/patients?q=p&limit=2",
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(names(&first), ["Pepper", "Percy"]);
     let cursor = first["next_cursor"].as_str().unwrap();
-    let (_, second, _) = env
+    let Answer { body: second, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/patients?q=p&limit=2&cursor={cursor}"),
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(names(&second), ["Pip", "Poppy"]);
     assert!(second["next_cursor"].is_null() || names(&second).len() == 2);
     assert_eq!(poppy["name"], "Poppy");
@@ -638,62 +686,50 @@ async fn deleted_patients_vanish_and_an_admin_restores_them() {
     let (_, dog) = client_and_dog(&env, &admin, "Quinn", "Ziggy").await;
     let path = format!("/api/v1/patients/{}", id(&dog));
     // Found while alive, so the empty answer below means "deleted", not "search broken".
-    let (_, list, _) = env
+    let Answer { body: list, .. } = env
         .request(Method::GET, "/api/v1/patients?q=ziggy", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(list["items"][0]["id"], dog["id"], "{list}");
-    let (status, _, _) = env
-        .request(Method::DELETE, &path, None, Some(&desk))
-        .await
-        .parts();
+    let Answer { status, .. } = env.request(Method::DELETE, &path, None, Some(&desk)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = env
-        .request(Method::GET, &path, None, Some(&admin))
-        .await
-        .parts();
+    let Answer { status, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list, _) = env
+    let Answer { body: list, .. } = env
         .request(Method::GET, "/api/v1/patients?q=ziggy", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(list["items"], json!([]));
     // Restoring is an admin's job.
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(Method::POST, &format!("{path}/restore"), None, Some(&desk))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, deleted, _) = env
+    let Answer { body: deleted, .. } = env
         .request(Method::GET, "/api/v1/patients/deleted", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(deleted[0]["name"], "Ziggy");
     assert!(deleted[0]["deleted_at"].is_string());
-    let (status, restored, _) = env
+    let Answer {
+        status,
+        body: restored,
+        ..
+    } = env
         .request(Method::POST, &format!("{path}/restore"), None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{restored}");
     assert!(restored["deleted_at"].is_null());
-    let (status, _, _) = env
-        .request(Method::GET, &path, None, Some(&desk))
-        .await
-        .parts();
+    let Answer { status, .. } = env.request(Method::GET, &path, None, Some(&desk)).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, list, _) = env
+    let Answer { body: list, .. } = env
         .request(Method::GET, "/api/v1/patients?q=ziggy", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(
         list["items"][0]["id"], dog["id"],
         "restored patients are found again"
     );
     // Restoring what is not deleted is not found.
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(Method::POST, &format!("{path}/restore"), None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -721,10 +757,7 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
     );
     paths.push(format!("/api/v1/encounters/{}", id(&encounter)));
     for path in paths {
-        let (status, _, _) = env
-            .request(Method::GET, &path, None, Some(&admin))
-            .await
-            .parts();
+        let Answer { status, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
     let views: Vec<Value> = reads_of(&env, patient)
@@ -740,15 +773,14 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
     let desk = env
         .join_as(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/patients/{patient}/chart"),
             None,
             Some(&desk),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(reads_of(&env, patient).await.len(), 7);
 }
@@ -762,11 +794,10 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
     let encounter = id(&encounter);
-    let (_, me, _) = env
+    let Answer { body: me, .. } = env
         .request(Method::GET, "/api/v1/me", None, Some(&admin))
-        .await
-        .parts();
-    let (_, booked, _) = env
+        .await;
+    let Answer { body: booked, .. } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -774,8 +805,7 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
                           "starts_at": "2027-03-16T09:00:00Z", "ends_at": "2027-03-16T09:15:00Z"})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     let appointment = id(&booked);
     let unknown = uuid::Uuid::now_v7().to_string();
     let client = id(&client);
@@ -859,14 +889,16 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
     let theirs = paths(patient, client, encounter, appointment);
     let missing = paths(&unknown, &unknown, &unknown, &unknown);
     for ((method, path, body), (_, missing_path, _)) in theirs.into_iter().zip(missing) {
-        let (status, answer, _) = env
-            .request(method, &path, body.clone(), Some(&other))
-            .await
-            .parts();
-        let (missing_status, missing_answer, _) = env
-            .request(method, &missing_path, body, Some(&other))
-            .await
-            .parts();
+        let Answer {
+            status,
+            body: answer,
+            ..
+        } = env.request(method, &path, body.clone(), Some(&other)).await;
+        let Answer {
+            status: missing_status,
+            body: missing_answer,
+            ..
+        } = env.request(method, &missing_path, body, Some(&other)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
         assert_eq!(
             missing_status,
@@ -876,25 +908,23 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
         assert_eq!(answer["code"], missing_answer["code"]);
     }
     // Nothing of A's changed.
-    let (_, still, _) = env
+    let Answer { body: still, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/encounters/{encounter}"),
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(still["status"], "open");
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/appointments/{appointment}"),
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -905,43 +935,48 @@ async fn the_editing_period_is_a_practice_setting_only_an_admin_changes() {
     let vet = env
         .join_as(&admin, "vet@riverside.example", "Veterinarian")
         .await;
-    let (status, settings, _) = env
+    let Answer {
+        status,
+        body: settings,
+        ..
+    } = env
         .request(Method::GET, "/api/v1/settings/records", None, Some(&vet))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         settings,
         json!({"encounter_lock_hours": 24, "record_retention_days": 2557, "appointment_retention_days": 730})
     );
     let wanted = json!({"encounter_lock_hours": 48, "record_retention_days": 3650, "appointment_retention_days": 365});
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::PUT,
             "/api/v1/settings/records",
             Some(wanted.clone()),
             Some(&vet),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, problem, _) = env
+    let Answer { status, body: problem, .. } = env
         .request(Method::PUT, "/api/v1/settings/records", Some(json!({"encounter_lock_hours": 0, "record_retention_days": 10, "appointment_retention_days": 365})), Some(&admin))
-        .await.parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         fields(&problem),
         ["encounter_lock_hours", "record_retention_days"]
     );
-    let (status, saved, _) = env
+    let Answer {
+        status,
+        body: saved,
+        ..
+    } = env
         .request(
             Method::PUT,
             "/api/v1/settings/records",
             Some(wanted.clone()),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(saved, wanted);
     // New encounters lock 48 hours after they are opened.
@@ -981,15 +1016,17 @@ async fn the_front_desk_sees_whom_it_can_book_without_the_staff_permission() {
     let desk = env
         .join_as(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(Method::GET, "/api/v1/members", None, Some(&desk))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, clinicians, _) = env
+    let Answer {
+        status,
+        body: clinicians,
+        ..
+    } = env
         .request(Method::GET, "/api/v1/clinicians", None, Some(&desk))
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{clinicians}");
     let roles: Vec<&str> = clinicians
         .as_array()
@@ -1009,25 +1046,23 @@ async fn member_with(
     email: &str,
     permissions: &[&str],
 ) -> CookieUser {
-    let (status, role, _) = env
+    let Answer {
+        status, body: role, ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/roles",
             Some(json!({"name": format!("Custom {email}"), "permissions": permissions})),
             Some(admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{role}");
     env.join_with_role(admin, email, id(&role)).await
 }
 
 /// The signed-in member's user id.
 async fn user_id(env: &TestApp, s: &CookieUser) -> String {
-    let (_, me, _) = env
-        .request(Method::GET, "/api/v1/me", None, Some(s))
-        .await
-        .parts();
+    let Answer { body: me, .. } = env.request(Method::GET, "/api/v1/me", None, Some(s)).await;
     me["user"]["id"].as_str().unwrap().to_owned()
 }
 
@@ -1058,54 +1093,64 @@ async fn writing_an_encounter_without_records_read_answers_only_its_id_and_statu
         keys.sort_unstable();
         keys.into_iter().map(str::to_owned).collect::<Vec<_>>()
     };
-    let (status, edited, _) = env
+    let Answer {
+        status,
+        body: edited,
+        ..
+    } = env
         .request(
             Method::PUT,
             &path,
             Some(json!({"plan": "Recheck in 10 days"})),
             Some(&scribe),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(brief(&edited), ["id", "status"], "{edited}");
     assert_eq!(edited["status"], "open");
-    let (status, finalised, _) = env
+    let Answer {
+        status,
+        body: finalised,
+        ..
+    } = env
         .request(
             Method::POST,
             &format!("{path}/finalise"),
             None,
             Some(&scribe),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{finalised}");
     assert_eq!(brief(&finalised), ["id", "status"], "{finalised}");
     assert_eq!(finalised["status"], "finalised");
-    let (status, added, _) = env
+    let Answer {
+        status,
+        body: added,
+        ..
+    } = env
         .request(
             Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "Owner phoned: better."})),
             Some(&scribe),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     assert_eq!(brief(&added), ["id", "status"], "{added}");
     // Nothing was shown, so nothing was read.
     assert_eq!(reads_of(&env, id(&encounter)).await.len(), reads_before);
 
     // Whoever may read gets the whole record back, and that read is on the trail.
-    let (status, full, _) = env
+    let Answer {
+        status, body: full, ..
+    } = env
         .request(
             Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "Second note."})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{full}");
     assert_eq!(full["soap"]["plan"], "Recheck in 10 days");
     assert_eq!(full["addenda"].as_array().unwrap().len(), 2);
@@ -1170,10 +1215,11 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
         ),
     ];
     for (method, path, body, field) in refused {
-        let (status, problem, _) = env
-            .request(method, &path, Some(body), Some(&tech))
-            .await
-            .parts();
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env.request(method, &path, Some(body), Some(&tech)).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1182,27 +1228,29 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
         assert_eq!(fields(&problem), [field], "{path}");
     }
     let (_, encounter) = open_encounter(&env, &tech, patient).await;
-    let (status, problem, _) = env
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
         .request(
             Method::PUT,
             &format!("/api/v1/encounters/{}", id(&encounter)),
             Some(json!({"attending_id": desk_id})),
             Some(&tech),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(fields(&problem), ["attending_id"]);
     // Nothing of it was written.
-    let (_, written, _) = env
+    let Answer { body: written, .. } = env
         .request(
             Method::GET,
             &format!("/api/v1/patients/{patient}/prescriptions"),
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(written, json!([]));
 
     // The right people are accepted.
@@ -1220,13 +1268,16 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
             json!({"attending_id": vet_id}),
         ),
     ] {
-        let (status, body, _) = env
+        let Answer { status, body, .. } = env
             .request(Method::POST, &path, Some(body), Some(&tech))
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{path}: {body}");
     }
-    let (status, booked, _) = env
+    let Answer {
+        status,
+        body: booked,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/appointments",
@@ -1234,8 +1285,7 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
                         "starts_at": "2027-03-15T09:00:00Z", "ends_at": "2027-03-15T09:15:00Z"})),
             Some(&desk),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 }
 
@@ -1247,15 +1297,14 @@ async fn a_finalised_encounter_takes_no_new_prescriptions_problems_vaccinations_
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
     let encounter = id(&encounter).to_owned();
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             &format!("/api/v1/encounters/{encounter}/finalise"),
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK);
     let kinds = [
         (
@@ -1274,37 +1323,39 @@ async fn a_finalised_encounter_takes_no_new_prescriptions_problems_vaccinations_
         let mut linked = body.clone();
         linked["encounter_id"] = json!(encounter);
         let path = format!("/api/v1/patients/{patient}/{kind}");
-        let (status, problem, _) = env
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env
             .request(Method::POST, &path, Some(linked), Some(&admin))
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::CONFLICT, "{kind}: {problem}");
         assert_eq!(problem["code"], "record_locked", "{kind}");
-        let (_, listed, _) = env
-            .request(Method::GET, &path, None, Some(&admin))
-            .await
-            .parts();
+        let Answer { body: listed, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
         assert_eq!(listed, json!([]), "{kind}: nothing was written");
         // Not linked to the closed visit, the entry is fine.
-        let (status, body, _) = env
+        let Answer { status, body, .. } = env
             .request(Method::POST, &path, Some(body.clone()), Some(&admin))
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
     }
 }
 
 /// Registers a client (no patient) through the API.
 async fn client_only(env: &TestApp, s: &CookieUser, family: &str) -> Value {
-    let (status, client, _) = env
+    let Answer {
+        status,
+        body: client,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/clients",
             Some(json!({"given_name": "Sam", "family_name": family})),
             Some(s),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{client}");
     client
 }
@@ -1317,7 +1368,11 @@ async fn dog_of(
     name: &str,
     born: Option<&str>,
 ) -> Value {
-    let (status, patient, _) = env
+    let Answer {
+        status,
+        body: patient,
+        ..
+    } = env
         .request(
             Method::POST,
             "/api/v1/patients",
@@ -1327,8 +1382,7 @@ async fn dog_of(
             ),
             Some(s),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{patient}");
     patient
 }
@@ -1374,10 +1428,7 @@ async fn concurrent_owner_replacements_each_answer_200_or_a_clean_409() {
     );
     assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
     // Whatever won, the patient has two owners, exactly one primary.
-    let (_, owners, _) = env
-        .request(Method::GET, &path, None, Some(&admin))
-        .await
-        .parts();
+    let Answer { body: owners, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
     let owners = owners.as_array().unwrap();
     assert_eq!(owners.len(), 2, "{owners:?}");
     assert_eq!(owners.iter().filter(|o| o["primary"] == true).count(), 1);
@@ -1401,10 +1452,11 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
         (format!("/api/v1/patients?cursor={cursor}"), "cursor"),
         (format!("/api/v1/clients?cursor={cursor}"), "cursor"),
     ] {
-        let (status, problem, _) = env
-            .request(Method::GET, &path, None, Some(&admin))
-            .await
-            .parts();
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env.request(Method::GET, &path, None, Some(&admin)).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1445,10 +1497,11 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
             "reaction",
         ),
     ] {
-        let (status, problem, _) = env
-            .request(method, &path, Some(body), Some(&admin))
-            .await
-            .parts();
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env.request(method, &path, Some(body), Some(&admin)).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1457,15 +1510,14 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
         assert_eq!(fields(&problem), [field], "{path}");
     }
     // Line breaks and tabs in multi-line text stay allowed.
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             &format!("/api/v1/patients/{patient}/encounters"),
             Some(json!({"subjective": "Line one\r\n\tline two"})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["soap"]["subjective"], "Line one\n\tline two");
 }
@@ -1474,7 +1526,11 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
 async fn the_records_settings_refuse_an_unknown_field_such_as_practice_id() {
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (status, problem, _) = env
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
         .request(
             Method::PUT,
             "/api/v1/settings/records",
@@ -1485,13 +1541,11 @@ async fn the_records_settings_refuse_an_unknown_field_such_as_practice_id() {
             ),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    let (_, settings, _) = env
+    let Answer { body: settings, .. } = env
         .request(Method::GET, "/api/v1/settings/records", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert_eq!(settings["encounter_lock_hours"], 24, "nothing was saved");
 }
 
@@ -1568,10 +1622,13 @@ async fn clinical_dates_before_the_patients_birth_or_in_the_future_are_a_422() {
     ];
     for (patient, kind, body, field) in cases {
         let path = format!("/api/v1/patients/{patient}/{kind}");
-        let (status, problem, _) = env
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env
             .request(Method::POST, &path, Some(body.clone()), Some(&admin))
-            .await
-            .parts();
+            .await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1580,15 +1637,14 @@ async fn clinical_dates_before_the_patients_birth_or_in_the_future_are_a_422() {
         assert_eq!(fields(&problem), [field], "{kind} {body}");
     }
     // The day it was born is within its life.
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             &format!("/api/v1/patients/{pup}/encounters"),
             Some(json!({"started_at": "2020-06-01T10:00:00Z"})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -1604,15 +1660,16 @@ async fn the_front_desk_sees_the_patients_name_in_the_appointment_list() {
         &["appointments.read"],
     )
     .await;
-    let (status, day, _) = env
+    let Answer {
+        status, body: day, ..
+    } = env
         .request(
             Method::GET,
             "/api/v1/appointments?from=2027-01-04T00:00:00Z&to=2027-01-05T00:00:00Z",
             None,
             Some(&book_only),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{day}");
     assert_eq!(day["items"][0]["patient_name"], "Rex", "{day}");
     assert!(day["items"][0].get("soap").is_none());
@@ -1628,27 +1685,25 @@ async fn a_resource_name_that_only_looks_different_from_a_taken_one_is_refused()
         "Consult\u{a0}room 1",
         " Consult  room １ ",
     ] {
-        let (status, body, _) = env
+        let Answer { status, body, .. } = env
             .request(
                 Method::POST,
                 "/api/v1/resources",
                 Some(json!({"name": lookalike, "kind": "room"})),
                 Some(&admin),
             )
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::CONFLICT, "{lookalike:?}: {body}");
         assert_eq!(fields(&body), ["name"]);
     }
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/resources",
             Some(json!({"name": "Dental\u{a0} suite", "kind": "room"})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["name"], "Dental suite");
 }
@@ -1660,15 +1715,14 @@ async fn clinical_api_dates_outside_the_calendar_are_a_422_naming_the_field() {
     let (_, dog) = client_and_dog(&env, &admin, "Edge", "Comet").await;
     let problems = format!("/api/v1/patients/{}/problems", id(&dog));
     for onset in ["+262142-12-31", "-262143-01-01", "1899-12-31", "2201-01-01"] {
-        let (status, body, _) = env
+        let Answer { status, body, .. } = env
             .request(
                 Method::POST,
                 &problems,
                 Some(json!({"description": "Lameness", "onset_on": onset})),
                 Some(&admin),
             )
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{onset}: {body}");
         assert_eq!(fields(&body), ["onset_on"], "{body}");
     }
@@ -1677,27 +1731,25 @@ async fn clinical_api_dates_outside_the_calendar_are_a_422_naming_the_field() {
         ("9999-12-31T23:00:00Z", "9999-12-31T23:30:00Z"),
         ("0001-01-01T00:00:00Z", "0001-01-01T00:30:00Z"),
     ] {
-        let (status, body, _) = env
+        let Answer { status, body, .. } = env
             .request(
                 Method::POST,
                 "/api/v1/appointments",
                 Some(json!({"staff_id": staff, "starts_at": starts, "ends_at": ends})),
                 Some(&admin),
             )
-            .await
-            .parts();
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{starts}: {body}");
         assert_eq!(fields(&body), ["starts_at", "ends_at"], "{body}");
     }
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::GET,
             "/api/v1/appointments?from=9999-12-31T00:00:00Z",
             None,
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(fields(&body), ["from"], "{body}");
 }

@@ -1,7 +1,7 @@
 //! Password change and reset: policy-checked, single-use links, every other
 //! session ends; and the optional online breach check with k-anonymity.
 
-use crate::support::{Anonymous, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{Anonymous, Answer, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::http::Method;
 use axum::http::StatusCode;
 use chrono::Duration;
@@ -15,68 +15,63 @@ const NEW_PASSWORD: &str = "heron-lantern-47-drifts-upriver";
 async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
     let env = TestApp::new().await;
     let old_session = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset",
             Some(json!({"email": RIVERSIDE_ADMIN})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let token = env.reset_link_for(RIVERSIDE_ADMIN).await;
 
     // A weak password is refused and the link keeps working (nothing is lost).
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": "password1234"})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "new_password");
 
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": NEW_PASSWORD})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
         env.me_status(&old_session).await,
         StatusCode::UNAUTHORIZED,
         "old sessions end"
     );
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/login",
             Some(json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the old password is gone");
     let new_session = env.login(RIVERSIDE_ADMIN, NEW_PASSWORD).await;
     assert_eq!(env.me_status(&new_session).await, StatusCode::OK);
 
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": "another-fine-owl-93-nests"})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
     let actions = env.audit_actions().await;
     assert!(
@@ -99,8 +94,7 @@ async fn a_reset_for_an_unknown_email_answers_the_same_and_sends_nothing() {
             Some(json!({"email": RIVERSIDE_ADMIN})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     let unknown = env
         .request(
             Method::POST,
@@ -108,9 +102,8 @@ async fn a_reset_for_an_unknown_email_answers_the_same_and_sends_nothing() {
             Some(json!({"email": "nobody@riverside.example"})),
             Anonymous,
         )
-        .await
-        .parts();
-    assert_eq!((known.0, &known.1), (unknown.0, &unknown.1));
+        .await;
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
     // Both requests' work runs after the answer: wait for all of it, not just for the
     // known address's mail, before saying the unknown one got nothing.
     env.settled().await;
@@ -128,34 +121,31 @@ async fn a_reset_link_expires_after_thirty_minutes() {
         Some(json!({"email": RIVERSIDE_ADMIN})),
         Anonymous,
     )
-    .await
-    .parts();
+    .await;
     let token = env.reset_link_for(RIVERSIDE_ADMIN).await;
     // A second before expiry the link is still good: a weak password is refused by
     // the policy (422), which only happens for a live link, and the link stays unused.
     env.clock
         .advance(Duration::minutes(30) - Duration::seconds(1));
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": "password1234"})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "new_password");
     env.clock.advance(Duration::seconds(2));
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": NEW_PASSWORD})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -168,8 +158,7 @@ async fn the_reset_token_is_stored_only_as_its_hash() {
         Some(json!({"email": RIVERSIDE_ADMIN})),
         Anonymous,
     )
-    .await
-    .parts();
+    .await;
     let token = env.reset_link_for(RIVERSIDE_ADMIN).await;
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&env.world.db.admin_url())
         .await
@@ -194,40 +183,37 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     let change =
         |current: &str, new: &str| json!({"current_password": current, "new_password": new});
 
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(change("wrong-guess-123456", NEW_PASSWORD)),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
     );
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(change(TEST_PASSWORD, "riverside12345")),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "new_password");
 
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(change(TEST_PASSWORD, NEW_PASSWORD)),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
         env.me_status(&here).await,
@@ -251,15 +237,14 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
 async fn changing_the_password_to_the_current_one_is_refused() {
     let env = TestApp::new().await;
     let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": TEST_PASSWORD})),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "new_password");
     assert!(
@@ -271,7 +256,7 @@ async fn changing_the_password_to_the_current_one_is_refused() {
 
 /// Asks for a reset of `email` from `source` and checks the one answer every request gets.
 async fn ask_reset(env: &TestApp, source: &str, email: &str) {
-    let (status, body, cookie) = env
+    let answer = env
         .request_from(
             source,
             Method::POST,
@@ -279,10 +264,10 @@ async fn ask_reset(env: &TestApp, source: &str, email: &str) {
             Some(json!({"email": email})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
+    let cookie = answer.header("set-cookie").map(str::to_owned);
     assert_eq!(
-        (status, body, cookie),
+        (answer.status, answer.body, cookie),
         (StatusCode::ACCEPTED, Value::Null, None)
     );
 }
@@ -405,25 +390,23 @@ async fn using_a_reset_link_ends_every_other_open_link() {
     let tokens = reset_tokens(&env).await;
     assert_eq!(tokens.len(), 2);
     let confirm = |token: &str, password: &str| json!({"token": token, "new_password": password});
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(confirm(&tokens[1], NEW_PASSWORD)),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(confirm(&tokens[0], "another-fine-owl-93-nests")),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -438,25 +421,23 @@ async fn a_reset_link_asked_for_before_a_password_change_is_refused_after_it() {
     ask_reset(&env, "203.0.113.1", RIVERSIDE_ADMIN).await;
     let tokens = reset_tokens(&env).await;
     let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": tokens[0], "new_password": "another-fine-owl-93-nests"})),
             Anonymous,
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -525,15 +506,14 @@ async fn a_practice_cannot_rewrite_the_shared_identity_of_its_members() {
     assert_eq!(after, before);
     // The person's own paths still work.
     let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     env.login(RIVERSIDE_ADMIN, NEW_PASSWORD).await;
 }
@@ -588,15 +568,14 @@ async fn with_the_online_check_configured_a_breached_password_is_refused_and_onl
     })
     .await;
     let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body["errors"][0]["message"]
@@ -619,9 +598,9 @@ async fn with_the_online_check_configured_a_breached_password_is_refused_and_onl
     assert!(!requests[0].contains(NEW_PASSWORD));
 
     // A password absent from the range is accepted.
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(Method::POST, "/api/v1/auth/password", Some(json!({"current_password": TEST_PASSWORD, "new_password": "kestrel-harbour-59-sleeps-late"})), Some(&here))
-        .await.parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
@@ -643,29 +622,27 @@ async fn when_the_online_check_is_down_the_local_checks_decide() {
     .await;
     let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     // The shipped list still refuses a breached password while the range API is down.
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": "blewgli6tski"})),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "new_password");
     assert_eq!(
         body["errors"][0]["message"],
         "appears in lists of breached passwords; choose another"
     );
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }

@@ -1,7 +1,7 @@
 //! Custom roles: created and edited only by staff managers who re-entered their
 //! password, never granting more than the editor holds; built-in roles are fixed.
 
-use crate::support::{CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::support::{Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
 use axum::http::Method;
 use axum::http::StatusCode;
 use chrono::Duration;
@@ -13,15 +13,14 @@ async fn create_role(
     name: &str,
     permissions: &[&str],
 ) -> (StatusCode, Value) {
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/roles",
             Some(json!({"name": name, "permissions": permissions})),
             Some(session),
         )
-        .await
-        .parts();
+        .await;
     (status, body)
 }
 
@@ -39,10 +38,9 @@ async fn an_admin_creates_a_custom_role_that_is_listed_and_audited() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["builtin"], false);
     assert_eq!(body["permissions"], json!(["billing.read", "staff.manage"]));
-    let (_, roles, _) = env
+    let Answer { body: roles, .. } = env
         .request(Method::GET, "/api/v1/roles", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     assert!(
         roles
             .as_array()
@@ -73,39 +71,29 @@ async fn creating_or_editing_a_role_needs_the_password_re_entered_within_ten_min
         (StatusCode::FORBIDDEN, Some("reauth_required"))
     );
     let path = format!("/api/v1/roles/{}", created["id"].as_str().unwrap());
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::PUT,
             &path,
             Some(json!({"name": "Nurse lead", "permissions": ["records.read", "records.write"]})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("reauth_required"))
     );
-    let (status, body, cookie) = env
+    let answer = env
         .request(
             Method::POST,
             "/api/v1/auth/reauth",
             Some(json!({"password": TEST_PASSWORD})),
             Some(&admin),
         )
-        .await
-        .parts();
-    assert_eq!(status, StatusCode::OK, "{body}");
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     // Re-authentication renews the session: continue with the new cookie.
-    let admin = CookieUser::new(
-        cookie
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .trim_start_matches("__Host-paddock_session="),
-        body["csrf_token"].as_str().unwrap(),
-    );
+    let admin = CookieUser::from_answer(&answer);
     let (status, _) = create_role(&env, &admin, "Another", &["records.read"]).await;
     assert_eq!(status, StatusCode::CREATED);
 }
@@ -133,14 +121,13 @@ async fn a_staff_manager_cannot_define_a_role_granting_what_they_lack() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     // Nor may they widen their own role.
     let path = format!("/api/v1/roles/{}", lead_role["id"].as_str().unwrap());
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(Method::PUT, &path, Some(json!({"name": "Front desk lead", "permissions": ["staff.manage", "clients.read", "audit.read"]})), Some(&lead))
-        .await.parts();
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, me, _) = env
+    let Answer { body: me, .. } = env
         .request(Method::GET, "/api/v1/me", None, Some(&lead))
-        .await
-        .parts();
+        .await;
     assert_eq!(me["permissions"], json!(["staff.manage", "clients.read"]));
 }
 
@@ -157,20 +144,18 @@ async fn editing_a_custom_role_changes_its_members_permissions_on_their_next_req
         )
         .await;
     let path = format!("/api/v1/roles/{}", role["id"].as_str().unwrap());
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::PUT,
             &path,
             Some(json!({"name": "Locum vet", "permissions": ["patients.read", "records.read"]})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, me, _) = env
+    let Answer { body: me, .. } = env
         .request(Method::GET, "/api/v1/me", None, Some(&locum))
-        .await
-        .parts();
+        .await;
     assert_eq!(me["role"]["name"], "Locum vet");
     assert_eq!(me["permissions"], json!(["records.read", "patients.read"]));
     assert!(
@@ -184,10 +169,9 @@ async fn editing_a_custom_role_changes_its_members_permissions_on_their_next_req
 async fn built_in_roles_cannot_be_edited() {
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (_, roles, _) = env
+    let Answer { body: roles, .. } = env
         .request(Method::GET, "/api/v1/roles", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     let receptionist = roles
         .as_array()
         .unwrap()
@@ -195,21 +179,19 @@ async fn built_in_roles_cannot_be_edited() {
         .find(|r| r["name"] == "Receptionist")
         .unwrap();
     let path = format!("/api/v1/roles/{}", receptionist["id"].as_str().unwrap());
-    let (status, _, _) = env
+    let Answer { status, .. } = env
         .request(
             Method::PUT,
             &path,
             Some(json!({"name": "Receptionist", "permissions": ["records.read"]})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     // Refused means untouched: the role lists exactly the permissions it had.
-    let (_, after, _) = env
+    let Answer { body: after, .. } = env
         .request(Method::GET, "/api/v1/roles", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     let after = after
         .as_array()
         .unwrap()
@@ -258,8 +240,7 @@ async fn another_practices_role_answers_like_an_unknown_one() {
             Some(body.clone()),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     let unknown = env
         .request(
             Method::PUT,
@@ -267,12 +248,11 @@ async fn another_practices_role_answers_like_an_unknown_one() {
             Some(body),
             Some(&admin),
         )
-        .await
-        .parts();
-    assert_eq!(foreign.0, StatusCode::NOT_FOUND);
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        (foreign.0, &foreign.1["code"]),
-        (unknown.0, &unknown.1["code"])
+        (foreign.status, &foreign.body["code"]),
+        (unknown.status, &unknown.body["code"])
     );
 }
 
@@ -299,10 +279,9 @@ async fn a_role_name_that_only_looks_different_from_a_taken_one_is_refused() {
     assert_eq!(body["name"], "Night nurse");
     let (status, _) = create_role(&env, &admin, "NIGHT NURSE", &["records.read"]).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (_, roles, _) = env
+    let Answer { body: roles, .. } = env
         .request(Method::GET, "/api/v1/roles", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     let named_admin = roles
         .as_array()
         .unwrap()

@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 // ---------------------------------------------------------------------------------
-// The helper layer: a client over the in-process router, sessions, codes, observers.
+// What these tests share beyond `support`: codes, enrolment steps, and storage observed.
 // ---------------------------------------------------------------------------------
 
 const MEMBERS: &str = "/api/v1/members";

@@ -543,20 +543,18 @@ async fn a_mailer_failure_answers_a_generic_503_and_keeps_its_cause_out_of_the_a
     })
     .await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let (_, roles, _) = env
+    let Answer { body: roles, .. } = env
         .request(Method::GET, "/api/v1/roles", None, Some(&admin))
-        .await
-        .parts();
+        .await;
     let role_id = roles[0]["id"].as_str().unwrap().to_owned();
-    let (status, body, _) = env
+    let Answer { status, body, .. } = env
         .request(
             Method::POST,
             "/api/v1/invitations",
             Some(json!({"email": "new.vet@riverside.example", "role_id": role_id})),
             Some(&admin),
         )
-        .await
-        .parts();
+        .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     let text = body.to_string();
     let path = blocked.display().to_string();

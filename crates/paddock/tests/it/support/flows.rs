@@ -7,7 +7,7 @@ use super::users::{Anonymous, CookieUser, TokenUser};
 use super::{SECOND_FACTOR, SWITCH, TEST_PASSWORD, TOKEN, WRONG_PASSWORD};
 use axum::http::StatusCode;
 use paddock_domain::PracticeId;
-use serde_json::{Value, json};
+use serde_json::json;
 
 impl Server {
     /// Accepts the invitation `token` as a new person with `password` (and a display
@@ -170,14 +170,5 @@ impl TestApp {
     /// The status of `GET /api/v1/me` for `session`.
     pub async fn me_status(&self, session: &CookieUser) -> StatusCode {
         self.me(session).await.status
-    }
-}
-
-impl Answer {
-    /// The status, the JSON body and the `Set-Cookie` header, for tests that take
-    /// an answer apart at once.
-    pub fn parts(self) -> (StatusCode, Value, Option<String>) {
-        let cookie = self.header("set-cookie").map(str::to_owned);
-        (self.status, self.body, cookie)
     }
 }
