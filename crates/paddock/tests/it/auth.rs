@@ -374,7 +374,7 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_401() {
 async fn a_deactivated_member_cannot_sign_in_even_with_the_right_password() {
     let app = TestApp::new().await;
     let (world, _clock, client) = (&app.world, &app.clock, &*app);
-    deactivate(&world, world.a.id, world.a.admin).await;
+    deactivate(world, world.a.id, world.a.admin).await;
     let right = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let wrong = client.try_login(RIVERSIDE_ADMIN, WRONG_PASSWORD).await;
     assert_problem(&right, StatusCode::UNAUTHORIZED, "invalid_credentials");
@@ -856,8 +856,8 @@ async fn wrong_passwords_at_re_authentication_count_towards_the_lockout() {
 async fn sign_in_failures_the_lockout_and_the_next_sign_in_are_audited_with_their_origin() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
-    let before_a = audit_actions(&world, &world.a.principal).await.len();
-    let before_b = audit_actions(&world, &world.b.principal).await;
+    let before_a = audit_actions(world, &world.a.principal).await.len();
+    let before_b = audit_actions(world, &world.b.principal).await;
     let agent = [("user-agent", "FrontDesk/1.0".to_owned())];
     let attempt = json!({"email": RIVERSIDE_ADMIN, "password": WRONG_PASSWORD});
     for _ in 0..10 {
@@ -876,7 +876,7 @@ async fn sign_in_failures_the_lockout_and_the_next_sign_in_are_audited_with_thei
         .await;
     assert_eq!(success.status, StatusCode::OK, "{}", success.body);
 
-    let rows = audit_rows(&world, &world.a.principal).await;
+    let rows = audit_rows(world, &world.a.principal).await;
     let new: Vec<&str> = rows[before_a..].iter().map(|r| r.action.as_str()).collect();
     let mut expected = vec!["login_failed"; 10];
     expected.extend(["lockout", "login"]);
@@ -891,7 +891,7 @@ async fn sign_in_failures_the_lockout_and_the_next_sign_in_are_audited_with_thei
     assert_eq!(login.entity_type.as_deref(), Some("session"));
     assert_eq!(login.request_id.as_deref(), success.header("x-request-id"));
     assert_eq!(
-        audit_actions(&world, &world.b.principal).await,
+        audit_actions(world, &world.b.principal).await,
         before_b,
         "practice B's trail is untouched"
     );
@@ -1109,7 +1109,7 @@ async fn a_temporary_session_has_a_browser_session_cookie_and_ends_after_an_hour
 async fn logout_ends_the_session_clears_the_cookie_and_is_audited() {
     let app = TestApp::new().await;
     let (world, _clock, client) = (&app.world, &app.clock, &*app);
-    let before = audit_actions(&world, &world.a.principal).await.len();
+    let before = audit_actions(world, &world.a.principal).await.len();
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_eq!(
         client.me(&session.without_csrf()).await.status,
@@ -1129,7 +1129,7 @@ async fn logout_ends_the_session_clears_the_cookie_and_is_audited() {
     assert_problem(&after, StatusCode::UNAUTHORIZED, "unauthenticated");
     let again = client.post(LOGOUT, &session.credential()).await;
     assert_problem(&again, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let actions = audit_actions(&world, &world.a.principal).await;
+    let actions = audit_actions(world, &world.a.principal).await;
     assert_eq!(actions[before..], ["login", "logout"]);
 }
 
@@ -1179,14 +1179,14 @@ async fn the_database_holds_only_hashes_of_the_session_and_csrf_tokens() {
         StatusCode::OK
     );
 
-    let text = database_text(&world).await;
+    let text = database_text(world).await;
     assert_no_trace(&text, &session.cookie, "session token");
     assert_no_trace(&text, &session.csrf, "CSRF token");
     assert!(!text.contains(&jwt), "the access token is stored");
     // The scan does see the hash columns, so it would have seen the secrets too.
-    assert!(text.contains(&sha256_hex(&world, &session.cookie).await));
+    assert!(text.contains(&sha256_hex(world, &session.cookie).await));
 
-    let mut conn = observer(&world).await;
+    let mut conn = observer(world).await;
     let matching: i64 = sqlx::query_scalar(
         "select count(*) from sessions
           where token_hash = sha256(convert_to($1, 'UTF8'))
@@ -1252,7 +1252,7 @@ async fn only_a_session_can_obtain_an_access_token() {
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt = client.access_token(&session).await;
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(1),
@@ -1442,7 +1442,7 @@ async fn a_membership_deactivated_behind_the_apps_back_refuses_cookie_token_and_
     let elsewhere = client.login_with(&login_to(third.id)).await;
     let jwt = client.access_token(&session).await;
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1457,7 +1457,7 @@ async fn a_membership_deactivated_behind_the_apps_back_refuses_cookie_token_and_
         assert_eq!(client.me(headers).await.status, StatusCode::OK, "{what}");
     }
 
-    deactivate(&world, world.a.id, world.a.admin).await;
+    deactivate(world, world.a.id, world.a.admin).await;
 
     for (headers, what) in &credentials {
         let refused = client.me(headers).await;
@@ -1491,7 +1491,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
     .await;
     // A second admin of practice A, who deactivates the first.
     let partner_email = "partner@riverside.example";
-    invite_member(&world, &clock, partner_email, BuiltinRole::PracticeAdmin).await;
+    invite_member(world, clock, partner_email, BuiltinRole::PracticeAdmin).await;
     let login_to = |practice: PracticeId| json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": practice.as_uuid()});
     let session = client.login_with(&login_to(world.a.id)).await;
     let elsewhere = client.login_with(&login_to(third.id)).await;
@@ -1562,7 +1562,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
         );
     }
     client.login_with(&login_to(world.a.id)).await;
-    let actions = audit_actions(&world, &world.a.principal).await;
+    let actions = audit_actions(world, &world.a.principal).await;
     let position = |action: &str| actions.iter().position(|a| a == action);
     assert!(
         position("deactivate").is_some() && position("deactivate") < position("reactivate"),
@@ -1579,7 +1579,7 @@ async fn an_api_key_acts_in_its_practice_with_exactly_its_scopes() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1611,7 +1611,7 @@ async fn an_api_key_acts_in_its_practice_with_exactly_its_scopes() {
 
     // A key of practice B acts in practice B.
     let key_b = create_key(
-        &world,
+        world,
         &world.b.principal,
         &[Permission::BillingRead, Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1640,7 +1640,7 @@ async fn an_api_key_is_refused_once_expired() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::hours(1),
@@ -1658,7 +1658,7 @@ async fn a_revoked_api_key_is_refused_and_only_its_own_practice_can_revoke_it() 
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1750,7 +1750,7 @@ async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_sec
 
     // A key can never re-enter a password, so it cannot mint keys.
     let all = create_key(
-        &world,
+        world,
         &world.a.principal,
         Permission::ALL,
         clock.now() + Duration::days(1),
@@ -1765,7 +1765,7 @@ async fn the_database_holds_only_a_hash_of_an_api_key() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1773,10 +1773,10 @@ async fn the_database_holds_only_a_hash_of_an_api_key() {
     .await;
     assert_eq!(client.me(&bearer(&key.secret)).await.status, StatusCode::OK);
 
-    let text = database_text(&world).await;
+    let text = database_text(world).await;
     assert_no_trace(&text, &key.secret, "API key");
-    assert!(text.contains(&sha256_hex(&world, &key.secret).await));
-    let mut conn = observer(&world).await;
+    assert!(text.contains(&sha256_hex(world, &key.secret).await));
+    let mut conn = observer(world).await;
     let matching: i64 = sqlx::query_scalar(
         "select count(*) from api_keys where id = $1 and key_hash = sha256(convert_to($2, 'UTF8'))",
     )
@@ -1793,8 +1793,8 @@ async fn a_member_without_settings_manage_cannot_create_an_api_key() {
     let app = TestApp::new().await;
     let (world, clock, _client) = (&app.world, &app.clock, &*app);
     let desk = invite_member(
-        &world,
-        &clock,
+        world,
+        clock,
         "desk@riverside.example",
         BuiltinRole::Receptionist,
     )
@@ -1828,7 +1828,7 @@ async fn an_api_key_cannot_be_created_with_a_scope_its_creator_lacks() {
     let (world, clock, _client) = (&app.world, &app.clock, &*app);
     // A key allowed to manage settings, acting through the store as its own principal.
     let parent = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::SettingsManage, Permission::ClientsRead],
         clock.now() + Duration::days(1),
@@ -1894,7 +1894,7 @@ fn key_request() -> Value {
 async fn switching_practice_does_not_refresh_reauthentication() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
-    let hillside = hillside(&world).await;
+    let hillside = hillside(world).await;
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
         .await;
@@ -1935,7 +1935,7 @@ async fn switching_practice_does_not_refresh_reauthentication() {
 async fn switching_practice_does_not_extend_a_temporary_sessions_absolute_limit() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
-    let hillside = hillside(&world).await;
+    let hillside = hillside(world).await;
     let start = clock.now();
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD,
@@ -1975,7 +1975,7 @@ async fn switching_practice_does_not_extend_a_temporary_sessions_absolute_limit(
 async fn switching_practice_does_not_extend_a_sessions_twelve_hour_limit() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
-    let hillside = hillside(&world).await;
+    let hillside = hillside(world).await;
     let start = clock.now();
     let mut session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
@@ -2054,8 +2054,8 @@ async fn re_authentication_issues_a_new_session_cookie_and_ends_the_old_one() {
 async fn every_security_action_leaves_an_audit_event() {
     let app = TestApp::new().await;
     let (world, _clock, client) = (&app.world, &app.clock, &*app);
-    let hillside = hillside(&world).await;
-    let before = audit_actions(&world, &world.a.principal).await.len();
+    let hillside = hillside(world).await;
+    let before = audit_actions(world, &world.a.principal).await.len();
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
         .await;
@@ -2082,7 +2082,7 @@ async fn every_security_action_leaves_an_audit_event() {
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
 
     // The inventory of audited security actions: each step above left its event.
-    let actions = audit_actions(&world, &world.a.principal).await;
+    let actions = audit_actions(world, &world.a.principal).await;
     assert_eq!(
         actions[before..],
         [
@@ -2125,7 +2125,7 @@ async fn an_audit_event_never_carries_a_client_chosen_request_id() {
     let issued = answer.header("x-request-id").unwrap().to_owned();
     assert_ne!(issued, chosen, "the server names its own requests");
     assert!(Uuid::parse_str(&issued).is_ok(), "{issued}");
-    let rows = audit_rows(&world, &world.a.principal).await;
+    let rows = audit_rows(world, &world.a.principal).await;
     let login = rows.last().unwrap();
     assert_eq!(login.action, "login");
     assert_eq!(login.request_id.as_deref(), Some(issued.as_str()));

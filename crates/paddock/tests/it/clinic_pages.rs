@@ -287,7 +287,7 @@ async fn clinic_pages_a_refused_client_form_keeps_what_was_typed() {
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
     let location = created.location().unwrap();
     assert!(location.ends_with("?notice=created"), "{location}");
-    let page = env.page(&location, &admin).await;
+    let page = env.page(location, &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.text.contains("Jo &#60;b&#62; O&#39;Brien"),
@@ -389,7 +389,7 @@ async fn clinic_pages_a_new_patient_joins_its_owner_and_a_taken_microchip_is_ref
     ];
     let created = env.submit("/patients", &admin, &fields).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
-    let chart = env.page(&created.location().unwrap(), &admin).await;
+    let chart = env.page(created.location().unwrap(), &admin).await;
     assert!(chart.text.contains("Bella"));
     assert!(chart.text.contains("985141000123456"));
     let client = env.page(&format!("/clients/{owner}"), &admin).await;
@@ -771,7 +771,7 @@ async fn clinic_pages_a_refused_encounter_keeps_the_notes_and_writes_nothing() {
     fixed[6] = ("temperature_c", "38.9");
     let saved = env.submit(&path, &admin, &fixed).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
-    let page = env.page(&saved.location().unwrap(), &admin).await;
+    let page = env.page(saved.location().unwrap(), &admin).await;
     assert!(page.text.contains("Encounter saved."));
     assert!(page.text.contains("21.9 kg") && page.text.contains("38.9 °C"));
     assert!(page.text.contains("id=\"notes-form\""), "open: editable");

@@ -169,15 +169,15 @@ async fn no_invitation_or_reset_token_reaches_the_log_after_a_failing_request() 
             .unwrap()
     };
     for request in [
-        Request::get(&format!("/invitations/{token}"))
+        Request::get(format!("/invitations/{token}"))
             .body(Body::empty())
             .unwrap(),
         form(format!("/invitations/{token}")),
-        Request::get(&format!("/reset-password/{token}"))
+        Request::get(format!("/reset-password/{token}"))
             .body(Body::empty())
             .unwrap(),
         form(format!("/reset-password/{token}")),
-        Request::get(&format!("/invitations/{token}/extra?x=1"))
+        Request::get(format!("/invitations/{token}/extra?x=1"))
             .body(Body::empty())
             .unwrap(),
     ] {

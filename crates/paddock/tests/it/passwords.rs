@@ -107,7 +107,7 @@ async fn a_reset_for_an_unknown_email_answers_the_same_and_sends_nothing() {
     // Both requests' work runs after the answer: wait for all of it, not just for the
     // known address's mail, before saying the unknown one got nothing.
     env.settled().await;
-    let mails = paddock_notify::read_outbox(&env.outbox()).unwrap();
+    let mails = paddock_notify::read_outbox(env.outbox()).unwrap();
     assert_eq!(mails.len(), 1, "only the known address gets a mail");
     assert_eq!(mails[0].to, RIVERSIDE_ADMIN);
 }

@@ -261,7 +261,7 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
     let (world, clock, client) = (&app.world, &app.clock, &*app);
     // Signing in counts as entering the password: enrolment works right away.
     let session = client.full_login(RIVERSIDE_ADMIN).await;
-    let (app, started) = start_totp(&client, &session).await;
+    let (app, started) = start_totp(client, &session).await;
     assert_eq!(app.bytes.len(), 20, "a 160-bit secret (RFC 4226)");
     let uri = started.body["otpauth_uri"].as_str().unwrap();
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
@@ -270,7 +270,7 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
     let wrong = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.wrong_code(&clock)}),
+            &json!({"code": app.wrong_code(clock)}),
             &session.credential(),
         )
         .await;
@@ -281,15 +281,15 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
     let right = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
+            &json!({"code": app.code(clock)}),
             &session.credential(),
         )
         .await;
     assert_no_content(&right);
     // The session that enrolled goes on working.
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 
-    let stored = table_text(&world, "second_factors").await;
+    let stored = table_text(world, "second_factors").await;
     assert!(
         stored.contains(&world.a.admin.as_uuid().to_string()),
         "{stored}"
@@ -303,7 +303,7 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
         !stored.contains(&hex(app.base32.as_bytes())),
         "the base32 text is stored as bytes"
     );
-    let actions: Vec<String> = audit_rows(&world, &world.a.principal)
+    let actions: Vec<String> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .map(|(action, _)| action)
@@ -319,7 +319,7 @@ async fn the_answer_holding_a_new_totp_secret_is_not_stored_by_caches() {
     let app = TestApp::new().await;
     let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.full_login(RIVERSIDE_ADMIN).await;
-    let (_app, started) = start_totp(&client, &session).await;
+    let (_app, started) = start_totp(client, &session).await;
     // Like the sign-in answer and a new API key: the secret is shown once, never cached.
     assert_eq!(
         started.header("cache-control"),
@@ -351,7 +351,7 @@ async fn enrolling_a_second_factor_more_than_ten_minutes_after_the_password_need
         )
         .await;
     let session = CookieUser::from_answer(&reauth);
-    let (_app, _) = start_totp(&client, &session).await;
+    let (_app, _) = start_totp(client, &session).await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -363,26 +363,26 @@ async fn after_totp_is_enabled_a_sign_in_is_pending_until_the_code_is_given() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
 
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let wrong = client
-        .verify(&session, "totp", &app.wrong_code(&clock))
+        .verify(&session, "totp", &app.wrong_code(clock))
         .await;
     assert_invalid(&wrong, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let malformed = client.verify(&session, "totp", "12345").await;
     assert_invalid(&malformed, "code");
 
-    let right = client.verify(&session, "totp", &app.code(&clock)).await;
+    let right = client.verify(&session, "totp", &app.code(clock)).await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
     let token = client.post(TOKEN, &session.credential()).await;
     assert_eq!(token.status, StatusCode::OK, "{}", token.text);
 
-    let audited: Vec<(String, Option<Value>)> = audit_rows(&world, &world.a.principal)
+    let audited: Vec<(String, Option<Value>)> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .filter(|(action, _)| action == "second_factor")
@@ -396,17 +396,17 @@ async fn the_method_defaults_to_totp() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     let right = client
         .post_json(
             VERIFY,
-            &json!({"code": app.code(&clock)}),
+            &json!({"code": app.code(clock)}),
             &session.credential(),
         )
         .await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 }
 
 #[tokio::test]
@@ -414,10 +414,10 @@ async fn the_previous_steps_totp_code_is_accepted_but_not_one_from_two_steps_ago
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     // Away from the step used at enrolment, to steps never shown to the server.
     clock.advance(Duration::seconds(90));
-    app.make_distinct(&clock, &[-2, -1, 0, 1, 2]);
+    app.make_distinct(clock, &[-2, -1, 0, 1, 2]);
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     for (offset, when) in [(-60, "two steps ago"), (60, "two steps ahead")] {
@@ -425,7 +425,7 @@ async fn the_previous_steps_totp_code_is_accepted_but_not_one_from_two_steps_ago
             .verify(
                 &session,
                 "totp",
-                &app.code_at(&clock, Duration::seconds(offset)),
+                &app.code_at(clock, Duration::seconds(offset)),
             )
             .await;
         assert_eq!(
@@ -435,17 +435,17 @@ async fn the_previous_steps_totp_code_is_accepted_but_not_one_from_two_steps_ago
         );
         assert_invalid(&refused, "code");
     }
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let previous = client
         .verify(
             &session,
             "totp",
-            &app.code_at(&clock, Duration::seconds(-30)),
+            &app.code_at(clock, Duration::seconds(-30)),
         )
         .await;
     let session = assert_renewed(previous);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 }
 
 #[tokio::test]
@@ -455,8 +455,8 @@ async fn a_totp_code_that_completed_a_sign_in_cannot_complete_another() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
-    let code = app.code(&clock);
+    let app = enrol_totp(client, clock, &first).await;
+    let code = app.code(clock);
 
     let ours = client.pending_login(RIVERSIDE_ADMIN).await;
     assert_renewed(client.verify(&ours, "totp", &code).await);
@@ -471,7 +471,7 @@ async fn a_totp_code_that_completed_a_sign_in_cannot_complete_another() {
         "an already used TOTP code completed a second sign-in: {}",
         replayed.text
     );
-    assert_pending(&client, &theirs).await;
+    assert_pending(client, &theirs).await;
 }
 
 #[tokio::test]
@@ -479,11 +479,11 @@ async fn ten_wrong_totp_codes_lock_the_account_even_against_the_right_code() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     for i in 1..=10 {
         let wrong = client
-            .verify(&session, "totp", &app.wrong_code(&clock))
+            .verify(&session, "totp", &app.wrong_code(clock))
             .await;
         assert_eq!(
             wrong.status,
@@ -492,11 +492,11 @@ async fn ten_wrong_totp_codes_lock_the_account_even_against_the_right_code() {
             wrong.text
         );
     }
-    let locked = client.verify(&session, "totp", &app.code(&clock)).await;
+    let locked = client.verify(&session, "totp", &app.code(clock)).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
     let seconds = locked.retry_after();
     assert!((1..=900).contains(&seconds), "Retry-After {seconds}");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let fresh = client
         .post_json(
@@ -515,21 +515,21 @@ async fn signing_in_again_with_the_password_does_not_wipe_the_count_of_wrong_cod
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
 
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     for _ in 0..9 {
         let wrong = client
-            .verify(&session, "totp", &app.wrong_code(&clock))
+            .verify(&session, "totp", &app.wrong_code(clock))
             .await;
         assert_invalid(&wrong, "code");
     }
     let again = client.pending_login(RIVERSIDE_ADMIN).await;
-    let tenth = client.verify(&again, "totp", &app.wrong_code(&clock)).await;
+    let tenth = client.verify(&again, "totp", &app.wrong_code(clock)).await;
     assert_invalid(&tenth, "code");
 
     // Ten wrong codes within the window: locked, right code or not.
-    let locked = client.verify(&again, "totp", &app.code(&clock)).await;
+    let locked = client.verify(&again, "totp", &app.code(clock)).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
 }
 
@@ -538,12 +538,12 @@ async fn starting_a_new_totp_enrolment_does_not_switch_off_the_confirmed_factor(
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let session = assert_renewed(client.verify(&session, "totp", &app.code(&clock)).await);
+    let session = assert_renewed(client.verify(&session, "totp", &app.code(clock)).await);
 
     // A new secret is asked for (a new phone, say) but never confirmed.
-    let (_new_app, _) = start_totp(&client, &session).await;
+    let (_new_app, _) = start_totp(client, &session).await;
 
     let next = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert!(
@@ -552,7 +552,7 @@ async fn starting_a_new_totp_enrolment_does_not_switch_off_the_confirmed_factor(
         next.body
     );
     clock.advance(Duration::seconds(30));
-    let old = client.verify(&next, "totp", &app.code(&clock)).await;
+    let old = client.verify(&next, "totp", &app.code(clock)).await;
     assert_renewed(old);
 }
 
@@ -615,7 +615,7 @@ async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neit
     assert_no_content(&confirmed);
 
     // Storage: the phone is sealed and the codes are keyed hashes, nothing in plain.
-    let factors = table_text(&world, "second_factors").await;
+    let factors = table_text(world, "second_factors").await;
     assert!(
         factors.contains(&world.a.admin.as_uuid().to_string()),
         "{factors}"
@@ -627,8 +627,8 @@ async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neit
             "the phone is stored as the bytes of {form:?}"
         );
     }
-    let codes = table_text(&world, "verification_codes").await;
-    let mut conn = observer(&world).await;
+    let codes = table_text(world, "verification_codes").await;
+    let mut conn = observer(world).await;
     let hashes: Vec<Vec<u8>> =
         sqlx::query_scalar("select code_hash from verification_codes where user_id = $1")
             .bind(world.a.admin.as_uuid())
@@ -740,12 +740,12 @@ async fn a_person_with_a_confirmed_phone_completes_sign_in_with_a_texted_code_us
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
 
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let sent_before = client.sms().len();
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     assert_eq!(client.sms().len(), sent_before + 1);
 
     // At most one a minute.
@@ -757,8 +757,8 @@ async fn a_person_with_a_confirmed_phone_completes_sign_in_with_a_texted_code_us
 
     let right = client.verify(&session, "sms", &code).await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
-    let audited: Vec<Option<Value>> = audit_rows(&world, &world.a.principal)
+    assert_signed_in(client, &session).await;
+    let audited: Vec<Option<Value>> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .filter(|(action, _)| action == "second_factor")
@@ -770,7 +770,7 @@ async fn a_person_with_a_confirmed_phone_completes_sign_in_with_a_texted_code_us
     let other = client.pending_login(RIVERSIDE_ADMIN).await;
     let reused = client.verify(&other, "sms", &code).await;
     assert_invalid(&reused, "code");
-    assert_pending(&client, &other).await;
+    assert_pending(client, &other).await;
 }
 
 #[tokio::test]
@@ -778,19 +778,19 @@ async fn a_texted_sign_in_code_works_for_five_minutes_and_not_a_second_longer() 
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
 
     let early = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &early).await;
+    let code = sign_in_code(client, &early).await;
     clock.advance(Duration::minutes(5) - Duration::seconds(1));
     assert_renewed(client.verify(&early, "sms", &code).await);
 
     let late = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &late).await;
+    let code = sign_in_code(client, &late).await;
     clock.advance(Duration::minutes(5) + Duration::seconds(1));
     let expired = client.verify(&late, "sms", &code).await;
     assert_invalid(&expired, "code");
-    assert_pending(&client, &late).await;
+    assert_pending(client, &late).await;
 }
 
 #[tokio::test]
@@ -798,11 +798,11 @@ async fn five_wrong_tries_kill_a_texted_code() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
 
     // Four wrong tries leave the code alive.
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     for _ in 0..4 {
         assert_invalid(&client.verify(&session, "sms", &not(&code)).await, "code");
     }
@@ -812,13 +812,13 @@ async fn five_wrong_tries_kill_a_texted_code() {
     // also count towards the account's ten).
     clock.advance(Duration::minutes(16));
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     for _ in 0..5 {
         assert_invalid(&client.verify(&session, "sms", &not(&code)).await, "code");
     }
     let dead = client.verify(&session, "sms", &code).await;
     assert_invalid(&dead, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 #[tokio::test]
@@ -826,9 +826,9 @@ async fn wrong_texted_codes_count_towards_the_accounts_lockout() {
     let app = TestApp::new().await;
     let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     for i in 1..=10 {
         let wrong = client.verify(&session, "sms", &not(&code)).await;
         assert_eq!(
@@ -868,15 +868,15 @@ async fn a_code_for_a_method_not_enrolled_is_refused() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     let no_phone = client.post(SEND_SIGN_IN_SMS, &session.credential()).await;
     assert_problem(&no_phone, StatusCode::CONFLICT, "conflict");
     assert!(client.sms().is_empty());
-    let as_sms = client.verify(&session, "sms", &app.code(&clock)).await;
+    let as_sms = client.verify(&session, "sms", &app.code(clock)).await;
     assert_invalid(&as_sms, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -887,46 +887,46 @@ async fn a_code_for_a_method_not_enrolled_is_refused() {
 async fn a_practice_that_requires_a_second_factor_makes_staff_without_one_enrol_while_pending() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
-    require_second_factor(&world, world.a.id).await;
+    require_second_factor(world, world.a.id).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     // Practice B does not demand one.
     client.full_login("admin@northside.example").await;
 
     // Past the re-authentication window: a pending session enrols without it.
     clock.advance(Duration::minutes(11));
-    let (app, _) = start_totp(&client, &session).await;
-    assert_pending(&client, &session).await;
+    let (app, _) = start_totp(client, &session).await;
+    assert_pending(client, &session).await;
     let wrong = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.wrong_code(&clock)}),
+            &json!({"code": app.wrong_code(clock)}),
             &session.credential(),
         )
         .await;
     assert_invalid(&wrong, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let right = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
+            &json!({"code": app.code(clock)}),
             &session.credential(),
         )
         .await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 
     // From now on the factor is asked for.
     clock.advance(Duration::seconds(30));
     let next = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_renewed(client.verify(&next, "totp", &app.code(&clock)).await);
+    assert_renewed(client.verify(&next, "totp", &app.code(clock)).await);
 }
 
 #[tokio::test]
 async fn confirming_a_phone_from_a_pending_session_completes_the_sign_in() {
     let app = TestApp::new().await;
     let (world, _clock, client) = (&app.world, &app.clock, &*app);
-    require_second_factor(&world, world.a.id).await;
+    require_second_factor(world, world.a.id).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     let sent = client
         .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
@@ -941,13 +941,13 @@ async fn confirming_a_phone_from_a_pending_session_completes_the_sign_in() {
         )
         .await;
     assert_invalid(&wrong, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let right = client
         .post_json(SMS_CONFIRM, &json!({"code": code}), &session.credential())
         .await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
-    let methods: Vec<Option<Value>> = audit_rows(&world, &world.a.principal)
+    assert_signed_in(client, &session).await;
+    let methods: Vec<Option<Value>> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .filter(|(action, _)| action == "second_factor")
@@ -961,7 +961,7 @@ async fn a_pending_session_of_someone_with_a_factor_cannot_enrol_another() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let _app = enrol_totp(&client, &clock, &first).await;
+    let _app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     let totp = client.post(TOTP_ENROL, &session.credential()).await;
@@ -980,7 +980,7 @@ async fn a_pending_session_of_someone_with_a_factor_cannot_enrol_another() {
         .await;
     assert_problem(&sms, StatusCode::UNAUTHORIZED, "second_factor_required");
     assert!(client.sms().is_empty(), "no SMS to a stranger's number");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 #[tokio::test]
@@ -995,7 +995,7 @@ async fn switching_to_a_practice_that_requires_a_second_factor_without_one_makes
         RIVERSIDE_ADMIN,
     )
     .await;
-    require_second_factor(&world, hillside.id).await;
+    require_second_factor(world, hillside.id).await;
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
         .await;
@@ -1011,15 +1011,15 @@ async fn switching_to_a_practice_that_requires_a_second_factor_without_one_makes
     let moved = CookieUser::from_answer(&switched);
     assert_eq!(moved.body["practice_id"], json!(hillside.id.as_uuid()));
     assert!(moved.second_factor_required(), "{}", moved.body);
-    assert_pending(&client, &moved).await;
+    assert_pending(client, &moved).await;
     let old = client.me(&session).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text);
 
-    let (app, _) = start_totp(&client, &moved).await;
+    let (app, _) = start_totp(client, &moved).await;
     let confirmed = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
+            &json!({"code": app.code(clock)}),
             &moved.credential(),
         )
         .await;
@@ -1040,7 +1040,7 @@ async fn a_pending_session_cannot_switch_to_a_practice_that_does_not_require_a_s
         RIVERSIDE_ADMIN,
     )
     .await;
-    require_second_factor(&world, hillside.id).await;
+    require_second_factor(world, hillside.id).await;
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": hillside.id.as_uuid()}))
         .await;
@@ -1055,7 +1055,7 @@ async fn a_pending_session_cannot_switch_to_a_practice_that_does_not_require_a_s
         .await;
     assert_problem(&escape, StatusCode::UNAUTHORIZED, "second_factor_required");
     assert!(escape.header("set-cookie").is_none());
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 #[tokio::test]
@@ -1063,14 +1063,14 @@ async fn a_pending_session_can_be_signed_out() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     // The person at the code prompt gives up (or it was not them): sign out.
     let out = client.post(LOGOUT, &session.credential()).await;
     assert_no_content(&out);
     // Ended server-side: the code no longer revives it.
-    let late = client.verify(&session, "totp", &app.code(&clock)).await;
+    let late = client.verify(&session, "totp", &app.code(clock)).await;
     assert_problem(&late, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
@@ -1083,7 +1083,7 @@ async fn signing_in_on_the_login_page_sends_a_person_with_a_factor_to_the_second
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_totp(&client, &clock, &first).await;
+    enrol_totp(client, clock, &first).await;
     // The sign-in form comes from the sign-in page, with its pre-session CSRF cookie.
     let page = client.get("/login", Anonymous).await;
     let login_cookie = page
@@ -1124,7 +1124,7 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     // The dashboard is not shown to a pending session.
@@ -1161,7 +1161,7 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
             PAGE,
             &[
                 ("csrf_token", "not-the-token"),
-                ("code", &app.code(&clock)),
+                ("code", &app.code(clock)),
                 ("method", "totp"),
             ],
             &session.without_csrf(),
@@ -1178,7 +1178,7 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
             PAGE,
             &[
                 ("csrf_token", &session.csrf),
-                ("code", &app.wrong_code(&clock)),
+                ("code", &app.wrong_code(clock)),
                 ("method", "totp"),
             ],
             &session.without_csrf(),
@@ -1191,14 +1191,14 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
         wrong.text
     );
     assert!(wrong.text.contains("second-factor-error"), "{}", wrong.text);
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let right = client
         .post_form(
             PAGE,
             &[
                 ("csrf_token", &session.csrf),
-                ("code", &app.code(&clock)),
+                ("code", &app.code(clock)),
                 ("method", "totp"),
             ],
             &session.without_csrf(),
@@ -1215,7 +1215,7 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
     assert_eq!(old.header("location"), Some("/login"));
     let home = client.get("/", &signed_in.without_csrf()).await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.text);
-    assert_signed_in(&client, &signed_in).await;
+    assert_signed_in(client, &signed_in).await;
     // Done: the page now sends the browser home.
     let again = client.get(PAGE, &signed_in.without_csrf()).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
@@ -1227,9 +1227,9 @@ async fn completing_the_second_factor_issues_a_new_session_cookie_and_ends_the_p
     let app = TestApp::new().await;
     let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let pending = client.pending_login(RIVERSIDE_ADMIN).await;
-    let verified = client.verify(&pending, "totp", &app.code(&clock)).await;
+    let verified = client.verify(&pending, "totp", &app.code(clock)).await;
     // A cookie planted before the code (session fixation) never becomes a full session.
     let full = CookieUser::from_answer(&verified);
     assert_ne!(full.cookie, pending.cookie, "a new session token");
@@ -1247,20 +1247,20 @@ async fn completing_the_second_factor_issues_a_new_session_cookie_and_ends_the_p
     assert_eq!(expiry(&full), expiry(&pending));
     let old = client.me(&pending).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_signed_in(&client, &full).await;
+    assert_signed_in(client, &full).await;
 }
 
 #[tokio::test]
 async fn confirming_an_enrolment_on_a_pending_session_issues_a_new_session_cookie() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
-    require_second_factor(&world, world.a.id).await;
+    require_second_factor(world, world.a.id).await;
     let pending = client.pending_login(RIVERSIDE_ADMIN).await;
-    let (app, _) = start_totp(&client, &pending).await;
+    let (app, _) = start_totp(client, &pending).await;
     let confirmed = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
+            &json!({"code": app.code(clock)}),
             &pending.credential(),
         )
         .await;
@@ -1268,7 +1268,7 @@ async fn confirming_an_enrolment_on_a_pending_session_issues_a_new_session_cooki
     assert_ne!(full.cookie, pending.cookie);
     let old = client.me(&pending).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_signed_in(&client, &full).await;
+    assert_signed_in(client, &full).await;
 }
 
 #[tokio::test]
