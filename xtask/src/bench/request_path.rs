@@ -56,6 +56,11 @@ const DEMO_DATABASE: &str = "paddock_demo";
 /// Marks the start and end of the counted requests in the statement log.
 const MARK_START: &str = "paddock-bench: counting starts";
 const MARK_END: &str = "paddock-bench: counting ends";
+/// How long the machine is watched, with this benchmark idle, before the load.
+const IDLE_WATCH: Duration = Duration::from_secs(2);
+/// Whole-machine CPU busy share, with this benchmark idle, above which other
+/// processes were clearly running.
+const NOISY: f64 = 0.25;
 
 /// The statement `paddock_store::patients::get` runs for one patient (a copy: the
 /// store keeps its SQL private). The count phase reports whether the server ran
@@ -177,6 +182,8 @@ fn run(options: Options) -> Result<(), String> {
 struct Measurement {
     /// The patient asked for, and who asked.
     subject: Subject,
+    /// Whole-machine CPU busy share just before the load, with this benchmark idle.
+    idle_cpu: Option<f64>,
     /// The full-stack GET.
     http: LoadResult,
     /// Whole-machine CPU busy share during the GET load.
@@ -234,6 +241,7 @@ async fn measure(demo: &Demo, options: &Options) -> Result<Measurement, String> 
         None,
     );
 
+    let idle_cpu = super::process::others_busy(IDLE_WATCH).await;
     eprintln!("xtask: warm-up: {}s of GET {path}", WARM_UP.as_secs());
     let warm = load(addr, &request, options.concurrency, WARM_UP).await;
     if warm.ok == 0 {
@@ -269,6 +277,7 @@ async fn measure(demo: &Demo, options: &Options) -> Result<Measurement, String> 
     let share = |start: Option<CpuTimes>, end: Option<CpuTimes>| start?.busy_share(end?);
     Ok(Measurement {
         subject,
+        idle_cpu,
         http,
         http_cpu: share(cpu_start, cpu_end),
         statements,
@@ -890,6 +899,7 @@ fn render(
 ) -> String {
     let Measurement {
         subject,
+        idle_cpu,
         http,
         http_cpu,
         statements,
@@ -950,6 +960,8 @@ fn render(
 - Date: {date}
 - Machine: {machine}
 - Code: {revision}
+- Whole-machine CPU busy just before the run, with this benchmark idle (other \
+processes, the server's background work): {idle_cpu}{noisy}
 - Run: {seconds} s of each, {concurrency} concurrent connections (HTTP keep-alive; \
 pgbench clients), after {warm} s of untimed warm-up; signed in as {email} ({role}), \
 patient {patient}
@@ -984,6 +996,13 @@ counted as one per transaction), **{round_trips:.1} round trips**; {seen}; the s
         rate = http.rate(),
         errors = http.errors(),
         http_cpu = share(http_cpu),
+        idle_cpu = share(idle_cpu),
+        noisy = if idle_cpu.is_some_and(|busy| busy > NOISY) {
+            " (other processes were running: expect noise, compare the ratio rather than \
+             the rates)"
+        } else {
+            ""
+        },
         version = pgbench.version,
         tps = pgbench.tps,
         transactions = pgbench.transactions,
@@ -1222,6 +1241,7 @@ mod tests {
                 role: "Veterinarian".into(),
                 patient_id: "0190-patient".into(),
             },
+            idle_cpu: Some(0.6),
             http: LoadResult {
                 ok: rate_ok,
                 statuses: BTreeMap::from([(200, rate_ok), (500, 1)]),
@@ -1290,6 +1310,10 @@ mod tests {
         );
         assert!(before.contains("**11.0 round trips**"), "{before}");
         assert!(before.contains("| `BEGIN` | 2.00 |"), "{before}");
+        assert!(
+            before.contains("benchmark idle (other processes, the server's background work): 60% (other processes were running"),
+            "{before}"
+        );
 
         let after = render(
             &measurement(20000, 3800.0),
