@@ -948,8 +948,9 @@ fn render(
         )
     } else {
         format!(
-            "**incomplete**: the log shows {} of the {} counted requests (a pooled backend \
-             had not reloaded its settings); run again",
+            "**incomplete?** the log shows the user agents of {} of the {} counted \
+             requests: a pooled backend missed the new settings (run again), or the server \
+             no longer binds the user agent as a parameter",
             statements.requests_seen, statements.requests
         )
     };
