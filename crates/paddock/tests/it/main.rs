@@ -15,6 +15,7 @@ mod clinic_pages;
 mod clinical_api;
 mod clinical_store;
 mod doctor;
+mod error_pages;
 mod http;
 mod isolation;
 mod passwords;
