@@ -1,12 +1,10 @@
 //! API keys: `pdk_` + 32 random bytes, shown once at creation, stored as SHA-256.
 
 use crate::audit::{AuditEvent, record};
-use crate::auth_tx::AuthTx;
-use crate::principal::load;
-use crate::token::{hex, random_token, token_hash};
+use crate::token::{random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError, TenantTx};
-use chrono::{DateTime, Duration, Utc};
-use paddock_domain::{Permission, PermissionSet, PracticeId, UserId};
+use chrono::{DateTime, Utc};
+use paddock_domain::{Permission, PermissionSet, UserId};
 use uuid::Uuid;
 
 /// The prefix every key starts with, so scanners can recognise leaked ones.
@@ -98,8 +96,6 @@ pub async fn create(
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     id: Uuid,
-    practice_id: Uuid,
-    user_id: Uuid,
     name: String,
     display_prefix: String,
     scopes: Vec<String>,
@@ -126,47 +122,25 @@ impl KeyRow {
     }
 }
 
-const KEY_COLUMNS: &str =
-    "id, practice_id, user_id, name, display_prefix, scopes, expires_at, last_used_at, revoked_at";
+const KEY_COLUMNS: &str = "id, name, display_prefix, scopes, expires_at, last_used_at, revoked_at";
 
 /// The principal a presented key acts as: its creator, if still an active member,
-/// limited to the key's scopes. `None` for unknown, expired or revoked keys.
+/// limited to the key's scopes. `None` for unknown, expired or revoked keys. Requests
+/// authenticate through [`crate::credentials::authenticate`] and keep its transaction;
+/// this commits the use on its own (for callers outside a request).
 pub async fn authenticate(
     db: &Db,
     secret: &str,
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<Option<Principal>, StoreError> {
-    if !secret.starts_with(KEY_PREFIX) {
-        return Ok(None);
-    }
-    let mut tx = AuthTx::begin(db.pool(), meta).await?;
-    tx.set("app.token_hash", &hex(&token_hash(secret))).await?;
-    let row: Option<KeyRow> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS} from api_keys where key_hash = app_token_hash()"
-    ))
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(row) = row.filter(|r| r.revoked_at.is_none() && r.expires_at > now) else {
-        return Ok(None);
-    };
-    let practice_id = PracticeId::from_uuid(row.practice_id);
-    tx.set("app.practice_id", &practice_id.to_string()).await?;
-    let Some(principal) = load(tx.conn(), UserId::from_uuid(row.user_id), practice_id).await?
+    let credential = crate::credentials::Credential::ApiKey(secret);
+    let Some(authenticated) = crate::credentials::authenticate(db, credential, now, meta).await?
     else {
         return Ok(None);
     };
-    if row
-        .last_used_at
-        .is_none_or(|used| now - used > Duration::seconds(60))
-    {
-        sqlx::query("update api_keys set last_used_at = $1 where key_hash = app_token_hash()")
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(Some(principal.restricted_to(&row.scopes())))
+    authenticated.tx.commit().await?;
+    Ok(Some(authenticated.principal))
 }
 
 /// The practice's keys, newest first (settings managers only).
@@ -197,7 +171,7 @@ pub async fn revoke(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(
 }
 
 /// Revokes every live key of `user_id` in the transaction's practice; returns how many.
-pub async fn revoke_all(
+pub(crate) async fn revoke_all(
     tx: &mut TenantTx,
     user_id: UserId,
     now: DateTime<Utc>,

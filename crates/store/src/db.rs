@@ -27,8 +27,17 @@ impl Db {
         options: PgConnectOptions,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+        let pool_options = PgPoolOptions::new().max_connections(max_connections);
+        Self::connect_with_pool(pool_options, options).await
+    }
+
+    /// Connects with explicit pool options as well (tests hook acquisitions to count
+    /// the transactions a request opens).
+    pub async fn connect_with_pool(
+        pool_options: PgPoolOptions,
+        options: PgConnectOptions,
+    ) -> Result<Self, StoreError> {
+        let pool = pool_options
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.application_name("paddock"))
             .await?;

@@ -25,6 +25,7 @@ mod auth_tx;
 pub mod chart;
 pub mod clients;
 pub mod clinical;
+pub mod credentials;
 pub mod db;
 pub mod doctor;
 pub mod encounters;

@@ -19,6 +19,25 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A principal from a membership row just checked to be active.
+    pub(crate) fn new(
+        user_id: UserId,
+        practice_id: PracticeId,
+        membership_id: MembershipId,
+        role_id: RoleId,
+        role_name: String,
+        permissions: PermissionSet,
+    ) -> Self {
+        Self {
+            user_id,
+            practice_id,
+            membership_id,
+            role_id,
+            role_name,
+            permissions,
+        }
+    }
+
     /// The acting user.
     pub fn user_id(&self) -> UserId {
         self.user_id

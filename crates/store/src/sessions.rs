@@ -10,15 +10,12 @@
 //! what it replaces, so no replacement can stand in for typing the password.
 
 use crate::audit::{AuditEvent, record};
-use crate::auth_tx::AuthTx;
-use crate::principal::load;
 use crate::signin::PracticeOption;
 use crate::tenant::{Actor, TenantTx};
-use crate::token::{csrf_for, hex, random_token, token_hash};
+use crate::token::{csrf_for, random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use paddock_domain::{FieldError, PracticeId, UserId};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 /// A session just started: the secrets are shown to the client once, never stored.
@@ -59,11 +56,59 @@ pub struct SessionAuth {
     pub second_factor_pending: bool,
 }
 
-impl SessionAuth {
-    /// Whether `csrf_token` is this session's CSRF token.
-    pub fn csrf_matches(&self, csrf_token: &str) -> bool {
-        token_hash(csrf_token).ct_eq(&self.csrf_hash).into()
-    }
+/// A session about to be inserted: everything but its fresh secrets and id.
+struct NewSession {
+    practice_id: PracticeId,
+    user_id: UserId,
+    temporary: bool,
+    second_factor_pending: bool,
+    idle_seconds: i32,
+    /// When the sign-in it belongs to happened.
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    reauthenticated_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts `new` with a fresh token, CSRF token and id (only their hashes are
+/// stored), last seen `now` from the request's address; the secrets are returned once.
+async fn insert(
+    tx: &mut TenantTx,
+    new: NewSession,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+) -> Result<IssuedSession, StoreError> {
+    let token = random_token();
+    let csrf_token = csrf_for(&token);
+    let session_id = Uuid::now_v7();
+    sqlx::query(
+        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending, idle_seconds,
+                               created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::inet, $14)",
+    )
+    .bind(new.practice_id.as_uuid())
+    .bind(session_id)
+    .bind(new.user_id.as_uuid())
+    .bind(token_hash(&token))
+    .bind(token_hash(&csrf_token))
+    .bind(new.temporary)
+    .bind(new.second_factor_pending)
+    .bind(new.idle_seconds)
+    .bind(new.created_at)
+    .bind(now)
+    .bind(new.expires_at)
+    .bind(new.reauthenticated_at)
+    .bind(meta.ip.map(|ip| ip.to_string()))
+    .bind(meta.user_agent.as_deref())
+    .execute(tx.conn())
+    .await?;
+    Ok(IssuedSession {
+        session_id,
+        token,
+        csrf_token,
+        expires_at: new.expires_at,
+        temporary: new.temporary,
+        second_factor_pending: new.second_factor_pending,
+    })
 }
 
 /// Starts a session for `user_id` in `practice`, recording the sign-in.
@@ -76,144 +121,29 @@ pub async fn start(
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<IssuedSession, StoreError> {
-    let token = random_token();
-    let csrf_token = csrf_for(&token);
-    let session_id = Uuid::now_v7();
-    let expires_at = practice.sessions.expires_at(now, temporary);
-    let idle_seconds = i32::try_from(practice.sessions.idle.num_seconds()).unwrap_or(i32::MAX);
     let mut tx = TenantTx::begin(db.pool(), practice.practice_id, Actor::System, meta).await?;
     tx.attribute_to(user_id).await?;
-    sqlx::query(
-        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending, idle_seconds,
-                               created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
-         values ($1, $2, $3, $4, $5, $6, $12, $7, $8, $8, $9, $8, $10::inet, $11)",
-    )
-    .bind(practice.practice_id.as_uuid())
-    .bind(session_id)
-    .bind(user_id.as_uuid())
-    .bind(token_hash(&token))
-    .bind(token_hash(&csrf_token))
-    .bind(temporary)
-    .bind(idle_seconds)
-    .bind(now)
-    .bind(expires_at)
-    .bind(meta.ip.map(|ip| ip.to_string()))
-    .bind(meta.user_agent.as_deref())
-    .bind(second_factor_pending)
-    .execute(tx.conn())
-    .await?;
-    let event = AuditEvent::on("login", "session", session_id)
+    let new = NewSession {
+        practice_id: practice.practice_id,
+        user_id,
+        temporary,
+        second_factor_pending,
+        idle_seconds: idle_seconds(practice),
+        created_at: now,
+        expires_at: practice.sessions.expires_at(now, temporary),
+        reauthenticated_at: Some(now),
+    };
+    let issued = insert(&mut tx, new, now, meta).await?;
+    let event = AuditEvent::on("login", "session", issued.session_id)
         .with_changes(serde_json::json!({ "temporary": temporary }));
     record(&mut tx, event, Some(user_id.as_uuid())).await?;
     tx.commit().await?;
-    Ok(IssuedSession {
-        session_id,
-        token,
-        csrf_token,
-        expires_at,
-        temporary,
-        second_factor_pending,
-    })
+    Ok(issued)
 }
 
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: Uuid,
-    practice_id: Uuid,
-    user_id: Uuid,
-    csrf_hash: Vec<u8>,
-    temporary: bool,
-    second_factor_pending: bool,
-    idle_seconds: i32,
-    created_at: DateTime<Utc>,
-    last_seen_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    reauthenticated_at: Option<DateTime<Utc>>,
-}
-
-impl SessionRow {
-    fn alive(&self, now: DateTime<Utc>, check_idle: bool) -> bool {
-        let idle_ok = !check_idle
-            || now < self.last_seen_at + Duration::seconds(i64::from(self.idle_seconds));
-        now < self.expires_at && idle_ok
-    }
-
-    fn into_auth(self, principal: Principal) -> SessionAuth {
-        SessionAuth {
-            principal,
-            session_id: self.id,
-            csrf_hash: self.csrf_hash,
-            // A session that never entered a password counts as never re-authenticated.
-            reauthenticated_at: self.reauthenticated_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
-            created_at: self.created_at,
-            expires_at: self.expires_at,
-            temporary: self.temporary,
-            second_factor_pending: self.second_factor_pending,
-        }
-    }
-}
-
-const SESSION_COLUMNS: &str = "id, practice_id, user_id, csrf_hash, temporary, second_factor_pending, idle_seconds, created_at, last_seen_at, expires_at, reauthenticated_at";
-
-/// The session behind a cookie token, if it is alive and its membership active.
-/// Counts as activity: the idle timer restarts (written at most once a minute).
-pub async fn authenticate_token(
-    db: &Db,
-    token: &str,
-    now: DateTime<Utc>,
-    meta: &RequestMeta,
-) -> Result<Option<SessionAuth>, StoreError> {
-    let mut tx = AuthTx::begin(db.pool(), meta).await?;
-    tx.set("app.token_hash", &hex(&token_hash(token))).await?;
-    let row: Option<SessionRow> = sqlx::query_as(&format!(
-        "select {SESSION_COLUMNS} from sessions where token_hash = app_token_hash() and revoked_at is null"
-    ))
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(row) = row.filter(|row| row.alive(now, true)) else {
-        return Ok(None);
-    };
-    let practice_id = PracticeId::from_uuid(row.practice_id);
-    tx.set("app.practice_id", &practice_id.to_string()).await?;
-    let Some(principal) = load(tx.conn(), UserId::from_uuid(row.user_id), practice_id).await?
-    else {
-        return Ok(None);
-    };
-    if now - row.last_seen_at > Duration::seconds(60) {
-        sqlx::query("update sessions set last_seen_at = $1 where token_hash = app_token_hash()")
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(Some(row.into_auth(principal)))
-}
-
-/// The session `session_id` of `user_id` in `practice_id` (named by a JWT), if it has
-/// not been revoked or reached its absolute expiry and the membership is active.
-pub async fn authenticate_id(
-    db: &Db,
-    practice_id: PracticeId,
-    session_id: Uuid,
-    user_id: UserId,
-    now: DateTime<Utc>,
-    meta: &RequestMeta,
-) -> Result<Option<SessionAuth>, StoreError> {
-    let mut tx = TenantTx::begin(db.pool(), practice_id, Actor::System, meta).await?;
-    let row: Option<SessionRow> = sqlx::query_as(&format!(
-        "select {SESSION_COLUMNS} from sessions where id = $1 and user_id = $2 and revoked_at is null"
-    ))
-    .bind(session_id)
-    .bind(user_id.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
-    // A short-lived JWT is its own idle limit; the session's absolute limit still holds.
-    let Some(row) = row.filter(|row| row.alive(now, false)) else {
-        return Ok(None);
-    };
-    let principal = load(tx.conn(), user_id, practice_id).await?;
-    tx.commit().await?;
-    Ok(principal.map(|p| row.into_auth(p)))
+/// The practice's idle limit in whole seconds, as stored.
+fn idle_seconds(practice: &PracticeOption) -> i32 {
+    i32::try_from(practice.sessions.idle.num_seconds()).unwrap_or(i32::MAX)
 }
 
 /// Ends the session (logout).
@@ -257,63 +187,58 @@ async fn renew(
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<IssuedSession, StoreError> {
-    let token = random_token();
-    let csrf_token = csrf_for(&token);
-    let session_id = Uuid::now_v7();
     let mut tx = db.begin(&auth.principal, meta).await?;
-    let revoked =
-        sqlx::query("update sessions set revoked_at = $2 where id = $1 and revoked_at is null")
-            .bind(auth.session_id)
-            .bind(now)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-    if revoked == 0 {
-        // Ended meanwhile (logout, deactivation, a concurrent renewal).
-        return Err(StoreError::NotFound("session"));
-    }
+    // Ending the old session and reading what the new one keeps is one statement.
+    let ended: Option<RenewedRow> = sqlx::query_as(
+        "update sessions set revoked_at = $2 where id = $1 and revoked_at is null
+         returning temporary, second_factor_pending, idle_seconds, created_at, expires_at, reauthenticated_at",
+    )
+    .bind(auth.session_id)
+    .bind(now)
+    .fetch_optional(tx.conn())
+    .await?;
+    // None: ended meanwhile (logout, deactivation, a concurrent renewal).
+    let old = ended.ok_or(StoreError::NotFound("session"))?;
     let (reauthenticated, completes_second_factor) = match renewal {
         Renewal::Reauthenticated => (true, false),
         Renewal::SecondFactor(_) => (false, true),
     };
-    let renewed: Option<(DateTime<Utc>, bool, bool)> = sqlx::query_as(
-        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending,
-                               idle_seconds, created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
-         select practice_id, $2, user_id, $3, $4, temporary, second_factor_pending and not $8,
-                idle_seconds, created_at, $5, expires_at,
-                case when $7 then $5 else reauthenticated_at end, $6::inet, $9
-           from sessions where id = $1
-         returning expires_at, temporary, second_factor_pending",
-    )
-    .bind(auth.session_id)
-    .bind(session_id)
-    .bind(token_hash(&token))
-    .bind(token_hash(&csrf_token))
-    .bind(now)
-    .bind(meta.ip.map(|ip| ip.to_string()))
-    .bind(reauthenticated)
-    .bind(completes_second_factor)
-    .bind(meta.user_agent.as_deref())
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some((expires_at, temporary, second_factor_pending)) = renewed else {
-        return Err(StoreError::NotFound("session"));
+    let new = NewSession {
+        practice_id: auth.principal.practice_id(),
+        user_id: auth.principal.user_id(),
+        temporary: old.temporary,
+        second_factor_pending: old.second_factor_pending && !completes_second_factor,
+        idle_seconds: old.idle_seconds,
+        created_at: old.created_at,
+        expires_at: old.expires_at,
+        reauthenticated_at: if reauthenticated {
+            Some(now)
+        } else {
+            old.reauthenticated_at
+        },
     };
+    let issued = insert(&mut tx, new, now, meta).await?;
     let event = match renewal {
-        Renewal::Reauthenticated => AuditEvent::on("reauth", "session", session_id),
-        Renewal::SecondFactor(method) => AuditEvent::on("second_factor", "session", session_id)
-            .with_changes(serde_json::json!({ "method": method })),
+        Renewal::Reauthenticated => AuditEvent::on("reauth", "session", issued.session_id),
+        Renewal::SecondFactor(method) => {
+            AuditEvent::on("second_factor", "session", issued.session_id)
+                .with_changes(serde_json::json!({ "method": method }))
+        }
     };
     record(&mut tx, event, None).await?;
     tx.commit().await?;
-    Ok(IssuedSession {
-        session_id,
-        token,
-        csrf_token,
-        expires_at,
-        temporary,
-        second_factor_pending,
-    })
+    Ok(issued)
+}
+
+/// What a renewed session keeps of the one it replaces.
+#[derive(sqlx::FromRow)]
+struct RenewedRow {
+    temporary: bool,
+    second_factor_pending: bool,
+    idle_seconds: i32,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    reauthenticated_at: Option<DateTime<Utc>>,
 }
 
 /// Moves the person of `from` into `target`: `from` ends, and a new session starts
@@ -337,52 +262,29 @@ pub async fn switch(
     // The old session ends first: should the new one fail, the person signs in again,
     // rather than holding two sessions.
     end(db, from, now, meta).await?;
-    let token = random_token();
-    let csrf_token = csrf_for(&token);
-    let session_id = Uuid::now_v7();
-    let expires_at = from
-        .expires_at
-        .min(target.sessions.expires_at(from.created_at, from.temporary));
-    // A session that never entered a password stays that way (see `into_auth`).
-    let reauthenticated_at =
-        Some(from.reauthenticated_at).filter(|at| *at > DateTime::<Utc>::MIN_UTC);
-    let idle_seconds = i32::try_from(target.sessions.idle.num_seconds()).unwrap_or(i32::MAX);
     let user_id = from.principal.user_id();
     let mut tx = TenantTx::begin(db.pool(), target.practice_id, Actor::System, meta).await?;
     tx.attribute_to(user_id).await?;
-    sqlx::query(
-        "insert into sessions (practice_id, id, user_id, token_hash, csrf_hash, temporary, second_factor_pending, idle_seconds,
-                               created_at, last_seen_at, expires_at, reauthenticated_at, ip, user_agent)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::inet, $14)",
-    )
-    .bind(target.practice_id.as_uuid())
-    .bind(session_id)
-    .bind(user_id.as_uuid())
-    .bind(token_hash(&token))
-    .bind(token_hash(&csrf_token))
-    .bind(from.temporary)
-    .bind(second_factor_pending)
-    .bind(idle_seconds)
-    .bind(from.created_at)
-    .bind(now)
-    .bind(expires_at)
-    .bind(reauthenticated_at)
-    .bind(meta.ip.map(|ip| ip.to_string()))
-    .bind(meta.user_agent.as_deref())
-    .execute(tx.conn())
-    .await?;
-    let event = AuditEvent::on("login", "session", session_id)
+    let new = NewSession {
+        practice_id: target.practice_id,
+        user_id,
+        temporary: from.temporary,
+        second_factor_pending,
+        idle_seconds: idle_seconds(target),
+        created_at: from.created_at,
+        expires_at: from
+            .expires_at
+            .min(target.sessions.expires_at(from.created_at, from.temporary)),
+        // A session that never entered a password stays that way.
+        reauthenticated_at: Some(from.reauthenticated_at)
+            .filter(|at| *at > DateTime::<Utc>::MIN_UTC),
+    };
+    let issued = insert(&mut tx, new, now, meta).await?;
+    let event = AuditEvent::on("login", "session", issued.session_id)
         .with_changes(serde_json::json!({ "temporary": from.temporary, "switched": true }));
     record(&mut tx, event, Some(user_id.as_uuid())).await?;
     tx.commit().await?;
-    Ok(IssuedSession {
-        session_id,
-        token,
-        csrf_token,
-        expires_at,
-        temporary: from.temporary,
-        second_factor_pending,
-    })
+    Ok(issued)
 }
 
 /// Runs `sql` (session id as $1, `now` as $2) on the session and audits `action`, in
@@ -426,7 +328,7 @@ pub async fn access_token_issued(
 }
 
 /// Revokes every live session of `user_id` in the transaction's practice; returns how many.
-pub async fn revoke_all(
+pub(crate) async fn revoke_all(
     tx: &mut TenantTx,
     user_id: UserId,
     now: DateTime<Utc>,

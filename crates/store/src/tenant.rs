@@ -65,6 +65,22 @@ impl TenantTx {
         Self::scope(tx, practice_id, actor, meta).await
     }
 
+    /// Wraps a transaction whose settings were already set for `practice_id`, `actor`
+    /// and `meta` in the statement that authenticated the request.
+    pub(crate) fn scoped(
+        tx: Transaction<'static, Postgres>,
+        practice_id: PracticeId,
+        actor: Actor,
+        meta: &RequestMeta,
+    ) -> Self {
+        Self {
+            tx,
+            practice_id,
+            actor,
+            meta: meta.clone(),
+        }
+    }
+
     /// Scopes a freshly begun transaction to the practice, actor and request.
     async fn scope(
         mut tx: Transaction<'static, Postgres>,

@@ -6,6 +6,7 @@
 //! are rendered once, in [`error`].
 
 pub mod auth;
+pub mod context;
 pub mod error;
 pub mod middleware;
 pub mod pages;

@@ -1,13 +1,9 @@
-//! Authentication at the edge: credentials in, a `Principal` out.
-//!
-//! A request is authenticated by exactly one credential: a bearer JWT (issued from
-//! a session), a bearer API key, or the session cookie. Whichever it is, the session
-//! and the membership are re-checked on every request, so revocation is immediate.
+//! Authentication services shared by all requests (password hashing, the clock, token
+//! keys, sealing, SMS) and the re-authentication window. The extractors that use them
+//! live in [`crate::context`]; they are re-exported here under their old paths.
 
-pub mod cookies;
-pub mod extract;
-
-pub use extract::{Auth, AuthMethod, Meta, PendingAuth};
+pub use crate::context::cookies;
+pub use crate::context::{Auth, AuthMethod, Meta, PendingAuth};
 
 use paddock_crypto::KeyRing;
 use paddock_domain::Clock;
@@ -18,18 +14,6 @@ use std::sync::Arc;
 
 /// How recently the password must have been entered for sensitive actions.
 pub const REAUTH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
-
-/// Refuses unless the caller's session re-entered the password within [`REAUTH_WINDOW`]
-/// (API keys cannot re-authenticate, so they can never perform these actions).
-pub fn require_recent_reauth(
-    auth: &Auth,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), crate::AppError> {
-    match &auth.session {
-        Some(session) if now - session.reauthenticated_at <= REAUTH_WINDOW => Ok(()),
-        _ => Err(crate::AppError::ReauthRequired),
-    }
-}
 
 /// Everything authentication needs, shared by all requests.
 #[derive(Clone)]

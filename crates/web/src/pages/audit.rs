@@ -5,13 +5,14 @@
 
 use super::forms::encode;
 use super::views::{AuditFilterForm, AuditPage, AuditRow};
-use super::{nav, page_session, to_login};
+use super::{nav, signed_in};
 use crate::auth::Meta;
+use crate::context::Page;
 use crate::routes::audit::{EventQuery, TimeSyntax, fetch_page};
 use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use paddock_domain::Permission;
 use paddock_store::audit::log::AuditRecord;
@@ -24,12 +25,10 @@ const MAX_SHOWN: usize = 120;
 pub(super) async fn audit_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     // Refused before anything else, so a bad filter cannot reveal the page to someone
     // without the permission; the store checks again when it reads.
     page.auth.principal.require(Permission::AuditRead)?;

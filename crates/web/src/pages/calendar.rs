@@ -14,13 +14,13 @@ use super::return_to::ReturnTo;
 use super::views::{
     AppointmentView, BookingForm, BookingFormPage, CalendarColumn, CalendarPage, PatientChoice,
 };
-use super::{PageSession, can, form_session, nav_in, page_session, to_login};
+use super::{PageSession, can, nav_in, signed_in};
 use crate::auth::Meta;
+use crate::context::{CsrfForm, Page};
 use crate::{AppError, AppState};
-use axum::Form;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use paddock_domain::{AppointmentKind, AppointmentStatus, Permission, UserId};
@@ -87,12 +87,10 @@ fn notice_text(key: Option<&str>) -> Option<String> {
 pub(super) async fn calendar_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::AppointmentsRead)?;
     let nav = nav_in(&state, &page, &meta, "appointments").await?;
     let pairs = Pairs::new(query);
@@ -173,7 +171,6 @@ pub(super) async fn calendar_page(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct StatusInput {
-    csrf_token: String,
     status: String,
     back: String,
 }
@@ -183,13 +180,11 @@ pub(super) struct StatusInput {
 pub(super) async fn status_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
-    Form(input): Form<StatusInput>,
+    CsrfForm(input): CsrfForm<StatusInput>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::AppointmentsWrite)?;
     let id = path_id(&id)?;
     let status = AppointmentStatus::parse("status", &input.status)
@@ -332,12 +327,10 @@ pub(super) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, Stri
 pub(super) async fn new_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::AppointmentsWrite)?;
     let pairs = Pairs::new(query);
     let today = state.auth.clock.now().date_naive();
@@ -522,7 +515,6 @@ fn patient_label(p: &patients::Patient) -> String {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct BookingInput {
-    csrf_token: String,
     patient_id: String,
     staff_id: String,
     resource_id: String,
@@ -610,12 +602,10 @@ fn parse_booking(form: &BookingForm) -> Result<Booking, FieldMessages> {
 pub(super) async fn book_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(input): Form<BookingInput>,
+    page: Page,
+    CsrfForm(input): CsrfForm<BookingInput>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::AppointmentsWrite)?;
     let form = input.into_form();
     let mut booking = match parse_booking(&form) {

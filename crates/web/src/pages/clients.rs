@@ -5,13 +5,13 @@
 use super::forms::{FieldMessages, Pairs, Refusal, date_time, href, path_id, present};
 use super::patients::patient_row;
 use super::views::{ClientForm, ClientFormPage, ClientPage, ClientRow, ClientView, ClientsPage};
-use super::{PageSession, can, form_session, nav_in, page_session, to_login};
+use super::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::auth::Meta;
+use crate::context::{CsrfForm, Page};
 use crate::{AppError, AppState};
-use axum::Form;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use paddock_domain::field::{bounded_text, no_control_characters, note_text};
 use paddock_domain::{Email, Permission, Phone};
@@ -24,22 +24,33 @@ use uuid::Uuid;
 /// The longest search people can type (a name, a phone number or an email).
 pub(super) const MAX_SEARCH: usize = 100;
 
-/// `GET /clients`: a page of clients by family name, optionally matching `q`.
+/// `GET /clients`: a page of clients by family name, optionally matching `q`. The
+/// layout and the list are read in the request's one transaction.
 pub(super) async fn list_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    headers: HeaderMap,
+    Page { ctx, csrf_token }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
-    page.auth.principal.require(Permission::ClientsRead)?;
-    let nav = nav_in(&state, &page, &meta, "clients").await?;
+    ctx.require(Permission::ClientsRead)?;
     let (listing, paging) = ListQuery::parse(&Pairs::new(query));
-    let can_write = can(&page, Permission::ClientsWrite);
-    let (cursor, limit) = match paging {
-        Ok(paging) => paging,
+    let can_write = ctx
+        .principal
+        .permissions()
+        .contains(Permission::ClientsWrite);
+    let principal = ctx.principal.clone();
+    let (nav, listed) = ctx
+        .run(async |tx| {
+            let nav = nav_of(tx, &principal, &csrf_token, "clients").await?;
+            let listed = match paging {
+                Ok((cursor, limit)) => {
+                    Ok(clients::list(tx, listing.search(), limit, cursor.as_ref()).await?)
+                }
+                Err(errors) => Err(errors),
+            };
+            Ok((nav, listed))
+        })
+        .await?;
+    let found = match listed {
+        Ok(found) => found,
         Err(errors) => {
             let body = ClientsPage {
                 nav,
@@ -53,9 +64,6 @@ pub(super) async fn list_page(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response());
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let found = clients::list(&mut tx, listing.search(), limit, cursor.as_ref()).await?;
-    tx.commit().await?;
     let (next_href, first_href) = listing.links("/clients", found.next_cursor.as_deref());
     Ok(ClientsPage {
         nav,
@@ -170,13 +178,11 @@ fn notice_text(key: Option<&str>) -> Option<String> {
 pub(super) async fn detail_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::ClientsRead)?;
     let id = path_id(&id)?;
     let nav = nav_in(&state, &page, &meta, "clients").await?;
@@ -239,11 +245,9 @@ pub(super) async fn detail_page(
 pub(super) async fn new_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::ClientsWrite)?;
     let form = ClientForm {
         contact_by_email: true,
@@ -265,12 +269,10 @@ pub(super) async fn new_page(
 pub(super) async fn edit_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::ClientsWrite)?;
     let id = path_id(&id)?;
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
@@ -326,7 +328,6 @@ async fn render_form(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct ClientInput {
-    csrf_token: String,
     given_name: String,
     family_name: String,
     email: String,
@@ -394,22 +395,22 @@ fn parse_client(form: &ClientForm) -> Result<ClientDetails, FieldMessages> {
 pub(super) async fn create_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(input): Form<ClientInput>,
+    page: Page,
+    CsrfForm(input): CsrfForm<ClientInput>,
 ) -> Result<Response, AppError> {
-    save(&state, &meta, &headers, input, None).await
+    save(&state, &meta, page, input, None).await
 }
 
 /// `POST /clients/{id}`: saves the edited details and returns to the client's page.
 pub(super) async fn update_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
-    Form(input): Form<ClientInput>,
+    CsrfForm(input): CsrfForm<ClientInput>,
 ) -> Result<Response, AppError> {
     let id = path_id(&id)?;
-    save(&state, &meta, &headers, input, Some(id)).await
+    save(&state, &meta, page, input, Some(id)).await
 }
 
 /// Registers a client (`editing` is `None`) or replaces one's details; a refusal
@@ -417,13 +418,11 @@ pub(super) async fn update_submit(
 async fn save(
     state: &AppState,
     meta: &RequestMeta,
-    headers: &HeaderMap,
+    page: Page,
     input: ClientInput,
     editing: Option<Uuid>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(state, headers, meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::ClientsWrite)?;
     let form = input.into_form();
     let details = match parse_client(&form) {

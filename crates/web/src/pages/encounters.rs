@@ -18,12 +18,12 @@ use super::views::{
     VitalsView,
 };
 use super::weight_chart::kilograms;
-use super::{PageSession, can, form_session, nav_in, page_session, to_login};
+use super::{PageSession, can, nav_in, signed_in};
 use crate::auth::Meta;
+use crate::context::{CsrfForm, Page};
 use crate::{AppError, AppState};
-use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use paddock_domain::field::note_text;
@@ -44,12 +44,10 @@ const MAX_NOTE: usize = 20_000;
 pub(super) async fn new_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::RecordsWrite)?;
     let patient = path_id(&id)?;
     let now = state.auth.clock.now();
@@ -125,7 +123,6 @@ async fn render_new(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct EncounterInput {
-    csrf_token: String,
     kind: String,
     date: String,
     time: String,
@@ -240,13 +237,11 @@ fn parse_new(
 pub(super) async fn create_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
-    Form(input): Form<EncounterInput>,
+    CsrfForm(input): CsrfForm<EncounterInput>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::RecordsWrite)?;
     let patient = path_id(&id)?;
     let form = input.into_form();
@@ -334,13 +329,11 @@ struct Shown {
 pub(super) async fn view_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::RecordsRead)?;
     let id = path_id(&id)?;
     let shown = Shown {
@@ -473,7 +466,6 @@ async fn render_encounter(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct NotesInput {
-    csrf_token: String,
     attending_id: String,
     reason: String,
     subjective: String,
@@ -515,13 +507,11 @@ fn typed_text(form: &NotesForm) -> String {
 pub(super) async fn edit_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
-    Form(input): Form<NotesInput>,
+    CsrfForm(input): CsrfForm<NotesInput>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::RecordsWrite)?;
     let id = path_id(&id)?;
     let form = input.into_form();
@@ -603,13 +593,11 @@ async fn refused(
 pub(super) async fn finalise_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
-    Form(input): Form<super::CsrfForm>,
+    CsrfForm(_): CsrfForm<super::NoFields>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::RecordsFinalise)?;
     let id = path_id(&id)?;
     let now: DateTime<Utc> = state.auth.clock.now();
@@ -630,7 +618,6 @@ pub(super) async fn finalise_submit(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct AddendumInput {
-    csrf_token: String,
     body: String,
 }
 
@@ -638,13 +625,11 @@ pub(super) struct AddendumInput {
 pub(super) async fn addendum_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
-    Form(input): Form<AddendumInput>,
+    CsrfForm(input): CsrfForm<AddendumInput>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::RecordsWrite)?;
     let id = path_id(&id)?;
     let body = note_text("body", &input.body, MAX_NOTE).and_then(|text| {

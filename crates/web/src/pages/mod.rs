@@ -18,6 +18,7 @@ use crate::auth::cookies::{
     clear_login, clear_session, login_token, session_token, set_login, set_session,
 };
 use crate::auth::{Auth, AuthMethod, Meta, REAUTH_WINDOW};
+use crate::context::{CsrfForm, Page, csrf};
 use crate::routes::{
     auth as auth_routes, invitations as invitation_routes, passwords as password_routes,
 };
@@ -29,12 +30,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use paddock_domain::{MembershipId, Permission, RoleId};
+use paddock_store::credentials::{self, Credential};
 use paddock_store::sessions::{self, SessionAuth};
 use paddock_store::token::{csrf_for, login_csrf_for, random_token};
 use paddock_store::{RequestMeta, invitations, members, roles, second_factor, signin, staff};
 use return_to::ReturnTo;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use views::*;
 
@@ -122,23 +123,24 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// The signed-in session of a page, its authentication committed (these pages still
+/// open their own transactions for their work).
+async fn signed_in(page: Page) -> Result<PageSession, AppError> {
+    let Page { ctx, csrf_token } = page;
+    let auth = ctx.into_auth().await?;
+    let session = auth.session.clone().ok_or(AppError::Unauthenticated)?;
+    Ok(PageSession {
+        auth,
+        session,
+        csrf_token,
+    })
+}
+
 /// The signed-in session of a page request, and its CSRF token.
 struct PageSession {
     auth: Auth,
     session: SessionAuth,
     csrf_token: String,
-}
-
-/// The session behind the cookie, if any (pages redirect to sign-in without one, and
-/// a session still owing its second factor counts as none).
-async fn page_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    meta: &RequestMeta,
-) -> Result<Option<PageSession>, AppError> {
-    Ok(any_page_session(state, headers, meta)
-        .await?
-        .filter(|page| !page.session.second_factor_pending))
 }
 
 /// The session behind the cookie, pending second factor or not.
@@ -151,7 +153,15 @@ async fn any_page_session(
         return Ok(None);
     };
     let now = state.auth.clock.now();
-    let Some(session) = sessions::authenticate_token(&state.db, &token, now, meta).await? else {
+    let credential = Credential::SessionToken(&token);
+    let Some(authenticated) = credentials::authenticate(&state.db, credential, now, meta).await?
+    else {
+        return Ok(None);
+    };
+    // Pages still open their own transactions for their work (see `Ctx` for the one
+    // transaction API routes use); authentication's bookkeeping is kept.
+    authenticated.tx.commit().await?;
+    let Some(session) = authenticated.session else {
         return Ok(None);
     };
     let auth = Auth {
@@ -166,17 +176,8 @@ async fn any_page_session(
     }))
 }
 
-/// Like [`page_session`] for a form post: also checks the form's CSRF token.
-async fn form_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    meta: &RequestMeta,
-    csrf: &str,
-) -> Result<Option<PageSession>, AppError> {
-    with_csrf(page_session(state, headers, meta).await?, csrf)
-}
-
-/// Like [`form_session`], for the second-factor forms of a pending session.
+/// The session behind the cookie, pending second factor or not, if the form's CSRF
+/// token is its own (the second-factor forms and sign-out).
 async fn pending_form_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -189,7 +190,7 @@ async fn pending_form_session(
 /// The session, if the form's CSRF token is the session's own.
 fn with_csrf(page: Option<PageSession>, csrf: &str) -> Result<Option<PageSession>, AppError> {
     match page {
-        Some(page) if !page.session.csrf_matches(csrf) => Err(AppError::Csrf),
+        Some(page) if !csrf::session_token_matches(&page.session, csrf) => Err(AppError::Csrf),
         page => Ok(page),
     }
 }
@@ -265,7 +266,7 @@ async fn second_factor_sms(
     State(state): State<AppState>,
     Meta(meta): Meta,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<PendingCsrf>,
 ) -> Result<Response, AppError> {
     let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? else {
         return Ok(to_login());
@@ -304,9 +305,20 @@ async fn second_factor_sms(
 
 async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result<Nav, AppError> {
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let me = members::me(&mut tx).await?;
+    let nav = nav_of(&mut tx, &page.auth.principal, &page.csrf_token, "").await?;
     tx.commit().await?;
-    let principal = &page.auth.principal;
+    Ok(nav)
+}
+
+/// The staff layout's navigation, read in the page's own transaction, with `section`
+/// marked as the current one.
+async fn nav_of(
+    tx: &mut paddock_store::TenantTx,
+    principal: &paddock_store::Principal,
+    csrf_token: &str,
+    section: &'static str,
+) -> Result<Nav, paddock_store::StoreError> {
+    let me = members::me(tx).await?;
     Ok(Nav {
         practice_name: me.practice_name,
         display_name: me.display_name,
@@ -318,8 +330,8 @@ async fn nav(state: &AppState, page: &PageSession, meta: &RequestMeta) -> Result
         can_read_appointments: principal
             .permissions()
             .contains(Permission::AppointmentsRead),
-        current: "",
-        csrf_token: page.csrf_token.clone(),
+        current: section,
+        csrf_token: csrf_token.to_owned(),
     })
 }
 
@@ -347,11 +359,9 @@ fn to_login() -> Response {
 async fn home(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     let nav = nav(&state, &page, &meta).await?;
     let practices = signin::practices_for(&state.db, page.auth.principal.user_id(), &meta)
         .await?
@@ -376,6 +386,8 @@ async fn home(
 #[derive(Deserialize)]
 struct NoticeQuery {
     notice: Option<String>,
+    /// Where to go after signing in (a page that sent the browser here).
+    next: Option<String>,
 }
 
 async fn login_page(
@@ -387,11 +399,11 @@ async fn login_page(
     if let Some(page) = any_page_session(&state, &headers, &meta).await? {
         // Signed in already, or half-way: the second factor is still owed.
         let next = if page.session.second_factor_pending {
-            "/second-factor"
+            ReturnTo::fixed("/second-factor")
         } else {
-            "/"
+            ReturnTo::or(q.next.as_deref(), "/")
         };
-        return Ok(Redirect::to(next).into_response());
+        return Ok(Redirect::to(next.as_str()).into_response());
     }
     let (pre_session, set_cookie) = pre_session(&headers);
     let page = LoginPage {
@@ -399,6 +411,7 @@ async fn login_page(
         error: None,
         notice: q.notice.map(|n| notice_text(&n).to_owned()),
         csrf_token: login_csrf_for(&pre_session),
+        next: local_next(q.next.as_deref()),
     };
     Ok(with_cookie(page.into_response(), set_cookie))
 }
@@ -441,8 +454,18 @@ fn notice_text(key: &str) -> &'static str {
     }
 }
 
+/// A `next` address to carry through the sign-in form: ours only, else none.
+fn local_next(raw: Option<&str>) -> String {
+    raw.and_then(ReturnTo::parse)
+        .map(|next| next.as_str().to_owned())
+        .unwrap_or_default()
+}
+
 #[derive(Deserialize)]
 struct LoginForm {
+    /// Where to go once signed in (from the page that sent the browser to sign in).
+    #[serde(default)]
+    next: String,
     email: String,
     password: String,
     temporary: Option<String>,
@@ -453,8 +476,7 @@ struct LoginForm {
 /// Whether the sign-in form's token is the one derived from the browser's own
 /// pre-session cookie (double submit: another site can send neither).
 fn login_csrf_matches(headers: &HeaderMap, sent: &str) -> bool {
-    login_token(headers)
-        .is_some_and(|cookie| bool::from(login_csrf_for(&cookie).as_bytes().ct_eq(sent.as_bytes())))
+    login_token(headers).is_some_and(|cookie| csrf::tokens_match(&login_csrf_for(&cookie), sent))
 }
 
 async fn login_submit(
@@ -471,6 +493,7 @@ async fn login_submit(
             error: Some("The sign-in form had expired. Please sign in again.".to_owned()),
             notice: None,
             csrf_token: login_csrf_for(&pre_session),
+            next: local_next(Some(&form.next)),
         };
         return Ok(with_cookie(
             (StatusCode::FORBIDDEN, page).into_response(),
@@ -487,11 +510,12 @@ async fn login_submit(
                 signed_in.now,
             );
             let next = if signed_in.issued.second_factor_pending {
-                "/second-factor"
+                ReturnTo::fixed("/second-factor")
             } else {
-                "/"
+                ReturnTo::or(Some(&form.next), "/")
             };
-            let mut response = ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response();
+            let mut response =
+                ([(header::SET_COOKIE, cookie)], Redirect::to(next.as_str())).into_response();
             // The pre-session cookie is spent.
             response
                 .headers_mut()
@@ -527,6 +551,7 @@ async fn login_submit(
                 error: Some(message),
                 notice: None,
                 csrf_token: form.csrf_token,
+                next: local_next(Some(&form.next)),
             };
             let mut response = (status, page).into_response();
             if let AppError::Locked { retry_after } = error
@@ -539,8 +564,13 @@ async fn login_submit(
     }
 }
 
+/// A form with no fields but its CSRF token (checked by `CsrfForm`).
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(super) struct NoFields {}
+
+/// The CSRF token of a form posted by a session that may still owe its second factor.
+#[derive(Deserialize)]
+struct PendingCsrf {
     csrf_token: String,
 }
 
@@ -548,7 +578,7 @@ async fn logout(
     State(state): State<AppState>,
     Meta(meta): Meta,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<PendingCsrf>,
 ) -> Result<Response, AppError> {
     if let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? {
         sessions::end(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
@@ -562,19 +592,16 @@ async fn logout(
 
 #[derive(Deserialize)]
 struct SwitchForm {
-    csrf_token: String,
     practice_id: Uuid,
 }
 
 async fn switch(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(form): Form<SwitchForm>,
+    page: Page,
+    CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     let user_id = page.auth.principal.user_id();
     let options = signin::practices_for(&state.db, user_id, &meta).await?;
     let target = options
@@ -600,12 +627,10 @@ struct NextQuery {
 async fn reauth_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     let nav = nav(&state, &page, &meta).await?;
     // Only a path of this site is carried on (no open redirect).
     Ok(ReauthPage {
@@ -618,7 +643,6 @@ async fn reauth_page(
 
 #[derive(Deserialize)]
 struct ReauthForm {
-    csrf_token: String,
     password: String,
     next: Option<String>,
 }
@@ -626,12 +650,10 @@ struct ReauthForm {
 async fn reauth_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(form): Form<ReauthForm>,
+    page: Page,
+    CsrfForm(form): CsrfForm<ReauthForm>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     // Parsed before anything is done: only a path of this site is followed.
     let next = ReturnTo::or(form.next.as_deref(), "/");
     let refused =
@@ -673,12 +695,10 @@ async fn reauth_submit(
 async fn staff_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Query(q): Query<StaffQuery>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     render_staff(
         &state,
         &page,
@@ -804,7 +824,6 @@ async fn staff_error(
 
 #[derive(Deserialize)]
 struct InviteForm {
-    csrf_token: String,
     email: String,
     role_id: Uuid,
 }
@@ -812,12 +831,10 @@ struct InviteForm {
 async fn staff_invite(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(form): Form<InviteForm>,
+    page: Page,
+    CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     match invitation_routes::send_invitation(&state, &page.auth, &meta, &form.email, form.role_id)
         .await
     {
@@ -830,13 +847,11 @@ async fn staff_invite(
 async fn staff_invitation_revoke(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<Uuid>,
-    Form(form): Form<CsrfForm>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
     match invitations::revoke(&mut tx, id, state.auth.clock.now()).await {
         Ok(()) => {
@@ -852,20 +867,17 @@ async fn staff_invitation_revoke(
 
 #[derive(Deserialize)]
 struct MemberForm {
-    csrf_token: String,
     role_id: Option<Uuid>,
 }
 
 async fn staff_member_action(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path((id, action)): Path<(Uuid, String)>,
-    Form(form): Form<MemberForm>,
+    CsrfForm(form): CsrfForm<MemberForm>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &form.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     let now = state.auth.clock.now();
     let membership = MembershipId::from_uuid(id);
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;

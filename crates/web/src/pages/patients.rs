@@ -15,13 +15,13 @@ use super::views::{
     PatientRow, PatientsPage, PrescriptionView, ProblemView, TimelineRow, VaccinationDue,
 };
 use super::weight_chart::{kilograms, weight_chart};
-use super::{PageSession, can, form_session, nav_in, page_session, to_login};
+use super::{PageSession, can, nav_in, signed_in};
 use crate::auth::Meta;
+use crate::context::{CsrfForm, Page};
 use crate::{AppError, AppState};
-use axum::Form;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use paddock_domain::field::bounded_text;
@@ -38,12 +38,10 @@ use uuid::Uuid;
 pub(super) async fn list_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::PatientsRead)?;
     let nav = nav_in(&state, &page, &meta, "patients").await?;
     let (listing, paging) = ListQuery::parse(&Pairs::new(query));
@@ -109,12 +107,10 @@ pub(super) fn patient_row(p: Patient, read_clients: bool) -> PatientRow {
 pub(super) async fn new_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::PatientsWrite)?;
     let pairs = Pairs::new(query);
     let form = PatientForm {
@@ -177,7 +173,6 @@ async fn render_form(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct PatientInput {
-    csrf_token: String,
     owner_id: String,
     name: String,
     species: String,
@@ -299,12 +294,10 @@ fn parse_patient(
 pub(super) async fn create_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(input): Form<PatientInput>,
+    page: Page,
+    CsrfForm(input): CsrfForm<PatientInput>,
 ) -> Result<Response, AppError> {
-    let Some(page) = form_session(&state, &headers, &meta, &input.csrf_token).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::PatientsWrite)?;
     let form = input.into_form();
     let today = state.auth.clock.now().date_naive();
@@ -345,12 +338,10 @@ pub(super) async fn create_submit(
 pub(super) async fn chart_page(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let Some(page) = page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+    let page = signed_in(page).await?;
     page.auth.principal.require(Permission::PatientsRead)?;
     let id = path_id(&id)?;
     let nav = nav_in(&state, &page, &meta, "patients").await?;

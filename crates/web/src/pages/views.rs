@@ -32,6 +32,8 @@ pub struct LoginPage {
     pub notice: Option<String>,
     /// Derived from the pre-session cookie (login CSRF).
     pub csrf_token: String,
+    /// A local address to return to after signing in (empty: the home page).
+    pub next: String,
 }
 
 #[derive(Template, WebTemplate)]

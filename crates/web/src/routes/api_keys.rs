@@ -1,9 +1,9 @@
 //! API keys for integrations: created once (the secret is shown once), listed, revoked.
 
-use crate::auth::{Auth, Meta, require_recent_reauth};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -87,13 +87,8 @@ pub struct CreatedKeyView {
         (status = 403, description = "Missing permission or re-authentication", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name, scope or lifetime", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Json(body): Json<CreateKey>,
-) -> Result<Response, AppError> {
-    let now = state.auth.clock.now();
+pub async fn create(ctx: Ctx, Json(body): Json<CreateKey>) -> Result<Response, AppError> {
+    let now = ctx.now();
     let mut errors = FieldErrors::default();
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -124,17 +119,12 @@ pub async fn create(
         ));
     }
     errors.into_result()?;
-    require_recent_reauth(&auth, now)?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
+    ctx.require_recent_reauth()?;
     let scopes: PermissionSet = scopes.into_iter().collect();
-    let created = api_keys::create(
-        &mut tx,
-        name,
-        scopes,
-        now + Duration::days(body.expires_in_days),
-    )
-    .await?;
-    tx.commit().await?;
+    let expires_at = now + Duration::days(body.expires_in_days);
+    let created = ctx
+        .run(async |tx| api_keys::create(tx, name, scopes, expires_at).await)
+        .await?;
     let body = CreatedKeyView {
         key: created.info.into(),
         secret: created.secret,
@@ -150,14 +140,8 @@ pub async fn create(
 /// The practice's API keys (needs `settings.manage`).
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "staff",
     responses((status = 200, description = "Keys, newest first", body = Vec<KeyView>)))]
-pub async fn list(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<Vec<KeyView>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let keys = api_keys::list(&mut tx).await?;
-    tx.commit().await?;
+pub async fn list(ctx: Ctx) -> Result<Json<Vec<KeyView>>, AppError> {
+    let keys = ctx.run(async |tx| api_keys::list(tx).await).await?;
     Ok(Json(keys.into_iter().map(KeyView::from).collect()))
 }
 
@@ -165,14 +149,9 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/api-keys/{id}/revoke", tag = "staff",
     params(("id" = Uuid, Path, description = "Key id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such key", body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn revoke(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    api_keys::revoke(&mut tx, id, state.auth.clock.now()).await?;
-    tx.commit().await?;
+pub async fn revoke(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+    let now = ctx.now();
+    ctx.run(async |tx| api_keys::revoke(tx, id, now).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,13 +2,12 @@
 //! booking answers 409 `double_booking` naming the clash), rescheduling, status
 //! changes, soft delete and restore; and the bookable resources.
 
-use super::in_practice;
 use super::input::{Params, optional, optional_with, required, required_with, time, uuid};
-use crate::auth::{Auth, Meta};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use paddock_domain::{
     AppointmentKind, AppointmentStatus, FieldError, FieldErrors, ResourceKind, UserId,
@@ -125,9 +124,7 @@ impl BookingBody {
         (status = 422, description = "Invalid parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Page<Appointment>>, AppError> {
     let pairs = query.map(|Query(p)| p).unwrap_or_default();
@@ -158,10 +155,9 @@ pub async fn list(
     }
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
-    let page = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::list(tx, &range, limit, cursor.as_ref()).await
-    })
-    .await?;
+    let page = ctx
+        .run(async |tx| appointments::list(tx, &range, limit, cursor.as_ref()).await)
+        .await?;
     Ok(Json(page))
 }
 
@@ -175,16 +171,13 @@ pub async fn list(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn book(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Json(body): Json<BookingBody>,
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
     let booking = body.parse()?;
-    let booked = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::book(tx, &booking).await
-    })
-    .await?;
+    let booked = ctx
+        .run(async |tx| appointments::book(tx, &booking).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(booked)))
 }
 
@@ -195,16 +188,8 @@ pub async fn book(
         (status = 200, description = "The appointment", body = Appointment),
         (status = 404, description = "No such appointment", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Appointment>, AppError> {
-    let found = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::get(tx, id).await
-    })
-    .await?;
+pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>, AppError> {
+    let found = ctx.run(async |tx| appointments::get(tx, id).await).await?;
     Ok(Json(found))
 }
 
@@ -218,17 +203,14 @@ pub async fn get_one(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reschedule(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<BookingBody>,
 ) -> Result<Json<Appointment>, AppError> {
     let booking = body.parse()?;
-    let moved = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::reschedule(tx, id, &booking).await
-    })
-    .await?;
+    let moved = ctx
+        .run(async |tx| appointments::reschedule(tx, id, &booking).await)
+        .await?;
     Ok(Json(moved))
 }
 
@@ -239,16 +221,10 @@ pub async fn reschedule(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such appointment", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    in_practice(&state, &auth, &meta, async |tx| {
-        appointments::delete(tx, id, state.auth.clock.now()).await
-    })
-    .await?;
+pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+    let now = ctx.now();
+    ctx.run(async |tx| appointments::delete(tx, id, now).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -269,9 +245,7 @@ pub struct StatusBody {
         (status = 409, description = "Un-cancelling into a slot taken since", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_status(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<StatusBody>,
 ) -> Result<Json<Appointment>, AppError> {
@@ -286,10 +260,9 @@ pub async fn set_status(
     let Some(status) = status else {
         return Err(FieldErrors::default().into());
     };
-    let changed = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::set_status(tx, id, status).await
-    })
-    .await?;
+    let changed = ctx
+        .run(async |tx| appointments::set_status(tx, id, status).await)
+        .await?;
     Ok(Json(changed))
 }
 
@@ -301,16 +274,10 @@ pub async fn set_status(
         (status = 404, description = "No such deleted appointment", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The slot was taken since", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn restore(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Appointment>, AppError> {
-    let restored = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::restore(tx, id).await
-    })
-    .await?;
+pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>, AppError> {
+    let restored = ctx
+        .run(async |tx| appointments::restore(tx, id).await)
+        .await?;
     Ok(Json(restored))
 }
 
@@ -327,15 +294,10 @@ pub struct ResourceBody {
 /// The practice's bookable resources (`appointments.read`).
 #[utoipa::path(get, path = "/api/v1/resources", tag = "appointments",
     responses((status = 200, description = "Resources by name", body = Vec<Resource>)))]
-pub async fn list_resources(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<Vec<Resource>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::resources(tx).await
-    })
-    .await?;
+pub async fn list_resources(ctx: Ctx) -> Result<Json<Vec<Resource>>, AppError> {
+    let list = ctx
+        .run(async |tx| appointments::resources(tx).await)
+        .await?;
     Ok(Json(list))
 }
 
@@ -347,9 +309,7 @@ pub async fn list_resources(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_resource(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Json(body): Json<ResourceBody>,
 ) -> Result<(StatusCode, Json<Resource>), AppError> {
     let mut errors = FieldErrors::default();
@@ -359,10 +319,9 @@ pub async fn add_resource(
     let (Some(name), Some(kind)) = (name, kind) else {
         return Err(FieldErrors::default().into());
     };
-    let added = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::add_resource(tx, &name, kind).await
-    })
-    .await?;
+    let added = ctx
+        .run(async |tx| appointments::add_resource(tx, &name, kind).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
 
@@ -370,14 +329,9 @@ pub async fn add_resource(
 /// or `records.read`).
 #[utoipa::path(get, path = "/api/v1/clinicians", tag = "appointments",
     responses((status = 200, description = "Active clinicians by name", body = Vec<Clinician>)))]
-pub async fn list_clinicians(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<Vec<Clinician>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        appointments::clinicians(tx).await
-    })
-    .await?;
+pub async fn list_clinicians(ctx: Ctx) -> Result<Json<Vec<Clinician>>, AppError> {
+    let list = ctx
+        .run(async |tx| appointments::clinicians(tx).await)
+        .await?;
     Ok(Json(list))
 }

@@ -9,6 +9,7 @@
 //! an audit query. The staff page at `/audit` parses with the same rules.
 
 use crate::auth::{Auth, Meta};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -346,18 +347,14 @@ pub struct EventPage {
         (status = 422, description = "A parameter is invalid, unknown or repeated (each one named)", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_events(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<EventPage>, AppError> {
-    auth.principal.require(Permission::AuditRead)?;
+    ctx.principal.require(Permission::AuditRead)?;
     let Query(pairs) = query
         .map_err(|_| FieldErrors::from(FieldError::new("query", "is not a valid query string")))?;
     let query = EventQuery::parse(&pairs, TimeSyntax::Rfc3339)?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let (records, next_cursor) = fetch_page(&mut tx, &query).await?;
-    tx.commit().await?;
+    let (records, next_cursor) = ctx.run(async |tx| fetch_page(tx, &query).await).await?;
     Ok(Json(EventPage {
         items: records.into_iter().map(EventView::from).collect(),
         next_cursor,

@@ -1,12 +1,11 @@
 //! Clients (owners): list and search, register, read, update, soft delete, restore.
 
-use super::in_practice;
 use super::input::{Params, optional_note, optional_with, required};
-use crate::auth::{Auth, Meta};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use paddock_domain::{Email, FieldErrors, Phone};
 use paddock_store::clients::{self, Client, ClientDetails};
@@ -104,9 +103,7 @@ impl ClientBody {
         (status = 422, description = "Invalid parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Page<Client>>, AppError> {
     let pairs = query.map(|Query(p)| p).unwrap_or_default();
@@ -114,10 +111,9 @@ pub async fn list(
     let mut errors = FieldErrors::default();
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
-    let page = in_practice(&state, &auth, &meta, async |tx| {
-        clients::list(tx, params.get("q"), limit, cursor.as_ref()).await
-    })
-    .await?;
+    let page = ctx
+        .run(async |tx| clients::list(tx, params.get("q"), limit, cursor.as_ref()).await)
+        .await?;
     Ok(Json(page))
 }
 
@@ -128,16 +124,13 @@ pub async fn list(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Json(body): Json<ClientBody>,
 ) -> Result<(StatusCode, Json<Client>), AppError> {
     let details = body.parse()?;
-    let client = in_practice(&state, &auth, &meta, async |tx| {
-        clients::create(tx, &details).await
-    })
-    .await?;
+    let client = ctx
+        .run(async |tx| clients::create(tx, &details).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(client)))
 }
 
@@ -148,13 +141,8 @@ pub async fn create(
         (status = 200, description = "The client", body = Client),
         (status = 404, description = "No such client", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Client>, AppError> {
-    let client = in_practice(&state, &auth, &meta, async |tx| clients::get(tx, id).await).await?;
+pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, AppError> {
+    let client = ctx.run(async |tx| clients::get(tx, id).await).await?;
     Ok(Json(client))
 }
 
@@ -167,17 +155,14 @@ pub async fn get_one(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<ClientBody>,
 ) -> Result<Json<Client>, AppError> {
     let details = body.parse()?;
-    let client = in_practice(&state, &auth, &meta, async |tx| {
-        clients::update(tx, id, &details).await
-    })
-    .await?;
+    let client = ctx
+        .run(async |tx| clients::update(tx, id, &details).await)
+        .await?;
     Ok(Json(client))
 }
 
@@ -188,28 +173,18 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such client", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    in_practice(&state, &auth, &meta, async |tx| {
-        clients::delete(tx, id, state.auth.clock.now()).await
-    })
-    .await?;
+pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+    let now = ctx.now();
+    ctx.run(async |tx| clients::delete(tx, id, now).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deleted clients not yet purged (`settings.manage`).
 #[utoipa::path(get, path = "/api/v1/clients/deleted", tag = "clients",
     responses((status = 200, description = "Deleted clients, most recent first", body = Vec<Client>)))]
-pub async fn deleted(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<Vec<Client>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| clients::deleted(tx).await).await?;
+pub async fn deleted(ctx: Ctx) -> Result<Json<Vec<Client>>, AppError> {
+    let list = ctx.run(async |tx| clients::deleted(tx).await).await?;
     Ok(Json(list))
 }
 
@@ -220,16 +195,8 @@ pub async fn deleted(
         (status = 200, description = "Restored", body = Client),
         (status = 404, description = "No such deleted client", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn restore(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Client>, AppError> {
-    let client = in_practice(&state, &auth, &meta, async |tx| {
-        clients::restore(tx, id).await
-    })
-    .await?;
+pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, AppError> {
+    let client = ctx.run(async |tx| clients::restore(tx, id).await).await?;
     Ok(Json(client))
 }
 
@@ -240,17 +207,13 @@ pub async fn restore(
         (status = 200, description = "The client's patients", body = Vec<Patient>),
         (status = 404, description = "No such client", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn patients_of(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Vec<Patient>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        clients::get(tx, id).await?;
-        patients::of_client(tx, id).await
-    })
-    .await?;
+pub async fn patients_of(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Patient>>, AppError> {
+    let list = ctx
+        .run(async |tx| {
+            clients::get(tx, id).await?;
+            patients::of_client(tx, id).await
+        })
+        .await?;
     Ok(Json(list))
 }
 

@@ -1,6 +1,7 @@
 //! Staff invitations: create (emails a single-use link), list, revoke, accept.
 
 use crate::auth::{Auth, Meta};
+use crate::context::Ctx;
 use crate::routes::input::Params;
 use crate::{AppError, AppState};
 use axum::Json;
@@ -184,20 +185,19 @@ pub struct InvitationPage {
         (status = 422, description = "Invalid or unknown parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<InvitationPage>, AppError> {
-    auth.principal.require(Permission::StaffManage)?;
+    ctx.principal.require(Permission::StaffManage)?;
     let pairs = query.map(|Query(p)| p).unwrap_or_default();
     let params = Params::parse(&pairs, &["limit", "cursor"])?;
     let mut errors = FieldErrors::default();
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let page = invitations::list(&mut tx, state.auth.clock.now(), limit, cursor.as_ref()).await?;
-    tx.commit().await?;
+    let now = ctx.now();
+    let page = ctx
+        .run(async |tx| invitations::list(tx, now, limit, cursor.as_ref()).await)
+        .await?;
     Ok(Json(InvitationPage {
         items: page
             .items
@@ -217,28 +217,18 @@ pub async fn list(
         (status = 403, description = "Missing `staff.manage`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such open invitation (another practice's id answers the same)", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn revoke_by_post(
-    state: State<AppState>,
-    meta: Meta,
-    auth: Auth,
-    id: Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    revoke(state, meta, auth, id).await
+pub async fn revoke_by_post(ctx: Ctx, id: Path<Uuid>) -> Result<StatusCode, AppError> {
+    revoke(ctx, id).await
 }
 
 /// Revokes an open invitation (needs `staff.manage`).
 #[utoipa::path(delete, path = "/api/v1/invitations/{id}", tag = "staff",
     params(("id" = Uuid, Path, description = "Invitation id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such open invitation", body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn revoke(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    invitations::revoke(&mut tx, id, state.auth.clock.now()).await?;
-    tx.commit().await?;
+pub async fn revoke(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+    let now = ctx.now();
+    ctx.run(async |tx| invitations::revoke(tx, id, now).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,13 +1,12 @@
 //! Patients: search, register (with owners), read, update, owners, soft delete,
 //! restore, and the chart (the whole medical record, audited as a read).
 
-use super::in_practice;
 use super::input::{Params, date, optional, optional_with, required, required_with, uuid};
-use crate::auth::{Auth, Meta};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use paddock_domain::{DateOfBirth, FieldError, FieldErrors, Microchip, PatientSex, PatientStatus};
@@ -189,9 +188,7 @@ pub struct OwnersBody {
         (status = 422, description = "Invalid parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn search(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Page<Patient>>, AppError> {
     let pairs = query.map(|Query(p)| p).unwrap_or_default();
@@ -199,10 +196,9 @@ pub async fn search(
     let mut errors = FieldErrors::default();
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
-    let page = in_practice(&state, &auth, &meta, async |tx| {
-        patients::search(tx, params.get("q"), limit, cursor.as_ref()).await
-    })
-    .await?;
+    let page = ctx
+        .run(async |tx| patients::search(tx, params.get("q"), limit, cursor.as_ref()).await)
+        .await?;
     Ok(Json(page))
 }
 
@@ -215,12 +211,10 @@ pub async fn search(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Json(body): Json<PatientBody>,
 ) -> Result<(StatusCode, Json<Patient>), AppError> {
-    let today = state.auth.clock.now().date_naive();
+    let today = ctx.now().date_naive();
     let mut errors = FieldErrors::default();
     let details = errors.check_all(body.parse(today));
     let owners = match &body.owners {
@@ -234,10 +228,9 @@ pub async fn create(
     let Some(details) = details else {
         return Err(FieldErrors::default().into());
     };
-    let patient = in_practice(&state, &auth, &meta, async |tx| {
-        patients::create(tx, &details, &owners).await
-    })
-    .await?;
+    let patient = ctx
+        .run(async |tx| patients::create(tx, &details, &owners).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(patient)))
 }
 
@@ -248,13 +241,8 @@ pub async fn create(
         (status = 200, description = "The patient", body = Patient),
         (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Patient>, AppError> {
-    let patient = in_practice(&state, &auth, &meta, async |tx| patients::get(tx, id).await).await?;
+pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, AppError> {
+    let patient = ctx.run(async |tx| patients::get(tx, id).await).await?;
     Ok(Json(patient))
 }
 
@@ -267,13 +255,11 @@ pub async fn get_one(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<PatientBody>,
 ) -> Result<Json<Patient>, AppError> {
-    let today = state.auth.clock.now().date_naive();
+    let today = ctx.now().date_naive();
     let mut errors = FieldErrors::default();
     let details = errors.check_all(body.parse(today));
     if body.owners.is_some() {
@@ -286,10 +272,9 @@ pub async fn update(
     let Some(details) = details else {
         return Err(FieldErrors::default().into());
     };
-    let patient = in_practice(&state, &auth, &meta, async |tx| {
-        patients::update(tx, id, &details).await
-    })
-    .await?;
+    let patient = ctx
+        .run(async |tx| patients::update(tx, id, &details).await)
+        .await?;
     Ok(Json(patient))
 }
 
@@ -300,28 +285,18 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    in_practice(&state, &auth, &meta, async |tx| {
-        patients::delete(tx, id, state.auth.clock.now()).await
-    })
-    .await?;
+pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+    let now = ctx.now();
+    ctx.run(async |tx| patients::delete(tx, id, now).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deleted patients not yet purged (`settings.manage`).
 #[utoipa::path(get, path = "/api/v1/patients/deleted", tag = "patients",
     responses((status = 200, description = "Deleted patients, most recent first", body = Vec<Patient>)))]
-pub async fn deleted(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<Vec<Patient>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| patients::deleted(tx).await).await?;
+pub async fn deleted(ctx: Ctx) -> Result<Json<Vec<Patient>>, AppError> {
+    let list = ctx.run(async |tx| patients::deleted(tx).await).await?;
     Ok(Json(list))
 }
 
@@ -333,16 +308,8 @@ pub async fn deleted(
         (status = 404, description = "No such deleted patient", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Its microchip now belongs to another patient", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn restore(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Patient>, AppError> {
-    let patient = in_practice(&state, &auth, &meta, async |tx| {
-        patients::restore(tx, id).await
-    })
-    .await?;
+pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, AppError> {
+    let patient = ctx.run(async |tx| patients::restore(tx, id).await).await?;
     Ok(Json(patient))
 }
 
@@ -353,16 +320,8 @@ pub async fn restore(
         (status = 200, description = "The owners", body = Vec<Owner>),
         (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn owners(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Vec<Owner>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        patients::owners(tx, id).await
-    })
-    .await?;
+pub async fn owners(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Owner>>, AppError> {
+    let list = ctx.run(async |tx| patients::owners(tx, id).await).await?;
     Ok(Json(list))
 }
 
@@ -375,19 +334,16 @@ pub async fn owners(
         (status = 422, description = "Not exactly one primary owner", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_owners(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<OwnersBody>,
 ) -> Result<Json<Vec<Owner>>, AppError> {
     let mut errors = FieldErrors::default();
     let owners = parse_owners(&mut errors, &body.owners);
     errors.into_result()?;
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        patients::set_owners(tx, id, &owners).await
-    })
-    .await?;
+    let list = ctx
+        .run(async |tx| patients::set_owners(tx, id, &owners).await)
+        .await?;
     Ok(Json(list))
 }
 
@@ -399,16 +355,10 @@ pub async fn set_owners(
         (status = 403, description = "Needs records.read", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_chart(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Chart>, AppError> {
-    let today = state.auth.clock.now().date_naive();
-    let chart = in_practice(&state, &auth, &meta, async |tx| {
-        chart::chart(tx, id, today).await
-    })
-    .await?;
+pub async fn get_chart(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Chart>, AppError> {
+    let today = ctx.now().date_naive();
+    let chart = ctx
+        .run(async |tx| chart::chart(tx, id, today).await)
+        .await?;
     Ok(Json(chart))
 }

@@ -4,14 +4,13 @@
 //! finalising needs `records.finalise`. A write of an encounter answers with the
 //! record only to a writer who may read it ([`WrittenEncounter`]).
 
-use super::in_practice;
 use super::input::{
     date, optional, optional_note, optional_with, required, required_with, time, uuid,
 };
-use crate::auth::{Auth, Meta};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paddock_domain::patient::not_in_future;
@@ -97,15 +96,12 @@ fn user(field: &str, raw: &str) -> Result<UserId, FieldError> {
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "Encounters", body = Vec<Encounter>)))]
 pub async fn list_encounters(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Encounter>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        chart::encounters(tx, patient).await
-    })
-    .await?;
+    let list = ctx
+        .run(async |tx| chart::encounters(tx, patient).await)
+        .await?;
     Ok(Json(list))
 }
 
@@ -118,13 +114,11 @@ pub async fn list_encounters(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn open_encounter(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
     Json(body): Json<EncounterBody>,
 ) -> Result<(StatusCode, Json<Encounter>), AppError> {
-    let now = state.auth.clock.now();
+    let now = ctx.now();
     let mut errors = FieldErrors::default();
     let kind = optional_with(&mut errors, "kind", &body.kind, EncounterKind::parse)
         .unwrap_or(EncounterKind::Consultation);
@@ -143,10 +137,9 @@ pub async fn open_encounter(
         reason,
         soap,
     };
-    let encounter = in_practice(&state, &auth, &meta, async |tx| {
-        encounters::create(tx, &new).await
-    })
-    .await?;
+    let encounter = ctx
+        .run(async |tx| encounters::create(tx, &new).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(encounter)))
 }
 
@@ -157,16 +150,8 @@ pub async fn open_encounter(
         (status = 200, description = "The encounter", body = Encounter),
         (status = 404, description = "No such encounter", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_encounter(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Encounter>, AppError> {
-    let encounter = in_practice(&state, &auth, &meta, async |tx| {
-        encounters::get(tx, id).await
-    })
-    .await?;
+pub async fn get_encounter(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Encounter>, AppError> {
+    let encounter = ctx.run(async |tx| encounters::get(tx, id).await).await?;
     Ok(Json(encounter))
 }
 
@@ -181,9 +166,7 @@ pub async fn get_encounter(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn edit_encounter(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<EncounterBody>,
 ) -> Result<Json<WrittenEncounter>, AppError> {
@@ -200,10 +183,9 @@ pub async fn edit_encounter(
     let reason = optional(&mut errors, "reason", &body.reason, 500);
     let soap = body.soap(&mut errors);
     errors.into_result()?;
-    let encounter = in_practice(&state, &auth, &meta, async |tx| {
-        encounters::update(tx, id, reason.as_deref(), attending, &soap).await
-    })
-    .await?;
+    let encounter = ctx
+        .run(async |tx| encounters::update(tx, id, reason.as_deref(), attending, &soap).await)
+        .await?;
     Ok(Json(encounter))
 }
 
@@ -215,16 +197,11 @@ pub async fn edit_encounter(
         (status = 403, description = "Needs records.finalise", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already finalised", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn finalise(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<Json<WrittenEncounter>, AppError> {
-    let encounter = in_practice(&state, &auth, &meta, async |tx| {
-        encounters::finalise(tx, id, state.auth.clock.now()).await
-    })
-    .await?;
+pub async fn finalise(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<WrittenEncounter>, AppError> {
+    let now = ctx.now();
+    let encounter = ctx
+        .run(async |tx| encounters::finalise(tx, id, now).await)
+        .await?;
     Ok(Json(encounter))
 }
 
@@ -245,9 +222,7 @@ pub struct AddendumBody {
         (status = 422, description = "Empty text", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_addendum(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<AddendumBody>,
 ) -> Result<(StatusCode, Json<WrittenEncounter>), AppError> {
@@ -258,10 +233,9 @@ pub async fn add_addendum(
     }
     errors.into_result()?;
     let text = text.unwrap_or_default();
-    let encounter = in_practice(&state, &auth, &meta, async |tx| {
-        encounters::add_addendum(tx, id, &text).await
-    })
-    .await?;
+    let encounter = ctx
+        .run(async |tx| encounters::add_addendum(tx, id, &text).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(encounter)))
 }
 
@@ -288,15 +262,10 @@ pub struct VitalsBody {
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "Vital signs", body = Vec<Vitals>)))]
 pub async fn list_vitals(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Vitals>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        chart::vitals(tx, patient).await
-    })
-    .await?;
+    let list = ctx.run(async |tx| chart::vitals(tx, patient).await).await?;
     Ok(Json(list))
 }
 
@@ -308,13 +277,11 @@ pub async fn list_vitals(
         (status = 422, description = "Invalid or no measurement", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn record_vitals(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
     Json(body): Json<VitalsBody>,
 ) -> Result<(StatusCode, Json<Vitals>), AppError> {
-    let now = state.auth.clock.now();
+    let now = ctx.now();
     let mut errors = FieldErrors::default();
     let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
     let recorded_at: DateTime<Utc> =
@@ -353,10 +320,9 @@ pub async fn record_vitals(
         heart_rate,
         respiratory_rate,
     };
-    let vitals = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::record_vitals(tx, patient, &new).await
-    })
-    .await?;
+    let vitals = ctx
+        .run(async |tx| clinical::record_vitals(tx, patient, &new).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(vitals)))
 }
 
@@ -383,15 +349,12 @@ pub struct ProblemBody {
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "Problems, active first", body = Vec<Problem>)))]
 pub async fn list_problems(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Problem>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        chart::problems(tx, patient).await
-    })
-    .await?;
+    let list = ctx
+        .run(async |tx| chart::problems(tx, patient).await)
+        .await?;
     Ok(Json(list))
 }
 
@@ -403,9 +366,7 @@ pub async fn list_problems(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_problem(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
     Json(body): Json<ProblemBody>,
 ) -> Result<(StatusCode, Json<Problem>), AppError> {
@@ -448,7 +409,7 @@ pub async fn add_problem(
         }
     };
     let onset_on = optional_with(&mut errors, "onset_on", &body.onset_on, date);
-    let today = state.auth.clock.now().date_naive();
+    let today = ctx.now().date_naive();
     if onset_on.is_some_and(|onset| onset > today) {
         errors
             .0
@@ -462,10 +423,9 @@ pub async fn add_problem(
         code,
         onset_on,
     };
-    let problem = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::add_problem(tx, patient, &new).await
-    })
-    .await?;
+    let problem = ctx
+        .run(async |tx| clinical::add_problem(tx, patient, &new).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(problem)))
 }
 
@@ -485,13 +445,11 @@ pub struct ResolveBody {
         (status = 404, description = "No such active problem", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resolve_problem(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path((patient, problem)): Path<(Uuid, Uuid)>,
     Json(body): Json<ResolveBody>,
 ) -> Result<Json<Problem>, AppError> {
-    let today = state.auth.clock.now().date_naive();
+    let today = ctx.now().date_naive();
     let mut errors = FieldErrors::default();
     let day = optional_with(&mut errors, "resolved_on", &body.resolved_on, date).unwrap_or(today);
     if day > today {
@@ -500,10 +458,9 @@ pub async fn resolve_problem(
             .push(FieldError::new("resolved_on", "must not be in the future"));
     }
     errors.into_result()?;
-    let resolved = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::resolve_problem(tx, patient, problem, day).await
-    })
-    .await?;
+    let resolved = ctx
+        .run(async |tx| clinical::resolve_problem(tx, patient, problem, day).await)
+        .await?;
     Ok(Json(resolved))
 }
 
@@ -524,15 +481,12 @@ pub struct AllergyBody {
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "Allergies, active and most severe first", body = Vec<Allergy>)))]
 pub async fn list_allergies(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Allergy>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        chart::allergies(tx, patient).await
-    })
-    .await?;
+    let list = ctx
+        .run(async |tx| chart::allergies(tx, patient).await)
+        .await?;
     Ok(Json(list))
 }
 
@@ -544,9 +498,7 @@ pub async fn list_allergies(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_allergy(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
     Json(body): Json<AllergyBody>,
 ) -> Result<(StatusCode, Json<Allergy>), AppError> {
@@ -568,10 +520,9 @@ pub async fn add_allergy(
         reaction,
         severity,
     };
-    let allergy = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::add_allergy(tx, patient, &new).await
-    })
-    .await?;
+    let allergy = ctx
+        .run(async |tx| clinical::add_allergy(tx, patient, &new).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(allergy)))
 }
 
@@ -583,15 +534,12 @@ pub async fn add_allergy(
         (status = 404, description = "No such active allergy", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn retire_allergy(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path((patient, allergy)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Allergy>, AppError> {
-    let retired = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::retire_allergy(tx, patient, allergy).await
-    })
-    .await?;
+    let retired = ctx
+        .run(async |tx| clinical::retire_allergy(tx, patient, allergy).await)
+        .await?;
     Ok(Json(retired))
 }
 
@@ -625,15 +573,12 @@ pub struct PrescriptionBody {
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "Prescriptions, current first", body = Vec<Prescription>)))]
 pub async fn list_prescriptions(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Prescription>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        chart::prescriptions(tx, patient).await
-    })
-    .await?;
+    let list = ctx
+        .run(async |tx| chart::prescriptions(tx, patient).await)
+        .await?;
     Ok(Json(list))
 }
 
@@ -645,13 +590,11 @@ pub async fn list_prescriptions(
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn prescribe(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
     Json(body): Json<PrescriptionBody>,
 ) -> Result<(StatusCode, Json<Prescription>), AppError> {
-    let today = state.auth.clock.now().date_naive();
+    let today = ctx.now().date_naive();
     let mut errors = FieldErrors::default();
     let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
     let drug = required(&mut errors, "drug", &body.drug, 200);
@@ -667,7 +610,7 @@ pub async fn prescribe(
         )
     });
     let prescriber = optional_with(&mut errors, "prescriber_id", &body.prescriber_id, user)
-        .unwrap_or(auth.principal.user_id());
+        .unwrap_or(ctx.principal.user_id());
     let starts_on = optional_with(&mut errors, "starts_on", &body.starts_on, date).unwrap_or(today);
     let notes = optional_note(&mut errors, "notes", &body.notes, 2000);
     errors.into_result()?;
@@ -686,10 +629,9 @@ pub async fn prescribe(
         starts_on,
         notes,
     };
-    let written = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::prescribe(tx, patient, &new).await
-    })
-    .await?;
+    let written = ctx
+        .run(async |tx| clinical::prescribe(tx, patient, &new).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(written)))
 }
 
@@ -710,9 +652,7 @@ pub struct PrescriptionStatusBody {
         (status = 404, description = "No such prescription", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_prescription_status(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path((patient, prescription)): Path<(Uuid, Uuid)>,
     Json(body): Json<PrescriptionStatusBody>,
 ) -> Result<Json<Prescription>, AppError> {
@@ -727,10 +667,9 @@ pub async fn set_prescription_status(
     let Some(status) = status else {
         return Err(FieldErrors::default().into());
     };
-    let changed = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::set_prescription_status(tx, patient, prescription, status).await
-    })
-    .await?;
+    let changed = ctx
+        .run(async |tx| clinical::set_prescription_status(tx, patient, prescription, status).await)
+        .await?;
     Ok(Json(changed))
 }
 
@@ -763,15 +702,12 @@ pub struct VaccinationBody {
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "Vaccinations, newest first", body = Vec<Vaccination>)))]
 pub async fn list_vaccinations(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
 ) -> Result<Json<Vec<Vaccination>>, AppError> {
-    let list = in_practice(&state, &auth, &meta, async |tx| {
-        chart::vaccinations(tx, patient).await
-    })
-    .await?;
+    let list = ctx
+        .run(async |tx| chart::vaccinations(tx, patient).await)
+        .await?;
     Ok(Json(list))
 }
 
@@ -783,13 +719,11 @@ pub async fn list_vaccinations(
         (status = 422, description = "Invalid fields (an expired lot, a due date before the day given)", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn vaccinate(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(patient): Path<Uuid>,
     Json(body): Json<VaccinationBody>,
 ) -> Result<(StatusCode, Json<Vaccination>), AppError> {
-    let today = state.auth.clock.now().date_naive();
+    let today = ctx.now().date_naive();
     let mut errors = FieldErrors::default();
     let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
     let vaccine = required(&mut errors, "vaccine", &body.vaccine, 200);
@@ -805,7 +739,7 @@ pub async fn vaccinate(
     let next_due_on = optional_with(&mut errors, "next_due_on", &body.next_due_on, date);
     let administered_by =
         optional_with(&mut errors, "administered_by", &body.administered_by, user)
-            .unwrap_or(auth.principal.user_id());
+            .unwrap_or(ctx.principal.user_id());
     let rabies_tag = optional(&mut errors, "rabies_tag", &body.rabies_tag, 40);
     errors.into_result()?;
     let (Some(vaccine), Some(lot_number)) = (vaccine, lot_number) else {
@@ -822,9 +756,8 @@ pub async fn vaccinate(
         administered_by,
         rabies_tag,
     };
-    let given = in_practice(&state, &auth, &meta, async |tx| {
-        clinical::vaccinate(tx, patient, &new).await
-    })
-    .await?;
+    let given = ctx
+        .run(async |tx| clinical::vaccinate(tx, patient, &new).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(given)))
 }

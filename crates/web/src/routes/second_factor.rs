@@ -5,7 +5,7 @@
 //! enrol one if the practice demands it and the person has none. Wrong codes count
 //! towards the account's lockout, like wrong passwords, until the sign-in completes.
 
-use crate::auth::{Auth, Meta, PendingAuth, require_recent_reauth};
+use crate::auth::{Auth, Meta, PendingAuth};
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::State;
@@ -353,7 +353,7 @@ async fn may_enrol(state: &AppState, auth: &Auth, meta: &RequestMeta) -> Result<
             return Err(AppError::SecondFactorRequired);
         }
     } else {
-        require_recent_reauth(auth, state.auth.clock.now())?;
+        auth.require_recent_reauth(state.auth.clock.now())?;
     }
     Ok(factors)
 }

@@ -1,10 +1,8 @@
 //! The practice's record-keeping settings (editing period, retention periods).
 
-use super::in_practice;
-use crate::auth::{Auth, Meta};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
-use axum::extract::State;
 use paddock_store::record_settings::{self, RecordSettings};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,15 +15,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The record-keeping settings (`records.read` or `settings.manage`).
 #[utoipa::path(get, path = "/api/v1/settings/records", tag = "records",
     responses((status = 200, description = "The settings", body = RecordSettings)))]
-pub async fn get_records(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<RecordSettings>, AppError> {
-    let settings = in_practice(&state, &auth, &meta, async |tx| {
-        record_settings::get(tx).await
-    })
-    .await?;
+pub async fn get_records(ctx: Ctx) -> Result<Json<RecordSettings>, AppError> {
+    let settings = ctx.run(async |tx| record_settings::get(tx).await).await?;
     Ok(Json(settings))
 }
 
@@ -37,15 +28,12 @@ pub async fn get_records(
         (status = 422, description = "A value out of range", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_records(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Json(body): Json<RecordSettings>,
 ) -> Result<Json<RecordSettings>, AppError> {
     let body = body.check()?;
-    let settings = in_practice(&state, &auth, &meta, async |tx| {
-        record_settings::set(tx, body).await
-    })
-    .await?;
+    let settings = ctx
+        .run(async |tx| record_settings::set(tx, body).await)
+        .await?;
     Ok(Json(settings))
 }

@@ -1,9 +1,9 @@
 //! Staff management: roles, members, role changes, deactivation.
 
-use crate::auth::{Auth, Meta, require_recent_reauth};
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use paddock_domain::{FieldError, FieldErrors, MembershipId, Permission, RoleId};
 use paddock_store::{members, roles, staff};
@@ -40,14 +40,8 @@ pub struct RoleView {
 /// The practice's roles (needs `staff.manage`).
 #[utoipa::path(get, path = "/api/v1/roles", tag = "staff",
     responses((status = 200, description = "Roles", body = Vec<RoleView>)))]
-pub async fn list_roles(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<Vec<RoleView>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let listed = roles::list(&mut tx).await?;
-    tx.commit().await?;
+pub async fn list_roles(ctx: Ctx) -> Result<Json<Vec<RoleView>>, AppError> {
+    let listed = ctx.run(async |tx| roles::list(tx).await).await?;
     Ok(Json(
         listed
             .into_iter()
@@ -101,14 +95,8 @@ impl From<members::Member> for MemberView {
 /// The practice's members (needs `staff.manage`).
 #[utoipa::path(get, path = "/api/v1/members", tag = "staff",
     responses((status = 200, description = "Members", body = Vec<MemberView>)))]
-pub async fn list_members(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<Vec<MemberView>>, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let listed = members::list(&mut tx).await?;
-    tx.commit().await?;
+pub async fn list_members(ctx: Ctx) -> Result<Json<Vec<MemberView>>, AppError> {
+    let listed = ctx.run(async |tx| members::list(tx).await).await?;
     Ok(Json(listed.into_iter().map(MemberView::from).collect()))
 }
 
@@ -140,22 +128,23 @@ pub struct RoleChanged {
         (status = 409, description = "Would leave the practice without an admin", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_role(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<RoleChange>,
 ) -> Result<Json<RoleChanged>, AppError> {
-    require_recent_reauth(&auth, state.auth.clock.now())?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let (old_role, new_role) = staff::change_role(
-        &mut tx,
-        MembershipId::from_uuid(id),
-        RoleId::from_uuid(body.role_id),
-        state.auth.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    ctx.require_recent_reauth()?;
+    let now = ctx.now();
+    let (old_role, new_role) = ctx
+        .run(async |tx| {
+            staff::change_role(
+                tx,
+                MembershipId::from_uuid(id),
+                RoleId::from_uuid(body.role_id),
+                now,
+            )
+            .await
+        })
+        .await?;
     Ok(Json(RoleChanged { old_role, new_role }))
 }
 
@@ -168,15 +157,10 @@ pub async fn change_role(
         (status = 404, description = "No such member", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave the practice without an admin", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn deactivate(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    staff::deactivate(&mut tx, MembershipId::from_uuid(id), state.auth.clock.now()).await?;
-    tx.commit().await?;
+pub async fn deactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+    let now = ctx.now();
+    ctx.run(async |tx| staff::deactivate(tx, MembershipId::from_uuid(id), now).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -184,15 +168,9 @@ pub async fn deactivate(
 #[utoipa::path(post, path = "/api/v1/members/{id}/reactivate", tag = "staff",
     params(("id" = Uuid, Path, description = "Membership id")),
     responses((status = 204, description = "Reactivated")))]
-pub async fn reactivate(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, AppError> {
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    staff::reactivate(&mut tx, MembershipId::from_uuid(id)).await?;
-    tx.commit().await?;
+pub async fn reactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+    ctx.run(async |tx| staff::reactivate(tx, MembershipId::from_uuid(id)).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -252,16 +230,14 @@ fn role_view(role: roles::Role) -> RoleView {
         (status = 422, description = "Invalid name or permission", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_role(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Json(body): Json<RoleRequest>,
 ) -> Result<(StatusCode, Json<RoleView>), AppError> {
     let definition = parse_definition(&body)?;
-    require_recent_reauth(&auth, state.auth.clock.now())?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let role = roles::create(&mut tx, &definition).await?;
-    tx.commit().await?;
+    ctx.require_recent_reauth()?;
+    let role = ctx
+        .run(async |tx| roles::create(tx, &definition).await)
+        .await?;
     Ok((StatusCode::CREATED, Json(role_view(role))))
 }
 
@@ -275,16 +251,14 @@ pub async fn create_role(
         (status = 409, description = "Built-in role, or name taken", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_role(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Path(id): Path<Uuid>,
     Json(body): Json<RoleRequest>,
 ) -> Result<Json<RoleView>, AppError> {
     let definition = parse_definition(&body)?;
-    require_recent_reauth(&auth, state.auth.clock.now())?;
-    let mut tx = state.db.begin(&auth.principal, &meta).await?;
-    let role = roles::update(&mut tx, RoleId::from_uuid(id), &definition).await?;
-    tx.commit().await?;
+    ctx.require_recent_reauth()?;
+    let role = ctx
+        .run(async |tx| roles::update(tx, RoleId::from_uuid(id), &definition).await)
+        .await?;
     Ok(Json(role_view(role)))
 }
