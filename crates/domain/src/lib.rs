@@ -37,7 +37,12 @@ pub use codes::{
 };
 pub use contact::Phone;
 pub use field::{FieldError, FieldErrors};
-pub use ids::{MembershipId, PracticeId, RoleId, UserId};
+pub use ids::{
+    AccountUnlockId, AddendumId, AllergyId, ApiKeyId, AppointmentId, AuditEventId, ClientId,
+    EncounterId, InvitationId, MembershipId, PasswordResetId, PatientId, PracticeId,
+    PrescriptionId, ProblemId, ResourceId, RoleId, SessionId, UserId, VaccinationId,
+    VerificationCodeId, VitalSignsId,
+};
 pub use microchip::{ChipIssuer, Microchip};
 pub use patient::{DateOfBirth, PatientSex};
 pub use permission::{Permission, PermissionSet};
