@@ -143,7 +143,12 @@ mod tests {
 
     #[test]
     fn a_malformed_path_segment_is_refused() {
-        for raw in ["", "42", "not-a-uuid", "0193a5b2-7c1e-7a3b-9f00-1234567890a"] {
+        for raw in [
+            "",
+            "42",
+            "not-a-uuid",
+            "0193a5b2-7c1e-7a3b-9f00-1234567890a",
+        ] {
             assert!(from_path::<PatientId>(raw).is_err(), "{raw:?}");
             assert!(from_path::<AppointmentId>(raw).is_err(), "{raw:?}");
         }
