@@ -12,6 +12,7 @@
     )
 )]
 
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod clock;
@@ -28,6 +29,7 @@ pub mod user;
 pub mod vitals;
 pub mod weight;
 
+pub use audit::AuditAction;
 pub use auth::{FailureRecord, LockoutPolicy, SessionPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codes::{

@@ -9,7 +9,7 @@
 //! absolute expiry and temporary flag, and is never fresher about the password than
 //! what it replaces, so no replacement can stand in for typing the password.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::auth_tx::AuthTx;
 use crate::principal::load;
 use crate::signin::PracticeOption;
@@ -102,7 +102,7 @@ pub async fn start(
     .bind(second_factor_pending)
     .execute(tx.conn())
     .await?;
-    let event = AuditEvent::on("login", "session", session_id)
+    let event = AuditEvent::on(AuditAction::Login, "session", session_id)
         .with_changes(serde_json::json!({ "temporary": temporary }));
     record(&mut tx, event, Some(user_id.as_uuid())).await?;
     tx.commit().await?;
@@ -224,7 +224,7 @@ pub async fn end(
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
     let sql = "update sessions set revoked_at = $2 where id = $1 and revoked_at is null";
-    stamp(db, auth, sql, now, "logout", meta).await
+    stamp(db, auth, sql, now, AuditAction::Logout, meta).await
 }
 
 /// Records that the password was re-entered just now: a privilege change, so the
@@ -300,9 +300,11 @@ async fn renew(
         return Err(StoreError::NotFound("session"));
     };
     let event = match renewal {
-        Renewal::Reauthenticated => AuditEvent::on("reauth", "session", session_id),
-        Renewal::SecondFactor(method) => AuditEvent::on("second_factor", "session", session_id)
-            .with_changes(serde_json::json!({ "method": method })),
+        Renewal::Reauthenticated => AuditEvent::on(AuditAction::Reauth, "session", session_id),
+        Renewal::SecondFactor(method) => {
+            AuditEvent::on(AuditAction::SecondFactor, "session", session_id)
+                .with_changes(serde_json::json!({ "method": method }))
+        }
     };
     record(&mut tx, event, None).await?;
     tx.commit().await?;
@@ -371,7 +373,7 @@ pub async fn switch(
     .bind(meta.user_agent.as_deref())
     .execute(tx.conn())
     .await?;
-    let event = AuditEvent::on("login", "session", session_id)
+    let event = AuditEvent::on(AuditAction::Login, "session", session_id)
         .with_changes(serde_json::json!({ "temporary": from.temporary, "switched": true }));
     record(&mut tx, event, Some(user_id.as_uuid())).await?;
     tx.commit().await?;
@@ -392,7 +394,7 @@ async fn stamp(
     auth: &SessionAuth,
     sql: &str,
     now: DateTime<Utc>,
-    action: &'static str,
+    action: AuditAction,
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin(&auth.principal, meta).await?;
@@ -419,7 +421,7 @@ pub async fn access_token_issued(
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin(&auth.principal, meta).await?;
-    let event = AuditEvent::on("access_token_issue", "session", auth.session_id)
+    let event = AuditEvent::on(AuditAction::AccessTokenIssue, "session", auth.session_id)
         .with_changes(serde_json::json!({ "expires_in": expires_in }));
     record(&mut tx, event, None).await?;
     tx.commit().await
