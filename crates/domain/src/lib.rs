@@ -28,6 +28,7 @@ pub mod role;
 pub mod user;
 pub mod vitals;
 pub mod weight;
+pub mod zone;
 
 pub use audit::AuditAction;
 pub use auth::{FailureRecord, LockoutPolicy, SessionPolicy};
@@ -53,3 +54,4 @@ pub use role::{BuiltinRole, MembershipStatus};
 pub use user::{DisplayName, Email};
 pub use vitals::{PerMinute, TemperatureC};
 pub use weight::WeightKg;
+pub use zone::PracticeZone;
