@@ -4,6 +4,7 @@
 //! as the application role, exactly as the server does.
 
 mod api;
+mod audit_actions;
 mod audit_api;
 mod audit_chain;
 mod audit_cli;
@@ -30,4 +31,5 @@ mod search_plan;
 mod second_factor;
 mod serve;
 mod staff;
+mod time_zone;
 mod world;
