@@ -3,6 +3,7 @@
 //! Every test gets its own database from `paddock-test-db` and reaches tenant data
 //! as the application role, exactly as the server does.
 
+mod audit_actions;
 mod audit_api;
 mod audit_chain;
 mod audit_cli;
@@ -30,4 +31,5 @@ mod second_factor;
 mod serve;
 mod staff;
 mod support;
+mod time_zone;
 mod world;
