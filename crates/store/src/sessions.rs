@@ -219,7 +219,9 @@ async fn renew(
     };
     let issued = insert(&mut tx, new, now, meta).await?;
     let event = match renewal {
-        Renewal::Reauthenticated => AuditEvent::on(AuditAction::Reauth, "session", issued.session_id),
+        Renewal::Reauthenticated => {
+            AuditEvent::on(AuditAction::Reauth, "session", issued.session_id)
+        }
         Renewal::SecondFactor(method) => {
             AuditEvent::on(AuditAction::SecondFactor, "session", issued.session_id)
                 .with_changes(serde_json::json!({ "method": method }))
