@@ -2,10 +2,11 @@
 //!
 //! Benchmarks are measurements, not tests: they assert nothing about timings, they
 //! print their figures and record them in BENCHMARKS.md at the workspace root.
-//! `login-flood` drives a release build of the server; the database benchmarks
-//! (`audit-write`, `audit-verify`, `patient-search`) run the store's code in this
-//! process, so when xtask itself is a debug build they build xtask in release mode
-//! and run that.
+//! `login-flood` and `request-path` drive a release build of the server; the
+//! database benchmarks (`audit-write`, `audit-verify`, `patient-search`) run the
+//! store's code in this process, so when xtask itself is a debug build they build
+//! xtask in release mode and run that, as does `request-path`, whose load at full
+//! speed must not be limited by a debug build of its client.
 
 mod audit_verify;
 mod audit_write;
@@ -16,6 +17,7 @@ mod options;
 mod patient_search;
 mod process;
 mod report;
+mod request_path;
 mod scratch;
 
 use std::env;
@@ -31,6 +33,15 @@ pub const USAGE: &str = "\
          N seconds (default 20) without load, then for N seconds while C concurrent
          connections (default 64) flood POST /api/v1/auth/login with wrong passwords;
          prints the figures and records them in BENCHMARKS.md.
+  bench request-path [--seconds N] [--concurrency C] [--label TEXT]
+         builds the release binary, starts `paddock demo`, signs in as the demo vet
+         and drives GET /api/v1/patients/{id} with a bearer token over C keep-alive
+         connections (default 10) for N seconds (default 20); counts the statements
+         one GET runs (the demo PostgreSQL's statement log); then runs pgbench with
+         the same tenant transaction (BEGIN, set_config, the store's SELECT, COMMIT)
+         on the same PostgreSQL as the application role, same C, same N; records a
+         row labelled TEXT (default: the commit) in BENCHMARKS.md, keeping the rows
+         of other labels.
   bench audit-write [--seconds N] [--rounds R] [--connections C]
          write throughput of a single-row tenant update through the store's TenantTx
          with C concurrent app-role connections (default 4): the table's audit trigger
@@ -55,6 +66,9 @@ pub const USAGE: &str = "\
 pub fn run(args: &[String]) -> ExitCode {
     match args.split_first() {
         Some((name, rest)) if name == "login-flood" => login_flood::main(rest),
+        Some((name, rest)) if name == "request-path" => {
+            in_release(name, rest).unwrap_or_else(|| request_path::main(rest))
+        }
         Some((name, rest)) if name == "audit-write" => {
             in_release(name, rest).unwrap_or_else(|| audit_write::main(rest))
         }

@@ -51,7 +51,7 @@ use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 use hmac::{Hmac, Mac};
-use paddock_keyfiles::{KeyFile, kid_time, new_kid};
+use paddock_keyfiles::{KeyFile, KeyFileError, kid_time, new_kid};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::Sha256;
@@ -85,45 +85,11 @@ const KEYED_HASH_DERIVATION_LABEL: &[u8] = b"paddock-crypto/keyed-hash/v1";
 /// or key material.
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    /// A file-system operation on the key directory failed.
-    #[error("could not {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// A key file can be accessed by group or others.
-    #[error(
-        "key file {} has mode {mode:03o}: group or others can access it; refusing to load it (chmod 600)",
-        path.display()
-    )]
-    InsecureKeyFile {
-        /// The key file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// The key directory can be written by group or others, who could plant a key.
-    #[error(
-        "key directory {} has mode {mode:03o}: group or others can write to it; refusing to use it (chmod 700)",
-        path.display()
-    )]
-    InsecureKeyDir {
-        /// The directory.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// A `*.kek` entry whose name is not a Paddock key id, or which is not a file.
-    #[error("{} is not a key file named `k<YYYYMMDDHHMMSS>-<6 hex>.kek`", path.display())]
-    BadKeyFile {
-        /// The offending path.
-        path: PathBuf,
-    },
+    /// The key directory or a key file is unusable: an I/O failure, permissions
+    /// that let group or others in, or a file not named as a key file (the
+    /// messages are `paddock_keyfiles`', shared with the other key store).
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
     /// A key file does not hold exactly 32 bytes.
     #[error("key file {} does not hold a 32-byte key", path.display())]
     InvalidKey {
@@ -167,9 +133,6 @@ impl CryptoError {
         )
     }
 }
-
-// Errors of `paddock_keyfiles` become the CryptoError variants of the same name.
-paddock_keyfiles::map_error_fn!(key_file_error -> CryptoError);
 
 /// One key-encryption key. Its bytes are wiped on drop.
 struct Kek {
@@ -267,7 +230,7 @@ impl KeyRing {
     /// removed the new file in between.
     fn reloaded(dir: &Path) -> Result<Self, CryptoError> {
         Self::from_keks(load_dir(dir)?).ok_or_else(|| {
-            key_file_error(paddock_keyfiles::io_err("find the new key in", dir)(
+            CryptoError::KeyFile(paddock_keyfiles::io_err("find the new key in", dir)(
                 io::ErrorKind::NotFound.into(),
             ))
         })
@@ -553,7 +516,8 @@ fn derive_hash_key(oldest: &[u8; KEY_LEN]) -> Zeroizing<[u8; KEY_LEN]> {
 /// Loads every `<kid>.kek` in `dir` (creating `dir` if missing), oldest first; other
 /// files, such as interrupted temporary files, are ignored.
 fn load_dir(dir: &Path) -> Result<Vec<Kek>, CryptoError> {
-    let files = paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).map_err(key_file_error)?;
+    let files =
+        paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).map_err(CryptoError::KeyFile)?;
     // Oldest first: `last()` is the newest key, the one that wraps.
     files.into_iter().map(read_key_file).collect()
 }
@@ -564,7 +528,7 @@ fn load_dir(dir: &Path) -> Result<Vec<Kek>, CryptoError> {
 fn read_key_file(key_file: KeyFile) -> Result<Kek, CryptoError> {
     let KeyFile { kid, path } = key_file;
     let path = path.as_path();
-    let mut file = paddock_keyfiles::open_key_file(path).map_err(key_file_error)?;
+    let mut file = paddock_keyfiles::open_key_file(path).map_err(CryptoError::KeyFile)?;
     // One spare byte detects a file longer than a key.
     let mut buf = Zeroizing::new([0u8; KEY_LEN + 1]);
     let mut len = 0;
@@ -574,7 +538,7 @@ fn read_key_file(key_file: KeyFile) -> Result<Kek, CryptoError> {
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                return Err(key_file_error(paddock_keyfiles::io_err(
+                return Err(CryptoError::KeyFile(paddock_keyfiles::io_err(
                     "read key file",
                     path,
                 )(e)));
@@ -598,5 +562,5 @@ fn write_new_key(dir: &Path, newest: Option<&str>) -> Result<String, CryptoError
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     fill_random(key.as_mut_slice())?;
     paddock_keyfiles::write_new_key_file(dir, KEY_FILE_SUFFIX, newest, key.as_slice())
-        .map_err(key_file_error)
+        .map_err(CryptoError::KeyFile)
 }

@@ -337,7 +337,7 @@ fn insecure_key_file_and_directory_are_refused() {
     for mode in [0o644, 0o640, 0o604] {
         fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
         match KeyRing::load_or_generate(&dir.0) {
-            Err(CryptoError::InsecureKeyFile { path, mode: m }) => {
+            Err(CryptoError::KeyFile(KeyFileError::InsecureKeyFile { path, mode: m })) => {
                 assert_eq!(path, file);
                 assert_eq!(m, mode);
             }
@@ -345,7 +345,7 @@ fn insecure_key_file_and_directory_are_refused() {
         }
         assert!(matches!(
             KeyRing::rotate(&dir.0),
-            Err(CryptoError::InsecureKeyFile { .. })
+            Err(CryptoError::KeyFile(KeyFileError::InsecureKeyFile { .. }))
         ));
     }
     fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
@@ -354,7 +354,7 @@ fn insecure_key_file_and_directory_are_refused() {
     for mode in [0o777, 0o720, 0o702] {
         fs::set_permissions(&dir.0, fs::Permissions::from_mode(mode)).unwrap();
         match KeyRing::load_or_generate(&dir.0) {
-            Err(CryptoError::InsecureKeyDir { path, mode: m }) => {
+            Err(CryptoError::KeyFile(KeyFileError::InsecureKeyDir { path, mode: m })) => {
                 assert_eq!(path, dir.0);
                 assert_eq!(m, mode);
             }
@@ -362,7 +362,7 @@ fn insecure_key_file_and_directory_are_refused() {
         }
         assert!(matches!(
             KeyRing::rotate(&dir.0),
-            Err(CryptoError::InsecureKeyDir { .. })
+            Err(CryptoError::KeyFile(KeyFileError::InsecureKeyDir { .. }))
         ));
     }
     // Readable but not writable by others is accepted (only writes could plant a key).
@@ -404,7 +404,7 @@ fn malformed_key_files_are_refused() {
     let bad_name = write("newest.kek", &[7; 32]);
     assert!(matches!(
         KeyRing::load_or_generate(&dir.0),
-        Err(CryptoError::BadKeyFile { .. })
+        Err(CryptoError::KeyFile(KeyFileError::BadKeyFile { .. }))
     ));
     fs::remove_file(&bad_name).unwrap();
     // Leftover temporary files are ignored.

@@ -12,6 +12,7 @@
     )
 )]
 
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod clock;
@@ -27,7 +28,9 @@ pub mod role;
 pub mod user;
 pub mod vitals;
 pub mod weight;
+pub mod zone;
 
+pub use audit::AuditAction;
 pub use auth::{FailureRecord, LockoutPolicy, SessionPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codes::{
@@ -37,7 +40,12 @@ pub use codes::{
 };
 pub use contact::Phone;
 pub use field::{FieldError, FieldErrors};
-pub use ids::{MembershipId, PracticeId, RoleId, UserId};
+pub use ids::{
+    AccountUnlockId, AddendumId, AllergyId, ApiKeyId, AppointmentId, AuditEventId, ClientId,
+    EncounterId, InvitationId, MembershipId, PasswordResetId, PatientId, PracticeId,
+    PrescriptionId, ProblemId, ResourceId, RoleId, SessionId, UserId, VaccinationId,
+    VerificationCodeId, VitalSignsId,
+};
 pub use microchip::{ChipIssuer, Microchip};
 pub use patient::{DateOfBirth, PatientSex};
 pub use permission::{Permission, PermissionSet};
@@ -46,3 +54,4 @@ pub use role::{BuiltinRole, MembershipStatus};
 pub use user::{DisplayName, Email};
 pub use vitals::{PerMinute, TemperatureC};
 pub use weight::WeightKg;
+pub use zone::PracticeZone;

@@ -37,7 +37,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use paddock_keyfiles::{KeyFile, new_kid};
+use paddock_keyfiles::{KeyFile, KeyFileError, new_kid};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -109,45 +109,11 @@ pub fn access_claims(
 /// material or the token itself.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
-    /// A file-system operation on the key directory failed.
-    #[error("could not {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// A key file can be read by group or others.
-    #[error(
-        "key file {} has mode {mode:03o}: group or others can access it; refusing to load it (chmod 600)",
-        path.display()
-    )]
-    InsecureKeyFile {
-        /// The key file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// The key directory can be written by group or others, who could plant a key.
-    #[error(
-        "key directory {} has mode {mode:03o}: group or others can write to it; refusing to use it (chmod 700)",
-        path.display()
-    )]
-    InsecureKeyDir {
-        /// The directory.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// A `*.ed25519.pk8` file whose name is not a Paddock key id, or which is not a file.
-    #[error("{} is not a key file named `k<YYYYMMDDHHMMSS>-<6 hex>.ed25519.pk8`", path.display())]
-    BadKeyFile {
-        /// The offending path.
-        path: PathBuf,
-    },
+    /// The key directory or a key file is unusable: an I/O failure, permissions
+    /// that let group or others in, or a file not named as a key file (the
+    /// messages are `paddock_keyfiles`', shared with the other key store).
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
     /// A key file does not hold an Ed25519 PKCS#8 key.
     #[error("key file {} is not an Ed25519 PKCS#8 (DER) key", path.display())]
     InvalidKey {
@@ -207,10 +173,7 @@ impl JwtError {
     pub fn is_rejection(&self) -> bool {
         !matches!(
             self,
-            Self::Io { .. }
-                | Self::InsecureKeyFile { .. }
-                | Self::InsecureKeyDir { .. }
-                | Self::BadKeyFile { .. }
+            Self::KeyFile(_)
                 | Self::InvalidKey { .. }
                 | Self::NoKeys { .. }
                 | Self::KeyGeneration
@@ -218,9 +181,6 @@ impl JwtError {
         )
     }
 }
-
-// Errors of `paddock_keyfiles` become the JwtError variants of the same name.
-paddock_keyfiles::map_error_fn!(key_file_error -> JwtError);
 
 /// One Ed25519 key: private half for signing, public half for verifying and JWKS.
 struct Key {
@@ -324,10 +284,12 @@ impl KeyStore {
     fn reloaded(dir: &Path) -> Result<Self, JwtError> {
         let keys = load_dir(dir)?;
         if keys.is_empty() {
-            return Err(key_file_error(paddock_keyfiles::io_err(
+            return Err(JwtError::KeyFile(paddock_keyfiles::io_err(
                 "find the new key in",
                 dir,
-            )(io::ErrorKind::NotFound.into())));
+            )(
+                io::ErrorKind::NotFound.into()
+            )));
         }
         Ok(Self::from_keys(keys))
     }
@@ -519,7 +481,8 @@ fn generate_pkcs8() -> Result<Vec<u8>, JwtError> {
 /// Loads every `<kid>.ed25519.pk8` in `dir` (creating `dir` if missing), oldest first;
 /// other files, such as interrupted temporary files, are ignored.
 fn load_dir(dir: &Path) -> Result<Vec<Key>, JwtError> {
-    let files = paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).map_err(key_file_error)?;
+    let files =
+        paddock_keyfiles::list_key_files(dir, KEY_FILE_SUFFIX).map_err(JwtError::KeyFile)?;
     // Oldest first: `last()` is the newest key, the one that signs.
     files.into_iter().map(read_key_file).collect()
 }
@@ -529,10 +492,10 @@ fn load_dir(dir: &Path) -> Result<Vec<Key>, JwtError> {
 /// its key.
 fn read_key_file(key_file: KeyFile) -> Result<Key, JwtError> {
     let KeyFile { kid, path } = key_file;
-    let mut file = paddock_keyfiles::open_key_file(&path).map_err(key_file_error)?;
+    let mut file = paddock_keyfiles::open_key_file(&path).map_err(JwtError::KeyFile)?;
     let mut der = Vec::new();
     file.read_to_end(&mut der)
-        .map_err(|e| key_file_error(paddock_keyfiles::io_err("read key file", &path)(e)))?;
+        .map_err(|e| JwtError::KeyFile(paddock_keyfiles::io_err("read key file", &path)(e)))?;
     Key::from_pkcs8(kid, &der).ok_or(JwtError::InvalidKey { path })
 }
 
@@ -540,5 +503,6 @@ fn read_key_file(key_file: KeyFile) -> Result<Key, JwtError> {
 /// rename, fsync of the directory) under a kid newer than `newest`.
 fn write_new_key(dir: &Path, newest: Option<&str>) -> Result<String, JwtError> {
     let der = generate_pkcs8()?;
-    paddock_keyfiles::write_new_key_file(dir, KEY_FILE_SUFFIX, newest, &der).map_err(key_file_error)
+    paddock_keyfiles::write_new_key_file(dir, KEY_FILE_SUFFIX, newest, &der)
+        .map_err(JwtError::KeyFile)
 }

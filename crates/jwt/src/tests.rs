@@ -320,7 +320,7 @@ fn group_or_world_readable_key_file_is_refused() {
         fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
         let err = KeyStore::load_or_generate(&dir.0).unwrap_err();
         assert!(
-            matches!(err, JwtError::InsecureKeyFile { mode: m, .. } if m == mode),
+            matches!(err, JwtError::KeyFile(KeyFileError::InsecureKeyFile { mode: m, .. }) if m == mode),
             "{err:?}"
         );
         assert!(err.to_string().contains("group or others"));
@@ -353,7 +353,7 @@ fn world_writable_key_dir_is_refused() {
     fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o777)).unwrap();
     assert!(matches!(
         KeyStore::load_or_generate(&dir.0),
-        Err(JwtError::InsecureKeyDir { .. })
+        Err(JwtError::KeyFile(KeyFileError::InsecureKeyDir { .. }))
     ));
 }
 

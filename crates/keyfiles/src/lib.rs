@@ -76,38 +76,6 @@ pub enum KeyFileError {
     },
 }
 
-/// Defines `fn $name(KeyFileError) -> $error` mapping each variant to its namesake.
-///
-/// `$error` must have the variants `Io`, `InsecureKeyFile`, `InsecureKeyDir` and
-/// `BadKeyFile` with the same fields as [`KeyFileError`]'s, so that a crate keeps its
-/// own public error type and messages while using this crate.
-#[macro_export]
-macro_rules! map_error_fn {
-    ($name:ident -> $error:ident) => {
-        /// The same error as this crate's error type (same variant name and fields).
-        fn $name(err: $crate::KeyFileError) -> $error {
-            match err {
-                $crate::KeyFileError::Io {
-                    action,
-                    path,
-                    source,
-                } => $error::Io {
-                    action,
-                    path,
-                    source,
-                },
-                $crate::KeyFileError::InsecureKeyFile { path, mode } => {
-                    $error::InsecureKeyFile { path, mode }
-                }
-                $crate::KeyFileError::InsecureKeyDir { path, mode } => {
-                    $error::InsecureKeyDir { path, mode }
-                }
-                $crate::KeyFileError::BadKeyFile { path } => $error::BadKeyFile { path },
-            }
-        }
-    };
-}
-
 /// A key file found in the key directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyFile {

@@ -1,6 +1,6 @@
 //! API keys: `pdk_` + 32 random bytes, shown once at creation, stored as SHA-256.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::token::{random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError, TenantTx};
 use chrono::{DateTime, Utc};
@@ -75,7 +75,7 @@ pub async fn create(
     .bind(expires_at)
     .execute(tx.conn())
     .await?;
-    let event = AuditEvent::on("api_key_create", "api_key", id).with_changes(
+    let event = AuditEvent::on(AuditAction::ApiKeyCreate, "api_key", id).with_changes(
         serde_json::json!({ "name": name, "scopes": scope_names, "expires_at": expires_at }),
     );
     record(tx, event, None).await?;
@@ -167,7 +167,12 @@ pub async fn revoke(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(
     if revoked == 0 {
         return Err(StoreError::NotFound("api key"));
     }
-    record(tx, AuditEvent::on("api_key_revoke", "api_key", id), None).await
+    record(
+        tx,
+        AuditEvent::on(AuditAction::ApiKeyRevoke, "api_key", id),
+        None,
+    )
+    .await
 }
 
 /// Revokes every live key of `user_id` in the transaction's practice; returns how many.

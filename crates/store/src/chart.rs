@@ -4,7 +4,7 @@
 //! the part. These are the only public readers of the record, so no caller can read it
 //! without leaving the event.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::clinical::{self, Allergy, Prescription, Problem, Vaccination, Vitals};
 use crate::encounters::{self, Encounter};
 use crate::patients::{self, Owner, Patient};
@@ -79,7 +79,7 @@ pub async fn chart(
 
 /// Records that the actor viewed `view` of `patient`'s record.
 async fn record_view(tx: &mut TenantTx, patient: Uuid, view: &str) -> Result<(), StoreError> {
-    let event = AuditEvent::on("read", "patient", patient)
+    let event = AuditEvent::on(AuditAction::Read, "patient", patient)
         .with_changes(serde_json::json!({ "view": view }));
     record(tx, event, None).await
 }

@@ -11,7 +11,7 @@ use crate::appointments::{self, Appointment, RangeQuery};
 use crate::audit::{AuditEvent, record};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use paddock_domain::{Permission, PracticeId, UserId};
+use paddock_domain::{AuditAction, Permission, PracticeId, UserId};
 use serde_json::json;
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -328,8 +328,8 @@ async fn record_views(
 ) -> Result<(), StoreError> {
     let mut seen = BTreeSet::new();
     for patient in patients.filter(|p| seen.insert(*p)) {
-        let event =
-            AuditEvent::on("read", "patient", patient).with_changes(json!({ "view": view }));
+        let event = AuditEvent::on(AuditAction::Read, "patient", patient)
+            .with_changes(json!({ "view": view }));
         record(tx, event, None).await?;
     }
     Ok(())
@@ -479,13 +479,13 @@ pub async fn role_changes(
         })
         .collect();
     let event = AuditEvent {
-        action: "read",
+        action: AuditAction::Read,
         entity_type: Some("audit_log"),
         entity_id: None,
         changes: Some(json!({
             "events": rows.len(),
             "redacted": false,
-            "filter": { "action": "role_change", "from": since },
+            "filter": { "action": AuditAction::RoleChange.as_str(), "from": since },
         })),
     };
     record(tx, event, None).await?;

@@ -11,7 +11,7 @@
 //! that answer is audited as a read); anyone else gets the id and status alone, so
 //! `records.write` is never a way round `records.read`.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::members::{Duty, require_duty};
 use crate::{Db, StoreError, TenantTx};
 use chrono::{DateTime, Utc};
@@ -263,7 +263,7 @@ async fn answer(tx: &mut TenantTx, id: Uuid) -> Result<WrittenEncounter, StoreEr
 pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
     tx.require(Permission::RecordsRead)?;
     let encounter = fetch(tx, id).await?;
-    record(tx, AuditEvent::on("read", "encounter", id), None).await?;
+    record(tx, AuditEvent::on(AuditAction::Read, "encounter", id), None).await?;
     Ok(encounter)
 }
 

@@ -1,6 +1,6 @@
 //! Staff invitations: a single-use, expiring link; only the token's hash is stored.
 
-use crate::audit::{AuditEvent, insert_event, record};
+use crate::audit::{AuditAction, AuditEvent, insert_event, record};
 use crate::auth_tx::AuthTx;
 use crate::page::{Cursor, Page};
 use crate::roles;
@@ -98,7 +98,7 @@ pub async fn create(
         .bind(tx.practice_id().as_uuid())
         .fetch_one(tx.conn())
         .await?;
-    let event = AuditEvent::on("invite", "invitation", id).with_changes(
+    let event = AuditEvent::on(AuditAction::Invite, "invitation", id).with_changes(
         json!({ "email": email.as_str(), "role": role.name, "expires_at": expires_at }),
     );
     record(tx, event, None).await?;
@@ -133,7 +133,7 @@ pub async fn revoke(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(
     }
     record(
         tx,
-        AuditEvent::on("invitation_revoke", "invitation", id),
+        AuditEvent::on(AuditAction::InvitationRevoke, "invitation", id),
         None,
     )
     .await
@@ -281,7 +281,7 @@ pub(crate) async fn revoke_sent_by(
     .fetch_all(tx.conn())
     .await?;
     for id in &revoked {
-        let event = AuditEvent::on("invitation_revoke", "invitation", *id)
+        let event = AuditEvent::on(AuditAction::InvitationRevoke, "invitation", *id)
             .with_changes(json!({ "reason": reason, "sent_by": inviter }));
         record(tx, event, None).await?;
     }
@@ -439,8 +439,12 @@ pub async fn accept(
     .bind(row.role_id)
     .execute(tx.conn())
     .await?;
-    let event = AuditEvent::on("invitation_accept", "membership", membership.as_uuid())
-        .with_changes(json!({ "invitation_id": row.id, "user_id": user_id, "email": row.email }));
+    let event = AuditEvent::on(
+        AuditAction::InvitationAccept,
+        "membership",
+        membership.as_uuid(),
+    )
+    .with_changes(json!({ "invitation_id": row.id, "user_id": user_id, "email": row.email }));
     insert_event(
         tx.conn(),
         practice_id,

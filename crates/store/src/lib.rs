@@ -49,6 +49,7 @@ pub mod sessions;
 pub mod signin;
 pub mod staff;
 pub mod tenant;
+pub mod time_zone;
 pub mod token;
 
 pub use admin::AdminDb;

@@ -5,7 +5,7 @@
 //! Reset requests are limited per email and per client address (the counters live
 //! here, in PostgreSQL, so every server instance shares them).
 
-use crate::audit::{AuditEvent, insert_event};
+use crate::audit::{AuditAction, AuditEvent, insert_event};
 use crate::auth_tx::AuthTx;
 use crate::token::{hex, random_token, token_hash};
 use crate::{Db, RequestMeta, StoreError};
@@ -122,7 +122,7 @@ pub async fn request_reset(
         .execute(tx.conn())
         .await?;
     for practice in practices_of(&mut tx, UserId::from_uuid(user_id)).await? {
-        let event = AuditEvent::on("password_reset_request", "user", user_id);
+        let event = AuditEvent::on(AuditAction::PasswordResetRequest, "user", user_id);
         insert_event(tx.conn(), practice, Some(user_id), None, event, meta).await?;
     }
     tx.commit().await?;
@@ -150,7 +150,7 @@ async fn set_password(
     user_id: UserId,
     password_hash: &str,
     keep_session: Option<Uuid>,
-    action: &'static str,
+    action: AuditAction,
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<u64, StoreError> {
@@ -253,7 +253,7 @@ pub async fn complete_reset(
         user_id,
         password_hash,
         None,
-        "password_reset",
+        AuditAction::PasswordReset,
         now,
         meta,
     )
@@ -278,7 +278,7 @@ pub async fn change(
         user_id,
         password_hash,
         Some(current_session),
-        "password_change",
+        AuditAction::PasswordChange,
         now,
         meta,
     )

@@ -9,7 +9,7 @@
 //! is recorded by the audit triggers, and one `retention_purge` event per practice
 //! names the counts and ids.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::{AdminDb, StoreError, TenantTx};
 use chrono::{DateTime, Utc};
 use paddock_domain::PracticeId;
@@ -163,14 +163,15 @@ impl AdminDb {
                 .execute(tx.conn())
                 .await?;
         }
-        let event =
-            AuditEvent::on("retention_purge", "practice", p).with_changes(serde_json::json!({
+        let event = AuditEvent::on(AuditAction::RetentionPurge, "practice", p).with_changes(
+            serde_json::json!({
                 "record_retention_days": record_days,
                 "appointment_retention_days": appointment_days,
                 "clients": purged.clients,
                 "patients": purged.patients,
                 "appointments": purged.appointments,
-            }));
+            }),
+        );
         record(&mut tx, event, None).await?;
         tx.commit().await?;
         Ok(purged)

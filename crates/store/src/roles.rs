@@ -147,12 +147,12 @@ pub async fn create(tx: &mut TenantTx, definition: &RoleDefinition) -> Result<Ro
         .execute(tx.conn())
         .await?;
     write_permissions(tx, id, &definition.permissions).await?;
-    let event = crate::audit::AuditEvent::on("role_create", "role", id.as_uuid()).with_changes(
-        serde_json::json!({
-            "name": definition.name,
-            "permissions": names(&definition.permissions),
-        }),
-    );
+    let event =
+        crate::audit::AuditEvent::on(crate::audit::AuditAction::RoleCreate, "role", id.as_uuid())
+            .with_changes(serde_json::json!({
+                "name": definition.name,
+                "permissions": names(&definition.permissions),
+            }));
     crate::audit::record(tx, event, None).await?;
     Ok(Role {
         id,
@@ -186,12 +186,12 @@ pub async fn update(
         .execute(tx.conn())
         .await?;
     write_permissions(tx, id, &definition.permissions).await?;
-    let event = crate::audit::AuditEvent::on("role_update", "role", id.as_uuid()).with_changes(
-        serde_json::json!({
-            "name": [old.name, definition.name],
-            "permissions": [names(&old.permissions), names(&definition.permissions)],
-        }),
-    );
+    let event =
+        crate::audit::AuditEvent::on(crate::audit::AuditAction::RoleUpdate, "role", id.as_uuid())
+            .with_changes(serde_json::json!({
+                "name": [old.name, definition.name],
+                "permissions": [names(&old.permissions), names(&definition.permissions)],
+            }));
     crate::audit::record(tx, event, None).await?;
     Ok(Role {
         id,

@@ -2,7 +2,7 @@
 //! caller before they get here), and one-time SMS codes stored as keyed hashes,
 //! short-lived, attempt-limited and rate-limited.
 
-use crate::audit::{AuditEvent, insert_event};
+use crate::audit::{AuditAction, AuditEvent, insert_event};
 use crate::auth_tx::AuthTx;
 use crate::{Db, RequestMeta, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -117,8 +117,12 @@ pub async fn set_unconfirmed(
         Factor::Totp => "totp",
         Factor::Sms => "sms",
     };
-    let event = AuditEvent::on("second_factor_enrol_start", "user", user_id.as_uuid())
-        .with_changes(serde_json::json!({ "factor": name }));
+    let event = AuditEvent::on(
+        AuditAction::SecondFactorEnrolStart,
+        "user",
+        user_id.as_uuid(),
+    )
+    .with_changes(serde_json::json!({ "factor": name }));
     insert_event(
         tx.conn(),
         practice_id,
@@ -177,7 +181,7 @@ pub async fn confirm(
     if confirmed == 0 {
         return Err(StoreError::NotFound("enrolment"));
     }
-    let event = AuditEvent::on("second_factor_enrol", "user", user_id.as_uuid())
+    let event = AuditEvent::on(AuditAction::SecondFactorEnrol, "user", user_id.as_uuid())
         .with_changes(serde_json::json!({ "factor": name }));
     insert_event(
         tx.conn(),

@@ -9,7 +9,7 @@
 //! absolute expiry and temporary flag, and is never fresher about the password than
 //! what it replaces, so no replacement can stand in for typing the password.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::signin::PracticeOption;
 use crate::tenant::{Actor, TenantTx};
 use crate::token::{csrf_for, random_token, token_hash};
@@ -134,7 +134,7 @@ pub async fn start(
         reauthenticated_at: Some(now),
     };
     let issued = insert(&mut tx, new, now, meta).await?;
-    let event = AuditEvent::on("login", "session", issued.session_id)
+    let event = AuditEvent::on(AuditAction::Login, "session", issued.session_id)
         .with_changes(serde_json::json!({ "temporary": temporary }));
     record(&mut tx, event, Some(user_id.as_uuid())).await?;
     tx.commit().await?;
@@ -154,7 +154,7 @@ pub async fn end(
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
     let sql = "update sessions set revoked_at = $2 where id = $1 and revoked_at is null";
-    stamp(db, auth, sql, now, "logout", meta).await
+    stamp(db, auth, sql, now, AuditAction::Logout, meta).await
 }
 
 /// Records that the password was re-entered just now: a privilege change, so the
@@ -219,9 +219,11 @@ async fn renew(
     };
     let issued = insert(&mut tx, new, now, meta).await?;
     let event = match renewal {
-        Renewal::Reauthenticated => AuditEvent::on("reauth", "session", issued.session_id),
+        Renewal::Reauthenticated => {
+            AuditEvent::on(AuditAction::Reauth, "session", issued.session_id)
+        }
         Renewal::SecondFactor(method) => {
-            AuditEvent::on("second_factor", "session", issued.session_id)
+            AuditEvent::on(AuditAction::SecondFactor, "session", issued.session_id)
                 .with_changes(serde_json::json!({ "method": method }))
         }
     };
@@ -280,7 +282,7 @@ pub async fn switch(
             .filter(|at| *at > DateTime::<Utc>::MIN_UTC),
     };
     let issued = insert(&mut tx, new, now, meta).await?;
-    let event = AuditEvent::on("login", "session", issued.session_id)
+    let event = AuditEvent::on(AuditAction::Login, "session", issued.session_id)
         .with_changes(serde_json::json!({ "temporary": from.temporary, "switched": true }));
     record(&mut tx, event, Some(user_id.as_uuid())).await?;
     tx.commit().await?;
@@ -294,7 +296,7 @@ async fn stamp(
     auth: &SessionAuth,
     sql: &str,
     now: DateTime<Utc>,
-    action: &'static str,
+    action: AuditAction,
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin(&auth.principal, meta).await?;
@@ -321,7 +323,7 @@ pub async fn access_token_issued(
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin(&auth.principal, meta).await?;
-    let event = AuditEvent::on("access_token_issue", "session", auth.session_id)
+    let event = AuditEvent::on(AuditAction::AccessTokenIssue, "session", auth.session_id)
         .with_changes(serde_json::json!({ "expires_in": expires_in }));
     record(&mut tx, event, None).await?;
     tx.commit().await

@@ -7,7 +7,7 @@
 //! strictest in force in any practice, applies to every email, known or not. A locked
 //! account's owner is mailed a single-use link that lifts the lock.
 
-use crate::audit::{AuditEvent, insert_event};
+use crate::audit::{AuditAction, AuditEvent, insert_event};
 use crate::auth_tx::AuthTx;
 use crate::token::{hex, random_token, token_hash};
 use crate::{Db, RequestMeta, StoreError};
@@ -297,12 +297,16 @@ pub async fn record_failure(
     if let Some(account) = &sign_in.account {
         for practice in &account.practices {
             let subject = Some(account.user_id.as_uuid());
-            let failed = AuditEvent::on("login_failed", "user", account.user_id.as_uuid());
+            let failed =
+                AuditEvent::on(AuditAction::LoginFailed, "user", account.user_id.as_uuid());
             insert_event(tx.conn(), practice.practice_id, subject, None, failed, meta).await?;
             for (scope, until) in locks {
                 if let Some(until) = until {
-                    let locked = AuditEvent::on("lockout", "user", account.user_id.as_uuid())
-                        .with_changes(serde_json::json!({ "locked_until": until, "scope": scope }));
+                    let locked =
+                        AuditEvent::on(AuditAction::Lockout, "user", account.user_id.as_uuid())
+                            .with_changes(
+                                serde_json::json!({ "locked_until": until, "scope": scope }),
+                            );
                     insert_event(tx.conn(), practice.practice_id, subject, None, locked, meta)
                         .await?;
                 }
@@ -424,7 +428,7 @@ pub async fn unlock(
             .await?;
     }
     for practice in practices_of(&mut tx, user_id).await? {
-        let event = AuditEvent::on("account_unlock", "user", user_id.as_uuid());
+        let event = AuditEvent::on(AuditAction::AccountUnlock, "user", user_id.as_uuid());
         insert_event(
             tx.conn(),
             practice.practice_id,

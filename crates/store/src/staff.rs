@@ -8,7 +8,7 @@
 //! walk back in through a link sent to themself); a role change revokes those the
 //! member could no longer send.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::roles::{self, Role};
 use crate::tenant::Actor;
 use crate::{StoreError, TenantTx, api_keys, invitations, sessions};
@@ -114,8 +114,8 @@ pub async fn change_role(
         now,
     )
     .await?;
-    let event =
-        AuditEvent::on("role_change", "membership", membership.as_uuid()).with_changes(json!({
+    let event = AuditEvent::on(AuditAction::RoleChange, "membership", membership.as_uuid())
+        .with_changes(json!({
             "user_id": target.user_id,
             "role": [target.role.name, new_role.name],
             "role_id": [target.role.id, new_role.id],
@@ -149,8 +149,8 @@ pub async fn deactivate(
     let revoked_invitations =
         invitations::revoke_sent_by(tx, target.user_id, None, "the sender was deactivated", now)
             .await?;
-    let event =
-        AuditEvent::on("deactivate", "membership", membership.as_uuid()).with_changes(json!({
+    let event = AuditEvent::on(AuditAction::Deactivate, "membership", membership.as_uuid())
+        .with_changes(json!({
             "user_id": target.user_id,
             "status": ["active", "deactivated"],
             "sessions_revoked": revoked_sessions,
@@ -170,7 +170,7 @@ pub async fn reactivate(tx: &mut TenantTx, membership: MembershipId) -> Result<(
         .bind(membership.as_uuid())
         .execute(tx.conn())
         .await?;
-    let event = AuditEvent::on("reactivate", "membership", membership.as_uuid())
+    let event = AuditEvent::on(AuditAction::Reactivate, "membership", membership.as_uuid())
         .with_changes(json!({ "user_id": target.user_id, "status": ["deactivated", "active"] }));
     record(tx, event, None).await
 }

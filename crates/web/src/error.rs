@@ -1,12 +1,16 @@
-//! The one place errors become HTTP answers: RFC 9457 `application/problem+json`.
+//! The one place errors become HTTP answers: RFC 9457 `application/problem+json`,
+//! and the same problem as an HTML page for a browser.
 //!
 //! Which error belongs where: domain parsing yields `FieldErrors`; the store yields
 //! `StoreError`; both convert into [`AppError`], which renders a stable `code`. A 500
 //! never carries its cause: the cause is logged with the request id (see
-//! `middleware::finish_problem`) and the client gets only that id.
+//! `middleware::finish_problem`) and the client gets only that id. A browser asking
+//! for a page gets [`Problem::html_page`] instead of the JSON (see
+//! `middleware::error_pages_for_browsers`), drawn from the same safe fields.
 
+use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use paddock_domain::{FieldError, FieldErrors};
 use paddock_store::StoreError;
 use serde::Serialize;
@@ -131,6 +135,43 @@ impl Problem {
             response.extensions_mut().insert(InternalCause(cause));
         }
         response
+    }
+}
+
+/// A problem as a page: only the fields the JSON shows too, never a cause.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    detail: Option<&'a str>,
+    fields: &'a [FieldError],
+    request_id: &'a str,
+    /// A 401: the way on is signing in.
+    sign_in: bool,
+}
+
+impl Problem {
+    /// The problem as an HTML page with the same status: title, detail, the fields
+    /// of a 422, the request id for support and a way back. `None` if the template
+    /// fails to render (then the problem+json answer stands).
+    pub fn html_page(&self) -> Option<Response> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title: &self.title,
+            detail: self.detail.as_deref(),
+            fields: &self.errors,
+            request_id: self.request_id.as_deref().unwrap_or("-"),
+            sign_in: status == StatusCode::UNAUTHORIZED,
+        };
+        match page.render() {
+            Ok(html) => Some((status, Html(html)).into_response()),
+            Err(error) => {
+                tracing::error!(error = %error, "could not render the error page");
+                None
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Request-wide middleware: request ids, the problem+json finishing pass, security headers.
+//! Request-wide middleware: request ids, the problem+json finishing pass, error pages
+//! for browsers, security headers.
 
 use crate::error::{InternalCause, PROBLEM_JSON, Problem};
 use axum::body::Body;
@@ -118,6 +119,98 @@ pub async fn finish_problem(request: Request, next: Next) -> Response {
     response
 }
 
+/// A browser asking for a page (its `Accept` ranks `text/html` above JSON, the path is
+/// not under `/api/`) gets an error as an HTML page ([`Problem::html_page`]) instead
+/// of problem+json: same status, same headers (`Retry-After`, `WWW-Authenticate`,
+/// ...). API clients, and every `/api/` path, keep problem+json. Runs outside
+/// [`finish_problem`], so every problem answer already carries its [`Problem`] (with
+/// the request id) and no body needs to be read here. Pages that answer an error
+/// with a page of their own (a form with its reasons) are left alone.
+pub async fn error_pages_for_browsers(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let negotiated = path != "/api" && !path.starts_with("/api/");
+    let wants_html = negotiated && prefers_html(request.headers());
+    let mut response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !negotiated || !is_problem {
+        return response;
+    }
+    // The same URL answers in two forms, chosen by Accept: caches must tell them apart.
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept"));
+    let page = wants_html
+        .then(|| response.extensions().get::<Problem>()?.html_page())
+        .flatten();
+    match page {
+        Some(mut page) => {
+            for (name, value) in response.headers() {
+                if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                    page.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+            page
+        }
+        None => response,
+    }
+}
+
+/// Whether the `Accept` header ranks HTML above JSON: what a browser sends when it
+/// navigates (`text/html,...,*/*;q=0.8`); never `*/*` alone, no `Accept`, or an API
+/// client's `application/json`. Each type's quality comes from its most specific
+/// matching range (RFC 9110, section 12.5.1).
+pub fn prefers_html(headers: &header::HeaderMap) -> bool {
+    let ranges: Vec<(String, f32)> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(media_range)
+        .collect();
+    let quality = |kind: &str, subtype: &str| {
+        ranges
+            .iter()
+            .filter_map(|(range, q)| {
+                let (k, s) = range.split_once('/')?;
+                let specificity = if k == kind && s == subtype {
+                    2
+                } else if k == kind && s == "*" {
+                    1
+                } else if k == "*" && s == "*" {
+                    0
+                } else {
+                    return None;
+                };
+                Some((specificity, *q))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+            .map_or(0.0, |(_, q)| q)
+    };
+    let html = quality("text", "html");
+    let json = quality("application", "json").max(quality("application", "problem+json"));
+    html > 0.0 && html > json
+}
+
+/// `type/subtype` (lowercase) and its `q` (1 when absent) of one `Accept` item.
+fn media_range(item: &str) -> Option<(String, f32)> {
+    let mut parts = item.split(';');
+    let range = parts.next()?.trim().to_ascii_lowercase();
+    if !range.contains('/') {
+        return None;
+    }
+    let q = parts
+        .filter_map(|param| {
+            let (name, value) = param.split_once('=')?;
+            name.trim().eq_ignore_ascii_case("q").then(|| value.trim())
+        })
+        .find_map(|value| value.parse::<f32>().ok())
+        .unwrap_or(1.0);
+    Some((range, q.clamp(0.0, 1.0)))
+}
+
 /// Keeps headers such as `Retry-After` or `Allow` that the original answer carried.
 fn with_headers_of(mut rendered: Response, original: Response) -> Response {
     for (name, value) in original.headers() {
@@ -193,4 +286,157 @@ pub fn security_headers() -> [(header::HeaderName, HeaderValue); 5] {
 /// A 404 problem for paths no route matches.
 pub async fn not_found() -> Response {
     crate::AppError::NotFound.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::http::HeaderMap;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+    fn accept(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn browsers_prefer_html_and_api_clients_do_not() {
+        for html in [
+            &[BROWSER][..],
+            &["text/html"],
+            &["text/*, application/json;q=0.5"],
+            &["application/json;q=0.2", "TEXT/HTML; Q=0.9"],
+        ] {
+            assert!(prefers_html(&accept(html)), "{html:?}");
+        }
+        for not_html in [
+            &[][..],
+            &["*/*"],
+            &["application/json"],
+            &["application/problem+json, text/html;q=0.5"],
+            &["text/html;q=0"],
+            &["text/html;q=0.5, application/*"],
+            &["text/css,*/*;q=0.1"],
+            &["garbage"],
+        ] {
+            assert!(!prefers_html(&accept(not_html)), "{not_html:?}");
+        }
+    }
+
+    async fn answer(path: &str, accept: &str) -> (StatusCode, HeaderMap, String) {
+        let router = Router::new()
+            .route(
+                "/login-ish",
+                axum::routing::get(|| async {
+                    Err::<(), _>(crate::AppError::Locked { retry_after: 120 })
+                }),
+            )
+            .route(
+                "/api/v1/login-ish",
+                axum::routing::get(|| async {
+                    Err::<(), _>(crate::AppError::Locked { retry_after: 120 })
+                }),
+            )
+            .route(
+                "/boom",
+                axum::routing::get(|| async {
+                    Err::<(), _>(crate::AppError::Internal(
+                        "relation \"secret_table\" does not exist".into(),
+                    ))
+                }),
+            )
+            .route(
+                "/form",
+                axum::routing::get(|| async {
+                    Err::<(), _>(crate::AppError::Validation(vec![
+                        paddock_domain::FieldError::new("name", "must not be empty"),
+                    ]))
+                }),
+            )
+            .route(
+                "/who",
+                axum::routing::get(|| async { Err::<(), _>(crate::AppError::Unauthenticated) }),
+            )
+            .layer(axum::middleware::from_fn(finish_problem))
+            .layer(axum::middleware::from_fn(error_pages_for_browsers));
+        let request = axum::http::Request::get(path)
+            .header(REQUEST_ID, "req-12345678")
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_page_error_is_a_page_with_the_same_status_and_headers() {
+        let (status, headers, body) = answer("/login-ish", BROWSER).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "120");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert_eq!(headers[header::VARY], "accept");
+        assert!(
+            body.contains("<h1 id=\"error-title\">Too many failed sign-ins</h1>"),
+            "{body}"
+        );
+        assert!(body.contains("req-12345678"), "{body}");
+        assert!(!body.contains("account_locked"), "{body}");
+
+        let (status, headers, body) = answer("/api/v1/login-ish", BROWSER).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "120");
+        assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert!(!headers.contains_key(header::VARY));
+        assert!(body.contains("\"account_locked\""), "{body}");
+
+        let (status, headers, body) = answer("/login-ish", "application/json").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(headers[header::VARY], "accept");
+        assert!(body.contains("\"request_id\":\"req-12345678\""), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_500_page_shows_the_request_id_never_the_cause() {
+        let (status, _, body) = answer("/boom", BROWSER).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("Internal server error"), "{body}");
+        assert!(body.contains("req-12345678"), "{body}");
+        assert!(
+            !body.contains("secret_table") && !body.contains("relation"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_422_page_lists_the_fields_and_a_401_page_offers_to_sign_in() {
+        let (status, _, body) = answer("/form", BROWSER).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("<li>name: must not be empty</li>"), "{body}");
+        assert!(!body.contains("id=\"error-sign-in\""), "{body}");
+
+        let (status, headers, body) = answer("/who", BROWSER).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+        assert!(
+            body.contains("<a href=\"/login\" id=\"error-sign-in\">Sign in</a>"),
+            "{body}"
+        );
+        assert!(body.contains("<a href=\"/\" id=\"error-back\">"), "{body}");
+    }
 }

@@ -97,8 +97,8 @@ pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
 }
 
 /// The layers every answer passes through, around `router`: request ids, tracing,
-/// limits, panics caught, problem+json, no caching of authenticated answers, security
-/// headers.
+/// limits, panics caught, problem+json (an HTML page for browsers), no caching of
+/// authenticated answers, security headers.
 fn with_layers(router: Router, config: &HttpConfig) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let layers = ServiceBuilder::new()
@@ -130,6 +130,10 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
         // Inside the problem pass, so a panic's cause is logged with the request id.
         .layer(CatchPanicLayer::custom(middleware::panic_answer))
         .layer(axum::middleware::from_fn(middleware::finish_problem))
+        // Outside the problem pass: it turns finished problems into pages for browsers.
+        .layer(axum::middleware::from_fn(
+            middleware::error_pages_for_browsers,
+        ))
         .layer(axum::middleware::from_fn(
             middleware::no_store_when_authenticated,
         ));

@@ -27,6 +27,9 @@ pub struct Demo {
     pub email: String,
     /// Their password.
     pub password: String,
+    /// Every account of the first practice (the admin first, then its staff), as
+    /// `(email, password)`.
+    pub accounts: Vec<(String, String)>,
 }
 
 /// What the demo's welcome text tells us.
@@ -58,6 +61,7 @@ impl Demo {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             email: String::new(),
             password: String::new(),
+            accounts: Vec::new(),
         };
         // From here on, dropping `demo` kills the server and removes the directory.
         let log_file =
@@ -103,10 +107,14 @@ impl Demo {
             match received.recv_timeout(left) {
                 Ok(line) => {
                     seen.push(line);
-                    if let Some(welcome) = parse_welcome(&seen) {
+                    // The first practice's block ends with its line of counts, right
+                    // after its accounts.
+                    let block_done = seen.last().is_some_and(|l| l.contains(" patients, "));
+                    if let Some(welcome) = parse_welcome(&seen).filter(|_| block_done) {
                         demo.addr = welcome.addr;
                         demo.email = welcome.email;
                         demo.password = welcome.password;
+                        demo.accounts = first_practice_accounts(&seen);
                         return Ok(demo);
                     }
                 }
@@ -139,6 +147,25 @@ impl Demo {
         } else {
             Err(format!("the demo exited with {status}{}", self.log_tail()))
         }
+    }
+
+    /// The directory of the Unix socket of the demo's private PostgreSQL, from the
+    /// fifth line of its `postmaster.pid` (the cluster lives in `<data dir>/pg`).
+    pub fn postgres_socket_dir(&self) -> Result<PathBuf, String> {
+        let pid_file = self.data_dir.join("pg").join("postmaster.pid");
+        let text = fs::read_to_string(&pid_file)
+            .map_err(|e| format!("reading {}: {e}", pid_file.display()))?;
+        text.lines()
+            .nth(4)
+            .map(str::trim)
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("{} names no socket directory", pid_file.display()))
+    }
+
+    /// The server log of the demo's private PostgreSQL (every backend writes to it).
+    pub fn postgres_log(&self) -> PathBuf {
+        self.data_dir.join("pg").join("server.log")
     }
 
     /// The last lines of the demo's log, for error messages.
@@ -206,30 +233,46 @@ fn terminate(child: &mut Child) -> Result<std::process::ExitStatus, String> {
     ))
 }
 
+/// The first line of the demo's welcome text, before its address.
+const WELCOME_PREFIX: &str = "Paddock demo is running at http://";
+
 /// Finds, in the demo's stdout so far, the address line and the first
 /// `<role> <email>  password: <password>` line.
 pub fn parse_welcome(lines: &[String]) -> Option<Welcome> {
-    const PREFIX: &str = "Paddock demo is running at http://";
     let mut addr = None;
     for line in lines {
-        if let Some(rest) = line.trim().strip_prefix(PREFIX) {
+        if let Some(rest) = line.trim().strip_prefix(WELCOME_PREFIX) {
             addr = rest.trim_end_matches('/').parse::<SocketAddr>().ok();
             continue;
         }
-        let (Some(addr), Some((before, password))) = (addr, line.split_once("password:")) else {
+        let (Some(addr), Some((email, password))) = (addr, parse_account(line)) else {
             continue;
         };
-        let email = before.split_whitespace().last().unwrap_or_default();
-        let password = password.trim();
-        if email.contains('@') && !password.is_empty() {
-            return Some(Welcome {
-                addr,
-                email: email.to_owned(),
-                password: password.to_owned(),
-            });
-        }
+        return Some(Welcome {
+            addr,
+            email,
+            password,
+        });
     }
     None
+}
+
+/// The `(email, password)` of a `<role> <email>  password: <password>` line.
+fn parse_account(line: &str) -> Option<(String, String)> {
+    let (before, password) = line.split_once("password:")?;
+    let email = before.split_whitespace().last().unwrap_or_default();
+    let password = password.trim();
+    (email.contains('@') && !password.is_empty()).then(|| (email.to_owned(), password.to_owned()))
+}
+
+/// The accounts listed after the address and before the first line of counts.
+fn first_practice_accounts(lines: &[String]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .skip_while(|line| !line.trim().starts_with(WELCOME_PREFIX))
+        .take_while(|line| !line.contains(" patients, "))
+        .filter_map(|line| parse_account(line))
+        .collect()
 }
 
 #[cfg(test)]
@@ -255,6 +298,24 @@ mod tests {
                 email: "admin@riverside.example".into(),
                 password: "aB3dE6-fG9hJ2-kL5mN8-pQ1rS4".into(),
             })
+        );
+    }
+
+    #[test]
+    fn lists_the_first_practices_accounts() {
+        let text = "Paddock demo is running at http://127.0.0.1:40123/\n\
+                    \n  Riverside Animal Hospital\n\
+                    \x20   Practice admin   admin@riverside.example  password: a1\n\
+                    \x20   Veterinarian     vet@riverside.example  password: v1\n\
+                    \x20   40 clients, 60 patients, 90 encounters, 30 appointments this week\n\
+                    \n  Northside Veterinary Specialists\n\
+                    \x20   Practice admin   admin@northside.example  password: other\n";
+        assert_eq!(
+            first_practice_accounts(&lines(text)),
+            [
+                ("admin@riverside.example".to_owned(), "a1".to_owned()),
+                ("vet@riverside.example".to_owned(), "v1".to_owned()),
+            ]
         );
     }
 

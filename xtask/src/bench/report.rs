@@ -239,6 +239,19 @@ pub fn write_section(path: &Path, title: &str, section: &str) -> io::Result<()> 
     fs::write(path, replace_section(&existing, section))
 }
 
+/// The level-2 section of `document` headed `heading` (up to the next level-1 or
+/// level-2 heading), if there is one: what a benchmark that keeps earlier runs reads
+/// back before rewriting it.
+pub fn section(document: &str, heading: &str) -> Option<String> {
+    let lines: Vec<&str> = document.lines().collect();
+    let start = lines.iter().position(|line| line.trim_end() == heading)?;
+    let end = lines[start + 1..]
+        .iter()
+        .position(|line| line.starts_with("## ") || line.starts_with("# "))
+        .map_or(lines.len(), |offset| start + 1 + offset);
+    Some(lines[start..end].join("\n"))
+}
+
 /// `document` with the level-2 section headed like `section` replaced by it (up to
 /// the next level-1 or level-2 heading), or with `section` appended.
 pub fn replace_section(document: &str, section: &str) -> String {
@@ -330,6 +343,16 @@ mod tests {
             replace_section(&replaced, "## Login flood (issue 5)\n\nnew figures\n"),
             replaced
         );
+    }
+
+    #[test]
+    fn reads_back_one_section() {
+        let document = "# Benchmarks\n\n## Mine\n\nold\n\n### run\n\nx\n\n## Other\n\nkept\n";
+        assert_eq!(
+            section(document, "## Mine").as_deref(),
+            Some("## Mine\n\nold\n\n### run\n\nx\n")
+        );
+        assert_eq!(section(document, "## Missing"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! with a fresh random password, printed), and a clinic's worth of clinical records
 //! (see [`clinic`]).
 
+mod catalogue;
 mod clinic;
 
 use super::CommandError;

@@ -1141,3 +1141,33 @@ async fn the_admin_signs_in_to_a_dashboard_of_the_days_panels() {
     eprintln!("dashboard panels screenshot: {}", shot.display());
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_unknown_page_shows_the_html_404_page_with_a_way_back() {
+    let (site, browser) = tokio::join!(site(), Browser::open());
+    browser.goto(&site.url("/login")).await;
+    browser.sign_in(ADMIN, TEST_PASSWORD).await;
+    browser.wait_for_path("/").await;
+
+    browser.goto(&site.url("/no-such-page")).await;
+    assert_eq!(browser.text("#error-title").await, "Not found");
+    assert_eq!(browser.text("#error-status").await, "Error 404");
+    let request_id = browser.text("#error-request-id").await;
+    assert!(
+        uuid::Uuid::parse_str(&request_id).is_ok(),
+        "a request id to quote: {request_id:?} on {}",
+        browser.describe().await
+    );
+    let page = browser.text("body").await;
+    assert!(
+        !page.contains("problem") && !page.contains('{'),
+        "a page, not problem+json: {page}"
+    );
+    let shot = browser.screenshot("error-404").await;
+    eprintln!("404 page screenshot: {}", shot.display());
+
+    browser.click("#error-back").await;
+    browser.wait_for_path("/").await;
+    assert_eq!(browser.text("#practice-name").await, PRACTICE);
+    browser.close().await;
+}

@@ -2,84 +2,41 @@
 //! absent without it, its numbers are the seeded day's, another practice's rows never
 //! appear, record reads are audited, and the page is one transaction.
 
-use crate::api::{Env, Session, env};
 use crate::clinic::{booking, client_with_dog};
-use crate::world::TEST_PASSWORD;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use crate::support::mail::link_token_in;
+use crate::support::{
+    Anonymous, CookieUser, MEMBER_PASSWORD, RIVERSIDE, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp,
+};
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use http_body_util::BodyExt;
-use paddock_domain::{AppointmentStatus, Clock, EncounterKind, UserId};
+use paddock_domain::{AppointmentStatus, EncounterKind, UserId};
 use paddock_store::clinical::{self, NewVaccination};
 use paddock_store::encounters::{self, NewEncounter, Soap};
 use paddock_store::{RequestMeta, TenantTx, appointments, members, patients, roles, staff};
 use serde_json::json;
-use tower::ServiceExt;
 use uuid::Uuid;
 
-const PASSWORD: &str = "marsh-harrier-31-glides-low";
-
 /// Invites `email` into practice A with the built-in role `role` under the name
-/// `name`, accepts, signs in; the session and the user id.
+/// `name`, accepts and signs in (the support flows); the session and the user id.
 async fn join(
-    env: &Env,
-    admin: &Session,
+    env: &TestApp,
+    admin: &CookieUser,
     email: &str,
     role: &str,
     name: &str,
-) -> (Session, UserId) {
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(admin)).await;
-    let role_id = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == role)
-        .unwrap()["id"]
-        .clone();
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations",
-            Some(json!({"email": email, "role_id": role_id})),
-            Some(admin),
-        )
+) -> (CookieUser, UserId) {
+    let role_id = env.role_id(admin, role).await;
+    let session = env
+        .join_with_password(admin, email, &role_id, MEMBER_PASSWORD, name)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let mail = env.mails_to(email).pop().unwrap();
-    let token = mail
-        .body_text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
-        .unwrap()
-        .to_owned();
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations/accept",
-            Some(json!({"token": token, "password": PASSWORD, "display_name": name})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let session = env.login_as(email, PASSWORD).await;
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&session)).await;
-    let id = UserId::from_uuid(me["user"]["id"].as_str().unwrap().parse().unwrap());
+    let id = UserId::from_uuid(session.user_id());
     (session, id)
 }
 
-/// `GET /` as `session`: the status and the page.
-async fn dashboard(env: &Env, session: &Session) -> (StatusCode, String) {
-    let request = Request::get("/")
-        .header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", session.cookie),
-        )
-        .body(Body::empty())
-        .unwrap();
-    let response = env.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+/// `GET /` as the browser of `session`: the status and the page.
+async fn dashboard(env: &TestApp, session: &CookieUser) -> (StatusCode, String) {
+    let answer = env.page("/", session).await;
+    (answer.status, answer.text)
 }
 
 /// The text of the element with `id` (up to its first tag).
@@ -105,8 +62,8 @@ fn has_panel(page: &str, panel: &str) -> bool {
 }
 
 /// `hour`:00 of the day the server's clock is in.
-fn at(env: &Env, days: i64, hour: u32) -> DateTime<Utc> {
-    let day = env.clock.now().date_naive() + Duration::days(days);
+fn at(env: &TestApp, days: i64, hour: u32) -> DateTime<Utc> {
+    let day = env.now().date_naive() + Duration::days(days);
     day.and_hms_opt(hour, 0, 0).unwrap().and_utc()
 }
 
@@ -164,10 +121,10 @@ async fn vaccinate(
 /// Practice A's day: Rex (the fixture) and Bella booked today with the vet and the
 /// admin at every stage of the day, open encounters of both, vaccines due and not;
 /// practice B has Nimbus booked today with a vaccine due too.
-async fn seed(env: &Env, vet: UserId) {
+async fn seed(env: &TestApp, vet: UserId) {
     let world = &env.world;
     let admin = world.a.admin;
-    let today = env.clock.now().date_naive();
+    let today = env.now().date_naive();
     let meta = RequestMeta::system("dashboard");
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
     let rex = patients::search(&mut tx, Some("Rex"), 5, None)
@@ -253,8 +210,8 @@ async fn seed(env: &Env, vet: UserId) {
 
 #[tokio::test]
 async fn each_role_sees_the_panels_of_its_permissions_with_the_days_numbers() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (vet, vet_id) = join(
         &env,
         &admin,
@@ -394,8 +351,8 @@ async fn each_role_sees_the_panels_of_its_permissions_with_the_days_numbers() {
 
 #[tokio::test]
 async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (desk, _) = join(
         &env,
         &admin,
@@ -416,13 +373,7 @@ async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
     // Rosa and Tom mistype their passwords until their address is locked (the
     // default threshold: 10).
     for email in ["rosa@riverside.example", "tom@riverside.example"] {
-        for _ in 0..10 {
-            let wrong = json!({"email": email, "password": "wrong-wrong-wrong"});
-            let (status, _, _) = env
-                .send("POST", "/api/v1/auth/login", Some(wrong), None)
-                .await;
-            assert_ne!(status, StatusCode::OK);
-        }
+        env.fail_sign_in(email, 10).await;
     }
     env.settled().await;
     // Tom becomes a vet.
@@ -487,21 +438,10 @@ async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
 
     // Rosa lifts her lock with the mailed link; Tom's stays until it ends by itself.
     let mail = env.mails_to("rosa@riverside.example").pop().unwrap();
-    let token = mail
-        .body_text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://paddock.test/unlock/"))
-        .unwrap()
-        .to_owned();
-    let (status, _, _) = env
-        .send(
-            "POST",
-            "/api/v1/auth/unlock",
-            Some(json!({"token": token})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    let token = link_token_in(&mail.body_text, "unlock").expect("the mail carries the link");
+    env.post_json("/api/v1/auth/unlock", &json!({"token": token}), Anonymous)
+        .await
+        .expect(StatusCode::NO_CONTENT);
     let (_, page) = dashboard(&env, &admin).await;
     assert_eq!(text_of(&page, "locked-count"), "1");
     assert!(panel(&page, "locked").contains("Tom Tech"));
@@ -509,16 +449,17 @@ async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
     let (_, later) = dashboard(&env, &admin).await;
     assert_eq!(text_of(&later, "locked-count"), "0", "past the 15 minutes");
 }
+
 #[tokio::test]
 async fn a_member_of_two_practices_may_switch_and_sees_only_this_practices_day() {
-    let env = env().await;
+    let env = TestApp::new().await;
     // Hillside's admin is Riverside's admin, the same person; Hillside books Whiskers today.
     let world = &env.world;
     let hillside = crate::world::create_practice(
         &world.admin,
         &world.app,
         "Hillside Cat Clinic",
-        "admin@riverside.example",
+        RIVERSIDE_ADMIN,
     )
     .await;
     let meta = RequestMeta::system("dashboard");
@@ -528,35 +469,23 @@ async fn a_member_of_two_practices_may_switch_and_sees_only_this_practices_day()
     tx.commit().await.unwrap();
 
     // Signed in to Riverside by name (the picker would offer Hillside first).
-    let sign_in = json!({
-        "email": "admin@riverside.example",
-        "password": TEST_PASSWORD,
-        "practice_id": world.a.id,
-    });
-    let (status, body, cookie) = env
-        .send("POST", "/api/v1/auth/login", Some(sign_in), None)
+    let admin = env
+        .login_with(&json!({
+            "email": RIVERSIDE_ADMIN,
+            "password": TEST_PASSWORD,
+            "practice_id": world.a.id,
+        }))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let cookie = cookie.unwrap();
-    let admin = Session {
-        cookie: cookie
-            .split(';')
-            .next()
-            .unwrap()
-            .trim_start_matches("__Host-paddock_session=")
-            .to_owned(),
-        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
-    };
     let (status, page) = dashboard(&env, &admin).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(text_of(&page, "practice-name"), "Riverside Animal Hospital");
+    assert_eq!(text_of(&page, "practice-name"), RIVERSIDE);
     assert!(page.contains("Switch practice"), "{page}");
     assert!(page.contains(&format!(
         "<option value=\"{}\">Hillside Cat Clinic</option>",
         hillside.id
     )));
     assert!(page.contains(&format!(
-        "<option value=\"{}\">Riverside Animal Hospital</option>",
+        "<option value=\"{}\">{RIVERSIDE}</option>",
         world.a.id
     )));
     assert!(!page.contains("Northside"), "not a practice of theirs");
@@ -570,16 +499,9 @@ async fn a_member_of_two_practices_may_switch_and_sees_only_this_practices_day()
 #[tokio::test]
 async fn the_dashboard_reads_every_panel_in_one_transaction() {
     let (env, acquired) = crate::request_context::counting_env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let request = Request::get("/")
-        .header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", admin.cookie),
-        )
-        .body(Body::empty())
-        .unwrap();
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_eq!(
-        crate::request_context::transactions_of(&env, &acquired, request).await,
+        crate::request_context::transactions_of(&env, &acquired, "/", admin.without_csrf()).await,
         1,
         "authentication, layout, panels and the practice switcher share one transaction"
     );

@@ -3,7 +3,7 @@
 //! Every test gets its own database from `paddock-test-db` and reaches tenant data
 //! as the application role, exactly as the server does.
 
-mod api;
+mod audit_actions;
 mod audit_api;
 mod audit_chain;
 mod audit_cli;
@@ -16,6 +16,7 @@ mod clinical_api;
 mod clinical_store;
 mod dashboard;
 mod doctor;
+mod error_pages;
 mod http;
 mod isolation;
 mod passwords;
@@ -30,4 +31,6 @@ mod search_plan;
 mod second_factor;
 mod serve;
 mod staff;
+mod support;
+mod time_zone;
 mod world;

@@ -7,7 +7,7 @@
 //! `"changed"`. The redaction happens here, where every reader's path (API, page,
 //! export) passes, and reading the trail is itself recorded in it.
 
-use crate::audit::{AuditEvent, record};
+use crate::audit::{AuditAction, AuditEvent, record};
 use crate::tenant::{Actor, TenantTx};
 use crate::{AdminDb, StoreError};
 use chrono::{DateTime, Utc};
@@ -239,7 +239,7 @@ pub async fn list(
         disclosure.apply(record);
     }
     let event = AuditEvent {
-        action: "read",
+        action: AuditAction::Read,
         entity_type: Some("audit_log"),
         entity_id: None,
         changes: Some(json!({
@@ -335,7 +335,7 @@ impl AdminDb {
         // An export cut short (a reader that stopped, a full disk) is not recorded as done.
         sink(None).map_err(StoreError::Export)?;
         let event = AuditEvent {
-            action: "export",
+            action: AuditAction::Export,
             entity_type: Some("audit_log"),
             entity_id: None,
             changes: Some(serde_json::json!({

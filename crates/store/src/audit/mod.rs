@@ -9,6 +9,8 @@ pub mod log;
 
 use crate::tenant::{Actor, TenantTx};
 use crate::{RequestMeta, StoreError};
+/// Re-exported so every writer of an event names its action from here.
+pub use paddock_domain::AuditAction;
 use paddock_domain::PracticeId;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -18,7 +20,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
     /// `login`, `login_failed`, `logout`, `lockout`, `role_change`, ...
-    pub action: &'static str,
+    pub action: AuditAction,
     /// The kind of thing acted on (`user`, `membership`, `session`, ...).
     pub entity_type: Option<&'static str>,
     /// Its id.
@@ -29,7 +31,7 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// An event about one entity.
-    pub fn on(action: &'static str, entity_type: &'static str, entity_id: impl Into<Uuid>) -> Self {
+    pub fn on(action: AuditAction, entity_type: &'static str, entity_id: impl Into<Uuid>) -> Self {
         Self {
             action,
             entity_type: Some(entity_type),
@@ -93,7 +95,7 @@ pub(crate) async fn insert_event(
     })
     .bind(actor_user)
     .bind(actor_role)
-    .bind(event.action)
+    .bind(event.action.as_str())
     .bind(event.entity_type)
     .bind(event.entity_id)
     .bind(event.changes)
