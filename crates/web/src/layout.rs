@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paddock_domain::Permission;
 use paddock_store::RequestMeta;
@@ -130,8 +130,4 @@ pub(crate) async fn nav_in(
 /// Whether the page's member holds `permission`.
 pub(crate) fn can(page: &PageSession, permission: Permission) -> bool {
     page.auth.principal.permissions().contains(permission)
-}
-
-pub(crate) fn to_login() -> Response {
-    Redirect::to("/login").into_response()
 }

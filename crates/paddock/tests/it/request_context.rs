@@ -112,6 +112,33 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         "the client list page: one transaction"
     );
 
+    // So do the patient list and a patient's chart (layout, patient, owners, record).
+    let (status, patient, _) = env
+        .send(
+            "POST",
+            "/api/v1/patients",
+            Some(json!({"name": "Rex", "species": "Canine", "sex": "male",
+                        "owners": [{"client_id": id, "primary": true}]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{patient}");
+    let chart = format!("/patients/{}", patient["id"].as_str().unwrap());
+    for page in ["/patients", chart.as_str()] {
+        let request = Request::get(page)
+            .header(
+                header::COOKIE,
+                format!("__Host-paddock_session={}", admin.cookie),
+            )
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            transactions_of(&env, &acquired, request).await,
+            1,
+            "{page}: one transaction"
+        );
+    }
+
     let token = access_token(&env, &admin).await;
     let by_token = Request::get(&path)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))

@@ -5,12 +5,10 @@
 
 use super::service::{self, Method};
 use super::views::*;
-use crate::auth::cookies::{
-    clear_login, clear_session, login_token, session_token, set_login, set_session,
-};
-use crate::auth::{Auth, AuthMethod, Meta};
-use crate::context::{CsrfForm, Page, csrf};
-use crate::layout::{MessagePage, PageSession, nav, signed_in, to_login};
+use crate::auth::Meta;
+use crate::auth::cookies::{clear_login, clear_session, login_token, set_login, set_session};
+use crate::context::{CsrfForm, Page, PendingPage, csrf};
+use crate::layout::{MessagePage, nav, signed_in};
 use crate::return_to::ReturnTo;
 use crate::{AppError, AppState};
 use axum::Form;
@@ -19,10 +17,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use paddock_store::credentials::{self, Credential};
 use paddock_store::sessions::{self};
-use paddock_store::token::{csrf_for, login_csrf_for, random_token};
-use paddock_store::{RequestMeta, second_factor, signin};
+use paddock_store::token::{login_csrf_for, random_token};
+use paddock_store::{second_factor, signin};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -49,66 +46,7 @@ pub fn pages() -> Router<AppState> {
         .route("/unlock/{token}", get(unlock_page).post(unlock_submit))
 }
 
-/// The session behind the cookie, pending second factor or not.
-async fn any_page_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    meta: &RequestMeta,
-) -> Result<Option<PageSession>, AppError> {
-    let Some(token) = session_token(headers) else {
-        return Ok(None);
-    };
-    let now = state.auth.clock.now();
-    let credential = Credential::SessionToken(&token);
-    let Some(authenticated) = credentials::authenticate(&state.db, credential, now, meta).await?
-    else {
-        return Ok(None);
-    };
-    // Pages still open their own transactions for their work (see `Ctx` for the one
-    // transaction API routes use); authentication's bookkeeping is kept.
-    authenticated.tx.commit().await?;
-    let Some(session) = authenticated.session else {
-        return Ok(None);
-    };
-    let auth = Auth {
-        principal: session.principal.clone(),
-        session: Some(session.clone()),
-        method: AuthMethod::Session,
-    };
-    Ok(Some(PageSession {
-        auth,
-        session,
-        csrf_token: csrf_for(&token),
-    }))
-}
-
-/// The session behind the cookie, pending second factor or not, if the form's CSRF
-/// token is its own (the second-factor forms and sign-out).
-async fn pending_form_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    meta: &RequestMeta,
-    csrf: &str,
-) -> Result<Option<PageSession>, AppError> {
-    with_csrf(any_page_session(state, headers, meta).await?, csrf)
-}
-
-/// The session, if the form's CSRF token is the session's own.
-fn with_csrf(page: Option<PageSession>, csrf: &str) -> Result<Option<PageSession>, AppError> {
-    match page {
-        Some(page) if !csrf::session_token_matches(&page.session, csrf) => Err(AppError::Csrf),
-        page => Ok(page),
-    }
-}
-
-async fn second_factor_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let Some(page) = any_page_session(&state, &headers, &meta).await? else {
-        return Ok(to_login());
-    };
+async fn second_factor_page(page: PendingPage) -> Result<Response, AppError> {
     if !page.session.second_factor_pending {
         return Ok(Redirect::to("/").into_response());
     }
@@ -122,7 +60,6 @@ async fn second_factor_page(
 
 #[derive(Deserialize)]
 struct SecondFactorForm {
-    csrf_token: String,
     code: String,
     method: String,
 }
@@ -130,12 +67,9 @@ struct SecondFactorForm {
 async fn second_factor_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(form): Form<SecondFactorForm>,
+    page: PendingPage,
+    CsrfForm(form): CsrfForm<SecondFactorForm>,
 ) -> Result<Response, AppError> {
-    let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? else {
-        return Ok(to_login());
-    };
     let method = if form.method == "sms" {
         Method::Sms
     } else {
@@ -170,12 +104,9 @@ async fn second_factor_submit(
 async fn second_factor_sms(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
-    Form(form): Form<PendingCsrf>,
+    page: PendingPage,
+    CsrfForm(_): CsrfForm<crate::form::NoFields>,
 ) -> Result<Response, AppError> {
-    let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? else {
-        return Ok(to_login());
-    };
     let (status, error, notice) = match service::send_sign_in(&state, &meta, &page.auth).await {
         Ok(()) => (
             StatusCode::OK,
@@ -215,12 +146,11 @@ struct NoticeQuery {
 }
 
 async fn login_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
+    page: Option<PendingPage>,
     headers: HeaderMap,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    if let Some(page) = any_page_session(&state, &headers, &meta).await? {
+    if let Some(page) = page {
         // Signed in already, or half-way: the second factor is still owed.
         let next = if page.session.second_factor_pending {
             ReturnTo::fixed("/second-factor")
@@ -397,10 +327,15 @@ struct PendingCsrf {
 async fn logout(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    headers: HeaderMap,
+    page: Option<PendingPage>,
     Form(form): Form<PendingCsrf>,
 ) -> Result<Response, AppError> {
-    if let Some(page) = pending_form_session(&state, &headers, &meta, &form.csrf_token).await? {
+    // Without a session the browser is still sent away signed out; with one, the form
+    // must carry its CSRF token.
+    if let Some(page) = page {
+        if !csrf::session_token_matches(&page.session, &form.csrf_token) {
+            return Err(AppError::Csrf);
+        }
         sessions::end(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
     }
     Ok((

@@ -16,7 +16,7 @@ use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs, Refusal};
 use crate::format::{age, capitalised, date_time, day_short, words};
 use crate::input::{optional_text, path_id};
-use crate::layout::{PageSession, can, nav_in, signed_in};
+use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -35,18 +35,29 @@ use uuid::Uuid;
 /// `GET /patients`: a page of patients by name, optionally matching `q` (the patient's
 /// name or microchip, or an owner's name, email or phone).
 pub(crate) async fn list_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, csrf_token }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::PatientsRead)?;
-    let nav = nav_in(&state, &page, &meta, "patients").await?;
+    ctx.require(Permission::PatientsRead)?;
     let (listing, paging) = ListQuery::parse(&Pairs::new(query));
-    let can_write = can(&page, Permission::PatientsWrite);
-    let (cursor, limit) = match paging {
-        Ok(paging) => paging,
+    let permissions = ctx.principal.permissions();
+    let can_write = permissions.contains(Permission::PatientsWrite);
+    let read_clients = permissions.contains(Permission::ClientsRead);
+    let principal = ctx.principal.clone();
+    let (nav, listed) = ctx
+        .run(async |tx| {
+            let nav = nav_of(tx, &principal, &csrf_token, "patients").await?;
+            let listed = match paging {
+                Ok((cursor, limit)) => {
+                    Ok(patients::search(tx, listing.search(), limit, cursor.as_ref()).await?)
+                }
+                Err(errors) => Err(errors),
+            };
+            Ok((nav, listed))
+        })
+        .await?;
+    let found = match listed {
+        Ok(found) => found,
         Err(errors) => {
             let body = PatientsPage {
                 nav,
@@ -60,11 +71,7 @@ pub(crate) async fn list_page(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response());
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let found = patients::search(&mut tx, listing.search(), limit, cursor.as_ref()).await?;
-    tx.commit().await?;
     let (next_href, first_href) = listing.links("/patients", found.next_cursor.as_deref());
-    let read_clients = can(&page, Permission::ClientsRead);
     Ok(PatientsPage {
         nav,
         q: listing.q,
@@ -335,37 +342,43 @@ pub(crate) async fn create_submit(
 /// `GET /patients/{id}`: the chart, or the patient's facts only for a member without
 /// `records.read`.
 pub(crate) async fn chart_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, csrf_token }: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::PatientsRead)?;
+    ctx.require(Permission::PatientsRead)?;
     let id = path_id(&id)?;
-    let nav = nav_in(&state, &page, &meta, "patients").await?;
-    let today = state.auth.clock.now().date_naive();
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let (patient, owners, clinical) = if can(&page, Permission::RecordsRead) {
-        let chart = chart::chart(&mut tx, id, today).await?;
-        let clinical = clinical_view(&chart, today);
-        (chart.patient, chart.owners, Some(clinical))
-    } else {
-        let patient = patients::get(&mut tx, id).await?;
-        let owners = if can(&page, Permission::ClientsRead) {
-            patients::owners(&mut tx, id).await?
-        } else {
-            Vec::new()
-        };
-        (patient, owners, None)
-    };
-    tx.commit().await?;
+    let today = ctx.now().date_naive();
+    let permissions = ctx.principal.permissions();
+    let read_records = permissions.contains(Permission::RecordsRead);
+    let read_clients = permissions.contains(Permission::ClientsRead);
+    let can_write_records = permissions.contains(Permission::RecordsWrite);
+    let can_book = permissions.contains(Permission::AppointmentsWrite);
+    let principal = ctx.principal.clone();
+    let (nav, (patient, owners, clinical)) = ctx
+        .run(async |tx| {
+            let nav = nav_of(tx, &principal, &csrf_token, "patients").await?;
+            let shown = if read_records {
+                let chart = chart::chart(tx, id, today).await?;
+                let clinical = clinical_view(&chart, today);
+                (chart.patient, chart.owners, Some(clinical))
+            } else {
+                let patient = patients::get(tx, id).await?;
+                let owners = if read_clients {
+                    patients::owners(tx, id).await?
+                } else {
+                    Vec::new()
+                };
+                (patient, owners, None)
+            };
+            Ok((nav, shown))
+        })
+        .await?;
     Ok(ChartPage {
         nav,
         patient: facts(&patient, today),
         owners: owners.into_iter().map(owner_view).collect(),
-        can_write_records: can(&page, Permission::RecordsWrite),
-        can_book: can(&page, Permission::AppointmentsWrite),
+        can_write_records,
+        can_book,
         clinical,
     }
     .into_response())
