@@ -25,6 +25,7 @@ pub mod identity;
 pub mod input;
 mod layout;
 pub mod middleware;
+mod responses;
 mod return_to;
 pub mod server;
 pub mod staff;

@@ -38,6 +38,8 @@ impl Default for HttpConfig {
 
 #[derive(OpenApi)]
 #[openapi(
+    // Named here too: the shared refusals (`crate::responses`) refer to it by name.
+    components(schemas(crate::error::Problem)),
     info(title = "Paddock API", description = "Multi-tenant veterinary practice platform."),
     tags(
         (name = "health", description = "Liveness and readiness"),

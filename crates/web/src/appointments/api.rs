@@ -121,7 +121,7 @@ impl BookingBody {
     ),
     responses(
         (status = 200, description = "One page of appointments", body = Page<Appointment>),
-        (status = 422, description = "Invalid parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidParameter,
     ))]
 pub async fn list(
     ctx: Ctx,
@@ -166,9 +166,9 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/appointments", tag = "appointments", request_body = BookingBody,
     responses(
         (status = 201, description = "Booked", body = Appointment),
-        (status = 404, description = "No such patient or client", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatientOrClient,
         (status = 409, description = "Double booking; `conflict` names the existing booking", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn book(
     ctx: Ctx,
@@ -186,7 +186,7 @@ pub async fn book(
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "The appointment", body = Appointment),
-        (status = 404, description = "No such appointment", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchAppointment,
     ))]
 pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>, AppError> {
     let found = ctx.run(async |tx| appointments::get(tx, id).await).await?;
@@ -198,9 +198,9 @@ pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Moved", body = Appointment),
-        (status = 404, description = "No such appointment", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchAppointment,
         (status = 409, description = "Double booking", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn reschedule(
     ctx: Ctx,
@@ -219,7 +219,7 @@ pub async fn reschedule(
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such appointment", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchAppointment,
     ))]
 pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
@@ -241,7 +241,7 @@ pub struct StatusBody {
     params(("id" = Uuid, Path, description = "Appointment id")),
     responses(
         (status = 200, description = "Changed", body = Appointment),
-        (status = 404, description = "No such appointment", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchAppointment,
         (status = 409, description = "Un-cancelling into a slot taken since", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_status(
@@ -306,7 +306,7 @@ pub async fn list_resources(ctx: Ctx) -> Result<Json<Vec<Resource>>, AppError> {
     responses(
         (status = 201, description = "Added", body = Resource),
         (status = 409, description = "The name is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn add_resource(
     ctx: Ctx,

@@ -118,7 +118,7 @@ pub struct EventPage {
     ),
     responses(
         (status = 200, description = "A page of events", body = EventPage),
-        (status = 403, description = "Missing `audit.read`", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::MissingAuditRead,
         (status = 422, description = "A parameter is invalid, unknown or repeated (each one named)", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_events(
@@ -222,7 +222,7 @@ impl From<Verification> for VerificationView {
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses(
         (status = 200, description = "The verification (a broken chain is still a 200: see `status`)", body = VerificationView),
-        (status = 403, description = "Missing `audit.read`", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::MissingAuditRead,
     ))]
 pub async fn verify(
     State(state): State<AppState>,

@@ -100,7 +100,7 @@ impl ClientBody {
     ),
     responses(
         (status = 200, description = "One page of clients", body = Page<Client>),
-        (status = 422, description = "Invalid parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidParameter,
     ))]
 pub async fn list(
     ctx: Ctx,
@@ -121,7 +121,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = ClientBody,
     responses(
         (status = 201, description = "Registered", body = Client),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn create(
     ctx: Ctx,
@@ -139,7 +139,7 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client", body = Client),
-        (status = 404, description = "No such client", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchClient,
     ))]
 pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, AppError> {
     let client = ctx.run(async |tx| clients::get(tx, id).await).await?;
@@ -151,8 +151,8 @@ pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, App
     params(("id" = Uuid, Path, description = "Client id")),
     responses(
         (status = 200, description = "Updated", body = Client),
-        (status = 404, description = "No such client", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchClient,
+        crate::responses::InvalidFields,
     ))]
 pub async fn update(
     ctx: Ctx,
@@ -171,7 +171,7 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "Client id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such client", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchClient,
     ))]
 pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
@@ -205,7 +205,7 @@ pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, App
     params(("id" = Uuid, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client's patients", body = Vec<Patient>),
-        (status = 404, description = "No such client", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchClient,
     ))]
 pub async fn patients_of(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Patient>>, AppError> {
     let list = ctx

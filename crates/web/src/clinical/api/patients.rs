@@ -185,7 +185,7 @@ pub struct OwnersBody {
     ),
     responses(
         (status = 200, description = "One page of patients, by name", body = Page<Patient>),
-        (status = 422, description = "Invalid parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidParameter,
     ))]
 pub async fn search(
     ctx: Ctx,
@@ -208,7 +208,7 @@ pub async fn search(
         (status = 201, description = "Registered", body = Patient),
         (status = 404, description = "An owner is not a client of this practice", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The microchip is already registered", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn create(
     ctx: Ctx,
@@ -239,7 +239,7 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 200, description = "The patient", body = Patient),
-        (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatient,
     ))]
 pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, AppError> {
     let patient = ctx.run(async |tx| patients::get(tx, id).await).await?;
@@ -251,8 +251,8 @@ pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, Ap
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 200, description = "Updated", body = Patient),
-        (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatient,
+        crate::responses::InvalidFields,
     ))]
 pub async fn update(
     ctx: Ctx,
@@ -283,7 +283,7 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatient,
     ))]
 pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
@@ -318,7 +318,7 @@ pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, Ap
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 200, description = "The owners", body = Vec<Owner>),
-        (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatient,
     ))]
 pub async fn owners(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Owner>>, AppError> {
     let list = ctx.run(async |tx| patients::owners(tx, id).await).await?;
@@ -330,7 +330,7 @@ pub async fn owners(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Owner>>, 
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 200, description = "The owners now", body = Vec<Owner>),
-        (status = 404, description = "No such patient or client", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatientOrClient,
         (status = 422, description = "Not exactly one primary owner", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_owners(
@@ -353,7 +353,7 @@ pub async fn set_owners(
     responses(
         (status = 200, description = "The chart", body = Chart),
         (status = 403, description = "Needs records.read", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatient,
     ))]
 pub async fn get_chart(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Chart>, AppError> {
     let today = ctx.now().date_naive();

@@ -110,8 +110,8 @@ pub async fn list_encounters(
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 201, description = "Opened", body = Encounter),
-        (status = 404, description = "No such patient", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchPatient,
+        crate::responses::InvalidFields,
     ))]
 pub async fn open_encounter(
     ctx: Ctx,
@@ -148,7 +148,7 @@ pub async fn open_encounter(
     params(("id" = Uuid, Path, description = "Encounter id")),
     responses(
         (status = 200, description = "The encounter", body = Encounter),
-        (status = 404, description = "No such encounter", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchEncounter,
     ))]
 pub async fn get_encounter(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Encounter>, AppError> {
     let encounter = ctx.run(async |tx| encounters::get(tx, id).await).await?;
@@ -161,9 +161,9 @@ pub async fn get_encounter(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Encoun
     params(("id" = Uuid, Path, description = "Encounter id")),
     responses(
         (status = 200, description = "Updated: the encounter with `records.read`, else its id and status", body = WrittenEncounter),
-        (status = 404, description = "No such encounter", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchEncounter,
         (status = 409, description = "Locked: add an addendum instead", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn edit_encounter(
     ctx: Ctx,
@@ -363,7 +363,7 @@ pub async fn list_problems(
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 201, description = "Added", body = Problem),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn add_problem(
     ctx: Ctx,
@@ -495,7 +495,7 @@ pub async fn list_allergies(
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 201, description = "Recorded", body = Allergy),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn add_allergy(
     ctx: Ctx,
@@ -587,7 +587,7 @@ pub async fn list_prescriptions(
     params(("id" = Uuid, Path, description = "Patient id")),
     responses(
         (status = 201, description = "WrittenEncounter", body = Prescription),
-        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::InvalidFields,
     ))]
 pub async fn prescribe(
     ctx: Ctx,

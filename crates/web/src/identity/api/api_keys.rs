@@ -84,7 +84,7 @@ pub struct CreatedKeyView {
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "staff", request_body = CreateKey,
     responses(
         (status = 201, description = "Created; the secret is shown once", body = CreatedKeyView),
-        (status = 403, description = "Missing permission or re-authentication", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::MissingPermissionOrReauth,
         (status = 422, description = "Invalid name, scope or lifetime", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(ctx: Ctx, Json(body): Json<CreateKey>) -> Result<Response, AppError> {

@@ -128,7 +128,7 @@ pub struct UnlockRequest {
 #[utoipa::path(post, path = "/api/v1/auth/unlock", tag = "auth", request_body = UnlockRequest,
     responses(
         (status = 204, description = "Unlocked; sign in again"),
-        (status = 404, description = "Unknown, used or expired link", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::UnknownLink,
     ))]
 pub async fn unlock(
     State(state): State<AppState>,
@@ -153,8 +153,8 @@ pub struct ConfirmReset {
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ConfirmReset,
     responses(
         (status = 204, description = "Password set; sign in again"),
-        (status = 404, description = "Unknown, used or expired link", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Password refused by the policy", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::UnknownLink,
+        crate::responses::PasswordRefused,
     ))]
 pub async fn confirm_reset(
     State(state): State<AppState>,

@@ -58,8 +58,8 @@ fn default_method() -> Method {
     responses(
         (status = 200, description = "Second factor accepted; the session is fully signed in under a new session cookie (the pending one ends)", body = super::sessions::SessionResponse),
         (status = 204, description = "The session was fully signed in already"),
-        (status = 422, description = "Wrong or expired code", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked after repeated failures", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::WrongOrExpiredCode,
+        crate::responses::LockedOut,
     ))]
 pub async fn verify(
     State(state): State<AppState>,
@@ -89,7 +89,7 @@ async fn renewed(
     responses(
         (status = 202, description = "Code sent"),
         (status = 409, description = "No confirmed phone", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Wait before asking again", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::WaitBeforeAskingAgain,
     ))]
 pub async fn send_sign_in_code(
     State(state): State<AppState>,
@@ -276,7 +276,7 @@ pub struct PhoneRequest {
     responses(
         (status = 202, description = "Code sent to the number"),
         (status = 422, description = "Not a phone number", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Wait before asking again", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::WaitBeforeAskingAgain,
     ))]
 pub async fn sms_enrol(
     State(state): State<AppState>,
@@ -319,7 +319,7 @@ pub async fn sms_enrol(
     responses(
         (status = 200, description = "SMS codes enabled; the pending session is signed in under a new session cookie", body = super::sessions::SessionResponse),
         (status = 204, description = "SMS codes enabled"),
-        (status = 422, description = "Wrong or expired code", body = crate::error::Problem, content_type = "application/problem+json")))]
+        crate::responses::WrongOrExpiredCode))]
 pub async fn sms_confirm(
     State(state): State<AppState>,
     Meta(meta): Meta,

@@ -117,7 +117,7 @@ fn session_response(
         (status = 200, description = "Signed in; the session cookie is set", body = SessionResponse),
         (status = 401, description = "Invalid email or password", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed input", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked after repeated failures", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::LockedOut,
     ))]
 pub async fn login(
     State(state): State<AppState>,

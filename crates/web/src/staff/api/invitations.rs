@@ -132,7 +132,7 @@ pub struct InvitationPage {
     ),
     responses(
         (status = 200, description = "One page of invitations", body = InvitationPage),
-        (status = 403, description = "Missing `staff.manage`", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::MissingStaffManage,
         (status = 422, description = "Invalid or unknown parameter", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -165,7 +165,7 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "Invitation id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 403, description = "Missing `staff.manage`", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::MissingStaffManage,
         (status = 404, description = "No such open invitation (another practice's id answers the same)", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_by_post(ctx: Ctx, id: Path<Uuid>) -> Result<StatusCode, AppError> {
@@ -211,7 +211,7 @@ pub struct Accepted {
         (status = 200, description = "Joined; sign in next", body = Accepted),
         (status = 401, description = "Wrong password for the existing account", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown, used, revoked or expired link", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Password refused by the policy", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::PasswordRefused,
     ))]
 pub async fn accept(
     State(state): State<AppState>,

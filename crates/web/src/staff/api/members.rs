@@ -123,9 +123,9 @@ pub struct RoleChanged {
     params(("id" = Uuid, Path, description = "Membership id")),
     responses(
         (status = 200, description = "Changed", body = RoleChanged),
-        (status = 403, description = "Missing permission or re-authentication", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such member", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would leave the practice without an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::MissingPermissionOrReauth,
+        crate::responses::NoSuchMember,
+        crate::responses::LastAdmin,
     ))]
 pub async fn change_role(
     ctx: Ctx,
@@ -154,8 +154,8 @@ pub async fn change_role(
     params(("id" = Uuid, Path, description = "Membership id")),
     responses(
         (status = 204, description = "Deactivated"),
-        (status = 404, description = "No such member", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would leave the practice without an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::NoSuchMember,
+        crate::responses::LastAdmin,
     ))]
 pub async fn deactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
@@ -225,7 +225,7 @@ fn role_view(role: roles::Role) -> RoleView {
 #[utoipa::path(post, path = "/api/v1/roles", tag = "staff", request_body = RoleRequest,
     responses(
         (status = 201, description = "Created", body = RoleView),
-        (status = 403, description = "Missing permission or re-authentication", body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::responses::MissingPermissionOrReauth,
         (status = 409, description = "Name taken", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name or permission", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
