@@ -149,7 +149,7 @@ impl Refusal {
 }
 
 /// Who can be booked, or named as an encounter's vet: `(user id, name)` by name.
-pub(crate) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, String)>, AppError> {
+pub(crate) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, String)>, StoreError> {
     Ok(appointments::clinicians(tx)
         .await?
         .into_iter()

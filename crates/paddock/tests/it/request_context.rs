@@ -112,7 +112,8 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         "the client list page: one transaction"
     );
 
-    // So do the patient list and a patient's chart (layout, patient, owners, record).
+    // So do the patient list, a patient's chart (layout, patient, owners, record) and
+    // an encounter (layout, encounter, allergies, staff, vitals), and the calendar.
     let (status, patient, _) = env
         .send(
             "POST",
@@ -124,7 +125,25 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{patient}");
     let chart = format!("/patients/{}", patient["id"].as_str().unwrap());
-    for page in ["/patients", chart.as_str()] {
+    let (status, encounter, _) = env
+        .send(
+            "POST",
+            &format!(
+                "/api/v1/patients/{}/encounters",
+                patient["id"].as_str().unwrap()
+            ),
+            Some(json!({"kind": "consultation", "reason": "Itchy ears"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{encounter}");
+    let encounter = format!("/encounters/{}", encounter["id"].as_str().unwrap());
+    for page in [
+        "/patients",
+        chart.as_str(),
+        encounter.as_str(),
+        "/appointments",
+    ] {
         let request = Request::get(page)
             .header(
                 header::COOKIE,

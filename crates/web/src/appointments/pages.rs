@@ -14,7 +14,7 @@ use crate::form::{FieldMessages, Pairs, Refusal, staff_options};
 use crate::format::{capitalised, clock, day_long, day_short, href};
 use crate::input::MAX_SEARCH;
 use crate::input::{date, optional_id, optional_text, path_id, time_of_day};
-use crate::layout::{PageSession, can, nav_in, signed_in};
+use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::return_to::ReturnTo;
 use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
@@ -93,16 +93,15 @@ fn notice_text(key: Option<&str>) -> Option<String> {
 /// `GET /appointments?day=YYYY-MM-DD` (day view, the default, today when no date) or
 /// `?week=YYYY-MM-DD` / `?view=week&day=...` (the week holding that date).
 pub(crate) async fn calendar_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, csrf_token }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::AppointmentsRead)?;
-    let nav = nav_in(&state, &page, &meta, "appointments").await?;
+    ctx.require(Permission::AppointmentsRead)?;
+    let permissions = ctx.principal.permissions();
+    let read_patients = permissions.contains(Permission::PatientsRead);
+    let can_write = permissions.contains(Permission::AppointmentsWrite);
     let pairs = Pairs::new(query);
-    let today = state.auth.clock.now().date_naive();
+    let today = ctx.now().date_naive();
     let mut errors = FieldMessages::none();
     let (view, raw) = match (pairs.get("week"), pairs.get("day")) {
         (Some(week), _) => (View::Week, Some(("week", week))),
@@ -121,10 +120,13 @@ pub(crate) async fn calendar_page(
         to: Some(start_of(first + Duration::days(days))),
         ..RangeQuery::default()
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let booked = all_in_range(&mut tx, &range).await?;
-    tx.commit().await?;
-    let read_patients = can(&page, Permission::PatientsRead);
+    let principal = ctx.principal.clone();
+    let (nav, booked) = ctx
+        .run(async |tx| {
+            let nav = nav_of(tx, &principal, &csrf_token, "appointments").await?;
+            Ok((nav, all_in_range(tx, &range).await?))
+        })
+        .await?;
     let total = booked.len();
     let columns = match view {
         View::Day => day_columns(booked, read_patients),
@@ -163,10 +165,9 @@ pub(crate) async fn calendar_page(
         },
         day_href: day_href(anchor),
         week_href: week_href(anchor),
-        new_href: can(&page, Permission::AppointmentsWrite)
-            .then(|| href("/appointments/new", &[("day", &anchor.to_string())])),
+        new_href: can_write.then(|| href("/appointments/new", &[("day", &anchor.to_string())])),
         date: first.to_string(),
-        can_write: can(&page, Permission::AppointmentsWrite),
+        can_write: can_write,
         columns,
         total,
         notice: notice_text(pairs.get("notice")),

@@ -5,13 +5,12 @@
 
 use super::service::{EventQuery, TimeSyntax, fetch_page};
 use super::views::{AuditFilterForm, AuditPage, AuditRow};
-use crate::auth::Meta;
 use crate::context::Page;
 use crate::format::encode;
-use crate::layout::{nav, signed_in};
+use crate::layout::nav_of;
 use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use paddock_domain::Permission;
@@ -28,22 +27,30 @@ const MAX_SHOWN: usize = 120;
 
 /// `GET /audit`: one page of events for the filters in the address (needs `audit.read`).
 pub(crate) async fn audit_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, csrf_token }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
     // Refused before anything else, so a bad filter cannot reveal the page to someone
     // without the permission; the store checks again when it reads.
-    page.auth.principal.require(Permission::AuditRead)?;
-    let nav = nav(&state, &page, &meta).await?;
+    ctx.require(Permission::AuditRead)?;
     let pairs = query.map(|Query(pairs)| pairs).ok();
     let form = AuditFilterForm::from_pairs(pairs.as_deref().unwrap_or_default());
     let parsed = match pairs {
         Some(pairs) => EventQuery::parse(&pairs, TimeSyntax::Rfc3339OrDate),
         None => Err(paddock_domain::FieldError::new("query", "is not a valid query string").into()),
     };
+    // The layout and the events in the request's one transaction.
+    let principal = ctx.principal.clone();
+    let (nav, fetched) = ctx
+        .run(async |tx| {
+            let nav = nav_of(tx, &principal, &csrf_token, "").await?;
+            let fetched = match &parsed {
+                Ok(query) => Some(fetch_page(tx, query).await?),
+                Err(_) => None,
+            };
+            Ok((nav, fetched))
+        })
+        .await?;
     let query = match parsed {
         Ok(query) => query,
         Err(errors) => {
@@ -64,9 +71,7 @@ pub(crate) async fn audit_page(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response());
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let (records, next_cursor) = fetch_page(&mut tx, &query).await?;
-    tx.commit().await?;
+    let (records, next_cursor) = fetched.unwrap_or_default();
     let filters = form.query_string();
     let older_href = next_cursor.map(|cursor| {
         let mut href = format!("/audit?{filters}");

@@ -6,6 +6,7 @@
 mod api;
 mod pages;
 mod views;
+mod weight_chart;
 
 use crate::AppState;
 use utoipa_axum::router::OpenApiRouter;

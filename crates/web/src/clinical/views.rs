@@ -1,6 +1,6 @@
 //! The clinical pages' templates: clients, patients and their charts, encounters.
 
-use super::pages::WeightChart;
+use super::weight_chart::WeightChart;
 use crate::form::FieldMessages;
 use crate::layout::Nav;
 use askama::Template;

@@ -8,18 +8,18 @@
 //! the page shows that message with the text that was typed, so nothing is lost.
 
 use super::patients::{active_allergies, temperature_text, weight_of};
-use super::weight_chart::kilograms;
 use crate::auth::Meta;
 use crate::clinical::views::{
     AddendumView, AllergyView, EncounterForm, EncounterFormPage, EncounterPage, NotesForm,
     VitalsView,
 };
+use crate::clinical::weight_chart::kilograms;
 use crate::context::{CsrfForm, Page};
 use crate::form::staff_options;
 use crate::form::{FieldMessages, Refusal};
 use crate::format::{capitalised, clock, date_time, words};
 use crate::input::{date, optional_id, optional_text, path_id, present, time_of_day};
-use crate::layout::{PageSession, can, nav_in, signed_in};
+use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::{AppError, AppState};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -29,7 +29,7 @@ use paddock_domain::field::note_text;
 use paddock_domain::{EncounterKind, FieldError, Permission, TemperatureC, UserId, WeightKg};
 use paddock_store::clinical::{self, NewVitals};
 use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::{RequestMeta, StoreError, TenantTx, chart, patients};
+use paddock_store::{Principal, RequestMeta, StoreError, TenantTx, chart, patients};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -72,11 +72,11 @@ pub(crate) async fn new_page(
 /// The patient's name and active allergies (when the member may read records).
 async fn patient_header(
     tx: &mut TenantTx,
-    page: &PageSession,
+    read_records: bool,
     patient: Uuid,
-) -> Result<(String, Vec<AllergyView>), AppError> {
+) -> Result<(String, Vec<AllergyView>), StoreError> {
     let name = patients::get(tx, patient).await?.name;
-    let allergies = if can(page, Permission::RecordsRead) {
+    let allergies = if read_records {
         active_allergies(&chart::allergies(tx, patient).await?)
     } else {
         Vec::new()
@@ -95,7 +95,8 @@ async fn render_new(
 ) -> Result<Response, AppError> {
     let nav = nav_in(state, page, meta, "patients").await?;
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let (patient_name, allergies) = patient_header(&mut tx, page, patient).await?;
+    let (patient_name, allergies) =
+        patient_header(&mut tx, can(page, Permission::RecordsRead), patient).await?;
     let staff = staff_options(&mut tx).await?;
     tx.commit().await?;
     let kinds = EncounterKind::ALL
@@ -326,22 +327,26 @@ struct Shown {
 
 /// `GET /encounters/{id}`: the encounter (the view is audited as a `read`).
 pub(crate) async fn view_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, csrf_token }: Page,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::RecordsRead)?;
+    ctx.require(Permission::RecordsRead)?;
     let id = path_id(&id)?;
     let shown = Shown {
         notice: notice_text(q.notice.as_deref()),
         ..Shown::default()
     };
-    render_encounter(&state, &page, &meta, id, shown, StatusCode::OK).await
+    let now = ctx.now();
+    let principal = ctx.principal.clone();
+    let body = ctx
+        .run(async |tx| encounter_page(tx, &principal, &csrf_token, id, shown, now).await)
+        .await?;
+    Ok(body.into_response())
 }
 
+/// The encounter page shown again after a form (its layout and the encounter read in
+/// one transaction of their own: the form's work has committed or rolled back).
 async fn render_encounter(
     state: &AppState,
     page: &PageSession,
@@ -351,19 +356,49 @@ async fn render_encounter(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     page.auth.principal.require(Permission::RecordsRead)?;
-    let nav = nav_in(state, page, meta, "patients").await?;
     let now = state.auth.clock.now();
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let encounter = encounters::get(&mut tx, id).await?;
-    let (patient_name, allergies) = patient_header(&mut tx, page, encounter.patient_id).await?;
-    let mut staff = staff_options(&mut tx).await?;
+    let body = encounter_page(
+        &mut tx,
+        &page.auth.principal,
+        &page.csrf_token,
+        id,
+        shown,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((status, body).into_response())
+}
+
+/// The encounter page, read in `tx`.
+async fn encounter_page(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    csrf_token: &str,
+    id: Uuid,
+    shown: Shown,
+    now: DateTime<Utc>,
+) -> Result<EncounterPage, StoreError> {
+    let permissions = principal.permissions();
+    let can_write = permissions.contains(Permission::RecordsWrite);
+    let can_finalise = permissions.contains(Permission::RecordsFinalise);
+    let nav = nav_of(tx, principal, csrf_token, "patients").await?;
+    let encounter = encounters::get(tx, id).await?;
+    let (patient_name, allergies) = patient_header(
+        tx,
+        permissions.contains(Permission::RecordsRead),
+        encounter.patient_id,
+    )
+    .await?;
+    let mut staff = staff_options(tx).await?;
     // The vet on record stays a choice, so saving the notes never drops them.
     if let (Some(vet), Some(name)) = (encounter.attending_id, &encounter.attending_name)
         && !staff.iter().any(|(id, _)| *id == vet.to_string())
     {
         staff.push((vet.to_string(), name.clone()));
     }
-    let vitals = chart::vitals(&mut tx, encounter.patient_id)
+    let vitals = chart::vitals(tx, encounter.patient_id)
         .await?
         .into_iter()
         .filter(|v| v.encounter_id == Some(id))
@@ -384,7 +419,6 @@ async fn render_encounter(
                 .unwrap_or_default(),
         })
         .collect();
-    tx.commit().await?;
     let finalised = encounter.status == "finalised";
     let editable = encounter.is_editable(now);
     let status_detail = match (finalised, encounter.finalised_at) {
@@ -450,15 +484,15 @@ async fn render_encounter(
                 body: a.body.clone(),
             })
             .collect(),
-        can_edit: editable && can(page, Permission::RecordsWrite),
-        can_finalise: !finalised && can(page, Permission::RecordsFinalise),
-        can_add_addendum: finalised && can(page, Permission::RecordsWrite),
+        can_edit: editable && can_write,
+        can_finalise: !finalised && can_finalise,
+        can_add_addendum: finalised && can_write,
         addendum: shown.addendum,
         errors: shown.errors,
         unsaved: shown.unsaved,
         notice: shown.notice,
     };
-    Ok((status, body).into_response())
+    Ok(body)
 }
 
 /// The notes form as posted.

@@ -4,9 +4,6 @@
 mod clients;
 mod encounters;
 mod patients;
-mod weight_chart;
-
-pub(super) use weight_chart::WeightChart;
 
 use crate::AppState;
 use axum::Router;

@@ -6,12 +6,12 @@
 //! patient's facts and owners only; nothing clinical is read for them at all.
 
 use super::clients::ListQuery;
-use super::weight_chart::{kilograms, weight_chart};
 use crate::auth::Meta;
 use crate::clinical::views::{
     AllergyView, ChartPage, ClinicalView, OwnerView, PatientFacts, PatientForm, PatientFormPage,
     PatientRow, PatientsPage, PrescriptionView, ProblemView, TimelineRow, VaccinationDue,
 };
+use crate::clinical::weight_chart::{kilograms, weight_chart};
 use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs, Refusal};
 use crate::format::{age, capitalised, date_time, day_short, words};

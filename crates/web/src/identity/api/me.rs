@@ -1,9 +1,9 @@
 //! `GET /api/v1/me`: who the caller is, wherever the credential came from.
 
-use crate::auth::{Auth, AuthMethod, Meta};
+use crate::auth::AuthMethod;
+use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
-use axum::extract::State;
 use paddock_store::members;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -57,15 +57,10 @@ pub struct Named {
         (status = 200, description = "The caller", body = MeResponse),
         (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn me(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
-) -> Result<Json<MeResponse>, AppError> {
-    let principal = &auth.principal;
-    let mut tx = state.db.begin(principal, &meta).await?;
-    let me = members::me(&mut tx).await?;
-    tx.commit().await?;
+pub async fn me(ctx: Ctx) -> Result<Json<MeResponse>, AppError> {
+    let principal = ctx.principal.clone();
+    let method = ctx.method;
+    let me = ctx.run(async |tx| members::me(tx).await).await?;
     Ok(Json(MeResponse {
         user: UserSummary {
             id: principal.user_id().as_uuid(),
@@ -85,6 +80,6 @@ pub async fn me(
             .iter()
             .map(|p| p.as_str().to_owned())
             .collect(),
-        authenticated_by: auth.method,
+        authenticated_by: method,
     }))
 }
