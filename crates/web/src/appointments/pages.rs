@@ -167,7 +167,7 @@ pub(crate) async fn calendar_page(
         week_href: week_href(anchor),
         new_href: can_write.then(|| href("/appointments/new", &[("day", &anchor.to_string())])),
         date: first.to_string(),
-        can_write: can_write,
+        can_write,
         columns,
         total,
         notice: notice_text(pairs.get("notice")),
