@@ -7,13 +7,14 @@ use paddock_domain::{
     ResourceKind, Route, UserId, WeightKg,
 };
 use paddock_store::TenantTx;
-use paddock_store::appointments::{self, Booking};
-use paddock_store::clients::{self, Client, ClientDetails};
-use paddock_store::clinical::{
+use paddock_store::appointments::bookings::{self, Booking};
+use paddock_store::appointments::resources;
+use paddock_store::clinical::clients::{self, Client, ClientDetails};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::patients::{self, Patient, PatientDetails, Standing};
+use paddock_store::clinical::record::{
     self, NewAllergy, NewPrescription, NewProblem, NewVaccination, NewVitals,
 };
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::patients::{self, Patient, PatientDetails, Standing};
 use uuid::Uuid;
 
 /// A client called `given family`.
@@ -98,7 +99,7 @@ pub fn nine_am() -> DateTime<Utc> {
 /// a problem, an allergy, a prescription, a vaccination and an appointment.
 pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     let (_, patient) = client_with_dog(tx, "Fixture", "Rex").await;
-    let room = appointments::add_resource(tx, "Consult room 1", ResourceKind::Room)
+    let room = resources::add(tx, "Consult room 1", ResourceKind::Room)
         .await
         .unwrap();
     let encounter = encounters::create(
@@ -117,7 +118,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::record_vitals(
+    record::record_vitals(
         tx,
         patient.id,
         &NewVitals {
@@ -131,7 +132,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::add_problem(
+    record::add_problem(
         tx,
         patient.id,
         &NewProblem {
@@ -144,7 +145,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::add_allergy(
+    record::add_allergy(
         tx,
         patient.id,
         &NewAllergy {
@@ -156,7 +157,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     .await
     .unwrap();
     let today = Utc::now().date_naive();
-    clinical::prescribe(
+    record::prescribe(
         tx,
         patient.id,
         &NewPrescription {
@@ -173,7 +174,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::vaccinate(
+    record::vaccinate(
         tx,
         patient.id,
         &NewVaccination {
@@ -200,13 +201,13 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     let fixture_slot = Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).unwrap();
     let mut slot = booking(Some(patient.id), Some(vet), fixture_slot, 20);
     slot.resource_id = Some(room.id);
-    appointments::book(tx, &slot).await.unwrap();
+    bookings::book(tx, &slot).await.unwrap();
 }
 
 /// A new member of practice A with the built-in `role`, joined through an invitation
 /// (the store's public door); returns their user id.
 pub async fn colleague(world: &crate::world::World, role: paddock_domain::BuiltinRole) -> UserId {
-    use paddock_store::{RequestMeta, invitations, roles};
+    use paddock_store::{RequestMeta, staff::invitations, staff::roles};
     let now = Utc::now();
     let meta = RequestMeta::system("colleague");
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();

@@ -13,9 +13,10 @@ use chrono::{Duration, Utc};
 use http_body_util::BodyExt;
 use paddock_domain::{AllergySeverity, WeightKg};
 use paddock_store::RequestMeta;
-use paddock_store::clinical::{self, NewAllergy, NewVaccination, NewVitals};
-use paddock_store::patients::{self, Patient};
-use paddock_store::{appointments, chart};
+use paddock_store::appointments::resources;
+use paddock_store::clinical::chart;
+use paddock_store::clinical::patients::{self, Patient};
+use paddock_store::clinical::record::{self, NewAllergy, NewVaccination, NewVitals};
 use serde_json::json;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -49,7 +50,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
     let now = Utc::now();
     for (days_ago, kg) in [(360, "18.2"), (240, "19.6"), (120, "20.9")] {
-        clinical::record_vitals(
+        record::record_vitals(
             &mut tx,
             rex,
             &NewVitals {
@@ -64,7 +65,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
         .await
         .unwrap();
     }
-    clinical::add_allergy(
+    record::add_allergy(
         &mut tx,
         rex,
         &NewAllergy {
@@ -76,7 +77,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     .await
     .unwrap();
     let today = now.date_naive();
-    clinical::vaccinate(
+    record::vaccinate(
         &mut tx,
         rex,
         &NewVaccination {
@@ -793,7 +794,7 @@ async fn clinic_pages_the_day_and_week_views_list_the_book() {
             .begin(&env.world.a.principal, &meta)
             .await
             .unwrap();
-        let all = appointments::resources(&mut tx).await.unwrap();
+        let all = resources::list(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
         all.into_iter()
             .find(|r| r.name == "Consult room 1")

@@ -11,9 +11,12 @@ use crate::process::{Output, paddock, run, superuser};
 use crate::world::{PracticeFixture, World, two_practices};
 use chrono::{Duration, Utc};
 use paddock_domain::{EncounterKind, PracticeId, Route, WeightKg};
-use paddock_store::clinical::{self, NewPrescription, NewVaccination, NewVitals};
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::{RequestMeta, StoreError, TenantTx, appointments, clients, patients};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::record::{self, NewPrescription, NewVaccination, NewVitals};
+use paddock_store::{
+    RequestMeta, StoreError, TenantTx, appointments::bookings, clinical::clients,
+    clinical::patients,
+};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -165,7 +168,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     )
     .await
     .unwrap();
-    clinical::record_vitals(
+    record::record_vitals(
         tx,
         patient.id,
         &NewVitals {
@@ -180,7 +183,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     .await
     .unwrap();
     let today = Utc::now().date_naive();
-    clinical::vaccinate(
+    record::vaccinate(
         tx,
         patient.id,
         &NewVaccination {
@@ -197,7 +200,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     )
     .await
     .unwrap();
-    clinical::prescribe(
+    record::prescribe(
         tx,
         patient.id,
         &NewPrescription {
@@ -214,7 +217,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     )
     .await
     .unwrap();
-    appointments::book(
+    bookings::book(
         tx,
         &booking(
             Some(patient.id),
@@ -249,8 +252,8 @@ async fn deleted_rows(world: &World, practice: &PracticeFixture) -> Deleted {
             nine_am() + Duration::days(day),
             20,
         );
-        let appointment = appointments::book(&mut tx, &slot).await.unwrap();
-        appointments::delete(&mut tx, appointment.id, now)
+        let appointment = bookings::book(&mut tx, &slot).await.unwrap();
+        bookings::delete(&mut tx, appointment.id, now)
             .await
             .unwrap();
         ids.push(appointment.id);

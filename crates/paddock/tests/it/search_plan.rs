@@ -13,7 +13,7 @@ use crate::clinic::{client_details, dog};
 use crate::process::superuser;
 use crate::world::{PracticeFixture, World, two_practices};
 use paddock_domain::{Microchip, Phone};
-use paddock_store::{RequestMeta, TenantTx, clients, patients};
+use paddock_store::{RequestMeta, TenantTx, clinical::clients, clinical::patients};
 use sqlx::PgConnection;
 use uuid::Uuid;
 

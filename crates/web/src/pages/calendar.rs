@@ -24,9 +24,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use paddock_domain::{AppointmentKind, AppointmentStatus, Permission, UserId};
-use paddock_store::appointments::{self, Appointment, Booking, Clash, RangeQuery};
+use paddock_store::appointments::bookings::{self, Appointment, Booking, Clash, RangeQuery};
+use paddock_store::appointments::resources;
 use paddock_store::page::{Cursor, MAX_LIMIT};
-use paddock_store::{RequestMeta, StoreError, TenantTx, patients};
+use paddock_store::{RequestMeta, StoreError, TenantTx, clinical::patients};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -195,7 +196,7 @@ pub(super) async fn status_submit(
         .and_then(|back| back.within("/appointments"))
         .unwrap_or_else(|| ReturnTo::fixed("/appointments"));
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    appointments::set_status(&mut tx, id, status).await?;
+    bookings::set_status(&mut tx, id, status).await?;
     tx.commit().await?;
     Ok(Redirect::to(&back.with_notice("status")).into_response())
 }
@@ -208,7 +209,7 @@ async fn all_in_range(
     let mut all = Vec::new();
     let mut after: Option<Cursor> = None;
     for _ in 0..MAX_PAGES {
-        let page = appointments::list(tx, range, MAX_LIMIT, after.as_ref()).await?;
+        let page = bookings::list(tx, range, MAX_LIMIT, after.as_ref()).await?;
         let next = page.next_cursor;
         all.extend(page.items);
         match next {
@@ -315,7 +316,7 @@ fn week_columns(
 
 /// Who can be booked, or named as an encounter's vet: `(user id, name)` by name.
 pub(super) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, String)>, AppError> {
-    Ok(appointments::clinicians(tx)
+    Ok(resources::clinicians(tx)
         .await?
         .into_iter()
         .map(|c| (c.user_id.to_string(), c.name))
@@ -413,7 +414,7 @@ async fn render_booking(
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
     let staff = staff_options(&mut tx).await?;
     let resources = if can(page, Permission::AppointmentsRead) {
-        appointments::resources(&mut tx)
+        resources::list(&mut tx)
             .await?
             .into_iter()
             .map(|r| (r.id.to_string(), r.name))
@@ -635,7 +636,7 @@ pub(super) async fn book_submit(
         {
             booking.client_id = patients::get(&mut tx, patient).await?.primary_owner_id;
         }
-        appointments::book(&mut tx, &booking).await
+        bookings::book(&mut tx, &booking).await
     }
     .await;
     match booked {
@@ -648,7 +649,7 @@ pub(super) async fn book_submit(
             // The store refused inside a savepoint, so the transaction can still read
             // the booking it clashes with, to name it.
             let existing = if can(&page, Permission::AppointmentsRead) {
-                appointments::get(&mut tx, clash.appointment_id).await.ok()
+                bookings::get(&mut tx, clash.appointment_id).await.ok()
             } else {
                 None
             };

@@ -15,9 +15,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use paddock_domain::field::{bounded_text, no_control_characters, note_text};
 use paddock_domain::{Email, Permission, Phone};
-use paddock_store::clients::{self, Client, ClientDetails};
+use paddock_store::clinical::clients::{self, Client, ClientDetails};
 use paddock_store::page::{self as paging, Cursor};
-use paddock_store::{RequestMeta, patients};
+use paddock_store::{RequestMeta, clinical::patients};
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -28,9 +28,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use paddock_domain::field::note_text;
 use paddock_domain::{EncounterKind, FieldError, Permission, TemperatureC, UserId, WeightKg};
-use paddock_store::clinical::{self, NewVitals};
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::{RequestMeta, StoreError, TenantTx, chart, patients};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::record::{self, NewVitals};
+use paddock_store::{RequestMeta, StoreError, TenantTx, clinical::chart, clinical::patients};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -293,7 +293,7 @@ async fn write_new(
             heart_rate: None,
             respiratory_rate: None,
         };
-        clinical::record_vitals(tx, patient, &vitals).await?;
+        record::record_vitals(tx, patient, &vitals).await?;
     }
     Ok(encounter.id)
 }

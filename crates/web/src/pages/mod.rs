@@ -30,10 +30,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use paddock_domain::{MembershipId, Permission, RoleId};
-use paddock_store::credentials::{self, Credential};
-use paddock_store::sessions::{self, SessionAuth};
-use paddock_store::token::{csrf_for, login_csrf_for, random_token};
-use paddock_store::{RequestMeta, invitations, members, roles, second_factor, signin, staff};
+use paddock_store::identity::credentials::{self, Credential};
+use paddock_store::identity::sessions::{self, SessionAuth};
+use paddock_store::identity::token::{csrf_for, login_csrf_for, random_token};
+use paddock_store::{
+    RequestMeta, identity::second_factor, identity::signin, staff::changes, staff::invitations,
+    staff::members, staff::roles,
+};
 use return_to::ReturnTo;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -886,14 +889,14 @@ async fn staff_member_action(
             if now - page.session.reauthenticated_at > REAUTH_WINDOW {
                 return Ok(Redirect::to("/reauth?next=/staff").into_response());
             }
-            staff::change_role(&mut tx, membership, RoleId::from_uuid(role_id), now)
+            changes::change_role(&mut tx, membership, RoleId::from_uuid(role_id), now)
                 .await
                 .map(|_| "role-changed")
         }
-        ("deactivate", _) => staff::deactivate(&mut tx, membership, now)
+        ("deactivate", _) => changes::deactivate(&mut tx, membership, now)
             .await
             .map(|()| "deactivated"),
-        ("reactivate", _) => staff::reactivate(&mut tx, membership)
+        ("reactivate", _) => changes::reactivate(&mut tx, membership)
             .await
             .map(|()| "reactivated"),
         _ => return Err(AppError::NotFound),
@@ -935,7 +938,8 @@ async fn render_invitation(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let now = state.auth.clock.now();
-    let Some(open) = paddock_store::invitations::open(&state.db, token, now, meta).await? else {
+    let Some(open) = paddock_store::staff::invitations::open(&state.db, token, now, meta).await?
+    else {
         let page = MessagePage {
             title: "Invitation not valid".to_owned(),
             text: "This invitation link is unknown, was already used, was revoked, or has expired. Ask the practice for a new one.".to_owned(),

@@ -26,10 +26,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use paddock_domain::field::bounded_text;
 use paddock_domain::{DateOfBirth, Microchip, PatientSex, Permission, WeightKg};
-use paddock_store::chart::{self, Chart};
-use paddock_store::clinical::{Allergy, Vitals};
-use paddock_store::patients::{self, Owner, Patient, PatientDetails, Standing};
-use paddock_store::{RequestMeta, clients};
+use paddock_store::clinical::chart::{self, Chart};
+use paddock_store::clinical::patients::{self, Owner, Patient, PatientDetails, Standing};
+use paddock_store::clinical::record::{Allergy, Vitals};
+use paddock_store::{RequestMeta, clinical::clients};
 use serde::Deserialize;
 use uuid::Uuid;
 

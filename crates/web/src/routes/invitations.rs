@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paddock_domain::{DisplayName, Email, FieldErrors, Permission, RoleId};
-use paddock_store::invitations::{self, Acceptor, SentInvitation};
+use paddock_store::staff::invitations::{self, Acceptor, SentInvitation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -4,7 +4,7 @@ use crate::auth::{Auth, AuthMethod, Meta};
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::State;
-use paddock_store::members;
+use paddock_store::staff::members;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

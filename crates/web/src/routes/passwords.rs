@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use paddock_domain::{Email, FieldError, FieldErrors, UserId};
-use paddock_store::{RequestMeta, members, passwords, signin};
+use paddock_store::{RequestMeta, identity::passwords, identity::signin, staff::members};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -21,14 +21,15 @@ use paddock_domain::{
     PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceKind, TemperatureC, UserId,
     WeightKg,
 };
-use paddock_store::appointments::{self, Booking};
-use paddock_store::clients::{self, ClientDetails};
-use paddock_store::clinical::{
+use paddock_store::appointments::bookings::{self, Booking};
+use paddock_store::appointments::resources;
+use paddock_store::clinical::clients::{self, ClientDetails};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::patients::{self, PatientDetails, Standing};
+use paddock_store::clinical::record::{
     self, NewAllergy, NewPrescription, NewProblem, NewVaccination, NewVitals,
 };
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::patients::{self, PatientDetails, Standing};
-use paddock_store::{AdminDb, Db, RequestMeta, TenantTx, principal};
+use paddock_store::{AdminDb, Db, RequestMeta, TenantTx, identity::principal};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -357,7 +358,7 @@ impl Clinic {
         }
         if matches!(species.name, "Canine" | "Feline") && self.rng.gen_bool(0.08) {
             let allergy = pick(&mut self.rng, ALLERGIES)?;
-            clinical::add_allergy(
+            record::add_allergy(
                 tx,
                 patient.id,
                 &NewAllergy {
@@ -652,7 +653,7 @@ impl Clinic {
         self.counts.encounters += 1;
         let day = started.date_naive();
         if visit != Visit::Telephone {
-            clinical::record_vitals(
+            record::record_vitals(
                 tx,
                 patient,
                 &NewVitals {
@@ -681,7 +682,7 @@ impl Clinic {
             } else {
                 self.staff.technician
             };
-            clinical::vaccinate(
+            record::vaccinate(
                 tx,
                 patient,
                 &NewVaccination {
@@ -751,7 +752,7 @@ impl Clinic {
         problem: &ProblemSpec,
         onset: DateTime<Utc>,
     ) -> Result<(), CommandError> {
-        let added = clinical::add_problem(
+        let added = record::add_problem(
             tx,
             patient,
             &NewProblem {
@@ -768,7 +769,7 @@ impl Clinic {
         self.counts.problems += 1;
         let resolved = shift(onset, 10);
         if problem.acute && resolved < self.midnight {
-            clinical::resolve_problem(tx, patient, added.id, resolved.date_naive()).await?;
+            record::resolve_problem(tx, patient, added.id, resolved.date_naive()).await?;
         }
         Ok(())
     }
@@ -782,7 +783,7 @@ impl Clinic {
         rx: &Rx,
         started: DateTime<Utc>,
     ) -> Result<(), CommandError> {
-        let written = clinical::prescribe(
+        let written = record::prescribe(
             tx,
             patient,
             &NewPrescription {
@@ -800,13 +801,8 @@ impl Clinic {
         .await?;
         self.counts.prescriptions += 1;
         if shift(started, i64::from(rx.days)) < self.midnight {
-            clinical::set_prescription_status(
-                tx,
-                patient,
-                written.id,
-                PrescriptionStatus::Completed,
-            )
-            .await?;
+            record::set_prescription_status(tx, patient, written.id, PrescriptionStatus::Completed)
+                .await?;
         }
         Ok(())
     }
@@ -817,10 +813,9 @@ impl Clinic {
     /// Saturday mornings only, closed on Sunday. Nearer days are fuller; today's
     /// bookings already past are completed (or no-shows).
     async fn bookings(&mut self, tx: &mut TenantTx) -> Result<(), CommandError> {
-        let room1 = appointments::add_resource(tx, "Consult room 1", ResourceKind::Room).await?;
-        let room2 = appointments::add_resource(tx, "Consult room 2", ResourceKind::Room).await?;
-        let table =
-            appointments::add_resource(tx, "Surgery table", ResourceKind::SurgeryTable).await?;
+        let room1 = resources::add(tx, "Consult room 1", ResourceKind::Room).await?;
+        let room2 = resources::add(tx, "Consult room 2", ResourceKind::Room).await?;
+        let table = resources::add(tx, "Surgery table", ResourceKind::SurgeryTable).await?;
         self.counts.resources += 3;
         let alive: Vec<Seeded> = self.patients.iter().filter(|p| p.alive).cloned().collect();
         for offset in 0..BOOKED_DAYS {
@@ -956,7 +951,7 @@ impl Clinic {
             _ => patient.species.booking_reasons,
         };
         let starts = later(day, start_minute);
-        let booked = appointments::book(
+        let booked = bookings::book(
             tx,
             &Booking {
                 patient_id: Some(patient.id),
@@ -985,7 +980,7 @@ impl Clinic {
             None
         };
         if let Some(status) = status {
-            appointments::set_status(tx, booked.id, status).await?;
+            bookings::set_status(tx, booked.id, status).await?;
         }
         Ok(())
     }

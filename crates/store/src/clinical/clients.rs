@@ -4,8 +4,8 @@
 //! can be restored until the retention job purges it, and its patients keep their
 //! records.
 
+use crate::clinical::search::{SearchQuery, client_phone_match, client_prefix_match};
 use crate::page::{Cursor, Page};
-use crate::search::{SearchQuery, client_phone_match, client_prefix_match};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Email, Permission, Phone};
@@ -193,7 +193,7 @@ pub async fn deleted(tx: &mut TenantTx) -> Result<Vec<Client>, StoreError> {
 }
 
 /// Live clients by family name, optionally matching `search` (the start of a family
-/// name, full name or email, or the last 9 digits of a phone: see [`crate::search`]),
+/// name, full name or email, or the last 9 digits of a phone: see [`crate::clinical::search`]),
 /// a page at a time.
 pub async fn list(
     tx: &mut TenantTx,

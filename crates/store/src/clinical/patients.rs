@@ -4,9 +4,9 @@
 //! a patient is soft; its medical records stay for the record retention period and
 //! go only when the retention job purges the patient.
 
-use crate::clients::{CLIENT_COLUMNS, Client};
+use crate::clinical::clients::{CLIENT_COLUMNS, Client};
+use crate::clinical::search::{SearchQuery, client_phone_match, client_prefix_match, starts_with};
 use crate::page::{Cursor, Page};
-use crate::search::{SearchQuery, client_phone_match, client_prefix_match, starts_with};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use paddock_domain::{DateOfBirth, FieldError, Microchip, PatientSex, PatientStatus, Permission};
@@ -200,7 +200,7 @@ async fn link_owner(
     primary: bool,
 ) -> Result<(), StoreError> {
     // The client must be a live client of this practice; anything else is not found.
-    crate::clients::fetch(tx, client).await?;
+    crate::clinical::clients::fetch(tx, client).await?;
     sqlx::query(
         "insert into patient_owners (practice_id, patient_id, client_id, is_primary)
          values ($1, $2, $3, $4)",
@@ -359,7 +359,7 @@ pub async fn deleted(tx: &mut TenantTx) -> Result<Vec<Patient>, StoreError> {
 /// Live patients by name, a page at a time. `search` matches the start of the
 /// patient's name, its microchip exactly, or an owner by the start of their family
 /// name, full name or email, or by the last 9 digits of a phone number (see
-/// [`crate::search`]: every branch is an index scan the application role can use).
+/// [`crate::clinical::search`]: every branch is an index scan the application role can use).
 pub async fn search(
     tx: &mut TenantTx,
     search: Option<&str>,

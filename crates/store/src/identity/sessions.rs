@@ -10,9 +10,9 @@
 //! what it replaces, so no replacement can stand in for typing the password.
 
 use crate::audit::{AuditAction, AuditEvent, record};
-use crate::signin::PracticeOption;
+use crate::identity::signin::PracticeOption;
+use crate::identity::token::{csrf_for, random_token, token_hash};
 use crate::tenant::{Actor, TenantTx};
-use crate::token::{csrf_for, random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError};
 use chrono::{DateTime, Utc};
 use paddock_domain::{FieldError, PracticeId, UserId};
@@ -219,7 +219,9 @@ async fn renew(
     };
     let issued = insert(&mut tx, new, now, meta).await?;
     let event = match renewal {
-        Renewal::Reauthenticated => AuditEvent::on(AuditAction::Reauth, "session", issued.session_id),
+        Renewal::Reauthenticated => {
+            AuditEvent::on(AuditAction::Reauth, "session", issued.session_id)
+        }
         Renewal::SecondFactor(method) => {
             AuditEvent::on(AuditAction::SecondFactor, "session", issued.session_id)
                 .with_changes(serde_json::json!({ "method": method }))
