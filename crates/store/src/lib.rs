@@ -27,6 +27,7 @@ pub mod error;
 pub mod page;
 pub mod request;
 pub mod retention;
+mod row;
 pub mod schema;
 pub mod tenant;
 

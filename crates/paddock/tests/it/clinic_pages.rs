@@ -52,7 +52,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     for (days_ago, kg) in [(360, "18.2"), (240, "19.6"), (120, "20.9")] {
         record::record_vitals(
             &mut tx,
-            rex,
+            rex.as_uuid(),
             &NewVitals {
                 encounter_id: None,
                 recorded_at: now - Duration::days(days_ago),
@@ -67,7 +67,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     }
     record::add_allergy(
         &mut tx,
-        rex,
+        rex.as_uuid(),
         &NewAllergy {
             substance: "Cephalexin".to_owned(),
             reaction: Some("Facial swelling".to_owned()),
@@ -79,7 +79,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     let today = now.date_naive();
     record::vaccinate(
         &mut tx,
-        rex,
+        rex.as_uuid(),
         &NewVaccination {
             encounter_id: None,
             vaccine: "Rabies (Nobivac Rabies)".to_owned(),
@@ -95,7 +95,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    rex
+    rex.as_uuid()
 }
 
 /// Rex's fixture encounter (finalised, with one addendum).
@@ -320,7 +320,7 @@ async fn clinic_pages_the_chart_shows_the_medical_record_to_a_vet_and_only_facts
 async fn clinic_pages_another_practices_ids_answer_like_unknown_ones() {
     let env = env().await;
     let rex = rex(&env.world).await;
-    let encounter = rex_encounter(&env.world, rex.id).await;
+    let encounter = rex_encounter(&env.world, rex.id.as_uuid()).await;
     let owner = rex.primary_owner_id.unwrap();
     let admin_b = env.login_as("admin@northside.example", TEST_PASSWORD).await;
     for path in [
@@ -574,7 +574,7 @@ async fn clinic_pages_a_finalised_encounter_refuses_edits_with_the_lock_message_
     let env = env().await;
     let admin = env.login(TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
-    let encounter = rex_encounter(&env.world, rex).await;
+    let encounter = rex_encounter(&env.world, rex.as_uuid()).await;
 
     let page = get(&env, &format!("/encounters/{encounter}"), &admin).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -906,14 +906,14 @@ async fn clinic_pages_viewing_the_chart_or_an_encounter_page_writes_read_events(
     let env = env().await;
     let admin = env.login(TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
-    let encounter = rex_encounter(&env.world, rex).await;
-    let before = read_views(&env.world, rex).await;
+    let encounter = rex_encounter(&env.world, rex.as_uuid()).await;
+    let before = read_views(&env.world, rex.as_uuid()).await;
     let encounter_reads = read_views(&env.world, encounter).await.len();
     let chart = get(&env, &format!("/patients/{rex}"), &admin).await;
     assert_eq!(chart.status, StatusCode::OK);
     let mut expected = before.clone();
     expected.push(json!("chart"));
-    assert_eq!(read_views(&env.world, rex).await, expected);
+    assert_eq!(read_views(&env.world, rex.as_uuid()).await, expected);
     let page = get(&env, &format!("/encounters/{encounter}"), &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(

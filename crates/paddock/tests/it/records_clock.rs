@@ -35,7 +35,7 @@ async fn open_encounter(app: &Db, practice: &PracticeFixture, family: &str) -> U
     let encounter = encounters::create(
         &mut tx,
         &NewEncounter {
-            patient_id: patient.id,
+            patient_id: patient.id.as_uuid(),
             kind: EncounterKind::Recheck,
             started_at: Utc::now(),
             attending: Some(practice.admin),

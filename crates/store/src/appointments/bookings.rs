@@ -8,7 +8,7 @@
 use crate::page::{Cursor, Page};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
-use paddock_domain::{AppointmentKind, AppointmentStatus, Permission, UserId};
+use paddock_domain::{AppointmentKind, AppointmentStatus, ClientId, PatientId, Permission, UserId};
 use serde::Serialize;
 use sqlx::Connection;
 use utoipa::ToSchema;
@@ -265,10 +265,10 @@ async fn find_clash(
 /// The patient, client, staff member and resource named must be this practice's.
 async fn check_references(tx: &mut TenantTx, booking: &Booking) -> Result<(), StoreError> {
     if let Some(patient) = booking.patient_id {
-        crate::clinical::patients::fetch(tx, patient).await?;
+        crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient)).await?;
     }
     if let Some(client) = booking.client_id {
-        crate::clinical::clients::fetch(tx, client).await?;
+        crate::clinical::clients::fetch(tx, ClientId::from_uuid(client)).await?;
     }
     if let Some(staff) = booking.staff {
         crate::staff::members::require_duty(

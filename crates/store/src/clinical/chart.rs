@@ -10,7 +10,7 @@ use crate::clinical::patients::{self, Owner, Patient};
 use crate::clinical::record::{self, Allergy, Prescription, Problem, Vaccination, Vitals};
 use crate::{StoreError, TenantTx};
 use chrono::NaiveDate;
-use paddock_domain::Permission;
+use paddock_domain::{PatientId, Permission};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -41,14 +41,14 @@ pub struct Chart {
 /// Reads the chart of a live patient as of `today` (`records.read`); records the view.
 pub async fn chart(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     today: NaiveDate,
 ) -> Result<Chart, StoreError> {
     tx.require(Permission::RecordsRead)?;
     let patient = patients::get(tx, patient).await?;
-    let id = patient.id;
+    let id = patient.id.as_uuid();
     let owners = if tx.require(Permission::ClientsRead).is_ok() {
-        patients::owners(tx, id).await?
+        patients::owners(tx, patient.id).await?
     } else {
         Vec::new()
     };
@@ -93,7 +93,7 @@ async fn part<T>(
     read: impl AsyncFnOnce(&mut TenantTx) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     tx.require(Permission::RecordsRead)?;
-    patients::get(tx, patient).await?;
+    patients::get(tx, PatientId::from_uuid(patient)).await?;
     let found = read(tx).await?;
     record_view(tx, patient, view).await?;
     Ok(found)

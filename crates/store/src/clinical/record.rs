@@ -16,8 +16,8 @@ use crate::{StoreError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use paddock_domain::patient::within_life;
 use paddock_domain::{
-    AllergySeverity, CodeSystem, PerMinute, Permission, PrescriptionStatus, ProblemKind, Route,
-    TemperatureC, UserId, WeightKg,
+    AllergySeverity, CodeSystem, PatientId, PerMinute, Permission, PrescriptionStatus, ProblemKind,
+    Route, TemperatureC, UserId, WeightKg,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -68,7 +68,7 @@ pub async fn record_vitals(
     new: &NewVitals,
 ) -> Result<Vitals, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
         .await?
         .date_of_birth;
     within_life("recorded_at", new.recorded_at.date_naive(), born)?;
@@ -195,7 +195,7 @@ pub async fn add_problem(
     new: &NewProblem,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
         .await?
         .date_of_birth;
     if let Some(onset) = new.onset_on {
@@ -228,7 +228,7 @@ pub async fn resolve_problem(
     day: NaiveDate,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
         .await?
         .date_of_birth;
     within_life("resolved_on", day, born)?;
@@ -293,7 +293,7 @@ pub async fn add_allergy(
     new: &NewAllergy,
 ) -> Result<Allergy, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::clinical::patients::fetch(tx, patient).await?;
+    crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient)).await?;
     Ok(sqlx::query_as(&format!(
         "insert into allergies (practice_id, id, patient_id, substance, reaction, severity)
          values ($1, $2, $3, $4, $5, $6) returning {ALLERGY_COLUMNS}"
@@ -410,7 +410,7 @@ pub async fn prescribe(
     new: &NewPrescription,
 ) -> Result<Prescription, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
         .await?
         .date_of_birth;
     within_life("starts_on", new.starts_on, born)?;
@@ -546,7 +546,7 @@ pub async fn vaccinate(
     new: &NewVaccination,
 ) -> Result<Vaccination, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
         .await?
         .date_of_birth;
     within_life("given_on", new.given_on, born)?;

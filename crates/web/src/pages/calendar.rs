@@ -428,7 +428,7 @@ async fn render_booking(
         && errors.get("patient_id").is_none()
         && let Ok(id) = Uuid::parse_str(form.patient_id.trim())
     {
-        match patients::get(&mut tx, id).await {
+        match patients::get(&mut tx, paddock_domain::PatientId::from_uuid(id)).await {
             Ok(p) => form.patient_label = Some(patient_label(&p)),
             Err(StoreError::NotFound(_)) => {}
             Err(other) => return Err(other.into()),
@@ -634,7 +634,11 @@ pub(super) async fn book_submit(
         if let Some(patient) = booking.patient_id
             && can(&page, Permission::PatientsRead)
         {
-            booking.client_id = patients::get(&mut tx, patient).await?.primary_owner_id;
+            booking.client_id =
+                patients::get(&mut tx, paddock_domain::PatientId::from_uuid(patient))
+                    .await?
+                    .primary_owner_id
+                    .map(Uuid::from);
         }
         bookings::book(&mut tx, &booking).await
     }

@@ -76,7 +76,9 @@ async fn patient_header(
     page: &PageSession,
     patient: Uuid,
 ) -> Result<(String, Vec<AllergyView>), AppError> {
-    let name = patients::get(tx, patient).await?.name;
+    let name = patients::get(tx, paddock_domain::PatientId::from_uuid(patient))
+        .await?
+        .name;
     let allergies = if can(page, Permission::RecordsRead) {
         active_allergies(&chart::allergies(tx, patient).await?)
     } else {

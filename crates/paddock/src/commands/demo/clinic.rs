@@ -17,9 +17,9 @@ use super::catalogue::{
     ProblemSpec, Rx, SPECIES, STREETS, Scenario, Species, TOWNS, Visit,
 };
 use paddock_domain::{
-    AppointmentKind, AppointmentStatus, CodeSystem, DateOfBirth, Email, EncounterKind, Microchip,
-    PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceKind, TemperatureC, UserId,
-    WeightKg,
+    AppointmentKind, AppointmentStatus, ClientId, CodeSystem, DateOfBirth, Email, EncounterKind,
+    Microchip, PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceKind, TemperatureC,
+    UserId, WeightKg,
 };
 use paddock_store::appointments::bookings::{self, Booking};
 use paddock_store::appointments::resources;
@@ -214,7 +214,7 @@ fn pick<'a, T>(rng: &mut StdRng, list: &'a [T]) -> Result<&'a T, CommandError> {
 
 impl Clinic {
     /// The owners, with contact details and preferences; returns their ids.
-    async fn clients(&mut self, tx: &mut TenantTx) -> Result<Vec<Uuid>, CommandError> {
+    async fn clients(&mut self, tx: &mut TenantTx) -> Result<Vec<ClientId>, CommandError> {
         let mut ids = Vec::with_capacity(CLIENTS);
         let mut emails = HashSet::new();
         for n in 0..CLIENTS {
@@ -280,7 +280,11 @@ impl Clinic {
 
     /// Every client gets an animal; the rest go to clients who already have one, and
     /// one in twenty is co-owned by another client.
-    async fn animals(&mut self, tx: &mut TenantTx, owners: &[Uuid]) -> Result<(), CommandError> {
+    async fn animals(
+        &mut self,
+        tx: &mut TenantTx,
+        owners: &[ClientId],
+    ) -> Result<(), CommandError> {
         for n in 0..PATIENTS {
             let owner = match owners.get(n) {
                 Some(owner) => *owner,
@@ -302,7 +306,7 @@ impl Clinic {
     async fn animal(
         &mut self,
         tx: &mut TenantTx,
-        owners: &[(Uuid, bool)],
+        owners: &[(ClientId, bool)],
     ) -> Result<(), CommandError> {
         let species = self.species()?;
         let breed = pick(&mut self.rng, species.breeds)?;
@@ -341,9 +345,9 @@ impl Clinic {
         };
         let patient = patients::create(tx, &details, owners).await?;
         self.counts.patients += 1;
-        let primary = owners.first().map_or(Uuid::nil(), |(id, _)| *id);
+        let primary = owners.first().map_or(Uuid::nil(), |(id, _)| id.as_uuid());
         self.patients.push(Seeded {
-            id: patient.id,
+            id: patient.id.as_uuid(),
             owner: primary,
             species,
             alive,
@@ -353,14 +357,20 @@ impl Clinic {
         let adult = self.rng.gen_range(breed.adult_kg.0..=breed.adult_kg.1);
         let heavy = age_days >= species.adult_at_days && self.rng.gen_bool(0.15);
         if heavy {
-            self.problem(tx, patient.id, None, &OBESITY, shift(self.midnight, -30))
-                .await?;
+            self.problem(
+                tx,
+                patient.id.as_uuid(),
+                None,
+                &OBESITY,
+                shift(self.midnight, -30),
+            )
+            .await?;
         }
         if matches!(species.name, "Canine" | "Feline") && self.rng.gen_bool(0.08) {
             let allergy = pick(&mut self.rng, ALLERGIES)?;
             record::add_allergy(
                 tx,
-                patient.id,
+                patient.id.as_uuid(),
                 &NewAllergy {
                     substance: allergy.0.to_owned(),
                     reaction: Some(allergy.1.to_owned()),
@@ -371,7 +381,7 @@ impl Clinic {
             self.counts.allergies += 1;
         }
         let animal = Animal {
-            id: patient.id,
+            id: patient.id.as_uuid(),
             name: &patient.name,
             species,
             adult_kg: adult,
