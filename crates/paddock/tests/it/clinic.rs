@@ -200,7 +200,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     // Early in January, clear of the slots tests book around nine_am().
     let fixture_slot = Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).unwrap();
     let mut slot = booking(Some(patient.id.as_uuid()), Some(vet), fixture_slot, 20);
-    slot.resource_id = Some(room.id);
+    slot.resource_id = Some(room.id.as_uuid());
     bookings::book(tx, &slot).await.unwrap();
 }
 

@@ -4,7 +4,7 @@
 //! `appointments.read` (clinicians also `records.read`, for encounter forms).
 
 use crate::{StoreError, TenantTx};
-use paddock_domain::{Permission, ResourceKind};
+use paddock_domain::{Permission, ResourceId, ResourceKind, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -13,11 +13,15 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Resource {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: ResourceId,
     /// Its name ("Consult room 1").
     pub name: String,
     /// `room`, `surgery_table`, `equipment` or `kennel`.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub kind: ResourceKind,
 }
 
 /// Adds a resource (`settings.manage`).
@@ -34,7 +38,7 @@ pub async fn add(
          returning id, name, kind",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(Uuid::now_v7())
+    .bind(ResourceId::new().as_uuid())
     .bind(&name)
     .bind(kind.as_str())
     .fetch_one(tx.conn())
@@ -55,7 +59,9 @@ pub async fn list(tx: &mut TenantTx) -> Result<Vec<Resource>, StoreError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Clinician {
     /// Their user id (what `staff_id` and `attending_id` take).
-    pub user_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub user_id: UserId,
     /// Their name.
     pub name: String,
     /// Their role's name.

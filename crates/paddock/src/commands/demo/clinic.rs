@@ -864,7 +864,7 @@ impl Clinic {
                         minutes,
                         kind,
                         staff: self.staff.vet,
-                        resource: room1.id,
+                        resource: room1.id.as_uuid(),
                     };
                     self.book(tx, &alive, slot).await?;
                 }
@@ -882,7 +882,7 @@ impl Clinic {
                             minutes: 90,
                             kind,
                             staff: self.staff.vet,
-                            resource: table.id,
+                            resource: table.id.as_uuid(),
                         };
                         self.book(tx, &alive, slot).await?;
                     }
@@ -912,7 +912,7 @@ impl Clinic {
                         minutes: 30,
                         kind,
                         staff: self.staff.technician,
-                        resource: room2.id,
+                        resource: room2.id.as_uuid(),
                     };
                     self.book(tx, &alive, slot).await?;
                 }
