@@ -59,9 +59,13 @@ pub struct Appointment {
     /// End.
     pub ends_at: DateTime<Utc>,
     /// What it is for.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub kind: AppointmentKind,
     /// `booked`, `confirmed`, `checked_in`, `in_progress`, `completed`, `cancelled`, `no_show`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub status: AppointmentStatus,
     /// Why.
     pub reason: Option<String>,
     /// When it was deleted (only in the deleted list).

@@ -246,10 +246,10 @@ fn appointment_view(a: &Appointment, read_patients: bool) -> AppointmentView {
             .map(|id| format!("/patients/{id}")),
         staff: a.staff_name.clone().unwrap_or_default(),
         resource: a.resource_name.clone().unwrap_or_default(),
-        kind: a.kind.clone(),
+        kind: a.kind.to_string(),
         reason: a.reason.clone().unwrap_or_default(),
-        status: a.status.replace('_', " "),
-        freed: matches!(a.status.as_str(), "cancelled" | "no_show"),
+        status: a.status.label(),
+        freed: !a.status.holds_slot(),
     }
 }
 
@@ -779,8 +779,8 @@ mod tests {
             resource_name: None,
             starts_at: clash.starts_at,
             ends_at: clash.ends_at,
-            kind: "consultation".into(),
-            status: "booked".into(),
+            kind: paddock_domain::AppointmentKind::Consultation,
+            status: paddock_domain::AppointmentStatus::Booked,
             reason: None,
             deleted_at: None,
         };
