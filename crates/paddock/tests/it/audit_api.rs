@@ -3,14 +3,11 @@
 //! `GET /api/v1/audit/verify`, and `/audit`; all of it only for holders of
 //! `audit.read`, and only ever the caller's own practice.
 
-use crate::api::{Env, Session, env};
-use crate::world::TEST_PASSWORD;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use crate::support::{Anonymous, Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use axum::http::Method;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use tower::ServiceExt;
 
 const DESK_EMAIL: &str = "desk@riverside.example";
 const DESK_PASSWORD: &str = "marsh-harrier-31-glides-low";
@@ -18,22 +15,26 @@ const DESK_PASSWORD: &str = "marsh-harrier-31-glides-low";
 /// Practice A with its admin signed in, a receptionist who joined by invitation and
 /// signed in, and the receptionist then promoted to veterinarian by the admin.
 struct Scene {
-    env: Env,
-    admin: Session,
+    env: TestApp,
+    admin: CookieUser,
     admin_id: String,
-    desk: Session,
+    desk: CookieUser,
     /// The receptionist's membership (the entity of the role change).
     desk_membership: String,
 }
 
 async fn scene() -> Scene {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { body: me, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&admin))
+        .await;
     let admin_id = me["user"]["id"].as_str().unwrap().to_owned();
     let receptionist = role_id(&env, &admin, "Receptionist").await;
     let desk = join(&env, &admin, DESK_EMAIL, &receptionist).await;
-    let (_, members, _) = env.send("GET", "/api/v1/members", None, Some(&admin)).await;
+    let Answer { body: members, .. } = env
+        .request(Method::GET, "/api/v1/members", None, Some(&admin))
+        .await;
     let desk_membership = members
         .as_array()
         .unwrap()
@@ -56,10 +57,10 @@ impl Scene {
     /// Promotes the receptionist to veterinarian (after they signed in as receptionist).
     async fn promote_desk(&self) {
         let vet = role_id(&self.env, &self.admin, "Veterinarian").await;
-        let (status, body, _) = self
+        let Answer { status, body, .. } = self
             .env
-            .send(
-                "POST",
+            .request(
+                Method::POST,
                 &format!("/api/v1/members/{}/role", self.desk_membership),
                 Some(json!({ "role_id": vet })),
                 Some(&self.admin),
@@ -70,7 +71,10 @@ impl Scene {
 
     /// `GET` as the admin, which must answer 200.
     async fn get_ok(&self, path: &str) -> Value {
-        let (status, body, _) = self.env.send("GET", path, None, Some(&self.admin)).await;
+        let Answer { status, body, .. } = self
+            .env
+            .request(Method::GET, path, None, Some(&self.admin))
+            .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         body
     }
@@ -101,8 +105,10 @@ impl Scene {
     }
 }
 
-async fn role_id(env: &Env, admin: &Session, name: &str) -> String {
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(admin)).await;
+async fn role_id(env: &TestApp, admin: &CookieUser, name: &str) -> String {
+    let Answer { body: roles, .. } = env
+        .request(Method::GET, "/api/v1/roles", None, Some(admin))
+        .await;
     roles
         .as_array()
         .unwrap()
@@ -115,33 +121,9 @@ async fn role_id(env: &Env, admin: &Session, name: &str) -> String {
 }
 
 /// Invites `email` with `role_id`, accepts the mailed link and signs in.
-async fn join(env: &Env, admin: &Session, email: &str, role_id: &str) -> Session {
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations",
-            Some(json!({"email": email, "role_id": role_id})),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let mails = paddock_notify::read_outbox(&env.outbox).unwrap();
-    let mail = mails.iter().rev().find(|m| m.to.contains(email)).unwrap();
-    let token = mail
-        .body_text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
-        .unwrap();
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations/accept",
-            Some(json!({"token": token, "password": DESK_PASSWORD, "display_name": "Dana Desk"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    env.login_as(email, DESK_PASSWORD).await
+async fn join(env: &TestApp, admin: &CookieUser, email: &str, role_id: &str) -> CookieUser {
+    env.join_with_password(admin, email, &json!(role_id), DESK_PASSWORD, "Dana Desk")
+        .await
 }
 
 fn items(page: &Value) -> Vec<Value> {
@@ -183,31 +165,17 @@ fn refused_fields(status: StatusCode, body: &Value) -> BTreeSet<String> {
 }
 
 /// A page (HTML) as the browser of `session` gets it: status, content type and body.
-async fn page(env: &Env, path: &str, session: Option<&Session>) -> (StatusCode, String, String) {
-    let mut request = Request::get(path);
-    if let Some(session) = session {
-        request = request.header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", session.cookie),
-        );
-    }
-    let response = env
-        .router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+async fn page(
+    env: &TestApp,
+    path: &str,
+    session: Option<&CookieUser>,
+) -> (StatusCode, String, String) {
+    let credential = session.map(CookieUser::without_csrf).unwrap_or_default();
+    let answer = env.get(path, credential).await;
     (
-        status,
-        content_type,
-        String::from_utf8(bytes.to_vec()).unwrap(),
+        answer.status,
+        answer.content_type().to_owned(),
+        answer.utf8(),
     )
 }
 
@@ -422,10 +390,10 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
         ),
     ];
     for (query, fields) in cases {
-        let (status, body, _) = s
+        let Answer { status, body, .. } = s
             .env
-            .send(
-                "GET",
+            .request(
+                Method::GET,
                 &format!("/api/v1/audit/events?{query}"),
                 None,
                 Some(&s.admin),
@@ -457,7 +425,10 @@ async fn audit_api_bad_parameters_are_422_naming_each_field() {
 #[tokio::test]
 async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
     let s = scene().await;
-    let (_, me, _) = s.env.send("GET", "/api/v1/me", None, Some(&s.desk)).await;
+    let Answer { body: me, .. } = s
+        .env
+        .request(Method::GET, "/api/v1/me", None, Some(&s.desk))
+        .await;
     assert!(
         !me["permissions"]
             .as_array()
@@ -470,7 +441,8 @@ async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
         // Refused before the parameters are even looked at.
         "/api/v1/audit/events?limit=0&bogus=1",
     ] {
-        let (status, body, _) = s.env.send("GET", path, None, Some(&s.desk)).await;
+        let Answer { status, body, .. } =
+            s.env.request(Method::GET, path, None, Some(&s.desk)).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (StatusCode::FORBIDDEN, Some("forbidden")),
@@ -497,7 +469,10 @@ async fn audit_api_a_receptionist_without_audit_read_is_refused_everywhere() {
     let (_, _, dashboard) = page(&s.env, "/", Some(&s.admin)).await;
     assert!(dashboard.contains("href=\"/audit\""), "{dashboard}");
 
-    let (status, _, _) = s.env.send("GET", "/api/v1/audit/events", None, None).await;
+    let Answer { status, .. } = s
+        .env
+        .request(Method::GET, "/api/v1/audit/events", None, Anonymous)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, _) = page(&s.env, "/audit", None).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -508,15 +483,13 @@ async fn audit_api_practice_b_never_sees_practice_a_events() {
     let s = scene().await;
     s.promote_desk().await;
     let ours: BTreeSet<String> = ids(&s.events("").await).into_iter().collect();
-    let admin_b = s
-        .env
-        .login_as("admin@northside.example", TEST_PASSWORD)
-        .await;
+    let admin_b = s.env.login("admin@northside.example", TEST_PASSWORD).await;
     let get_b = |path: String| {
         let env = &s.env;
         let admin_b = &admin_b;
         async move {
-            let (status, body, _) = env.send("GET", &path, None, Some(admin_b)).await;
+            let Answer { status, body, .. } =
+                env.request(Method::GET, &path, None, Some(admin_b)).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
             body
         }
@@ -593,13 +566,14 @@ async fn audit_api_verify_answers_ok_and_seals_what_was_pending() {
             .all(|e| e["seq"].is_u64() && e["hash"].is_string())
     );
 
-    let admin_b = s
+    let admin_b = s.env.login("admin@northside.example", TEST_PASSWORD).await;
+    let Answer {
+        status,
+        body: theirs,
+        ..
+    } = s
         .env
-        .login_as("admin@northside.example", TEST_PASSWORD)
-        .await;
-    let (status, theirs, _) = s
-        .env
-        .send("GET", "/api/v1/audit/verify", None, Some(&admin_b))
+        .request(Method::GET, "/api/v1/audit/verify", None, Some(&admin_b))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(theirs["status"], "ok");
@@ -761,11 +735,15 @@ const RECORD_FIELDS: [(&str, &str); 7] = [
 ];
 
 /// Creates a custom role granting `permissions` and signs in a new member holding it.
-async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -> Session {
-    let (status, created, _) = s
+async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -> CookieUser {
+    let Answer {
+        status,
+        body: created,
+        ..
+    } = s
         .env
-        .send(
-            "POST",
+        .request(
+            Method::POST,
             "/api/v1/roles",
             Some(json!({ "name": role, "permissions": permissions })),
             Some(&s.admin),
@@ -776,9 +754,9 @@ async fn member_with(s: &Scene, role: &str, email: &str, permissions: &[&str]) -
 }
 
 /// `session`'s view of the trail's events about `entity_type`: at least one.
-async fn trail_of(s: &Scene, session: &Session, entity_type: &str) -> Vec<Value> {
+async fn trail_of(s: &Scene, session: &CookieUser, entity_type: &str) -> Vec<Value> {
     let path = format!("/api/v1/audit/events?limit=200&entity_type={entity_type}");
-    let (status, body, _) = s.env.send("GET", &path, None, Some(session)).await;
+    let Answer { status, body, .. } = s.env.request(Method::GET, &path, None, Some(session)).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     let events = items(&body);
     assert!(!events.is_empty(), "the fixture wrote {entity_type} events");
@@ -855,12 +833,19 @@ async fn audit_trail_shows_an_auditor_without_records_read_who_changed_a_record_
 async fn audit_trail_listing_it_through_the_api_or_the_page_is_itself_recorded() {
     let s = scene().await;
     let auditor = member_with(&s, "Auditor", "auditor@riverside.example", &["audit.read"]).await;
-    let (_, me, _) = s.env.send("GET", "/api/v1/me", None, Some(&auditor)).await;
-    let auditor_id = me["user"]["id"].as_str().unwrap().to_owned();
-    let (status, listed, _) = s
+    let Answer { body: me, .. } = s
         .env
-        .send(
-            "GET",
+        .request(Method::GET, "/api/v1/me", None, Some(&auditor))
+        .await;
+    let auditor_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let Answer {
+        status,
+        body: listed,
+        ..
+    } = s
+        .env
+        .request(
+            Method::GET,
             "/api/v1/audit/events?entity_type=allergy&limit=5",
             None,
             Some(&auditor),

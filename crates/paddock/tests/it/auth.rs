@@ -9,14 +9,18 @@
 //! membership behind the application's back (so only the per-request membership check
 //! can stop a live credential), and to change lockout settings (no endpoint yet).
 
-use crate::world::{
-    TEST_PASSWORD, World, create_practice, test_clock, test_hasher, test_state, two_practices,
+use crate::support::answer::{assert_retry_after_about, uuid_of};
+use crate::support::users::{cookie_attributes, cookie_value};
+use crate::support::{
+    Anonymous, Answer, CookieUser, LOGIN, LOGIN_COOKIE, LOGOUT, ME, NORTHSIDE_ADMIN, REAUTH,
+    RIVERSIDE, RIVERSIDE_ADMIN, SESSION_COOKIE, SWITCH, TEST_PASSWORD, TOKEN, TestApp,
+    WRONG_PASSWORD, assert_problem, bearer,
 };
-use axum::Router;
+use crate::world::{World, create_practice, test_hasher};
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::Method;
+use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use http_body_util::BodyExt;
 use paddock_domain::{
     BuiltinRole, Clock, DisplayName, Email, ManualClock, Permission, PermissionSet, PracticeId,
     UserId,
@@ -25,262 +29,20 @@ use paddock_passwords::check_new_password;
 use paddock_store::identity::api_keys::{self, CreatedKey};
 use paddock_store::staff::invitations::{self, Acceptor};
 use paddock_store::{Principal, RequestMeta, StoreError, identity::principal, staff::roles};
-use paddock_web::{HttpConfig, build_router};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------
-// The helper layer: a client over the in-process router, sessions, and observers.
+// What these tests share beyond `support`: tokens taken apart, and storage observed.
 // ---------------------------------------------------------------------------------
 
-const LOGIN: &str = "/api/v1/auth/login";
-const LOGOUT: &str = "/api/v1/auth/logout";
-const TOKEN: &str = "/api/v1/auth/token";
-const ME: &str = "/api/v1/me";
-const REAUTH: &str = "/api/v1/auth/reauth";
 const JWKS: &str = "/.well-known/jwks.json";
 const KEYS: &str = "/api/v1/api-keys";
-const SESSION_COOKIE: &str = "__Host-paddock_session";
-const RIVERSIDE_ADMIN: &str = "admin@riverside.example";
-const NORTHSIDE_ADMIN: &str = "admin@northside.example";
-const RIVERSIDE: &str = "Riverside Animal Hospital";
-const WRONG_PASSWORD: &str = "definitely-not-the-password";
-
-/// Headers to send: `(name, value)`.
-type Headers = [(&'static str, String)];
-
-/// One HTTP answer.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or("")
-    }
-
-    /// The body without its request id (which differs on every answer).
-    fn body_without_request_id(&self) -> Value {
-        let mut body = self.body.clone();
-        if let Some(object) = body.as_object_mut() {
-            object.remove("request_id");
-        }
-        body
-    }
-
-    /// The names of the headers set, sorted.
-    fn header_names(&self) -> Vec<String> {
-        let names: BTreeSet<String> = self.headers.keys().map(|n| n.to_string()).collect();
-        names.into_iter().collect()
-    }
-}
-
-/// Asserts a problem+json answer with `status` and `code`.
-fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(
-        answer.header("content-type"),
-        Some("application/problem+json")
-    );
-    assert_eq!(answer.code(), code, "{}", answer.body);
-    assert_eq!(answer.body["status"], status.as_u16());
-}
-
-/// A signed-in session, as the browser holds it.
-struct Session {
-    /// The cookie's value.
-    token: String,
-    /// The CSRF token from the sign-in answer.
-    csrf: String,
-    /// The whole `Set-Cookie` header.
-    set_cookie: String,
-    /// The sign-in answer.
-    body: Value,
-}
-
-impl Session {
-    /// The `Cookie` header only (enough for reads).
-    fn cookie(&self) -> Vec<(&'static str, String)> {
-        vec![("cookie", format!("{SESSION_COOKIE}={}", self.token))]
-    }
-
-    /// The cookie and the session's CSRF token (what our pages send on writes).
-    fn cookie_csrf(&self) -> Vec<(&'static str, String)> {
-        let mut headers = self.cookie();
-        headers.push(("x-csrf-token", self.csrf.clone()));
-        headers
-    }
-
-    fn practice_id(&self) -> &str {
-        self.body["practice_id"].as_str().unwrap()
-    }
-}
-
-/// `Authorization: Bearer <credential>`.
-fn bearer(credential: &str) -> Vec<(&'static str, String)> {
-    vec![("authorization", format!("Bearer {credential}"))]
-}
-
-/// The cookie's value from a `Set-Cookie` header, checking its name.
-fn cookie_value(set_cookie: &str) -> String {
-    let first = set_cookie.split(';').next().unwrap().trim();
-    let (name, value) = first.split_once('=').unwrap();
-    assert_eq!(name, SESSION_COOKIE, "{set_cookie}");
-    value.to_owned()
-}
-
-/// The attributes of a `Set-Cookie` header (everything after the name=value pair).
-fn cookie_attributes(set_cookie: &str) -> Vec<String> {
-    set_cookie
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_owned())
-        .collect()
-}
-
-/// The router of a test, with its own clock.
-struct Client {
-    router: Router,
-}
-
-impl Client {
-    fn new(world: &World, clock: Arc<ManualClock>) -> Client {
-        let outbox =
-            std::env::temp_dir().join(format!("paddock-auth-outbox-{}", Uuid::new_v4().simple()));
-        let state = test_state(world.app.clone(), clock, outbox);
-        Client {
-            router: build_router(state, &HttpConfig::default()),
-        }
-    }
-
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str, headers: &Headers) -> Answer {
-        let mut request = Request::get(path);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send(request.body(Body::empty()).unwrap()).await
-    }
-
-    async fn post_json(&self, path: &str, body: &Value, headers: &Headers) -> Answer {
-        let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send(request.body(Body::from(body.to_string())).unwrap())
-            .await
-    }
-
-    /// A POST without a body (logout, token).
-    async fn post(&self, path: &str, headers: &Headers) -> Answer {
-        let mut request = Request::post(path);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send(request.body(Body::empty()).unwrap()).await
-    }
-
-    async fn me(&self, headers: &Headers) -> Answer {
-        self.get(ME, headers).await
-    }
-
-    /// One sign-in attempt, whatever it answers.
-    async fn try_login(&self, email: &str, password: &str) -> Answer {
-        self.post_json(LOGIN, &json!({"email": email, "password": password}), &[])
-            .await
-    }
-
-    /// Signs in with `body`, which must succeed.
-    async fn login_with(&self, body: &Value) -> Session {
-        let answer = self.post_json(LOGIN, body, &[]).await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        let set_cookie = answer.header("set-cookie").unwrap().to_owned();
-        Session {
-            token: cookie_value(&set_cookie),
-            csrf: answer.body["csrf_token"].as_str().unwrap().to_owned(),
-            set_cookie,
-            body: answer.body,
-        }
-    }
-
-    /// Signs in (must succeed): the cookie and the CSRF token.
-    async fn login(&self, email: &str, password: &str) -> Session {
-        self.login_with(&json!({"email": email, "password": password}))
-            .await
-    }
-
-    /// Exchanges the session for an access token (must succeed).
-    async fn access_token(&self, session: &Session) -> String {
-        let answer = self.post(TOKEN, &session.cookie_csrf()).await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        answer.body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// `n` failed sign-ins, each answered 401.
-    async fn fail_logins(&self, email: &str, n: usize) {
-        for i in 1..=n {
-            let answer = self.try_login(email, WRONG_PASSWORD).await;
-            assert_eq!(
-                answer.status,
-                StatusCode::UNAUTHORIZED,
-                "failure {i} of {n} for {email}: {}",
-                answer.body
-            );
-            assert_problem(&answer, StatusCode::UNAUTHORIZED, "invalid_credentials");
-        }
-    }
-}
-
-/// Two practices, a manual clock at now, and a client of the router using it.
-async fn setup() -> (World, Arc<ManualClock>, Client) {
-    let world = two_practices().await;
-    let clock = test_clock();
-    let client = Client::new(&world, clock.clone());
-    (world, clock, client)
-}
-
-fn uuid_of(value: &Value) -> Uuid {
-    Uuid::parse_str(value.as_str().unwrap()).unwrap()
-}
 
 fn meta() -> RequestMeta {
     RequestMeta::system("auth-test")
-}
-
-/// `Retry-After` in seconds.
-fn retry_after(answer: &Answer) -> i64 {
-    answer.header("retry-after").unwrap().parse().unwrap()
-}
-
-/// Asserts a `Retry-After` of `seconds`, give or take the sub-second rounding.
-fn assert_retry_after_about(answer: &Answer, seconds: i64) {
-    let sent = retry_after(answer);
-    assert!(
-        (seconds - 1..=seconds).contains(&sent),
-        "Retry-After {sent}, expected about {seconds}"
-    );
 }
 
 /// Unpadded base64url (RFC 4648 §5) to bytes; panics on anything else.
@@ -531,7 +293,8 @@ fn all_permission_names() -> Vec<String> {
 
 #[tokio::test]
 async fn signing_in_with_the_right_password_starts_a_session_with_a_host_only_secure_cookie() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let answer = client
         .post_json(
             LOGIN,
@@ -585,7 +348,8 @@ async fn signing_in_with_the_right_password_starts_a_session_with_a_host_only_se
 
 #[tokio::test]
 async fn an_unknown_email_and_a_wrong_password_get_the_same_401() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let wrong_password = client.try_login(RIVERSIDE_ADMIN, WRONG_PASSWORD).await;
     let unknown_email = client
         .try_login("nobody@riverside.example", WRONG_PASSWORD)
@@ -608,8 +372,9 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_401() {
 
 #[tokio::test]
 async fn a_deactivated_member_cannot_sign_in_even_with_the_right_password() {
-    let (world, _clock, client) = setup().await;
-    deactivate(&world, world.a.id, world.a.admin).await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
+    deactivate(world, world.a.id, world.a.admin).await;
     let right = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let wrong = client.try_login(RIVERSIDE_ADMIN, WRONG_PASSWORD).await;
     assert_problem(&right, StatusCode::UNAUTHORIZED, "invalid_credentials");
@@ -622,7 +387,8 @@ async fn a_deactivated_member_cannot_sign_in_even_with_the_right_password() {
 
 #[tokio::test]
 async fn a_malformed_email_or_an_empty_password_is_a_422_naming_the_field() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let fields = |answer: &Answer| -> Vec<String> {
         answer.body["errors"]
             .as_array()
@@ -646,7 +412,7 @@ async fn a_malformed_email_or_an_empty_password_is_a_422_naming_the_field() {
         ),
     ];
     for (body, expected) in cases {
-        let answer = client.post_json(LOGIN, &body, &[]).await;
+        let answer = client.post_json(LOGIN, &body, Anonymous).await;
         assert_problem(
             &answer,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -659,16 +425,17 @@ async fn a_malformed_email_or_an_empty_password_is_a_422_naming_the_field() {
 
 #[tokio::test]
 async fn ten_failures_within_fifteen_minutes_lock_the_account_right_password_or_not() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     for _ in 0..10 {
         clock.advance(Duration::seconds(30));
-        client.fail_logins(RIVERSIDE_ADMIN, 1).await;
+        client.fail_sign_in(RIVERSIDE_ADMIN, 1).await;
     }
     let mut answers = Vec::new();
     for password in [TEST_PASSWORD, WRONG_PASSWORD] {
         let locked = client.try_login(RIVERSIDE_ADMIN, password).await;
         assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
-        let seconds = retry_after(&locked);
+        let seconds = locked.retry_after();
         assert!((1..=900).contains(&seconds), "Retry-After {seconds}");
         assert!(locked.header("set-cookie").is_none());
         answers.push(locked);
@@ -687,8 +454,9 @@ async fn ten_failures_within_fifteen_minutes_lock_the_account_right_password_or_
 
 #[tokio::test]
 async fn a_locked_account_opens_again_once_the_lock_duration_has_passed() {
-    let (_world, clock, client) = setup().await;
-    client.fail_logins(RIVERSIDE_ADMIN, 10).await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
+    client.fail_sign_in(RIVERSIDE_ADMIN, 10).await;
     let locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
     // Locked for the default 15 minutes.
@@ -697,37 +465,39 @@ async fn a_locked_account_opens_again_once_the_lock_duration_has_passed() {
     clock.advance(Duration::minutes(15) - Duration::seconds(1));
     let still = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&still, StatusCode::TOO_MANY_REQUESTS, "account_locked");
-    assert_eq!(retry_after(&still), 1);
+    assert_eq!(still.retry_after(), 1);
 
     clock.advance(Duration::seconds(2));
     // Open again, and the count starts afresh: one wrong password is a plain 401.
-    client.fail_logins(RIVERSIDE_ADMIN, 1).await;
+    client.fail_sign_in(RIVERSIDE_ADMIN, 1).await;
     client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
 }
 
 #[tokio::test]
 async fn waiting_as_long_as_retry_after_says_is_enough_to_sign_in_again() {
-    let (_world, clock, client) = setup().await;
-    client.fail_logins(RIVERSIDE_ADMIN, 10).await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
+    client.fail_sign_in(RIVERSIDE_ADMIN, 10).await;
     let locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
-    clock.advance(Duration::seconds(retry_after(&locked)));
+    clock.advance(Duration::seconds(locked.retry_after()));
     let after = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_eq!(
         after.status,
         StatusCode::OK,
         "still locked after waiting Retry-After ({}) seconds: {}",
-        retry_after(&locked),
+        locked.retry_after(),
         after.body
     );
 }
 
 #[tokio::test]
 async fn an_unknown_email_is_locked_after_ten_failures_exactly_like_an_account() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let unknown = "nobody@riverside.example";
-    client.fail_logins(unknown, 10).await;
-    client.fail_logins(RIVERSIDE_ADMIN, 10).await;
+    client.fail_sign_in(unknown, 10).await;
+    client.fail_sign_in(RIVERSIDE_ADMIN, 10).await;
     let unknown_locked = client.try_login(unknown, TEST_PASSWORD).await;
     let known_locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(
@@ -749,9 +519,10 @@ async fn an_unknown_email_is_locked_after_ten_failures_exactly_like_an_account()
 
 #[tokio::test]
 async fn changing_the_case_of_the_email_does_not_escape_the_lockout() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     for variant in ["ADMIN@RIVERSIDE.EXAMPLE", " Admin@Riverside.Example "] {
-        client.fail_logins(variant, 5).await;
+        client.fail_sign_in(variant, 5).await;
     }
     let locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
@@ -759,10 +530,11 @@ async fn changing_the_case_of_the_email_does_not_escape_the_lockout() {
 
 #[tokio::test]
 async fn failures_spread_over_more_than_the_window_do_not_lock() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     // Two minutes apart: never more than eight in any fifteen minutes.
     for _ in 0..25 {
-        client.fail_logins(RIVERSIDE_ADMIN, 1).await;
+        client.fail_sign_in(RIVERSIDE_ADMIN, 1).await;
         clock.advance(Duration::minutes(2));
     }
     client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
@@ -771,29 +543,32 @@ async fn failures_spread_over_more_than_the_window_do_not_lock() {
 #[tokio::test]
 async fn ten_failures_within_ninety_seconds_lock_even_when_they_straddle_the_first_failures_window()
 {
-    let (_world, clock, client) = setup().await;
-    client.fail_logins(RIVERSIDE_ADMIN, 1).await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
+    client.fail_sign_in(RIVERSIDE_ADMIN, 1).await;
     clock.advance(Duration::minutes(14));
-    client.fail_logins(RIVERSIDE_ADMIN, 8).await;
+    client.fail_sign_in(RIVERSIDE_ADMIN, 8).await;
     clock.advance(Duration::seconds(90));
     // Ten failures now lie within the last 90 seconds (eight at 14:00, two at 15:30).
-    client.fail_logins(RIVERSIDE_ADMIN, 2).await;
+    client.fail_sign_in(RIVERSIDE_ADMIN, 2).await;
     let answer = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&answer, StatusCode::TOO_MANY_REQUESTS, "account_locked");
 }
 
 #[tokio::test]
 async fn a_successful_sign_in_resets_the_failure_count() {
-    let (_world, _clock, client) = setup().await;
-    client.fail_logins(RIVERSIDE_ADMIN, 9).await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
+    client.fail_sign_in(RIVERSIDE_ADMIN, 9).await;
     client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    client.fail_logins(RIVERSIDE_ADMIN, 9).await;
+    client.fail_sign_in(RIVERSIDE_ADMIN, 9).await;
     client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
 }
 
 #[tokio::test]
 async fn the_lockout_threshold_and_duration_are_practice_settings() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     // No settings endpoint yet: the admin door stands in for it.
     let mut tx = world.admin.begin_system(world.a.id).await.unwrap();
     sqlx::query(
@@ -806,13 +581,13 @@ async fn the_lockout_threshold_and_duration_are_practice_settings() {
     .unwrap();
     tx.commit().await.unwrap();
 
-    client.fail_logins(RIVERSIDE_ADMIN, 3).await;
+    client.fail_sign_in(RIVERSIDE_ADMIN, 3).await;
     let locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
     assert_retry_after_about(&locked, 1800);
     // The strictest setting in force holds for every sign-in (practice B's staff
     // included): a lockout that differed by practice would tell who has an account.
-    client.fail_logins(NORTHSIDE_ADMIN, 3).await;
+    client.fail_sign_in(NORTHSIDE_ADMIN, 3).await;
     let b_locked = client.try_login(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
     assert_problem(&b_locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
     assert_retry_after_about(&b_locked, 1800);
@@ -824,7 +599,8 @@ async fn the_lockout_threshold_and_duration_are_practice_settings() {
 
 #[tokio::test]
 async fn a_practices_own_lockout_setting_does_not_reveal_which_emails_have_accounts() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let mut tx = world.admin.begin_system(world.a.id).await.unwrap();
     sqlx::query(
         "update practice_settings set lockout_threshold = 3, lockout_minutes = 5
@@ -837,8 +613,8 @@ async fn a_practices_own_lockout_setting_does_not_reveal_which_emails_have_accou
     tx.commit().await.unwrap();
 
     let unknown = "nobody@riverside.example";
-    client.fail_logins(RIVERSIDE_ADMIN, 3).await;
-    client.fail_logins(unknown, 3).await;
+    client.fail_sign_in(RIVERSIDE_ADMIN, 3).await;
+    client.fail_sign_in(unknown, 3).await;
     let known_locked = client.try_login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let unknown_locked = client.try_login(unknown, TEST_PASSWORD).await;
     assert_problem(
@@ -863,20 +639,20 @@ async fn a_practices_own_lockout_setting_does_not_reveal_which_emails_have_accou
 }
 
 /// A sign-in attempt from `source`: its status.
-async fn login_from(env: &crate::api::Env, source: &str, password: &str) -> StatusCode {
-    env.send_from(
-        Some(source),
-        "POST",
+async fn login_from(env: &TestApp, source: &str, password: &str) -> StatusCode {
+    env.request_from(
+        source,
+        Method::POST,
         LOGIN,
         Some(json!({"email": RIVERSIDE_ADMIN, "password": password})),
-        None,
+        Anonymous,
     )
     .await
-    .0
+    .status
 }
 
 /// `n` wrong passwords from `source`, each a plain 401.
-async fn fail_from(env: &crate::api::Env, source: &str, n: usize) {
+async fn fail_from(env: &TestApp, source: &str, n: usize) {
     for i in 1..=n {
         assert_eq!(
             login_from(env, source, WRONG_PASSWORD).await,
@@ -891,7 +667,7 @@ const OWNER_DESK: &str = "198.51.100.20";
 
 #[tokio::test]
 async fn a_flood_from_one_source_does_not_lock_the_account_for_a_sign_in_from_another() {
-    let env = crate::api::env().await;
+    let env = TestApp::new().await;
     fail_from(&env, FLOODER, 10).await;
     assert_eq!(
         login_from(&env, FLOODER, TEST_PASSWORD).await,
@@ -911,7 +687,7 @@ async fn a_flood_from_one_source_does_not_lock_the_account_for_a_sign_in_from_an
 }
 
 /// 49 failures spread over seven sources, none of which reaches its own lock.
-async fn fail_from_many_sources(env: &crate::api::Env) {
+async fn fail_from_many_sources(env: &TestApp) {
     for source in 1..=7 {
         fail_from(env, &format!("203.0.113.{source}"), 7).await;
     }
@@ -919,7 +695,7 @@ async fn fail_from_many_sources(env: &crate::api::Env) {
 
 #[tokio::test]
 async fn failures_from_many_sources_lock_the_account_for_everyone_at_the_higher_threshold() {
-    let env = crate::api::env().await;
+    let env = TestApp::new().await;
     fail_from_many_sources(&env).await;
     // One short of the account-wide threshold: the owner gets in.
     assert_eq!(
@@ -938,7 +714,7 @@ async fn failures_from_many_sources_lock_the_account_for_everyone_at_the_higher_
 }
 
 /// Locks the account for everyone and returns the token of the one unlock mail.
-async fn lock_and_get_unlock_token(env: &crate::api::Env) -> String {
+async fn lock_and_get_unlock_token(env: &TestApp) -> String {
     fail_from_many_sources(env).await;
     fail_from(env, "203.0.113.8", 1).await;
     assert_eq!(
@@ -962,35 +738,35 @@ async fn lock_and_get_unlock_token(env: &crate::api::Env) -> String {
 
 #[tokio::test]
 async fn the_unlock_page_lifts_the_lock_on_its_button_not_on_opening_the_link() {
-    let env = crate::api::env().await;
+    let env = TestApp::new().await;
     let token = lock_and_get_unlock_token(&env).await;
     let path = format!("/unlock/{token}");
     // Opening the link (or a mail scanner fetching it) changes nothing.
-    let (status, _, _) = env
-        .send_from(Some(OWNER_DESK), "GET", &path, None, None)
+    let Answer { status, .. } = env
+        .request_from(OWNER_DESK, Method::GET, &path, None, Anonymous)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS
     );
-    let (status, _, _) = env
-        .send_from(Some(OWNER_DESK), "POST", &path, None, None)
+    let Answer { status, .. } = env
+        .request_from(OWNER_DESK, Method::POST, &path, None, Anonymous)
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
         StatusCode::OK
     );
-    let (status, _, _) = env
-        .send_from(Some(OWNER_DESK), "POST", &path, None, None)
+    let Answer { status, .. } = env
+        .request_from(OWNER_DESK, Method::POST, &path, None, Anonymous)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
 }
 
 #[tokio::test]
 async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
-    let env = crate::api::env().await;
+    let env = TestApp::new().await;
     let token = lock_and_get_unlock_token(&env).await;
     // Stored only as its hash.
     let mut su = PgConnection::connect(&env.world.db.admin_url())
@@ -1010,23 +786,23 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
     );
 
     let unlock = |token: &str| json!({"token": token});
-    let (status, _, _) = env
-        .send_from(
-            Some(OWNER_DESK),
-            "POST",
+    let Answer { status, .. } = env
+        .request_from(
+            OWNER_DESK,
+            Method::POST,
             "/api/v1/auth/unlock",
             Some(unlock("not-a-token")),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = env
-        .send_from(
-            Some(OWNER_DESK),
-            "POST",
+    let Answer { status, .. } = env
+        .request_from(
+            OWNER_DESK,
+            Method::POST,
             "/api/v1/auth/unlock",
             Some(unlock(&token)),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -1034,13 +810,13 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
         login_from(&env, OWNER_DESK, TEST_PASSWORD).await,
         StatusCode::OK
     );
-    let (status, _, _) = env
-        .send_from(
-            Some(OWNER_DESK),
-            "POST",
+    let Answer { status, .. } = env
+        .request_from(
+            OWNER_DESK,
+            Method::POST,
             "/api/v1/auth/unlock",
             Some(unlock(&token)),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
@@ -1053,7 +829,8 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
 
 #[tokio::test]
 async fn wrong_passwords_at_re_authentication_count_towards_the_lockout() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     // Someone holding a stolen session cookie guesses the password at /auth/reauth.
     for i in 1..=10 {
@@ -1061,7 +838,7 @@ async fn wrong_passwords_at_re_authentication_count_towards_the_lockout() {
             .post_json(
                 REAUTH,
                 &json!({"password": format!("guess-number-{i}")}),
-                &session.cookie_csrf(),
+                &session.credential(),
             )
             .await;
         assert_problem(&guess, StatusCode::UNAUTHORIZED, "invalid_credentials");
@@ -1070,7 +847,7 @@ async fn wrong_passwords_at_re_authentication_count_towards_the_lockout() {
         .post_json(
             REAUTH,
             &json!({"password": TEST_PASSWORD}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_problem(&eleventh, StatusCode::TOO_MANY_REQUESTS, "account_locked");
@@ -1080,9 +857,10 @@ async fn wrong_passwords_at_re_authentication_count_towards_the_lockout() {
 
 #[tokio::test]
 async fn sign_in_failures_the_lockout_and_the_next_sign_in_are_audited_with_their_origin() {
-    let (world, clock, client) = setup().await;
-    let before_a = audit_actions(&world, &world.a.principal).await.len();
-    let before_b = audit_actions(&world, &world.b.principal).await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
+    let before_a = audit_actions(world, &world.a.principal).await.len();
+    let before_b = audit_actions(world, &world.b.principal).await;
     let agent = [("user-agent", "FrontDesk/1.0".to_owned())];
     let attempt = json!({"email": RIVERSIDE_ADMIN, "password": WRONG_PASSWORD});
     for _ in 0..10 {
@@ -1101,7 +879,7 @@ async fn sign_in_failures_the_lockout_and_the_next_sign_in_are_audited_with_thei
         .await;
     assert_eq!(success.status, StatusCode::OK, "{}", success.body);
 
-    let rows = audit_rows(&world, &world.a.principal).await;
+    let rows = audit_rows(world, &world.a.principal).await;
     let new: Vec<&str> = rows[before_a..].iter().map(|r| r.action.as_str()).collect();
     let mut expected = vec!["login_failed"; 10];
     expected.extend(["lockout", "login"]);
@@ -1116,7 +894,7 @@ async fn sign_in_failures_the_lockout_and_the_next_sign_in_are_audited_with_thei
     assert_eq!(login.entity_type.as_deref(), Some("session"));
     assert_eq!(login.request_id.as_deref(), success.header("x-request-id"));
     assert_eq!(
-        audit_actions(&world, &world.b.principal).await,
+        audit_actions(world, &world.b.principal).await,
         before_b,
         "practice B's trail is untouched"
     );
@@ -1124,7 +902,8 @@ async fn sign_in_failures_the_lockout_and_the_next_sign_in_are_audited_with_thei
 
 #[tokio::test]
 async fn a_person_in_two_practices_sees_both_and_enters_the_first_unless_one_is_named() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let third = create_practice(
         &world.admin,
         &world.app,
@@ -1148,7 +927,7 @@ async fn a_person_in_two_practices_sees_both_and_enters_the_first_unless_one_is_
     .collect();
     assert_eq!(listed, expected);
     assert_eq!(default.body["practice_id"], practices[0]["id"]);
-    let me = client.me(&default.cookie()).await;
+    let me = client.me(&default.without_csrf()).await;
     assert_eq!(me.body["practice"]["id"], practices[0]["id"]);
 
     for (practice, name) in [(world.a.id, RIVERSIDE), (third.id, "Hillside Cat Clinic")] {
@@ -1160,7 +939,7 @@ async fn a_person_in_two_practices_sees_both_and_enters_the_first_unless_one_is_
             }))
             .await;
         assert_eq!(uuid_of(&chosen.body["practice_id"]), practice.as_uuid());
-        let me = client.me(&chosen.cookie()).await;
+        let me = client.me(&chosen.without_csrf()).await;
         assert_eq!(me.status, StatusCode::OK, "{}", me.body);
         assert_eq!(uuid_of(&me.body["practice"]["id"]), practice.as_uuid());
         assert_eq!(me.body["practice"]["name"], name);
@@ -1169,7 +948,8 @@ async fn a_person_in_two_practices_sees_both_and_enters_the_first_unless_one_is_
 
 #[tokio::test]
 async fn naming_a_practice_one_does_not_belong_to_is_a_422_on_practice_id() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let mut answers = Vec::new();
     for practice in [world.b.id.as_uuid(), Uuid::now_v7()] {
         let answer = client
@@ -1201,9 +981,10 @@ async fn naming_a_practice_one_does_not_belong_to_is_a_422_on_practice_id() {
 
 #[tokio::test]
 async fn me_with_the_session_cookie_names_the_user_practice_role_and_permissions() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let me = client.me(&session.cookie()).await;
+    let me = client.me(&session.without_csrf()).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
     assert_eq!(uuid_of(&me.body["user"]["id"]), world.a.admin.as_uuid());
     assert_eq!(me.body["user"]["email"], RIVERSIDE_ADMIN);
@@ -1231,53 +1012,60 @@ async fn me_with_the_session_cookie_names_the_user_practice_role_and_permissions
 
 #[tokio::test]
 async fn a_session_idle_for_thirty_minutes_is_refused() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let second = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     clock.advance(Duration::minutes(30) - Duration::seconds(1));
-    assert_eq!(client.me(&first.cookie()).await.status, StatusCode::OK);
+    assert_eq!(
+        client.me(&first.without_csrf()).await.status,
+        StatusCode::OK
+    );
     clock.advance(Duration::seconds(2));
-    let idle = client.me(&second.cookie()).await;
+    let idle = client.me(&second.without_csrf()).await;
     assert_problem(&idle, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn activity_within_thirty_minutes_keeps_a_session_alive() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     for minute in [20, 40, 60, 80] {
         clock.advance(Duration::minutes(20));
-        let me = client.me(&session.cookie()).await;
+        let me = client.me(&session.without_csrf()).await;
         assert_eq!(me.status, StatusCode::OK, "at +{minute} min: {}", me.body);
     }
     clock.advance(Duration::minutes(31));
-    let idle = client.me(&session.cookie()).await;
+    let idle = client.me(&session.without_csrf()).await;
     assert_problem(&idle, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn a_session_ends_twelve_hours_after_sign_in_however_active() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     for step in 1..=35 {
         clock.advance(Duration::minutes(20));
-        let me = client.me(&session.cookie()).await;
+        let me = client.me(&session.without_csrf()).await;
         assert_eq!(me.status, StatusCode::OK, "at +{} min", step * 20);
     }
     clock.advance(Duration::minutes(19));
     assert_eq!(
-        client.me(&session.cookie()).await.status,
+        client.me(&session.without_csrf()).await.status,
         StatusCode::OK,
         "at 11 h 59 min"
     );
     clock.advance(Duration::minutes(2));
-    let ended = client.me(&session.cookie()).await;
+    let ended = client.me(&session.without_csrf()).await;
     assert_problem(&ended, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn a_temporary_session_has_a_browser_session_cookie_and_ends_after_an_hour() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let start = clock.now();
     let session = client
         .login_with(
@@ -1310,21 +1098,28 @@ async fn a_temporary_session_has_a_browser_session_cookie_and_ends_after_an_hour
 
     for minutes in [20, 20, 19] {
         clock.advance(Duration::minutes(minutes));
-        assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+        assert_eq!(
+            client.me(&session.without_csrf()).await.status,
+            StatusCode::OK
+        );
     }
     clock.advance(Duration::minutes(2));
-    let ended = client.me(&session.cookie()).await;
+    let ended = client.me(&session.without_csrf()).await;
     assert_problem(&ended, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn logout_ends_the_session_clears_the_cookie_and_is_audited() {
-    let (world, _clock, client) = setup().await;
-    let before = audit_actions(&world, &world.a.principal).await.len();
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
+    let before = audit_actions(world, &world.a.principal).await.len();
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+    assert_eq!(
+        client.me(&session.without_csrf()).await.status,
+        StatusCode::OK
+    );
 
-    let out = client.post(LOGOUT, &session.cookie_csrf()).await;
+    let out = client.post(LOGOUT, &session.credential()).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
     let cleared = out.header("set-cookie").unwrap();
     assert_eq!(cookie_value(cleared), "");
@@ -1333,31 +1128,32 @@ async fn logout_ends_the_session_clears_the_cookie_and_is_audited() {
         assert!(attributes.iter().any(|a| a == expected), "{cleared}");
     }
 
-    let after = client.me(&session.cookie()).await;
+    let after = client.me(&session.without_csrf()).await;
     assert_problem(&after, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let again = client.post(LOGOUT, &session.cookie_csrf()).await;
+    let again = client.post(LOGOUT, &session.credential()).await;
     assert_problem(&again, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let actions = audit_actions(&world, &world.a.principal).await;
+    let actions = audit_actions(world, &world.a.principal).await;
     assert_eq!(actions[before..], ["login", "logout"]);
 }
 
 #[tokio::test]
 async fn a_cookie_authenticated_write_needs_the_sessions_own_csrf_token() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let other = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let with_csrf = |csrf: &str| {
-        let mut headers = session.cookie();
+        let mut headers = session.without_csrf();
         headers.push(("x-csrf-token", csrf.to_owned()));
         headers
     };
     for (path, headers, what) in [
-        (LOGOUT, session.cookie(), "no token"),
+        (LOGOUT, session.without_csrf(), "no token"),
         (LOGOUT, with_csrf("wrong"), "a wrong token"),
         (LOGOUT, with_csrf(""), "an empty token"),
-        (LOGOUT, with_csrf(&session.token), "the session token"),
+        (LOGOUT, with_csrf(&session.cookie), "the session token"),
         (LOGOUT, with_csrf(&other.csrf), "another session's token"),
-        (TOKEN, session.cookie(), "no token"),
+        (TOKEN, session.without_csrf(), "no token"),
         (TOKEN, with_csrf(&other.csrf), "another session's token"),
     ] {
         let answer = client.post(path, &headers).await;
@@ -1365,35 +1161,42 @@ async fn a_cookie_authenticated_write_needs_the_sessions_own_csrf_token() {
         assert!(answer.body["access_token"].is_null(), "{path} with {what}");
     }
     // Reads need none, and the refused logouts ended nothing.
-    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
     assert_eq!(
-        client.post(LOGOUT, &session.cookie_csrf()).await.status,
+        client.me(&session.without_csrf()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        client.post(LOGOUT, &session.credential()).await.status,
         StatusCode::NO_CONTENT
     );
 }
 
 #[tokio::test]
 async fn the_database_holds_only_hashes_of_the_session_and_csrf_tokens() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt = client.access_token(&session).await;
-    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+    assert_eq!(
+        client.me(&session.without_csrf()).await.status,
+        StatusCode::OK
+    );
 
-    let text = database_text(&world).await;
-    assert_no_trace(&text, &session.token, "session token");
+    let text = database_text(world).await;
+    assert_no_trace(&text, &session.cookie, "session token");
     assert_no_trace(&text, &session.csrf, "CSRF token");
     assert!(!text.contains(&jwt), "the access token is stored");
     // The scan does see the hash columns, so it would have seen the secrets too.
-    assert!(text.contains(&sha256_hex(&world, &session.token).await));
+    assert!(text.contains(&sha256_hex(world, &session.cookie).await));
 
-    let mut conn = observer(&world).await;
+    let mut conn = observer(world).await;
     let matching: i64 = sqlx::query_scalar(
         "select count(*) from sessions
           where token_hash = sha256(convert_to($1, 'UTF8'))
             and csrf_hash = sha256(convert_to($2, 'UTF8'))
             and practice_id = $3 and user_id = $4",
     )
-    .bind(&session.token)
+    .bind(&session.cookie)
     .bind(&session.csrf)
     .bind(world.a.id.as_uuid())
     .bind(world.a.admin.as_uuid())
@@ -1409,9 +1212,10 @@ async fn the_database_holds_only_hashes_of_the_session_and_csrf_tokens() {
 
 #[tokio::test]
 async fn a_session_is_exchanged_for_a_short_lived_eddsa_access_token_that_authenticates_me() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
-    let answer = client.post(TOKEN, &session.cookie_csrf()).await;
+    let answer = client.post(TOKEN, &session.credential()).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.body["token_type"], "Bearer");
     assert_eq!(answer.header("cache-control"), Some("no-store"));
@@ -1446,18 +1250,19 @@ async fn a_session_is_exchanged_for_a_short_lived_eddsa_access_token_that_authen
 
 #[tokio::test]
 async fn only_a_session_can_obtain_an_access_token() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt = client.access_token(&session).await;
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(1),
     )
     .await;
     let mut jwt_and_cookie = bearer(&jwt);
-    jwt_and_cookie.extend(session.cookie_csrf());
+    jwt_and_cookie.extend(session.credential());
     for (headers, what) in [
         (bearer(&jwt), "an access token"),
         (bearer(&key.secret), "an API key"),
@@ -1467,18 +1272,19 @@ async fn only_a_session_can_obtain_an_access_token() {
         assert_problem(&answer, StatusCode::FORBIDDEN, "forbidden");
         assert!(answer.body["access_token"].is_null(), "{what}");
     }
-    let nothing = client.post(TOKEN, &[]).await;
+    let nothing = client.post(TOKEN, Anonymous).await;
     assert_problem(&nothing, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn an_access_token_is_refused_on_its_next_request_after_its_session_logs_out() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt = client.access_token(&session).await;
     assert_eq!(client.me(&bearer(&jwt)).await.status, StatusCode::OK);
     assert_eq!(
-        client.post(LOGOUT, &session.cookie_csrf()).await.status,
+        client.post(LOGOUT, &session.credential()).await.status,
         StatusCode::NO_CONTENT
     );
     let refused = client.me(&bearer(&jwt)).await;
@@ -1487,12 +1293,13 @@ async fn an_access_token_is_refused_on_its_next_request_after_its_session_logs_o
 
 #[tokio::test]
 async fn logging_out_with_an_access_token_ends_its_session_and_the_cookie() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt = client.access_token(&session).await;
     let out = client.post(LOGOUT, &bearer(&jwt)).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
-    for headers in [session.cookie(), bearer(&jwt)] {
+    for headers in [session.without_csrf(), bearer(&jwt)] {
         let refused = client.me(&headers).await;
         assert_problem(&refused, StatusCode::UNAUTHORIZED, "unauthenticated");
     }
@@ -1500,7 +1307,8 @@ async fn logging_out_with_an_access_token_ends_its_session_and_the_cookie() {
 
 #[tokio::test]
 async fn an_access_token_is_refused_once_expired_while_its_session_lives_on() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt = client.access_token(&session).await;
     clock.advance(Duration::minutes(14));
@@ -1509,14 +1317,18 @@ async fn an_access_token_is_refused_once_expired_while_its_session_lives_on() {
     let expired = client.me(&bearer(&jwt)).await;
     assert_problem(&expired, StatusCode::UNAUTHORIZED, "unauthenticated");
     // The session itself is fine and hands out a fresh token.
-    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+    assert_eq!(
+        client.me(&session.without_csrf()).await.status,
+        StatusCode::OK
+    );
     let fresh = client.access_token(&session).await;
     assert_eq!(client.me(&bearer(&fresh)).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn an_access_token_never_outlives_its_session() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client
         .login_with(
             &json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "temporary": true}),
@@ -1529,10 +1341,13 @@ async fn an_access_token_never_outlives_its_session() {
         .unwrap();
     for _ in 0..2 {
         clock.advance(Duration::minutes(20));
-        assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+        assert_eq!(
+            client.me(&session.without_csrf()).await.status,
+            StatusCode::OK
+        );
     }
     clock.advance(Duration::minutes(19));
-    let answer = client.post(TOKEN, &session.cookie_csrf()).await;
+    let answer = client.post(TOKEN, &session.credential()).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     // One minute of session left (less the sub-second part).
     let expires_in = answer.body["expires_in"].as_i64().unwrap();
@@ -1548,7 +1363,8 @@ async fn an_access_token_never_outlives_its_session() {
 
 #[tokio::test]
 async fn a_tampered_or_unsigned_access_token_is_refused() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let a = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let b = client.login(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt_a = client.access_token(&a).await;
@@ -1584,16 +1400,20 @@ async fn a_tampered_or_unsigned_access_token_is_refused() {
     }
     // The genuine tokens still work, each in its own practice.
     let me = client.me(&bearer(&jwt_b)).await;
-    assert_eq!(me.body["practice"]["id"].as_str(), Some(b.practice_id()));
+    assert_eq!(
+        me.body["practice"]["id"].as_str(),
+        Some(b.practice_id().to_string().as_str())
+    );
 }
 
 #[tokio::test]
 async fn the_jwks_document_publishes_the_signing_key_and_nothing_private() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let jwt = client.access_token(&session).await;
     let (jose, _) = jwt_parts(&jwt);
-    let jwks = client.get(JWKS, &[]).await;
+    let jwks = client.get(JWKS, Anonymous).await;
     assert_eq!(jwks.status, StatusCode::OK);
     let keys = jwks.body["keys"].as_array().unwrap();
     let key = keys
@@ -1610,7 +1430,8 @@ async fn the_jwks_document_publishes_the_signing_key_and_nothing_private() {
 
 #[tokio::test]
 async fn a_membership_deactivated_behind_the_apps_back_refuses_cookie_token_and_key_at_once() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     // The same person also runs a third practice, which must not be affected.
     let third = create_practice(
         &world.admin,
@@ -1624,14 +1445,14 @@ async fn a_membership_deactivated_behind_the_apps_back_refuses_cookie_token_and_
     let elsewhere = client.login_with(&login_to(third.id)).await;
     let jwt = client.access_token(&session).await;
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
     )
     .await;
     let credentials = [
-        (session.cookie(), "cookie"),
+        (session.without_csrf(), "cookie"),
         (bearer(&jwt), "access token"),
         (bearer(&key.secret), "API key"),
     ];
@@ -1639,7 +1460,7 @@ async fn a_membership_deactivated_behind_the_apps_back_refuses_cookie_token_and_
         assert_eq!(client.me(headers).await.status, StatusCode::OK, "{what}");
     }
 
-    deactivate(&world, world.a.id, world.a.admin).await;
+    deactivate(world, world.a.id, world.a.admin).await;
 
     for (headers, what) in &credentials {
         let refused = client.me(headers).await;
@@ -1650,16 +1471,19 @@ async fn a_membership_deactivated_behind_the_apps_back_refuses_cookie_token_and_
             refused.body
         );
     }
-    let still = client.me(&elsewhere.cookie()).await;
+    let still = client.me(&elsewhere.without_csrf()).await;
     assert_eq!(still.status, StatusCode::OK, "{}", still.body);
     assert_eq!(uuid_of(&still.body["practice"]["id"]), third.id.as_uuid());
-    let back = client.post_json(LOGIN, &login_to(world.a.id), &[]).await;
+    let back = client
+        .post_json(LOGIN, &login_to(world.a.id), Anonymous)
+        .await;
     assert_problem(&back, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 }
 
 #[tokio::test]
 async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     // The same person also runs a third practice, which must not be affected.
     let third = create_practice(
         &world.admin,
@@ -1670,7 +1494,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
     .await;
     // A second admin of practice A, who deactivates the first.
     let partner_email = "partner@riverside.example";
-    invite_member(&world, &clock, partner_email, BuiltinRole::PracticeAdmin).await;
+    invite_member(world, clock, partner_email, BuiltinRole::PracticeAdmin).await;
     let login_to = |practice: PracticeId| json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": practice.as_uuid()});
     let session = client.login_with(&login_to(world.a.id)).await;
     let elsewhere = client.login_with(&login_to(third.id)).await;
@@ -1679,13 +1503,13 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
         .post_json(
             KEYS,
             &json!({"name": "lab", "scopes": ["clients.read"], "expires_in_days": 30}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let key = created.body["secret"].as_str().unwrap().to_owned();
     let credentials = [
-        (session.cookie(), "cookie"),
+        (session.without_csrf(), "cookie"),
         (bearer(&jwt), "access token"),
         (bearer(&key), "API key"),
     ];
@@ -1694,7 +1518,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
     }
 
     let partner = client.login(partner_email, TEST_PASSWORD).await;
-    let members = client.get("/api/v1/members", &partner.cookie()).await;
+    let members = client.get("/api/v1/members", &partner.without_csrf()).await;
     assert_eq!(members.status, StatusCode::OK, "{}", members.body);
     let membership = members
         .body
@@ -1709,7 +1533,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
     let done = client
         .post(
             &format!("/api/v1/members/{membership}/deactivate"),
-            &partner.cookie_csrf(),
+            &partner.credential(),
         )
         .await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
@@ -1719,7 +1543,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
         assert_problem(&refused, StatusCode::UNAUTHORIZED, "unauthenticated");
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{what}");
     }
-    let still = client.me(&elsewhere.cookie()).await;
+    let still = client.me(&elsewhere.without_csrf()).await;
     assert_eq!(still.status, StatusCode::OK, "{}", still.body);
     assert_eq!(uuid_of(&still.body["practice"]["id"]), third.id.as_uuid());
 
@@ -1727,7 +1551,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
     let back = client
         .post(
             &format!("/api/v1/members/{membership}/reactivate"),
-            &partner.cookie_csrf(),
+            &partner.credential(),
         )
         .await;
     assert_eq!(back.status, StatusCode::NO_CONTENT, "{}", back.body);
@@ -1741,7 +1565,7 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
         );
     }
     client.login_with(&login_to(world.a.id)).await;
-    let actions = audit_actions(&world, &world.a.principal).await;
+    let actions = audit_actions(world, &world.a.principal).await;
     let position = |action: &str| actions.iter().position(|a| a == action);
     assert!(
         position("deactivate").is_some() && position("deactivate") < position("reactivate"),
@@ -1755,9 +1579,10 @@ async fn deactivating_a_member_revokes_their_sessions_tokens_and_keys_for_good()
 
 #[tokio::test]
 async fn an_api_key_acts_in_its_practice_with_exactly_its_scopes() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1789,7 +1614,7 @@ async fn an_api_key_acts_in_its_practice_with_exactly_its_scopes() {
 
     // A key of practice B acts in practice B.
     let key_b = create_key(
-        &world,
+        world,
         &world.b.principal,
         &[Permission::BillingRead, Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1805,7 +1630,8 @@ async fn an_api_key_acts_in_its_practice_with_exactly_its_scopes() {
 
 #[tokio::test]
 async fn an_unknown_api_key_is_refused() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     for key in [format!("pdk_{}", "A".repeat(43)), "pdk_".to_owned()] {
         let answer = client.me(&bearer(&key)).await;
         assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -1814,9 +1640,10 @@ async fn an_unknown_api_key_is_refused() {
 
 #[tokio::test]
 async fn an_api_key_is_refused_once_expired() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::hours(1),
@@ -1831,9 +1658,10 @@ async fn an_api_key_is_refused_once_expired() {
 
 #[tokio::test]
 async fn a_revoked_api_key_is_refused_and_only_its_own_practice_can_revoke_it() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1861,13 +1689,14 @@ async fn a_revoked_api_key_is_refused_and_only_its_own_practice_can_revoke_it() 
 
 #[tokio::test]
 async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_secret_once() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let request =
         json!({"name": "lab integration", "scopes": ["clients.read"], "expires_in_days": 30});
     clock.advance(Duration::minutes(11));
     let stale = client
-        .post_json(KEYS, &request, &session.cookie_csrf())
+        .post_json(KEYS, &request, &session.credential())
         .await;
     assert_problem(&stale, StatusCode::FORBIDDEN, "reauth_required");
 
@@ -1875,7 +1704,7 @@ async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_sec
         .post_json(
             REAUTH,
             &json!({"password": WRONG_PASSWORD}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_problem(&wrong, StatusCode::UNAUTHORIZED, "invalid_credentials");
@@ -1883,16 +1712,18 @@ async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_sec
         .post_json(
             REAUTH,
             &json!({"password": TEST_PASSWORD}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     // Re-authentication renews the session: continue with the new cookie.
-    let session = Session::from_answer(&reauth);
+    let session = CookieUser::from_answer(&reauth);
 
-    let no_csrf = client.post_json(KEYS, &request, &session.cookie()).await;
+    let no_csrf = client
+        .post_json(KEYS, &request, &session.without_csrf())
+        .await;
     assert_problem(&no_csrf, StatusCode::FORBIDDEN, "csrf_failed");
     let created = client
-        .post_json(KEYS, &request, &session.cookie_csrf())
+        .post_json(KEYS, &request, &session.credential())
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.header("cache-control"), Some("no-store"));
@@ -1900,7 +1731,7 @@ async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_sec
     let me = client.me(&bearer(secret)).await;
     assert_eq!(me.body["permissions"], json!(["clients.read"]));
 
-    let listed = client.get(KEYS, &session.cookie()).await;
+    let listed = client.get(KEYS, &session.without_csrf()).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert!(
         listed
@@ -1922,7 +1753,7 @@ async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_sec
 
     // A key can never re-enter a password, so it cannot mint keys.
     let all = create_key(
-        &world,
+        world,
         &world.a.principal,
         Permission::ALL,
         clock.now() + Duration::days(1),
@@ -1934,9 +1765,10 @@ async fn creating_an_api_key_over_http_needs_a_recent_password_and_shows_the_sec
 
 #[tokio::test]
 async fn the_database_holds_only_a_hash_of_an_api_key() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let key = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::ClientsRead],
         clock.now() + Duration::days(30),
@@ -1944,10 +1776,10 @@ async fn the_database_holds_only_a_hash_of_an_api_key() {
     .await;
     assert_eq!(client.me(&bearer(&key.secret)).await.status, StatusCode::OK);
 
-    let text = database_text(&world).await;
+    let text = database_text(world).await;
     assert_no_trace(&text, &key.secret, "API key");
-    assert!(text.contains(&sha256_hex(&world, &key.secret).await));
-    let mut conn = observer(&world).await;
+    assert!(text.contains(&sha256_hex(world, &key.secret).await));
+    let mut conn = observer(world).await;
     let matching: i64 = sqlx::query_scalar(
         "select count(*) from api_keys where id = $1 and key_hash = sha256(convert_to($2, 'UTF8'))",
     )
@@ -1961,10 +1793,11 @@ async fn the_database_holds_only_a_hash_of_an_api_key() {
 
 #[tokio::test]
 async fn a_member_without_settings_manage_cannot_create_an_api_key() {
-    let (world, clock, _client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, _client) = (&app.world, &app.clock, &*app);
     let desk = invite_member(
-        &world,
-        &clock,
+        world,
+        clock,
         "desk@riverside.example",
         BuiltinRole::Receptionist,
     )
@@ -1994,10 +1827,11 @@ async fn a_member_without_settings_manage_cannot_create_an_api_key() {
 
 #[tokio::test]
 async fn an_api_key_cannot_be_created_with_a_scope_its_creator_lacks() {
-    let (world, clock, _client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, _client) = (&app.world, &app.clock, &*app);
     // A key allowed to manage settings, acting through the store as its own principal.
     let parent = create_key(
-        &world,
+        world,
         &world.a.principal,
         &[Permission::SettingsManage, Permission::ClientsRead],
         clock.now() + Duration::days(1),
@@ -2043,45 +1877,6 @@ async fn an_api_key_cannot_be_created_with_a_scope_its_creator_lacks() {
 // server-side request ids, no caching of authenticated answers
 // ---------------------------------------------------------------------------------
 
-const SWITCH: &str = "/api/v1/auth/switch";
-
-impl Session {
-    /// The session a sign-in, switch or renewal answer started (it must set the cookie).
-    fn from_answer(answer: &Answer) -> Session {
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        let set_cookie = answer
-            .header("set-cookie")
-            .expect("a new session cookie")
-            .to_owned();
-        Session {
-            token: cookie_value(&set_cookie),
-            csrf: answer.body["csrf_token"].as_str().unwrap().to_owned(),
-            set_cookie,
-            body: answer.body.clone(),
-        }
-    }
-
-    /// When the session ends, to the microsecond (as the database keeps it).
-    fn expires_at(&self) -> DateTime<Utc> {
-        let at: DateTime<Utc> = self.body["expires_at"].as_str().unwrap().parse().unwrap();
-        at.trunc_subsecs(6)
-    }
-}
-
-impl Client {
-    /// Switches `session` to `practice` (must answer 200): the new session.
-    async fn switch(&self, session: &Session, practice: PracticeId) -> Session {
-        let answer = self
-            .post_json(
-                SWITCH,
-                &json!({"practice_id": practice.as_uuid()}),
-                &session.cookie_csrf(),
-            )
-            .await;
-        Session::from_answer(&answer)
-    }
-}
-
 /// A third practice, Hillside, whose admin is practice A's admin (the same person).
 async fn hillside(world: &World) -> PracticeId {
     create_practice(
@@ -2100,26 +1895,27 @@ fn key_request() -> Value {
 
 #[tokio::test]
 async fn switching_practice_does_not_refresh_reauthentication() {
-    let (world, clock, client) = setup().await;
-    let hillside = hillside(&world).await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
+    let hillside = hillside(world).await;
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
         .await;
     clock.advance(Duration::minutes(11));
     let stale = client
-        .post_json(KEYS, &key_request(), &session.cookie_csrf())
+        .post_json(KEYS, &key_request(), &session.credential())
         .await;
     assert_problem(&stale, StatusCode::FORBIDDEN, "reauth_required");
 
     // Someone at the unlocked front-desk browser switches instead of typing the password.
     let moved = client.switch(&session, hillside).await;
     let there = client
-        .post_json(KEYS, &key_request(), &moved.cookie_csrf())
+        .post_json(KEYS, &key_request(), &moved.credential())
         .await;
     assert_problem(&there, StatusCode::FORBIDDEN, "reauth_required");
     let back = client.switch(&moved, world.a.id).await;
     let home = client
-        .post_json(KEYS, &key_request(), &back.cookie_csrf())
+        .post_json(KEYS, &key_request(), &back.credential())
         .await;
     assert_problem(&home, StatusCode::FORBIDDEN, "reauth_required");
 
@@ -2128,20 +1924,21 @@ async fn switching_practice_does_not_refresh_reauthentication() {
         .post_json(
             REAUTH,
             &json!({"password": TEST_PASSWORD}),
-            &back.cookie_csrf(),
+            &back.credential(),
         )
         .await;
-    let renewed = Session::from_answer(&reauth);
+    let renewed = CookieUser::from_answer(&reauth);
     let created = client
-        .post_json(KEYS, &key_request(), &renewed.cookie_csrf())
+        .post_json(KEYS, &key_request(), &renewed.credential())
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
 }
 
 #[tokio::test]
 async fn switching_practice_does_not_extend_a_temporary_sessions_absolute_limit() {
-    let (world, clock, client) = setup().await;
-    let hillside = hillside(&world).await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
+    let hillside = hillside(world).await;
     let start = clock.now();
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD,
@@ -2151,7 +1948,10 @@ async fn switching_practice_does_not_extend_a_temporary_sessions_absolute_limit(
     assert_eq!(session.expires_at(), limit);
     for minutes in [20, 20, 10] {
         clock.advance(Duration::minutes(minutes));
-        assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+        assert_eq!(
+            client.me(&session.without_csrf()).await.status,
+            StatusCode::OK
+        );
     }
 
     // Switching back and forth would otherwise keep a one-hour session alive for ever.
@@ -2168,16 +1968,17 @@ async fn switching_practice_does_not_extend_a_temporary_sessions_absolute_limit(
     clock.advance(Duration::minutes(8));
     let back = client.switch(&moved, world.a.id).await;
     assert_eq!(back.expires_at(), limit);
-    assert_eq!(client.me(&back.cookie()).await.status, StatusCode::OK);
+    assert_eq!(client.me(&back.without_csrf()).await.status, StatusCode::OK);
     clock.advance(Duration::minutes(3));
-    let ended = client.me(&back.cookie()).await;
+    let ended = client.me(&back.without_csrf()).await;
     assert_problem(&ended, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn switching_practice_does_not_extend_a_sessions_twelve_hour_limit() {
-    let (world, clock, client) = setup().await;
-    let hillside = hillside(&world).await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
+    let hillside = hillside(world).await;
     let start = clock.now();
     let mut session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
@@ -2193,59 +1994,71 @@ async fn switching_practice_does_not_extend_a_sessions_twelve_hour_limit() {
         );
     }
     clock.advance(Duration::minutes(19));
-    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+    assert_eq!(
+        client.me(&session.without_csrf()).await.status,
+        StatusCode::OK
+    );
     clock.advance(Duration::minutes(2));
-    let ended = client.me(&session.cookie()).await;
+    let ended = client.me(&session.without_csrf()).await;
     assert_problem(&ended, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn switching_to_the_practice_one_is_in_is_refused_and_keeps_the_session() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let same = client
         .post_json(
             SWITCH,
             &json!({"practice_id": world.a.id.as_uuid()}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_problem(&same, StatusCode::CONFLICT, "conflict");
     assert!(same.header("set-cookie").is_none());
-    assert_eq!(client.me(&session.cookie()).await.status, StatusCode::OK);
+    assert_eq!(
+        client.me(&session.without_csrf()).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn re_authentication_issues_a_new_session_cookie_and_ends_the_old_one() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     clock.advance(Duration::minutes(11));
     let reauth = client
         .post_json(
             REAUTH,
             &json!({"password": TEST_PASSWORD}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
-    let renewed = Session::from_answer(&reauth);
-    assert_ne!(renewed.token, session.token, "a new session token");
+    let renewed = CookieUser::from_answer(&reauth);
+    assert_ne!(renewed.cookie, session.cookie, "a new session token");
     assert_ne!(renewed.csrf, session.csrf, "a new CSRF token");
     // The renewal keeps the session's limits: it is the same sign-in.
     assert_eq!(renewed.expires_at(), session.expires_at());
-    let old = client.me(&session.cookie()).await;
+    let old = client.me(&session.without_csrf()).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_eq!(client.me(&renewed.cookie()).await.status, StatusCode::OK);
+    assert_eq!(
+        client.me(&renewed.without_csrf()).await.status,
+        StatusCode::OK
+    );
     let created = client
-        .post_json(KEYS, &key_request(), &renewed.cookie_csrf())
+        .post_json(KEYS, &key_request(), &renewed.credential())
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
 }
 
 #[tokio::test]
 async fn every_security_action_leaves_an_audit_event() {
-    let (world, _clock, client) = setup().await;
-    let hillside = hillside(&world).await;
-    let before = audit_actions(&world, &world.a.principal).await.len();
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
+    let hillside = hillside(world).await;
+    let before = audit_actions(world, &world.a.principal).await.len();
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
         .await;
@@ -2254,25 +2067,25 @@ async fn every_security_action_leaves_an_audit_event() {
         .post_json(
             REAUTH,
             &json!({"password": TEST_PASSWORD}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
-    let session = Session::from_answer(&reauth);
+    let session = CookieUser::from_answer(&reauth);
     let enrol = client
-        .post("/api/v1/auth/totp", &session.cookie_csrf())
+        .post("/api/v1/auth/totp", &session.credential())
         .await;
     assert_eq!(enrol.status, StatusCode::OK, "{}", enrol.body);
     let created = client
-        .post_json(KEYS, &key_request(), &session.cookie_csrf())
+        .post_json(KEYS, &key_request(), &session.credential())
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let moved = client.switch(&session, hillside).await;
     let back = client.switch(&moved, world.a.id).await;
-    let out = client.post(LOGOUT, &back.cookie_csrf()).await;
+    let out = client.post(LOGOUT, &back.credential()).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
 
     // The inventory of audited security actions: each step above left its event.
-    let actions = audit_actions(&world, &world.a.principal).await;
+    let actions = audit_actions(world, &world.a.principal).await;
     assert_eq!(
         actions[before..],
         [
@@ -2301,7 +2114,8 @@ async fn every_security_action_leaves_an_audit_event() {
 
 #[tokio::test]
 async fn an_audit_event_never_carries_a_client_chosen_request_id() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let chosen = "victim-login-00000001";
     let answer = client
         .post_json(
@@ -2314,7 +2128,7 @@ async fn an_audit_event_never_carries_a_client_chosen_request_id() {
     let issued = answer.header("x-request-id").unwrap().to_owned();
     assert_ne!(issued, chosen, "the server names its own requests");
     assert!(Uuid::parse_str(&issued).is_ok(), "{issued}");
-    let rows = audit_rows(&world, &world.a.principal).await;
+    let rows = audit_rows(world, &world.a.principal).await;
     let login = rows.last().unwrap();
     assert_eq!(login.action, "login");
     assert_eq!(login.request_id.as_deref(), Some(issued.as_str()));
@@ -2327,10 +2141,11 @@ async fn an_audit_event_never_carries_a_client_chosen_request_id() {
 
 #[tokio::test]
 async fn authenticated_api_answers_are_never_cached() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     for path in [ME, "/api/v1/patients", "/api/v1/members"] {
-        let answer = client.get(path, &session.cookie()).await;
+        let answer = client.get(path, &session.without_csrf()).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
         assert_eq!(answer.header("cache-control"), Some("no-store"), "{path}");
     }
@@ -2345,96 +2160,13 @@ async fn authenticated_api_answers_are_never_cached() {
 
 // --- the sign-in and re-authentication pages ---------------------------------------
 
-const LOGIN_COOKIE: &str = "__Host-paddock_login";
-
-/// Percent-encodes a form value (`application/x-www-form-urlencoded`).
-fn form_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-impl Answer {
-    /// Every `Set-Cookie` header.
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// The value of the `Set-Cookie` for `name`, if the answer sets it.
-    fn cookie_named(&self, name: &str) -> Option<String> {
-        self.set_cookies().into_iter().find_map(|c| {
-            let (n, v) = c.split(';').next()?.trim().split_once('=')?;
-            (n == name).then(|| v.to_owned())
-        })
-    }
-}
-
-impl Client {
-    /// Posts an HTML form with `headers`.
-    async fn post_form(&self, path: &str, fields: &[(&str, &str)], headers: &Headers) -> Answer {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", form_value(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut request =
-            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send_text(request.body(Body::from(body)).unwrap())
-            .await
-    }
-
-    /// Like [`Client::send`], keeping the body as text in `body` (a JSON string).
-    async fn send_text(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-        }
-    }
-
-    /// The sign-in page: its pre-session cookie and the form's hidden token.
-    async fn login_page(&self) -> (String, String) {
-        let page = self
-            .send_text(Request::get("/login").body(Body::empty()).unwrap())
-            .await;
-        assert_eq!(page.status, StatusCode::OK);
-        let cookie = page
-            .cookie_named(LOGIN_COOKIE)
-            .expect("the sign-in page sets its CSRF cookie");
-        let html = page.body.as_str().unwrap();
-        let token = html
-            .split("name=\"csrf_token\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("the sign-in form carries a CSRF token")
-            .to_owned();
-        (cookie, token)
-    }
-}
-
 #[tokio::test]
 async fn login_csrf_a_sign_in_form_posted_from_another_site_is_refused() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let credentials = [("email", RIVERSIDE_ADMIN), ("password", TEST_PASSWORD)];
     // Another site's auto-submitting form: no pre-session cookie, no token of ours.
-    let forged = client.post_form("/login", &credentials, &[]).await;
+    let forged = client.post_form("/login", &credentials, Anonymous).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
     assert!(forged.cookie_named(SESSION_COOKIE).is_none(), "no session");
 
@@ -2443,7 +2175,7 @@ async fn login_csrf_a_sign_in_form_posted_from_another_site_is_refused() {
     let mut with_token = credentials.to_vec();
     with_token.push(("csrf_token", &token));
     // A token without the cookie it belongs to, or the cookie with another token.
-    let no_cookie = client.post_form("/login", &with_token, &[]).await;
+    let no_cookie = client.post_form("/login", &with_token, Anonymous).await;
     assert_eq!(no_cookie.status, StatusCode::FORBIDDEN);
     let mut wrong = credentials.to_vec();
     wrong.push(("csrf_token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
@@ -2474,9 +2206,10 @@ async fn login_csrf_a_sign_in_form_posted_from_another_site_is_refused() {
 
 #[tokio::test]
 async fn the_login_csrf_cookie_is_host_prefixed_and_http_only() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let page = client
-        .send_text(Request::get("/login").body(Body::empty()).unwrap())
+        .send(Request::get("/login").body(Body::empty()).unwrap())
         .await;
     let set = page
         .set_cookies()
@@ -2492,7 +2225,8 @@ async fn the_login_csrf_cookie_is_host_prefixed_and_http_only() {
 
 #[tokio::test]
 async fn reauth_never_redirects_off_site_whatever_next_says() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     for next in [
         "/\t/evil.example",
         "/\n/evil.example",
@@ -2524,7 +2258,7 @@ async fn reauth_never_redirects_off_site_whatever_next_says() {
                     ("password", TEST_PASSWORD),
                     ("next", next),
                 ],
-                &session.cookie(),
+                &session.without_csrf(),
             )
             .await;
         assert_eq!(
@@ -2544,7 +2278,7 @@ async fn reauth_never_redirects_off_site_whatever_next_says() {
                 ("password", TEST_PASSWORD),
                 ("next", "/staff?notice=invited"),
             ],
-            &session.cookie(),
+            &session.without_csrf(),
         )
         .await;
     assert_eq!(answer.header("location"), Some("/staff?notice=invited"));
@@ -2552,34 +2286,35 @@ async fn reauth_never_redirects_off_site_whatever_next_says() {
     let renewed = answer
         .cookie_named(SESSION_COOKIE)
         .expect("a new session cookie");
-    assert_ne!(renewed, session.token);
-    let old = client.me(&session.cookie()).await;
+    assert_ne!(renewed, session.cookie);
+    let old = client.me(&session.without_csrf()).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
 
     // The page that asks for the password never carries a foreign address either.
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let page = client
-        .send_text(
+        .send(
             Request::get("/reauth?next=/%09/evil.example")
-                .header("cookie", format!("{SESSION_COOKIE}={}", session.token))
+                .header("cookie", format!("{SESSION_COOKIE}={}", session.cookie))
                 .body(Body::empty())
                 .unwrap(),
         )
         .await;
     assert_eq!(page.status, StatusCode::OK);
-    let html = page.body.as_str().unwrap();
+    let html = page.text.as_str();
     assert!(html.contains("name=\"next\" value=\"/\""), "{html}");
 }
 
 #[tokio::test]
 async fn authenticated_pages_are_never_cached() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     for path in ["/", "/staff", "/audit", "/patients"] {
         let page = client
-            .send_text(
+            .send(
                 Request::get(path)
-                    .header("cookie", format!("{SESSION_COOKIE}={}", session.token))
+                    .header("cookie", format!("{SESSION_COOKIE}={}", session.cookie))
                     .body(Body::empty())
                     .unwrap(),
             )

@@ -5,20 +5,18 @@
 //! inline style. Also the fixtures the browser test shares: a weight history, an
 //! extra allergy and a vaccination falling due, for practice A's dog Rex.
 
-use crate::api::{Env, Session, env};
-use crate::world::{TEST_PASSWORD, World};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use crate::support::pages::form_value;
+use crate::support::{Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use crate::world::World;
+use axum::http::Method;
+use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use http_body_util::BodyExt;
 use paddock_domain::{AllergySeverity, WeightKg};
 use paddock_store::RequestMeta;
-use paddock_store::appointments::resources;
-use paddock_store::clinical::chart;
 use paddock_store::clinical::patients::{self, Patient};
 use paddock_store::clinical::record::{self, NewAllergy, NewVaccination, NewVitals};
+use paddock_store::{appointments::resources, clinical::chart};
 use serde_json::json;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 const DESK_EMAIL: &str = "desk@riverside.example";
@@ -109,145 +107,41 @@ async fn rex_encounter(world: &World, rex: Uuid) -> Uuid {
 
 // --- pages over HTTP -------------------------------------------------------------
 
-/// A page's answer: status, `Location`, content type and body.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    content_type: String,
-    body: String,
-}
-
-async fn answer(env: &Env, request: Request<Body>) -> Answer {
-    let response = env.router.clone().oneshot(request).await.unwrap();
-    let header_text = |name| {
-        response
-            .headers()
-            .get(name)
-            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_owned())
-    };
-    let location = header_text(header::LOCATION);
-    let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        location,
-        content_type,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
-
-fn cookie(session: &Session) -> String {
-    format!("__Host-paddock_session={}", session.cookie)
-}
-
-/// `GET path` as the browser of `session`.
-async fn get(env: &Env, path: &str, session: &Session) -> Answer {
-    let request = Request::get(path)
-        .header(header::COOKIE, cookie(session))
-        .body(Body::empty())
-        .unwrap();
-    answer(env, request).await
-}
-
-/// Percent-encodes a form value (`application/x-www-form-urlencoded`).
-fn form_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-/// Posts a form as the browser of `session`, with the session's CSRF token.
-async fn post(env: &Env, path: &str, session: &Session, fields: &[(&str, &str)]) -> Answer {
-    let body = std::iter::once(("csrf_token", session.csrf.as_str()))
-        .chain(fields.iter().copied())
-        .map(|(k, v)| format!("{k}={}", form_value(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let request = Request::post(path)
-        .header(header::COOKIE, cookie(session))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
-    answer(env, request).await
-}
-
 /// A receptionist of practice A, signed in (invited by the admin, link accepted).
-async fn receptionist(env: &Env, admin: &Session) -> Session {
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(admin)).await;
-    let role = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "Receptionist")
-        .unwrap()["id"]
-        .clone();
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations",
-            Some(json!({"email": DESK_EMAIL, "role_id": role})),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let mails = paddock_notify::read_outbox(&env.outbox).unwrap();
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.to.contains(DESK_EMAIL))
-        .unwrap();
-    let token = mail
-        .body_text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://paddock.test/invitations/"))
-        .unwrap();
-    let (status, body, _) = env
-        .send(
-            "POST",
-            "/api/v1/invitations/accept",
-            Some(json!({"token": token, "password": DESK_PASSWORD, "display_name": "Dana Desk"})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    env.login_as(DESK_EMAIL, DESK_PASSWORD).await
+async fn receptionist(env: &TestApp, admin: &CookieUser) -> CookieUser {
+    let role = env.role_id(admin, "Receptionist").await;
+    env.join_with_password(admin, DESK_EMAIL, &json!(role), DESK_PASSWORD, "Dana Desk")
+        .await
 }
 
 #[track_caller]
 fn assert_plain_html(page: &Answer) {
     assert!(
-        page.content_type.starts_with("text/html"),
+        page.content_type().starts_with("text/html"),
         "{}",
-        page.content_type
+        page.content_type()
     );
-    assert!(!page.body.contains("<script"), "no script: {}", page.body);
+    assert!(!page.text.contains("<script"), "no script: {}", page.text);
     assert!(
-        !page.body.contains("style="),
+        !page.text.contains("style="),
         "no inline style: {}",
-        page.body
+        page.text
     );
     assert!(
-        !page.body.contains("<style"),
+        !page.text.contains("<style"),
         "no style element: {}",
-        page.body
+        page.text
     );
 }
 
 #[tokio::test]
 async fn clinic_pages_the_chart_shows_the_medical_record_to_a_vet_and_only_facts_to_the_desk() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let rex = rex_with_history(&env.world).await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
 
-    let chart = get(&env, &format!("/patients/{rex}"), &admin).await;
-    assert_eq!(chart.status, StatusCode::OK, "{}", chart.body);
+    let chart = env.page(&format!("/patients/{rex}"), &admin).await;
+    assert_eq!(chart.status, StatusCode::OK, "{}", chart.text);
     assert_plain_html(&chart);
     for expected in [
         "id=\"allergies\"",
@@ -263,27 +157,27 @@ async fn clinic_pages_the_chart_shows_the_medical_record_to_a_vet_and_only_facts
         "id=\"nav-clients\"",
         "id=\"nav-appointments\"",
     ] {
-        assert!(chart.body.contains(expected), "{expected}: {}", chart.body);
+        assert!(chart.text.contains(expected), "{expected}: {}", chart.text);
     }
     // Severe before moderate, as the store orders them.
-    assert!(chart.body.find("Cephalexin") < chart.body.find("Penicillin"));
+    assert!(chart.text.find("Cephalexin") < chart.text.find("Penicillin"));
     let points = chart
-        .body
+        .text
         .split("class=\"weight-line\" fill=\"none\" points=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .unwrap();
     assert_eq!(points.split(' ').count(), 4, "four weights: {points}");
-    assert!(chart.body.contains(">20 kg</text>"), "kg labels");
+    assert!(chart.text.contains(">20 kg</text>"), "kg labels");
 
     // The front desk sees who the patient is and whose it is, and nothing clinical.
     let desk = receptionist(&env, &admin).await;
-    let facts = get(&env, &format!("/patients/{rex}"), &desk).await;
-    assert_eq!(facts.status, StatusCode::OK, "{}", facts.body);
+    let facts = env.page(&format!("/patients/{rex}"), &desk).await;
+    assert_eq!(facts.status, StatusCode::OK, "{}", facts.text);
     assert_plain_html(&facts);
-    assert!(facts.body.contains("Rex"));
-    assert!(facts.body.contains("Alex Fixture"));
-    assert!(facts.body.contains("id=\"no-clinical\""));
+    assert!(facts.text.contains("Rex"));
+    assert!(facts.text.contains("Alex Fixture"));
+    assert!(facts.text.contains("id=\"no-clinical\""));
     for clinical in [
         "Penicillin",
         "Lameness",
@@ -292,10 +186,10 @@ async fn clinic_pages_the_chart_shows_the_medical_record_to_a_vet_and_only_facts
         "21.4",
         "id=\"new-encounter\"",
     ] {
-        assert!(!facts.body.contains(clinical), "{clinical}: {}", facts.body);
+        assert!(!facts.text.contains(clinical), "{clinical}: {}", facts.text);
     }
     assert!(
-        facts.body.contains("id=\"book-appointment\""),
+        facts.text.contains("id=\"book-appointment\""),
         "the desk books"
     );
     let encounter = rex_encounter(&env.world, rex).await;
@@ -303,26 +197,26 @@ async fn clinic_pages_the_chart_shows_the_medical_record_to_a_vet_and_only_facts
         format!("/encounters/{encounter}"),
         format!("/patients/{rex}/encounters/new"),
     ] {
-        let refused = get(&env, &path, &desk).await;
+        let refused = env.page(&path, &desk).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
     }
-    let refused = post(
-        &env,
-        &format!("/encounters/{encounter}/addenda"),
-        &desk,
-        &[("body", "not mine to write")],
-    )
-    .await;
+    let refused = env
+        .submit(
+            &format!("/encounters/{encounter}/addenda"),
+            &desk,
+            &[("body", "not mine to write")],
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn clinic_pages_another_practices_ids_answer_like_unknown_ones() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let rex = rex(&env.world).await;
     let encounter = rex_encounter(&env.world, rex.id.as_uuid()).await;
     let owner = rex.primary_owner_id.unwrap();
-    let admin_b = env.login_as("admin@northside.example", TEST_PASSWORD).await;
+    let admin_b = env.login("admin@northside.example", TEST_PASSWORD).await;
     for path in [
         format!("/patients/{}", rex.id),
         format!("/clients/{owner}"),
@@ -331,30 +225,30 @@ async fn clinic_pages_another_practices_ids_answer_like_unknown_ones() {
         format!("/patients/{}", Uuid::now_v7()),
         "/patients/not-an-id".to_owned(),
     ] {
-        let page = get(&env, &path, &admin_b).await;
-        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
-        assert!(!page.body.contains("Rex"), "{path}");
+        let page = env.page(&path, &admin_b).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.text);
+        assert!(!page.text.contains("Rex"), "{path}");
     }
-    let search = get(&env, "/patients?q=Fixture", &admin_b).await;
+    let search = env.page("/patients?q=Fixture", &admin_b).await;
     assert_eq!(search.status, StatusCode::OK);
     assert!(
-        !search.body.contains(&rex.id.to_string()),
+        !search.text.contains(&rex.id.to_string()),
         "only B's own Rex"
     );
-    let refused = post(
-        &env,
-        &format!("/encounters/{encounter}/addenda"),
-        &admin_b,
-        &[("body", "from the other practice")],
-    )
-    .await;
+    let refused = env
+        .submit(
+            &format!("/encounters/{encounter}/addenda"),
+            &admin_b,
+            &[("body", "from the other practice")],
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn clinic_pages_a_refused_client_form_keeps_what_was_typed() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let typed = [
         ("given_name", "Jo <b>"),
         ("family_name", "O'Brien"),
@@ -364,72 +258,72 @@ async fn clinic_pages_a_refused_client_form_keeps_what_was_typed() {
         ("contact_by_sms", "on"),
         ("notes", "Prefers mornings"),
     ];
-    let refused = post(&env, "/clients", &admin, &typed).await;
+    let refused = env.submit("/clients", &admin, &typed).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_plain_html(&refused);
     assert!(
-        refused.body.contains("id=\"form-errors\""),
+        refused.text.contains("id=\"form-errors\""),
         "{}",
-        refused.body
+        refused.text
     );
-    assert!(refused.body.contains("Email: must be"), "{}", refused.body);
+    assert!(refused.text.contains("Email: must be"), "{}", refused.text);
     assert!(
-        refused.body.contains("value=\"Jo &#60;b&#62;\""),
+        refused.text.contains("value=\"Jo &#60;b&#62;\""),
         "escaped and kept"
     );
-    assert!(refused.body.contains("value=\"O&#39;Brien\""));
-    assert!(refused.body.contains("value=\"07700 900456\""));
-    assert!(refused.body.contains("3 Weir Road\nRiverside</textarea>"));
-    assert!(refused.body.contains("Prefers mornings</textarea>"));
-    assert!(refused.body.contains("id=\"contact_by_sms\" checked"));
+    assert!(refused.text.contains("value=\"O&#39;Brien\""));
+    assert!(refused.text.contains("value=\"07700 900456\""));
+    assert!(refused.text.contains("3 Weir Road\nRiverside</textarea>"));
+    assert!(refused.text.contains("Prefers mornings</textarea>"));
+    assert!(refused.text.contains("id=\"contact_by_sms\" checked"));
     assert!(
-        !refused.body.contains("id=\"contact_by_email\" checked"),
+        !refused.text.contains("id=\"contact_by_email\" checked"),
         "unticked stays unticked"
     );
 
     let mut fixed = typed.to_vec();
     fixed[2] = ("email", "jo.obrien@example.org");
-    let created = post(&env, "/clients", &admin, &fixed).await;
-    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let location = created.location.unwrap();
+    let created = env.submit("/clients", &admin, &fixed).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+    let location = created.location().unwrap();
     assert!(location.ends_with("?notice=created"), "{location}");
-    let page = get(&env, &location, &admin).await;
+    let page = env.page(location, &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
-        page.body.contains("Jo &#60;b&#62; O&#39;Brien"),
+        page.text.contains("Jo &#60;b&#62; O&#39;Brien"),
         "{}",
-        page.body
+        page.text
     );
-    assert!(page.body.contains("07700900456"));
-    assert!(page.body.contains("id=\"add-patient\""));
+    assert!(page.text.contains("07700900456"));
+    assert!(page.text.contains("id=\"add-patient\""));
 
     // Without the session's CSRF token nothing is written.
-    let forged = Session {
-        cookie: admin.cookie.clone(),
+    let forged = CookieUser {
         csrf: "forged".to_owned(),
+        ..admin.clone()
     };
-    let refused = post(&env, "/clients", &forged, &fixed).await;
+    let refused = env.submit("/clients", &forged, &fixed).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn clinic_pages_a_client_is_edited_in_place_and_a_bad_edit_keeps_the_input() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await;
     let owner = rex.primary_owner_id.unwrap();
-    let edit = get(&env, &format!("/clients/{owner}/edit"), &admin).await;
+    let edit = env.page(&format!("/clients/{owner}/edit"), &admin).await;
     assert_eq!(edit.status, StatusCode::OK);
     assert_plain_html(&edit);
     assert!(
-        edit.body.contains(&format!("action=\"/clients/{owner}\"")),
+        edit.text.contains(&format!("action=\"/clients/{owner}\"")),
         "{}",
-        edit.body
+        edit.text
     );
     assert!(
-        edit.body.contains("value=\"Fixture\""),
+        edit.text.contains("value=\"Fixture\""),
         "prefilled: {}",
-        edit.body
+        edit.text
     );
 
     let mut fields = vec![
@@ -440,40 +334,48 @@ async fn clinic_pages_a_client_is_edited_in_place_and_a_bad_edit_keeps_the_input
         ("contact_by_email", "on"),
         ("reminders", "on"),
     ];
-    let refused = post(&env, &format!("/clients/{owner}"), &admin, &fields).await;
+    let refused = env
+        .submit(&format!("/clients/{owner}"), &admin, &fields)
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains("value=\"Fixture-Hale\""), "kept");
-    assert!(refused.body.contains("Save changes"));
-    let unchanged = get(&env, &format!("/clients/{owner}"), &admin).await;
-    assert!(!unchanged.body.contains("Fixture-Hale"), "nothing written");
+    assert!(refused.text.contains("value=\"Fixture-Hale\""), "kept");
+    assert!(refused.text.contains("Save changes"));
+    let unchanged = env.page(&format!("/clients/{owner}"), &admin).await;
+    assert!(!unchanged.text.contains("Fixture-Hale"), "nothing written");
 
     fields[2] = ("email", "alex.hale@example.org");
-    let saved = post(&env, &format!("/clients/{owner}"), &admin, &fields).await;
-    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let page = get(&env, saved.location.as_deref().unwrap(), &admin).await;
-    assert!(page.body.contains("Details saved."), "{}", page.body);
-    assert!(page.body.contains("Alex Fixture-Hale"));
-    assert!(page.body.contains("+447700900999"));
+    let saved = env
+        .submit(&format!("/clients/{owner}"), &admin, &fields)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    let page = env.page(saved.location().unwrap(), &admin).await;
+    assert!(page.text.contains("Details saved."), "{}", page.text);
+    assert!(page.text.contains("Alex Fixture-Hale"));
+    assert!(page.text.contains("+447700900999"));
 
     // Another practice cannot open or post the form for this client.
-    let admin_b = env.login_as("admin@northside.example", TEST_PASSWORD).await;
-    let foreign = get(&env, &format!("/clients/{owner}/edit"), &admin_b).await;
+    let admin_b = env.login("admin@northside.example", TEST_PASSWORD).await;
+    let foreign = env.page(&format!("/clients/{owner}/edit"), &admin_b).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
-    let foreign = post(&env, &format!("/clients/{owner}"), &admin_b, &fields).await;
+    let foreign = env
+        .submit(&format!("/clients/{owner}"), &admin_b, &fields)
+        .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn clinic_pages_a_new_patient_joins_its_owner_and_a_taken_microchip_is_refused() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let owner = rex(&env.world).await.primary_owner_id.unwrap();
-    let form = get(&env, &format!("/patients/new?owner={owner}"), &admin).await;
+    let form = env
+        .page(&format!("/patients/new?owner={owner}"), &admin)
+        .await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(
-        form.body.contains("id=\"owner-name\">Alex Fixture<"),
+        form.text.contains("id=\"owner-name\">Alex Fixture<"),
         "{}",
-        form.body
+        form.text
     );
 
     let owner_text = owner.to_string();
@@ -485,70 +387,70 @@ async fn clinic_pages_a_new_patient_joins_its_owner_and_a_taken_microchip_is_ref
         ("date_of_birth", "2020-05-01"),
         ("microchip", "985141000123456"),
     ];
-    let created = post(&env, "/patients", &admin, &fields).await;
-    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let chart = get(&env, &created.location.unwrap(), &admin).await;
-    assert!(chart.body.contains("Bella"));
-    assert!(chart.body.contains("985141000123456"));
-    let client = get(&env, &format!("/clients/{owner}"), &admin).await;
-    assert!(client.body.contains("Bella") && client.body.contains("Rex"));
+    let created = env.submit("/patients", &admin, &fields).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+    let chart = env.page(created.location().unwrap(), &admin).await;
+    assert!(chart.text.contains("Bella"));
+    assert!(chart.text.contains("985141000123456"));
+    let client = env.page(&format!("/clients/{owner}"), &admin).await;
+    assert!(client.text.contains("Bella") && client.text.contains("Rex"));
 
     // The same chip again: refused on its field, everything else kept.
     let mut again = fields.to_vec();
     again[1] = ("name", "Bella Two");
-    let refused = post(&env, "/patients", &admin, &again).await;
-    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let refused = env.submit("/patients", &admin, &again).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
     assert!(
-        refused.body.contains("Microchip: is already registered"),
+        refused.text.contains("Microchip: is already registered"),
         "{}",
-        refused.body
+        refused.text
     );
-    assert!(refused.body.contains("value=\"Bella Two\""));
-    assert!(refused.body.contains("value=\"2020-05-01\""));
+    assert!(refused.text.contains("value=\"Bella Two\""));
+    assert!(refused.text.contains("value=\"2020-05-01\""));
 
     // An owner that is no client of this practice is a message, not an error page.
     let stranger = Uuid::now_v7().to_string();
     let mut orphan = fields.to_vec();
     orphan[0] = ("owner_id", stranger.as_str());
     orphan[5] = ("microchip", "");
-    let refused = post(&env, "/patients", &admin, &orphan).await;
+    let refused = env.submit("/patients", &admin, &orphan).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains("is not a client of this practice"));
+    assert!(refused.text.contains("is not a client of this practice"));
 }
 
 #[tokio::test]
 async fn clinic_pages_the_patient_list_searches_and_pages_with_a_next_link() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let owner = rex(&env.world).await.primary_owner_id.unwrap().to_string();
     for name in ["Archie", "Biscuit", "Clover", "Daisy"] {
-        let created = post(
-            &env,
-            "/patients",
-            &admin,
-            &[
-                ("owner_id", &owner),
-                ("name", name),
-                ("species", "Canine"),
-                ("sex", "unknown"),
-            ],
-        )
-        .await;
-        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        let created = env
+            .submit(
+                "/patients",
+                &admin,
+                &[
+                    ("owner_id", &owner),
+                    ("name", name),
+                    ("species", "Canine"),
+                    ("sex", "unknown"),
+                ],
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
     }
     let mut seen = Vec::new();
     let mut path = "/patients?q=fixture&limit=2".to_owned();
     loop {
-        let page = get(&env, &path, &admin).await;
-        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        let page = env.page(&path, &admin).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.text);
         seen.extend(
-            page.body
+            page.text
                 .split("class=\"patient-link\">")
                 .skip(1)
                 .map(|rest| rest.split('<').next().unwrap().to_owned()),
         );
         let Some(next) = page
-            .body
+            .text
             .split("href=\"")
             .find(|rest| rest.contains("\" id=\"next-page\""))
             .map(|rest| rest.split('"').next().unwrap().replace("&#38;", "&"))
@@ -561,115 +463,111 @@ async fn clinic_pages_the_patient_list_searches_and_pages_with_a_next_link() {
     }
     assert_eq!(seen, ["Archie", "Biscuit", "Clover", "Daisy", "Rex"]);
 
-    let none = get(&env, "/patients?q=zebra", &admin).await;
-    assert!(none.body.contains("No patient matches"), "{}", none.body);
-    let bad = get(&env, "/patients?cursor=nope", &admin).await;
+    let none = env.page("/patients?q=zebra", &admin).await;
+    assert!(none.text.contains("No patient matches"), "{}", none.text);
+    let bad = env.page("/patients?cursor=nope", &admin).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.body.contains("Cursor: is not a cursor"), "{}", bad.body);
+    assert!(bad.text.contains("Cursor: is not a cursor"), "{}", bad.text);
 }
 
 #[tokio::test]
 async fn clinic_pages_a_finalised_encounter_refuses_edits_with_the_lock_message_and_keeps_the_text()
 {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
     let encounter = rex_encounter(&env.world, rex.as_uuid()).await;
 
-    let page = get(&env, &format!("/encounters/{encounter}"), &admin).await;
+    let page = env.page(&format!("/encounters/{encounter}"), &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_plain_html(&page);
-    assert!(page.body.contains("id=\"addendum-form\""));
+    assert!(page.text.contains("id=\"addendum-form\""));
     assert!(
-        !page.body.contains("id=\"notes-form\""),
+        !page.text.contains("id=\"notes-form\""),
         "read-only once finalised"
     );
-    assert!(page.body.contains("Owner called: walking normally."));
+    assert!(page.text.contains("Owner called: walking normally."));
 
     // A stale edit form (say, from another tab) posts after the finalising.
-    let refused = post(
-        &env,
-        &format!("/encounters/{encounter}"),
-        &admin,
-        &[
-            ("subjective", "Rewriting history"),
-            ("plan", "Rest for a week"),
-        ],
-    )
-    .await;
-    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let refused = env
+        .submit(
+            &format!("/encounters/{encounter}"),
+            &admin,
+            &[
+                ("subjective", "Rewriting history"),
+                ("plan", "Rest for a week"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
     assert!(
-        refused.body.contains(
+        refused.text.contains(
             "The encounter is finalised (or past its editing period); add an addendum instead"
         ),
         "{}",
-        refused.body
+        refused.text
     );
     assert!(
-        refused.body.contains(
+        refused.text.contains(
             "id=\"unsaved-text\">Subjective:\nRewriting history\n\nPlan:\nRest for a week</pre>"
         ),
         "{}",
-        refused.body
+        refused.text
     );
     assert!(
         refused
-            .body
+            .text
             .contains("Lame on the left fore since Tuesday."),
         "the original stands"
     );
 
     // An empty addendum is refused on its field.
-    let empty = post(
-        &env,
-        &format!("/encounters/{encounter}/addenda"),
-        &admin,
-        &[("body", "   ")],
-    )
-    .await;
+    let empty = env
+        .submit(
+            &format!("/encounters/{encounter}/addenda"),
+            &admin,
+            &[("body", "   ")],
+        )
+        .await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(empty.body.contains("must not be empty"));
+    assert!(empty.text.contains("must not be empty"));
 }
 
 #[tokio::test]
 async fn clinic_pages_the_desk_checks_in_and_cancels_from_the_calendar() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     rex(&env.world).await;
     let desk = receptionist(&env, &admin).await;
     // The fixture's booking, 08:00 on Monday 4 January 2027.
-    let day = get(&env, "/appointments?day=2027-01-04", &desk).await;
+    let day = env.page("/appointments?day=2027-01-04", &desk).await;
     assert_plain_html(&day);
     let id = day
-        .body
+        .text
         .split("data-appointment-id=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .unwrap()
         .to_owned();
-    assert!(day.body.contains("value=\"checked_in\""), "{}", day.body);
+    assert!(day.text.contains("value=\"checked_in\""), "{}", day.text);
     let path = format!("/appointments/{id}/status");
     let back = "/appointments?day=2027-01-04";
-    let checked_in = post(
-        &env,
-        &path,
-        &desk,
-        &[("status", "checked_in"), ("back", back)],
-    )
-    .await;
+    let checked_in = env
+        .submit(&path, &desk, &[("status", "checked_in"), ("back", back)])
+        .await;
     assert_eq!(
         checked_in.status,
         StatusCode::SEE_OTHER,
         "{}",
-        checked_in.body
+        checked_in.text
     );
     assert_eq!(
-        checked_in.location.as_deref(),
+        checked_in.location(),
         Some("/appointments?day=2027-01-04&notice=status")
     );
-    let (_, shown, _) = env
-        .send(
-            "GET",
+    let Answer { body: shown, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/appointments/{id}"),
             None,
             Some(&admin),
@@ -677,54 +575,47 @@ async fn clinic_pages_the_desk_checks_in_and_cancels_from_the_calendar() {
         .await;
     assert_eq!(shown["status"], "checked_in");
     // A return address outside the calendar is not followed.
-    let cancelled = post(
-        &env,
-        &path,
-        &desk,
-        &[("status", "cancelled"), ("back", "https://evil.example/")],
-    )
-    .await;
-    assert_eq!(
-        cancelled.location.as_deref(),
-        Some("/appointments?notice=status")
-    );
-    let (_, shown, _) = env
-        .send(
-            "GET",
+    let cancelled = env
+        .submit(
+            &path,
+            &desk,
+            &[("status", "cancelled"), ("back", "https://evil.example/")],
+        )
+        .await;
+    assert_eq!(cancelled.location(), Some("/appointments?notice=status"));
+    let Answer { body: shown, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/appointments/{id}"),
             None,
             Some(&admin),
         )
         .await;
     assert_eq!(shown["status"], "cancelled");
-    let after = get(&env, "/appointments?day=2027-01-04", &desk).await;
+    let after = env.page("/appointments?day=2027-01-04", &desk).await;
     assert!(
-        !after.body.contains("value=\"cancelled\""),
+        !after.text.contains("value=\"cancelled\""),
         "a freed slot has no buttons"
     );
     // Without the session's CSRF token nothing changes.
-    let forged = Session {
-        cookie: desk.cookie.clone(),
+    let forged = CookieUser {
         csrf: "forged".to_owned(),
+        ..desk.clone()
     };
-    let refused = post(
-        &env,
-        &path,
-        &forged,
-        &[("status", "booked"), ("back", back)],
-    )
-    .await;
+    let refused = env
+        .submit(&path, &forged, &[("status", "booked"), ("back", back)])
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn clinic_pages_the_day_and_week_views_list_the_book() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
     // The fixture's booking: Rex with the admin in consult room 1, 08:00 to 08:20.
-    let day = get(&env, "/appointments?day=2027-01-04", &admin).await;
-    assert_eq!(day.status, StatusCode::OK, "{}", day.body);
+    let day = env.page("/appointments?day=2027-01-04", &admin).await;
+    assert_eq!(day.status, StatusCode::OK, "{}", day.text);
     assert_plain_html(&day);
     for expected in [
         "Monday 4 January 2027",
@@ -736,10 +627,12 @@ async fn clinic_pages_the_day_and_week_views_list_the_book() {
         "href=\"/appointments?day=2027-01-05\" id=\"next\"",
         "href=\"/appointments/new?day=2027-01-04\"",
     ] {
-        assert!(day.body.contains(expected), "{expected}: {}", day.body);
+        assert!(day.text.contains(expected), "{expected}: {}", day.text);
     }
     // The week holding a Thursday starts on its Monday.
-    let week = get(&env, "/appointments?view=week&day=2027-01-07", &admin).await;
+    let week = env
+        .page("/appointments?view=week&day=2027-01-07", &admin)
+        .await;
     assert_eq!(week.status, StatusCode::OK);
     for expected in [
         "Week of Mon 4 Jan 2027 to Sun 10 Jan 2027",
@@ -748,40 +641,40 @@ async fn clinic_pages_the_day_and_week_views_list_the_book() {
         "href=\"/appointments?week=2026-12-28\" id=\"prev\"",
         "href=\"/appointments?week=2027-01-11\" id=\"next\"",
     ] {
-        assert!(week.body.contains(expected), "{expected}: {}", week.body);
+        assert!(week.text.contains(expected), "{expected}: {}", week.text);
     }
-    let empty = get(&env, "/appointments?week=2027-01-11", &admin).await;
-    assert!(empty.body.contains("No bookings this week."));
-    let bad = get(&env, "/appointments?day=31/01/2027", &admin).await;
+    let empty = env.page("/appointments?week=2027-01-11", &admin).await;
+    assert!(empty.text.contains("No bookings this week."));
+    let bad = env.page("/appointments?day=31/01/2027", &admin).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.body.contains("Day: must be a date"), "{}", bad.body);
+    assert!(bad.text.contains("Day: must be a date"), "{}", bad.text);
 
     // A booking needs someone or something to book; the form says so and keeps the rest.
-    let refused = post(
-        &env,
-        "/appointments",
-        &admin,
-        &[
-            ("patient_id", &rex.to_string()),
-            ("date", "2027-01-04"),
-            ("time", "11:30"),
-            ("duration", "30"),
-            ("kind", "vaccination"),
-            ("reason", "Booster"),
-        ],
-    )
-    .await;
+    let refused = env
+        .submit(
+            "/appointments",
+            &admin,
+            &[
+                ("patient_id", &rex.to_string()),
+                ("date", "2027-01-04"),
+                ("time", "11:30"),
+                ("duration", "30"),
+                ("kind", "vaccination"),
+                ("reason", "Booster"),
+            ],
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        refused.body.contains("choose a staff member"),
+        refused.text.contains("choose a staff member"),
         "{}",
-        refused.body
+        refused.text
     );
-    assert!(refused.body.contains("value=\"11:30\""));
-    assert!(refused.body.contains("value=\"Booster\""));
+    assert!(refused.text.contains("value=\"11:30\""));
+    assert!(refused.text.contains("value=\"Booster\""));
     assert!(
         refused
-            .body
+            .text
             .contains("<option value=\"vaccination\" selected>")
     );
 
@@ -803,41 +696,41 @@ async fn clinic_pages_the_day_and_week_views_list_the_book() {
             .to_string()
     };
     {
-        let clash = post(
-            &env,
-            "/appointments",
-            &admin,
-            &[
-                ("resource_id", &room),
-                ("date", "2027-01-04"),
-                ("time", "08:10"),
-                ("duration", "15"),
-                ("kind", "other"),
-            ],
-        )
-        .await;
-        assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+        let clash = env
+            .submit(
+                "/appointments",
+                &admin,
+                &[
+                    ("resource_id", &room),
+                    ("date", "2027-01-04"),
+                    ("time", "08:10"),
+                    ("duration", "15"),
+                    ("kind", "other"),
+                ],
+            )
+            .await;
+        assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.text);
         assert!(
-            clash.body.contains(
+            clash.text.contains(
                 "Consult room 1 already has a booking (with Rex) from 08:00 to 08:20 UTC on \
                  Monday 4 January 2027"
             ),
             "{}",
-            clash.body
+            clash.text
         );
     }
 }
 
 #[tokio::test]
 async fn clinic_pages_a_refused_encounter_keeps_the_notes_and_writes_nothing() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
     let path = format!("/patients/{rex}/encounters");
-    let form = get(&env, &format!("{path}/new"), &admin).await;
+    let form = env.page(&format!("{path}/new"), &admin).await;
     assert_eq!(form.status, StatusCode::OK);
     assert_plain_html(&form);
-    assert!(form.body.contains("Penicillin"), "allergies in sight");
+    assert!(form.text.contains("Penicillin"), "allergies in sight");
 
     let typed = [
         ("kind", "consultation"),
@@ -851,37 +744,37 @@ async fn clinic_pages_a_refused_encounter_keeps_the_notes_and_writes_nothing() {
         ("weight_kg", "heavy"),
         ("temperature_c", "52"),
     ];
-    let refused = post(&env, &path, &admin, &typed).await;
+    let refused = env.submit(&path, &admin, &typed).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         refused
-            .body
+            .text
             .contains("Weight (kg): must be a weight in kilograms")
     );
     assert!(
         refused
-            .body
+            .text
             .contains("Temperature (°C): must be between 25.0 and 46.0")
     );
-    assert!(refused.body.contains("value=\"heavy\""));
-    assert!(refused.body.contains("value=\"Itchy ears\""));
+    assert!(refused.text.contains("value=\"heavy\""));
+    assert!(refused.text.contains("value=\"Itchy ears\""));
     assert!(
         refused
-            .body
+            .text
             .contains("Scratching both ears &#60;for&#62; a week &#38; shaking head.</textarea>")
     );
-    let chart = get(&env, &format!("/patients/{rex}"), &admin).await;
-    assert!(!chart.body.contains("Itchy ears"), "nothing was written");
+    let chart = env.page(&format!("/patients/{rex}"), &admin).await;
+    assert!(!chart.text.contains("Itchy ears"), "nothing was written");
 
     let mut fixed = typed.to_vec();
     fixed[5] = ("weight_kg", "21,9");
     fixed[6] = ("temperature_c", "38.9");
-    let saved = post(&env, &path, &admin, &fixed).await;
-    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let page = get(&env, &saved.location.unwrap(), &admin).await;
-    assert!(page.body.contains("Encounter saved."));
-    assert!(page.body.contains("21.9 kg") && page.body.contains("38.9 °C"));
-    assert!(page.body.contains("id=\"notes-form\""), "open: editable");
+    let saved = env.submit(&path, &admin, &fixed).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    let page = env.page(saved.location().unwrap(), &admin).await;
+    assert!(page.text.contains("Encounter saved."));
+    assert!(page.text.contains("21.9 kg") && page.text.contains("38.9 °C"));
+    assert!(page.text.contains("id=\"notes-form\""), "open: editable");
 }
 
 /// Practice A's `read` events about `entity`, as their `view` (or `null`).
@@ -903,18 +796,18 @@ async fn read_views(world: &World, entity: Uuid) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn clinic_pages_viewing_the_chart_or_an_encounter_page_writes_read_events() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
     let encounter = rex_encounter(&env.world, rex.as_uuid()).await;
     let before = read_views(&env.world, rex.as_uuid()).await;
     let encounter_reads = read_views(&env.world, encounter).await.len();
-    let chart = get(&env, &format!("/patients/{rex}"), &admin).await;
+    let chart = env.page(&format!("/patients/{rex}"), &admin).await;
     assert_eq!(chart.status, StatusCode::OK);
     let mut expected = before.clone();
     expected.push(json!("chart"));
     assert_eq!(read_views(&env.world, rex.as_uuid()).await, expected);
-    let page = get(&env, &format!("/encounters/{encounter}"), &admin).await;
+    let page = env.page(&format!("/encounters/{encounter}"), &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(
         read_views(&env.world, encounter).await.len(),
@@ -924,8 +817,8 @@ async fn clinic_pages_viewing_the_chart_or_an_encounter_page_writes_read_events(
 
 #[tokio::test]
 async fn clinic_pages_a_nul_byte_in_a_search_a_cursor_or_a_form_is_the_forms_error() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let cursor = paddock_store::page::Cursor::after("a\0b", Uuid::now_v7()).encode();
     for path in [
         "/patients?q=a%00b".to_owned(),
@@ -935,102 +828,104 @@ async fn clinic_pages_a_nul_byte_in_a_search_a_cursor_or_a_form_is_the_forms_err
         format!("/patients?cursor={cursor}"),
         format!("/clients?cursor={cursor}"),
     ] {
-        let page = get(&env, &path, &admin).await;
+        let page = env.page(&path, &admin).await;
         assert_eq!(
             page.status,
             StatusCode::UNPROCESSABLE_ENTITY,
             "{path}: {}",
-            page.body
+            page.text
         );
         assert_plain_html(&page);
         assert!(
-            page.body.contains("must not contain control characters")
-                || page.body.contains("is not a cursor of this list"),
+            page.text.contains("must not contain control characters")
+                || page.text.contains("is not a cursor of this list"),
             "{path}: {}",
-            page.body
+            page.text
         );
     }
-    let refused = post(
-        &env,
-        "/clients",
-        &admin,
-        &[("given_name", "Jo"), ("family_name", "Nul\u{0}l")],
-    )
-    .await;
+    let refused = env
+        .submit(
+            "/clients",
+            &admin,
+            &[("given_name", "Jo"), ("family_name", "Nul\u{0}l")],
+        )
+        .await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        refused.body
+        refused.text
     );
-    assert!(refused.body.contains("must not contain control characters"));
+    assert!(refused.text.contains("must not contain control characters"));
     let rex = rex(&env.world).await.id;
-    let refused = post(
-        &env,
-        &format!("/patients/{rex}/encounters"),
-        &admin,
-        &[
-            ("kind", "consultation"),
-            ("date", "2026-11-28"),
-            ("time", "09:30"),
-            ("subjective", "Ate a sock\u{0}"),
-        ],
-    )
-    .await;
+    let refused = env
+        .submit(
+            &format!("/patients/{rex}/encounters"),
+            &admin,
+            &[
+                ("kind", "consultation"),
+                ("date", "2026-11-28"),
+                ("time", "09:30"),
+                ("subjective", "Ate a sock\u{0}"),
+            ],
+        )
+        .await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        refused.body
+        refused.text
     );
-    assert!(refused.body.contains("must not contain control characters"));
+    assert!(refused.text.contains("must not contain control characters"));
 }
 
 #[tokio::test]
 async fn clinic_pages_an_encounter_started_before_birth_or_in_the_future_is_refused() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
     let path = format!("/patients/{rex}/encounters");
     let tomorrow = (paddock_domain::Clock::now(env.clock.as_ref()) + Duration::days(1))
         .date_naive()
         .to_string();
     for day in ["1900-01-01", tomorrow.as_str()] {
-        let refused = post(
-            &env,
-            &path,
-            &admin,
-            &[
-                ("kind", "consultation"),
-                ("date", day),
-                ("time", "09:30"),
-                ("reason", "Dated"),
-            ],
-        )
-        .await;
+        let refused = env
+            .submit(
+                &path,
+                &admin,
+                &[
+                    ("kind", "consultation"),
+                    ("date", day),
+                    ("time", "09:30"),
+                    ("reason", "Dated"),
+                ],
+            )
+            .await;
         assert_eq!(
             refused.status,
             StatusCode::UNPROCESSABLE_ENTITY,
             "{day}: {}",
-            refused.body
+            refused.text
         );
         assert!(
-            refused.body.contains("Started at:") || refused.body.contains("Date:"),
+            refused.text.contains("Started at:") || refused.text.contains("Date:"),
             "{}",
-            refused.body
+            refused.text
         );
     }
-    let chart = get(&env, &format!("/patients/{rex}"), &admin).await;
-    assert!(!chart.body.contains("Dated"), "nothing was written");
+    let chart = env.page(&format!("/patients/{rex}"), &admin).await;
+    assert!(!chart.text.contains("Dated"), "nothing was written");
 }
 
 #[tokio::test]
 async fn clinic_pages_the_appointment_book_shows_the_patients_name_without_a_link_to_the_record() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let (status, role, _) = env
-        .send(
-            "POST",
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer {
+        status, body: role, ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/roles",
             Some(json!({"name": "Rota", "permissions": ["appointments.read"]})),
             Some(&admin),
@@ -1046,11 +941,11 @@ async fn clinic_pages_the_appointment_book_shows_the_patients_name_without_a_lin
         .await;
     let rex = rex(&env.world).await.id;
     // The fixture books Rex on 4 January 2027.
-    let page = get(&env, "/appointments?day=2027-01-04", &rota).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("Rex"), "{}", page.body);
+    let page = env.page("/appointments?day=2027-01-04", &rota).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Rex"), "{}", page.text);
     assert!(
-        !page.body.contains(&format!("/patients/{rex}")),
+        !page.text.contains(&format!("/patients/{rex}")),
         "no link without patients.read"
     );
 }
@@ -1110,8 +1005,8 @@ fn edge_dates() -> Vec<String> {
 
 #[tokio::test]
 async fn clinic_pages_a_day_far_outside_the_calendar_is_refused_not_a_panic() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     for address in [
         "/appointments?day=%2B262142-12-31",
         "/appointments?day=%2B262143-12-31",
@@ -1123,69 +1018,71 @@ async fn clinic_pages_a_day_far_outside_the_calendar_is_refused_not_a_panic() {
         "/appointments?day=1899-12-31",
         "/appointments?day=2201-01-01",
     ] {
-        let page = get(&env, address, &admin).await;
+        let page = env.page(address, &admin).await;
         assert_eq!(
             page.status,
             StatusCode::UNPROCESSABLE_ENTITY,
             "{address}: {}",
-            page.body
+            page.text
         );
         assert!(
-            page.body.contains("must be a date"),
+            page.text.contains("must be a date"),
             "{address}: {}",
-            page.body
+            page.text
         );
     }
     for address in [
         "/appointments?day=1900-01-01",
         "/appointments?week=2200-12-31",
     ] {
-        let page = get(&env, address, &admin).await;
-        assert_eq!(page.status, StatusCode::OK, "{address}: {}", page.body);
+        let page = env.page(address, &admin).await;
+        assert_eq!(page.status, StatusCode::OK, "{address}: {}", page.text);
     }
-    let form = get(&env, "/appointments/new?day=%2B262142-12-31", &admin).await;
-    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let form = env
+        .page("/appointments/new?day=%2B262142-12-31", &admin)
+        .await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text);
 
     // Booking at such a date shows the form again with the reason, and books nothing.
     let staff = env.world.a.admin.as_uuid().to_string();
     for date in ["+262142-12-31", "-262143-01-01", "9999-12-31"] {
-        let refused = post(
-            &env,
-            "/appointments",
-            &admin,
-            &[
-                ("staff_id", &staff),
-                ("date", date),
-                ("time", "23:00"),
-                ("duration", "480"),
-                ("kind", "consultation"),
-            ],
-        )
-        .await;
+        let refused = env
+            .submit(
+                "/appointments",
+                &admin,
+                &[
+                    ("staff_id", &staff),
+                    ("date", date),
+                    ("time", "23:00"),
+                    ("duration", "480"),
+                    ("kind", "consultation"),
+                ],
+            )
+            .await;
         assert_eq!(
             refused.status,
             StatusCode::UNPROCESSABLE_ENTITY,
             "{date}: {}",
-            refused.body
+            refused.text
         );
-        assert!(refused.body.contains("must be a date"), "{}", refused.body);
+        assert!(refused.text.contains("must be a date"), "{}", refused.text);
     }
 }
 
 #[tokio::test]
 async fn clinic_pages_no_date_in_the_address_panics_the_calendar() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     for (n, date) in edge_dates().iter().enumerate() {
         let name = ["day", "week"][n % 2];
         let address = format!("/appointments?{name}={}", form_value(date));
         // A panic here fails the test by itself; every answer is the page, good or refused.
-        let page = get(&env, &address, &admin).await;
+        let page = env.page(&address, &admin).await;
         assert!(
             [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY].contains(&page.status),
             "{address}: {} {}",
             page.status,
-            page.body
+            page.text
         );
         assert_plain_html(&page);
     }
@@ -1193,12 +1090,12 @@ async fn clinic_pages_no_date_in_the_address_panics_the_calendar() {
 
 #[tokio::test]
 async fn clinic_pages_a_malformed_return_address_is_never_followed_nor_answered_500() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     rex(&env.world).await;
-    let day = get(&env, "/appointments?day=2027-01-04", &admin).await;
+    let day = env.page("/appointments?day=2027-01-04", &admin).await;
     let id = day
-        .body
+        .text
         .split("data-appointment-id=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -1214,28 +1111,24 @@ async fn clinic_pages_a_malformed_return_address_is_never_followed_nor_answered_
         "//evil.example/appointments?day=1",
         "/\t/evil.example",
     ] {
-        let answer = post(
-            &env,
-            &path,
-            &admin,
-            &[("status", "checked_in"), ("back", back)],
-        )
-        .await;
+        let answer = env
+            .submit(&path, &admin, &[("status", "checked_in"), ("back", back)])
+            .await;
         assert_eq!(
             answer.status,
             StatusCode::SEE_OTHER,
             "{back:?}: {}",
-            answer.body
+            answer.text
         );
         // Not followed: the calendar itself, never the given address.
         assert_eq!(
-            answer.location.as_deref(),
+            answer.location(),
             Some("/appointments?notice=status"),
             "{back:?}"
         );
-        let (_, shown, _) = env
-            .send(
-                "GET",
+        let Answer { body: shown, .. } = env
+            .request(
+                Method::GET,
                 &format!("/api/v1/appointments/{id}"),
                 None,
                 Some(&admin),

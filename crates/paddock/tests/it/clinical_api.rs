@@ -4,16 +4,20 @@
 //! validation as 422 field lists, pagination, read events, and another practice's ids
 //! answering 404.
 
-use crate::api::{Env, Session, env};
-use crate::world::TEST_PASSWORD;
+use crate::support::{Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use axum::http::Method;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 /// Registers a client and their dog through the API; returns (client, patient).
-async fn client_and_dog(env: &Env, s: &Session, family: &str, dog: &str) -> (Value, Value) {
-    let (status, client, _) = env
-        .send(
-            "POST",
+async fn client_and_dog(env: &TestApp, s: &CookieUser, family: &str, dog: &str) -> (Value, Value) {
+    let Answer {
+        status,
+        body: client,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/clients",
             Some(
                 json!({"given_name": "Jo", "family_name": family, "mobile": "+44 7700 900456",
@@ -23,9 +27,13 @@ async fn client_and_dog(env: &Env, s: &Session, family: &str, dog: &str) -> (Val
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{client}");
-    let (status, patient, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: patient,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/patients",
             Some(
                 json!({"name": dog, "species": "Canine", "sex": "female_spayed",
@@ -55,10 +63,10 @@ fn fields(problem: &Value) -> Vec<String> {
 }
 
 /// Opens an encounter for `patient` as `s`.
-async fn open_encounter(env: &Env, s: &Session, patient: &str) -> (StatusCode, Value) {
-    let (status, body, _) = env
-        .send(
-            "POST",
+async fn open_encounter(env: &TestApp, s: &CookieUser, patient: &str) -> (StatusCode, Value) {
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/patients/{patient}/encounters"),
             Some(json!({"kind": "consultation", "reason": "Itchy ears",
                         "subjective": "Scratching both ears for a week.",
@@ -70,7 +78,7 @@ async fn open_encounter(env: &Env, s: &Session, patient: &str) -> (StatusCode, V
 }
 
 /// Practice A's `read` events about `entity_id`.
-async fn reads_of(env: &Env, entity_id: &str) -> Vec<Value> {
+async fn reads_of(env: &TestApp, entity_id: &str) -> Vec<Value> {
     let mut tx = env
         .world
         .app
@@ -93,8 +101,8 @@ async fn reads_of(env: &Env, entity_id: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let vet = env
         .join_as(&admin, "vet@riverside.example", "Veterinarian")
         .await;
@@ -105,9 +113,13 @@ async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
     let path = format!("/api/v1/encounters/{}", id(&encounter));
 
     // While open, the notes can be edited.
-    let (status, edited, _) = env
-        .send(
-            "PUT",
+    let Answer {
+        status,
+        body: edited,
+        ..
+    } = env
+        .request(
+            Method::PUT,
             &path,
             Some(json!({"assessment": "Otitis externa", "plan": "Ear cleaner, recheck 10 days"})),
             Some(&vet),
@@ -117,9 +129,13 @@ async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
     assert_eq!(edited["soap"]["assessment"], "Otitis externa");
 
     // An addendum is for finalised encounters only.
-    let (status, refused, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: refused,
+        ..
+    } = env
+        .request(
+            Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "early"})),
             Some(&vet),
@@ -128,17 +144,25 @@ async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["code"], "record_locked");
 
-    let (status, finalised, _) = env
-        .send("POST", &format!("{path}/finalise"), None, Some(&vet))
+    let Answer {
+        status,
+        body: finalised,
+        ..
+    } = env
+        .request(Method::POST, &format!("{path}/finalise"), None, Some(&vet))
         .await;
     assert_eq!(status, StatusCode::OK, "{finalised}");
     assert_eq!(finalised["status"], "finalised");
     assert!(finalised["finalised_at"].is_string());
 
     // Locked: edits are refused (and change nothing), finalising again too.
-    let (status, locked, _) = env
-        .send(
-            "PUT",
+    let Answer {
+        status,
+        body: locked,
+        ..
+    } = env
+        .request(
+            Method::PUT,
             &path,
             Some(json!({"assessment": "Rewritten history"})),
             Some(&vet),
@@ -146,14 +170,18 @@ async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{locked}");
     assert_eq!(locked["code"], "record_locked");
-    let (status, _, _) = env
-        .send("POST", &format!("{path}/finalise"), None, Some(&vet))
+    let Answer { status, .. } = env
+        .request(Method::POST, &format!("{path}/finalise"), None, Some(&vet))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 
-    let (status, with_addendum, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: with_addendum,
+        ..
+    } = env
+        .request(
+            Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "Cytology: Malassezia.\nAdd antifungal drops."})),
             Some(&vet),
@@ -178,17 +206,21 @@ async fn a_vet_writes_finalises_and_corrects_an_encounter_by_addendum() {
 
 #[tokio::test]
 async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let tech = env
         .join_as(&admin, "nurse@riverside.example", "Technician")
         .await;
     let (_, dog) = client_and_dog(&env, &admin, "Evans", "Bramble").await;
     let patient = id(&dog);
 
-    let (status, vitals, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: vitals,
+        ..
+    } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/patients/{patient}/vitals"),
             Some(json!({"weight_kg": "23.45", "temperature_c": "38.6", "heart_rate": 96})),
             Some(&tech),
@@ -198,9 +230,11 @@ async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
     assert_eq!(vitals["weight_kg"], "23.450");
     assert_eq!(vitals["temperature_c"], "38.6");
 
-    let (status, shot, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status, body: shot, ..
+    } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/patients/{patient}/vaccinations"),
             Some(
                 json!({"vaccine": "Nobivac L4", "manufacturer": "MSD", "lot_number": "L4-2231",
@@ -214,9 +248,13 @@ async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
 
     let (status, encounter) = open_encounter(&env, &tech, patient).await;
     assert_eq!(status, StatusCode::CREATED, "{encounter}");
-    let (status, refused, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: refused,
+        ..
+    } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/encounters/{}/finalise", id(&encounter)),
             None,
             Some(&tech),
@@ -229,9 +267,11 @@ async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
             .unwrap()
             .contains("records.finalise")
     );
-    let (_, still_open, _) = env
-        .send(
-            "GET",
+    let Answer {
+        body: still_open, ..
+    } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/encounters/{}", id(&encounter)),
             None,
             Some(&tech),
@@ -242,8 +282,8 @@ async fn a_technician_records_weight_and_vaccines_but_cannot_finalise() {
 
 #[tokio::test]
 async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let desk = env
         .join_as(&admin, "desk@riverside.example", "Receptionist")
         .await;
@@ -251,11 +291,17 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
     let (_, dog) = client_and_dog(&env, &desk, "Patel", "Mango").await;
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let Answer { body: me, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&admin))
+        .await;
     // ...and books it in with the admin (a vet too).
-    let (status, booked, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: booked,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(json!({"patient_id": patient, "staff_id": me["user"]["id"],
                           "starts_at": "2027-03-15T09:00:00Z", "ends_at": "2027-03-15T09:15:00Z",
@@ -266,9 +312,9 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
     assert_eq!(status, StatusCode::CREATED, "{booked}");
 
     // Patient facts yes; SOAP notes, the chart and clinical lists no.
-    let (status, _, _) = env
-        .send(
-            "GET",
+    let Answer { status, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/patients/{patient}"),
             None,
             Some(&desk),
@@ -282,7 +328,7 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
         format!("/api/v1/patients/{patient}/allergies"),
         format!("/api/v1/patients/{patient}/vitals"),
     ] {
-        let (status, body, _) = env.send("GET", &path, None, Some(&desk)).await;
+        let Answer { status, body, .. } = env.request(Method::GET, &path, None, Some(&desk)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
         assert!(body.get("soap").is_none());
     }
@@ -292,12 +338,16 @@ async fn a_receptionist_books_and_registers_but_cannot_read_clinical_notes() {
 
 #[tokio::test]
 async fn a_double_booking_answers_409_naming_the_existing_appointment() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
-    let (status, room, _) = env
-        .send(
-            "POST",
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { body: me, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&admin))
+        .await;
+    let Answer {
+        status, body: room, ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/resources",
             Some(json!({"name": "Theatre", "kind": "surgery_table"})),
             Some(&admin),
@@ -305,9 +355,13 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{room}");
     let book = |staff: Value, resource: Value, start: &str, end: &str| json!({"staff_id": staff, "resource_id": resource, "starts_at": start, "ends_at": end, "kind": "surgery"});
-    let (status, first, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: first,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(book(
                 me["user"]["id"].clone(),
@@ -319,9 +373,13 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    let (status, clash, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: clash,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(book(
                 me["user"]["id"].clone(),
@@ -339,9 +397,9 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
     assert_eq!(clash["conflict"]["starts_at"], "2027-03-15T09:00:00Z");
 
     // Back to back is fine; the resource is guarded the same way.
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(book(
                 me["user"]["id"].clone(),
@@ -353,9 +411,13 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, clash, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: clash,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(book(
                 Value::Null,
@@ -370,18 +432,22 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
     assert_eq!(clash["conflict"]["on"], "resource");
 
     // Cancelling frees the slot; un-cancelling into a taken slot is refused.
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/appointments/{}/status", id(&first)),
             Some(json!({"status": "cancelled"})),
             Some(&admin),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, second, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: second,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(book(
                 me["user"]["id"].clone(),
@@ -393,9 +459,13 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
-    let (status, refused, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: refused,
+        ..
+    } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/appointments/{}/status", id(&first)),
             Some(json!({"status": "booked"})),
             Some(&admin),
@@ -404,9 +474,11 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
 
     // The day view finds what is live in its range, in order.
-    let (status, day, _) = env
-        .send(
-            "GET",
+    let Answer {
+        status, body: day, ..
+    } = env
+        .request(
+            Method::GET,
             "/api/v1/appointments?from=2027-03-15T00:00:00Z&to=2027-03-16T00:00:00Z",
             None,
             Some(&admin),
@@ -431,14 +503,12 @@ async fn a_double_booking_answers_409_naming_the_existing_appointment() {
 
 #[tokio::test]
 async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (client, _) = client_and_dog(&env, &admin, "Ng", "Tofu").await;
-    let (status, problem, _) = env
-        .send("POST", "/api/v1/patients",
-              Some(json!({"name": "", "species": "Feline", "sex": "neutered", "microchip": "12345",
-                          "date_of_birth": "2999-01-01", "owners": [{"client_id": client["id"], "primary": true}]})),
-              Some(&admin))
+    let Answer { status, body: problem, .. } = env
+        .request(Method::POST, "/api/v1/patients", Some(json!({"name": "", "species": "Feline", "sex": "neutered", "microchip": "12345",
+                          "date_of_birth": "2999-01-01", "owners": [{"client_id": client["id"], "primary": true}]})), Some(&admin))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(
@@ -447,9 +517,13 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
     );
     // A test transponder code (999) and a bad length are refused by the same parser.
     for chip in ["999000000000001", "8260980001234567"] {
-        let (status, problem, _) = env
-            .send(
-                "POST",
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env
+            .request(
+                Method::POST,
                 "/api/v1/patients",
                 Some(
                     json!({"name": "Tofu II", "species": "Feline", "microchip": chip,
@@ -462,9 +536,13 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
         assert_eq!(fields(&problem), ["microchip"]);
     }
     // The same chip twice in one practice is a 409 on the field.
-    let (status, problem, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/patients",
             Some(
                 json!({"name": "Tofu II", "species": "Feline", "microchip": "826098000123456",
@@ -475,9 +553,13 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(fields(&problem), ["microchip"]);
-    let (status, problem, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(
                 json!({"starts_at": "tomorrow", "ends_at": "2027-03-15T09:00:00Z", "kind": "nap"}),
@@ -487,9 +569,13 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["starts_at", "kind", "staff_id"]);
-    let (status, problem, _) = env
-        .send(
-            "GET",
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
+        .request(
+            Method::GET,
             "/api/v1/patients?limit=500&sort=name",
             None,
             Some(&admin),
@@ -497,8 +583,8 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["sort"]);
-    let (_, list, _) = env
-        .send("GET", "/api/v1/patients", None, Some(&admin))
+    let Answer { body: list, .. } = env
+        .request(Method::GET, "/api/v1/patients", None, Some(&admin))
         .await;
     let names: Vec<&str> = list["items"]
         .as_array()
@@ -514,23 +600,25 @@ async fn bad_input_is_a_422_listing_every_field_and_nothing_is_written() {
 
 #[tokio::test]
 async fn search_finds_patients_by_name_chip_and_owner_and_pages_with_a_cursor() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (_, poppy) = client_and_dog(&env, &admin, "Abara", "Poppy").await;
     for (family, dog) in [("Baker", "Pip"), ("Cole", "Pepper"), ("Doyle", "Percy")] {
-        let (status, client, _) = env
-            .send(
-                "POST",
+        let Answer {
+            status,
+            body: client,
+            ..
+        } = env
+            .request(
+                Method::POST,
                 "/api/v1/clients",
                 Some(json!({"given_name": "Sam", "family_name": family})),
                 Some(&admin),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);
-        let (status, _, _) = env
-            .send("POST", "/api/v1/patients",
-                  Some(json!({"name": dog, "species": "Canine", "owners": [{"client_id": client["id"], "primary": true}]})),
-                  Some(&admin))
+        let Answer { status, .. } = env
+            .request(Method::POST, "/api/v1/patients", Some(json!({"name": dog, "species": "Canine", "owners": [{"client_id": client["id"], "primary": true}]})), Some(&admin))
             .await;
         assert_eq!(status, StatusCode::CREATED);
     }
@@ -542,37 +630,42 @@ async fn search_finds_patients_by_name_chip_and_owner_and_pages_with_a_cursor() 
             .map(|p| p["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (_, by_chip, _) = env
-        .send(
-            "GET",
+    let Answer { body: by_chip, .. } = env
+        .request(
+            Method::GET,
             "/api/v1/patients?q=826098000123456",
             None,
             Some(&admin),
         )
         .await;
     assert_eq!(names(&by_chip), ["Poppy"]);
-    let (_, by_owner, _) = env
-        .send("GET", "/api/v1/patients?q=abara", None, Some(&admin))
+    let Answer { body: by_owner, .. } = env
+        .request(Method::GET, "/api/v1/patients?q=abara", None, Some(&admin))
         .await;
     assert_eq!(names(&by_owner), ["Poppy"]);
     assert_eq!(by_owner["items"][0]["primary_owner_name"], "Jo Abara");
-    let (_, by_phone, _) = env
-        .send(
-            "GET",
+    let Answer { body: by_phone, .. } = env
+        .request(
+            Method::GET,
             "/api/v1/patients?q=7700%20900456",
             None,
             Some(&admin),
         )
         .await;
     assert_eq!(names(&by_phone), ["Poppy"]);
-    let (_, first, _) = env
-        .send("GET", "/api/v1/patients?q=p&limit=2", None, Some(&admin))
+    let Answer { body: first, .. } = env
+        .request(
+            Method::GET,
+            "/api/v1/patients?q=p&limit=2",
+            None,
+            Some(&admin),
+        )
         .await;
     assert_eq!(names(&first), ["Pepper", "Percy"]);
     let cursor = first["next_cursor"].as_str().unwrap();
-    let (_, second, _) = env
-        .send(
-            "GET",
+    let Answer { body: second, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/patients?q=p&limit=2&cursor={cursor}"),
             None,
             Some(&admin),
@@ -585,61 +678,65 @@ async fn search_finds_patients_by_name_chip_and_owner_and_pages_with_a_cursor() 
 
 #[tokio::test]
 async fn deleted_patients_vanish_and_an_admin_restores_them() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let desk = env
         .join_as(&admin, "desk@riverside.example", "Receptionist")
         .await;
     let (_, dog) = client_and_dog(&env, &admin, "Quinn", "Ziggy").await;
     let path = format!("/api/v1/patients/{}", id(&dog));
     // Found while alive, so the empty answer below means "deleted", not "search broken".
-    let (_, list, _) = env
-        .send("GET", "/api/v1/patients?q=ziggy", None, Some(&admin))
+    let Answer { body: list, .. } = env
+        .request(Method::GET, "/api/v1/patients?q=ziggy", None, Some(&admin))
         .await;
     assert_eq!(list["items"][0]["id"], dog["id"], "{list}");
-    let (status, _, _) = env.send("DELETE", &path, None, Some(&desk)).await;
+    let Answer { status, .. } = env.request(Method::DELETE, &path, None, Some(&desk)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = env.send("GET", &path, None, Some(&admin)).await;
+    let Answer { status, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list, _) = env
-        .send("GET", "/api/v1/patients?q=ziggy", None, Some(&admin))
+    let Answer { body: list, .. } = env
+        .request(Method::GET, "/api/v1/patients?q=ziggy", None, Some(&admin))
         .await;
     assert_eq!(list["items"], json!([]));
     // Restoring is an admin's job.
-    let (status, _, _) = env
-        .send("POST", &format!("{path}/restore"), None, Some(&desk))
+    let Answer { status, .. } = env
+        .request(Method::POST, &format!("{path}/restore"), None, Some(&desk))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, deleted, _) = env
-        .send("GET", "/api/v1/patients/deleted", None, Some(&admin))
+    let Answer { body: deleted, .. } = env
+        .request(Method::GET, "/api/v1/patients/deleted", None, Some(&admin))
         .await;
     assert_eq!(deleted[0]["name"], "Ziggy");
     assert!(deleted[0]["deleted_at"].is_string());
-    let (status, restored, _) = env
-        .send("POST", &format!("{path}/restore"), None, Some(&admin))
+    let Answer {
+        status,
+        body: restored,
+        ..
+    } = env
+        .request(Method::POST, &format!("{path}/restore"), None, Some(&admin))
         .await;
     assert_eq!(status, StatusCode::OK, "{restored}");
     assert!(restored["deleted_at"].is_null());
-    let (status, _, _) = env.send("GET", &path, None, Some(&desk)).await;
+    let Answer { status, .. } = env.request(Method::GET, &path, None, Some(&desk)).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, list, _) = env
-        .send("GET", "/api/v1/patients?q=ziggy", None, Some(&admin))
+    let Answer { body: list, .. } = env
+        .request(Method::GET, "/api/v1/patients?q=ziggy", None, Some(&admin))
         .await;
     assert_eq!(
         list["items"][0]["id"], dog["id"],
         "restored patients are found again"
     );
     // Restoring what is not deleted is not found.
-    let (status, _, _) = env
-        .send("POST", &format!("{path}/restore"), None, Some(&admin))
+    let Answer { status, .. } = env
+        .request(Method::POST, &format!("{path}/restore"), None, Some(&admin))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn viewing_a_record_writes_a_read_event_naming_the_view() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (_, dog) = client_and_dog(&env, &admin, "Reyes", "Luna").await;
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
@@ -660,7 +757,7 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
     );
     paths.push(format!("/api/v1/encounters/{}", id(&encounter)));
     for path in paths {
-        let (status, _, _) = env.send("GET", &path, None, Some(&admin)).await;
+        let Answer { status, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
     let views: Vec<Value> = reads_of(&env, patient)
@@ -676,9 +773,9 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
     let desk = env
         .join_as(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let (status, _, _) = env
-        .send(
-            "GET",
+    let Answer { status, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/patients/{patient}/chart"),
             None,
             Some(&desk),
@@ -690,17 +787,19 @@ async fn viewing_a_record_writes_a_read_event_naming_the_view() {
 
 #[tokio::test]
 async fn another_practices_clinical_ids_answer_404_on_every_path() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let other = env.login_as("admin@northside.example", TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let other = env.login("admin@northside.example", TEST_PASSWORD).await;
     let (client, dog) = client_and_dog(&env, &admin, "Sato", "Kiko").await;
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
     let encounter = id(&encounter);
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
-    let (_, booked, _) = env
-        .send(
-            "POST",
+    let Answer { body: me, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&admin))
+        .await;
+    let Answer { body: booked, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(json!({"patient_id": patient, "staff_id": me["user"]["id"],
                           "starts_at": "2027-03-16T09:00:00Z", "ends_at": "2027-03-16T09:15:00Z"})),
@@ -790,9 +889,16 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
     let theirs = paths(patient, client, encounter, appointment);
     let missing = paths(&unknown, &unknown, &unknown, &unknown);
     for ((method, path, body), (_, missing_path, _)) in theirs.into_iter().zip(missing) {
-        let (status, answer, _) = env.send(method, &path, body.clone(), Some(&other)).await;
-        let (missing_status, missing_answer, _) =
-            env.send(method, &missing_path, body, Some(&other)).await;
+        let Answer {
+            status,
+            body: answer,
+            ..
+        } = env.request(method, &path, body.clone(), Some(&other)).await;
+        let Answer {
+            status: missing_status,
+            body: missing_answer,
+            ..
+        } = env.request(method, &missing_path, body, Some(&other)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
         assert_eq!(
             missing_status,
@@ -802,18 +908,18 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
         assert_eq!(answer["code"], missing_answer["code"]);
     }
     // Nothing of A's changed.
-    let (_, still, _) = env
-        .send(
-            "GET",
+    let Answer { body: still, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/encounters/{encounter}"),
             None,
             Some(&admin),
         )
         .await;
     assert_eq!(still["status"], "open");
-    let (status, _, _) = env
-        .send(
-            "GET",
+    let Answer { status, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/appointments/{appointment}"),
             None,
             Some(&admin),
@@ -824,13 +930,17 @@ async fn another_practices_clinical_ids_answer_404_on_every_path() {
 
 #[tokio::test]
 async fn the_editing_period_is_a_practice_setting_only_an_admin_changes() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let vet = env
         .join_as(&admin, "vet@riverside.example", "Veterinarian")
         .await;
-    let (status, settings, _) = env
-        .send("GET", "/api/v1/settings/records", None, Some(&vet))
+    let Answer {
+        status,
+        body: settings,
+        ..
+    } = env
+        .request(Method::GET, "/api/v1/settings/records", None, Some(&vet))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -838,28 +948,30 @@ async fn the_editing_period_is_a_practice_setting_only_an_admin_changes() {
         json!({"encounter_lock_hours": 24, "record_retention_days": 2557, "appointment_retention_days": 730})
     );
     let wanted = json!({"encounter_lock_hours": 48, "record_retention_days": 3650, "appointment_retention_days": 365});
-    let (status, _, _) = env
-        .send(
-            "PUT",
+    let Answer { status, .. } = env
+        .request(
+            Method::PUT,
             "/api/v1/settings/records",
             Some(wanted.clone()),
             Some(&vet),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, problem, _) = env
-        .send("PUT", "/api/v1/settings/records",
-              Some(json!({"encounter_lock_hours": 0, "record_retention_days": 10, "appointment_retention_days": 365})),
-              Some(&admin))
+    let Answer { status, body: problem, .. } = env
+        .request(Method::PUT, "/api/v1/settings/records", Some(json!({"encounter_lock_hours": 0, "record_retention_days": 10, "appointment_retention_days": 365})), Some(&admin))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         fields(&problem),
         ["encounter_lock_hours", "record_retention_days"]
     );
-    let (status, saved, _) = env
-        .send(
-            "PUT",
+    let Answer {
+        status,
+        body: saved,
+        ..
+    } = env
+        .request(
+            Method::PUT,
             "/api/v1/settings/records",
             Some(wanted.clone()),
             Some(&admin),
@@ -897,17 +1009,23 @@ async fn the_editing_period_is_a_practice_setting_only_an_admin_changes() {
 
 #[tokio::test]
 async fn the_front_desk_sees_whom_it_can_book_without_the_staff_permission() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     env.join_as(&admin, "nurse@riverside.example", "Technician")
         .await;
     let desk = env
         .join_as(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let (status, _, _) = env.send("GET", "/api/v1/members", None, Some(&desk)).await;
+    let Answer { status, .. } = env
+        .request(Method::GET, "/api/v1/members", None, Some(&desk))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, clinicians, _) = env
-        .send("GET", "/api/v1/clinicians", None, Some(&desk))
+    let Answer {
+        status,
+        body: clinicians,
+        ..
+    } = env
+        .request(Method::GET, "/api/v1/clinicians", None, Some(&desk))
         .await;
     assert_eq!(status, StatusCode::OK, "{clinicians}");
     let roles: Vec<&str> = clinicians
@@ -922,10 +1040,17 @@ async fn the_front_desk_sees_whom_it_can_book_without_the_staff_permission() {
 
 /// Creates a custom role granting `permissions`, invites `email` with it, and signs
 /// them in.
-async fn member_with(env: &Env, admin: &Session, email: &str, permissions: &[&str]) -> Session {
-    let (status, role, _) = env
-        .send(
-            "POST",
+async fn member_with(
+    env: &TestApp,
+    admin: &CookieUser,
+    email: &str,
+    permissions: &[&str],
+) -> CookieUser {
+    let Answer {
+        status, body: role, ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/roles",
             Some(json!({"name": format!("Custom {email}"), "permissions": permissions})),
             Some(admin),
@@ -936,15 +1061,15 @@ async fn member_with(env: &Env, admin: &Session, email: &str, permissions: &[&st
 }
 
 /// The signed-in member's user id.
-async fn user_id(env: &Env, s: &Session) -> String {
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(s)).await;
+async fn user_id(env: &TestApp, s: &CookieUser) -> String {
+    let Answer { body: me, .. } = env.request(Method::GET, "/api/v1/me", None, Some(s)).await;
     me["user"]["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn writing_an_encounter_without_records_read_answers_only_its_id_and_status() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     // A scribe may write and sign, but not read, the record.
     let scribe = member_with(
         &env,
@@ -968,9 +1093,13 @@ async fn writing_an_encounter_without_records_read_answers_only_its_id_and_statu
         keys.sort_unstable();
         keys.into_iter().map(str::to_owned).collect::<Vec<_>>()
     };
-    let (status, edited, _) = env
-        .send(
-            "PUT",
+    let Answer {
+        status,
+        body: edited,
+        ..
+    } = env
+        .request(
+            Method::PUT,
             &path,
             Some(json!({"plan": "Recheck in 10 days"})),
             Some(&scribe),
@@ -979,15 +1108,28 @@ async fn writing_an_encounter_without_records_read_answers_only_its_id_and_statu
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(brief(&edited), ["id", "status"], "{edited}");
     assert_eq!(edited["status"], "open");
-    let (status, finalised, _) = env
-        .send("POST", &format!("{path}/finalise"), None, Some(&scribe))
+    let Answer {
+        status,
+        body: finalised,
+        ..
+    } = env
+        .request(
+            Method::POST,
+            &format!("{path}/finalise"),
+            None,
+            Some(&scribe),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{finalised}");
     assert_eq!(brief(&finalised), ["id", "status"], "{finalised}");
     assert_eq!(finalised["status"], "finalised");
-    let (status, added, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: added,
+        ..
+    } = env
+        .request(
+            Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "Owner phoned: better."})),
             Some(&scribe),
@@ -999,9 +1141,11 @@ async fn writing_an_encounter_without_records_read_answers_only_its_id_and_statu
     assert_eq!(reads_of(&env, id(&encounter)).await.len(), reads_before);
 
     // Whoever may read gets the whole record back, and that read is on the trail.
-    let (status, full, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status, body: full, ..
+    } = env
+        .request(
+            Method::POST,
             &format!("{path}/addenda"),
             Some(json!({"body": "Second note."})),
             Some(&admin),
@@ -1015,8 +1159,8 @@ async fn writing_an_encounter_without_records_read_answers_only_its_id_and_statu
 
 #[tokio::test]
 async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_booked_clinician() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let tech = env
         .join_as(&admin, "nurse@riverside.example", "Technician")
         .await;
@@ -1071,7 +1215,11 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
         ),
     ];
     for (method, path, body, field) in refused {
-        let (status, problem, _) = env.send(method, &path, Some(body), Some(&tech)).await;
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env.request(method, &path, Some(body), Some(&tech)).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1080,9 +1228,13 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
         assert_eq!(fields(&problem), [field], "{path}");
     }
     let (_, encounter) = open_encounter(&env, &tech, patient).await;
-    let (status, problem, _) = env
-        .send(
-            "PUT",
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
+        .request(
+            Method::PUT,
             &format!("/api/v1/encounters/{}", id(&encounter)),
             Some(json!({"attending_id": desk_id})),
             Some(&tech),
@@ -1091,9 +1243,9 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(fields(&problem), ["attending_id"]);
     // Nothing of it was written.
-    let (_, written, _) = env
-        .send(
-            "GET",
+    let Answer { body: written, .. } = env
+        .request(
+            Method::GET,
             &format!("/api/v1/patients/{patient}/prescriptions"),
             None,
             Some(&admin),
@@ -1116,12 +1268,18 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
             json!({"attending_id": vet_id}),
         ),
     ] {
-        let (status, body, _) = env.send("POST", &path, Some(body), Some(&tech)).await;
+        let Answer { status, body, .. } = env
+            .request(Method::POST, &path, Some(body), Some(&tech))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{path}: {body}");
     }
-    let (status, booked, _) = env
-        .send(
-            "POST",
+    let Answer {
+        status,
+        body: booked,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/appointments",
             Some(json!({"patient_id": patient, "staff_id": tech_id,
                         "starts_at": "2027-03-15T09:00:00Z", "ends_at": "2027-03-15T09:15:00Z"})),
@@ -1133,15 +1291,15 @@ async fn clinical_records_cannot_name_a_receptionist_as_vet_prescriber_giver_or_
 
 #[tokio::test]
 async fn a_finalised_encounter_takes_no_new_prescriptions_problems_vaccinations_or_vitals() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (_, dog) = client_and_dog(&env, &admin, "Okafor", "Pickle").await;
     let patient = id(&dog);
     let (_, encounter) = open_encounter(&env, &admin, patient).await;
     let encounter = id(&encounter).to_owned();
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/encounters/{encounter}/finalise"),
             None,
             Some(&admin),
@@ -1165,24 +1323,34 @@ async fn a_finalised_encounter_takes_no_new_prescriptions_problems_vaccinations_
         let mut linked = body.clone();
         linked["encounter_id"] = json!(encounter);
         let path = format!("/api/v1/patients/{patient}/{kind}");
-        let (status, problem, _) = env.send("POST", &path, Some(linked), Some(&admin)).await;
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env
+            .request(Method::POST, &path, Some(linked), Some(&admin))
+            .await;
         assert_eq!(status, StatusCode::CONFLICT, "{kind}: {problem}");
         assert_eq!(problem["code"], "record_locked", "{kind}");
-        let (_, listed, _) = env.send("GET", &path, None, Some(&admin)).await;
+        let Answer { body: listed, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
         assert_eq!(listed, json!([]), "{kind}: nothing was written");
         // Not linked to the closed visit, the entry is fine.
-        let (status, body, _) = env
-            .send("POST", &path, Some(body.clone()), Some(&admin))
+        let Answer { status, body, .. } = env
+            .request(Method::POST, &path, Some(body.clone()), Some(&admin))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
     }
 }
 
 /// Registers a client (no patient) through the API.
-async fn client_only(env: &Env, s: &Session, family: &str) -> Value {
-    let (status, client, _) = env
-        .send(
-            "POST",
+async fn client_only(env: &TestApp, s: &CookieUser, family: &str) -> Value {
+    let Answer {
+        status,
+        body: client,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/clients",
             Some(json!({"given_name": "Sam", "family_name": family})),
             Some(s),
@@ -1193,10 +1361,20 @@ async fn client_only(env: &Env, s: &Session, family: &str) -> Value {
 }
 
 /// Registers a chipless dog owned by `client`; returns the patient.
-async fn dog_of(env: &Env, s: &Session, client: &Value, name: &str, born: Option<&str>) -> Value {
-    let (status, patient, _) = env
-        .send(
-            "POST",
+async fn dog_of(
+    env: &TestApp,
+    s: &CookieUser,
+    client: &Value,
+    name: &str,
+    born: Option<&str>,
+) -> Value {
+    let Answer {
+        status,
+        body: patient,
+        ..
+    } = env
+        .request(
+            Method::POST,
             "/api/v1/patients",
             Some(
                 json!({"name": name, "species": "Canine", "date_of_birth": born,
@@ -1216,8 +1394,8 @@ fn owners_body(primary: &str, other: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_owner_replacements_each_answer_200_or_a_clean_409() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (first, dog) = client_and_dog(&env, &admin, "Race", "Dash").await;
     let second = client_only(&env, &admin, "Runner").await;
     let path = format!("/api/v1/patients/{}/owners", id(&dog));
@@ -1250,7 +1428,7 @@ async fn concurrent_owner_replacements_each_answer_200_or_a_clean_409() {
     );
     assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
     // Whatever won, the patient has two owners, exactly one primary.
-    let (_, owners, _) = env.send("GET", &path, None, Some(&admin)).await;
+    let Answer { body: owners, .. } = env.request(Method::GET, &path, None, Some(&admin)).await;
     let owners = owners.as_array().unwrap();
     assert_eq!(owners.len(), 2, "{owners:?}");
     assert_eq!(owners.iter().filter(|o| o["primary"] == true).count(), 1);
@@ -1263,8 +1441,8 @@ fn cursor_with_nul() -> String {
 
 #[tokio::test]
 async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (client, dog) = client_and_dog(&env, &admin, "Null", "Byte").await;
     let cursor = cursor_with_nul();
     for (path, field) in [
@@ -1274,7 +1452,11 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
         (format!("/api/v1/patients?cursor={cursor}"), "cursor"),
         (format!("/api/v1/clients?cursor={cursor}"), "cursor"),
     ] {
-        let (status, problem, _) = env.send("GET", &path, None, Some(&admin)).await;
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env.request(Method::GET, &path, None, Some(&admin)).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1315,7 +1497,11 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
             "reaction",
         ),
     ] {
-        let (status, problem, _) = env.send(method, &path, Some(body), Some(&admin)).await;
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env.request(method, &path, Some(body), Some(&admin)).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1324,9 +1510,9 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
         assert_eq!(fields(&problem), [field], "{path}");
     }
     // Line breaks and tabs in multi-line text stay allowed.
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/patients/{patient}/encounters"),
             Some(json!({"subjective": "Line one\r\n\tline two"})),
             Some(&admin),
@@ -1338,11 +1524,15 @@ async fn a_nul_byte_in_a_query_cursor_or_body_is_a_422_naming_the_field() {
 
 #[tokio::test]
 async fn the_records_settings_refuse_an_unknown_field_such_as_practice_id() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let (status, problem, _) = env
-        .send(
-            "PUT",
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = env
+        .request(
+            Method::PUT,
             "/api/v1/settings/records",
             Some(
                 json!({"encounter_lock_hours": 48, "record_retention_days": 3650,
@@ -1353,16 +1543,16 @@ async fn the_records_settings_refuse_an_unknown_field_such_as_practice_id() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    let (_, settings, _) = env
-        .send("GET", "/api/v1/settings/records", None, Some(&admin))
+    let Answer { body: settings, .. } = env
+        .request(Method::GET, "/api/v1/settings/records", None, Some(&admin))
         .await;
     assert_eq!(settings["encounter_lock_hours"], 24, "nothing was saved");
 }
 
 #[tokio::test]
 async fn clinical_dates_before_the_patients_birth_or_in_the_future_are_a_422() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let client = client_only(&env, &admin, "Young").await;
     let pup = dog_of(&env, &admin, &client, "Sprout", Some("2020-06-01")).await;
     let pup = id(&pup);
@@ -1432,8 +1622,12 @@ async fn clinical_dates_before_the_patients_birth_or_in_the_future_are_a_422() {
     ];
     for (patient, kind, body, field) in cases {
         let path = format!("/api/v1/patients/{patient}/{kind}");
-        let (status, problem, _) = env
-            .send("POST", &path, Some(body.clone()), Some(&admin))
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = env
+            .request(Method::POST, &path, Some(body.clone()), Some(&admin))
             .await;
         assert_eq!(
             status,
@@ -1443,9 +1637,9 @@ async fn clinical_dates_before_the_patients_birth_or_in_the_future_are_a_422() {
         assert_eq!(fields(&problem), [field], "{kind} {body}");
     }
     // The day it was born is within its life.
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             &format!("/api/v1/patients/{pup}/encounters"),
             Some(json!({"started_at": "2020-06-01T10:00:00Z"})),
             Some(&admin),
@@ -1456,8 +1650,8 @@ async fn clinical_dates_before_the_patients_birth_or_in_the_future_are_a_422() {
 
 #[tokio::test]
 async fn the_front_desk_sees_the_patients_name_in_the_appointment_list() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     // Only the appointment book: no patient or clinical permission at all.
     let book_only = member_with(
         &env,
@@ -1466,9 +1660,11 @@ async fn the_front_desk_sees_the_patients_name_in_the_appointment_list() {
         &["appointments.read"],
     )
     .await;
-    let (status, day, _) = env
-        .send(
-            "GET",
+    let Answer {
+        status, body: day, ..
+    } = env
+        .request(
+            Method::GET,
             "/api/v1/appointments?from=2027-01-04T00:00:00Z&to=2027-01-05T00:00:00Z",
             None,
             Some(&book_only),
@@ -1481,17 +1677,17 @@ async fn the_front_desk_sees_the_patients_name_in_the_appointment_list() {
 
 #[tokio::test]
 async fn a_resource_name_that_only_looks_different_from_a_taken_one_is_refused() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     // The fixture has "Consult room 1".
     for lookalike in [
         "consult ROOM 1",
         "Consult\u{a0}room 1",
         " Consult  room １ ",
     ] {
-        let (status, body, _) = env
-            .send(
-                "POST",
+        let Answer { status, body, .. } = env
+            .request(
+                Method::POST,
                 "/api/v1/resources",
                 Some(json!({"name": lookalike, "kind": "room"})),
                 Some(&admin),
@@ -1500,9 +1696,9 @@ async fn a_resource_name_that_only_looks_different_from_a_taken_one_is_refused()
         assert_eq!(status, StatusCode::CONFLICT, "{lookalike:?}: {body}");
         assert_eq!(fields(&body), ["name"]);
     }
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/resources",
             Some(json!({"name": "Dental\u{a0} suite", "kind": "room"})),
             Some(&admin),
@@ -1514,14 +1710,14 @@ async fn a_resource_name_that_only_looks_different_from_a_taken_one_is_refused()
 
 #[tokio::test]
 async fn clinical_api_dates_outside_the_calendar_are_a_422_naming_the_field() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (_, dog) = client_and_dog(&env, &admin, "Edge", "Comet").await;
     let problems = format!("/api/v1/patients/{}/problems", id(&dog));
     for onset in ["+262142-12-31", "-262143-01-01", "1899-12-31", "2201-01-01"] {
-        let (status, body, _) = env
-            .send(
-                "POST",
+        let Answer { status, body, .. } = env
+            .request(
+                Method::POST,
                 &problems,
                 Some(json!({"description": "Lameness", "onset_on": onset})),
                 Some(&admin),
@@ -1535,9 +1731,9 @@ async fn clinical_api_dates_outside_the_calendar_are_a_422_naming_the_field() {
         ("9999-12-31T23:00:00Z", "9999-12-31T23:30:00Z"),
         ("0001-01-01T00:00:00Z", "0001-01-01T00:30:00Z"),
     ] {
-        let (status, body, _) = env
-            .send(
-                "POST",
+        let Answer { status, body, .. } = env
+            .request(
+                Method::POST,
                 "/api/v1/appointments",
                 Some(json!({"staff_id": staff, "starts_at": starts, "ends_at": ends})),
                 Some(&admin),
@@ -1546,9 +1742,9 @@ async fn clinical_api_dates_outside_the_calendar_are_a_422_naming_the_field() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{starts}: {body}");
         assert_eq!(fields(&body), ["starts_at", "ends_at"], "{body}");
     }
-    let (status, body, _) = env
-        .send(
-            "GET",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::GET,
             "/api/v1/appointments?from=9999-12-31T00:00:00Z",
             None,
             Some(&admin),

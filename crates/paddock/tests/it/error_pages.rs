@@ -5,103 +5,55 @@
 //! the headers are the same, another practice's id answers exactly like an unknown
 //! one, and nothing internal shows.
 
-use crate::api::{Env, Session, env};
 use crate::clinic_pages::rex;
-use crate::world::TEST_PASSWORD;
+use crate::support::{
+    Anonymous, Answer, CookieUser, Credential, LOGIN_COOKIE, NORTHSIDE_ADMIN, RIVERSIDE_ADMIN,
+    TEST_PASSWORD, TestApp, assert_problem,
+};
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::Method;
+use axum::http::{Request, StatusCode, header};
 use serde_json::json;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 /// What Chromium sends when it navigates to a page.
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8";
-const LOGIN_COOKIE: &str = "__Host-paddock_login";
-const RIVERSIDE_ADMIN: &str = "admin@riverside.example";
-const NORTHSIDE_ADMIN: &str = "admin@northside.example";
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    fn content_type(&self) -> &str {
-        self.header("content-type").unwrap_or_default()
-    }
-
-    /// The body with this answer's request id taken out, to compare two answers.
-    fn body_without_request_id(&self) -> String {
-        self.body
-            .replace(self.header("x-request-id").unwrap(), "<request id>")
-    }
-}
-
-async fn send(env: &Env, request: Request<Body>) -> Answer {
-    let response = env.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+/// The body with this answer's request id taken out, to compare two answers.
+fn text_without_request_id(answer: &Answer) -> String {
+    answer
+        .utf8()
+        .replace(answer.header("x-request-id").unwrap(), "<request id>")
 }
 
 /// `GET path` with `accept` (none when `None`), as the browser of `session`.
-async fn get(env: &Env, path: &str, accept: Option<&str>, session: Option<&Session>) -> Answer {
-    let mut request = Request::get(path);
+async fn get(
+    env: &TestApp,
+    path: &str,
+    accept: Option<&str>,
+    session: Option<&CookieUser>,
+) -> Answer {
+    let mut headers = session.map(CookieUser::without_csrf).unwrap_or_default();
     if let Some(accept) = accept {
-        request = request.header(header::ACCEPT, accept);
+        headers.push(("accept", accept.to_owned()));
     }
-    if let Some(session) = session {
-        request = request.header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", session.cookie),
-        );
-    }
-    send(env, request.body(Body::empty()).unwrap()).await
+    let answer = env.get(path, headers).await;
+    answer.utf8();
+    answer
 }
 
 /// Posts a form from a browser, with the headers given.
 async fn post_form(
-    env: &Env,
+    env: &TestApp,
     path: &str,
     fields: &[(&str, &str)],
-    headers: &[(&str, String)],
+    headers: impl Into<Credential>,
 ) -> Answer {
-    let body = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", form_value(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut request = Request::post(path)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, BROWSER_ACCEPT);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    send(env, request.body(Body::from(body)).unwrap()).await
-}
-
-/// Percent-encodes a form value (`application/x-www-form-urlencoded`).
-fn form_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                char::from(b).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    let mut headers = headers.into();
+    headers.push(("accept", BROWSER_ACCEPT.to_owned()));
+    let answer = env.post_form(path, fields, headers).await;
+    answer.utf8();
+    answer
 }
 
 /// Asserts nothing of the machinery shows: no problem+json, no SQL, no Rust.
@@ -117,9 +69,9 @@ fn assert_nothing_internal(answer: &Answer) {
         "StoreError",
     ] {
         assert!(
-            !answer.body.contains(internal),
+            !answer.text.contains(internal),
             "{internal:?} in {}",
-            answer.body
+            answer.text
         );
     }
 }
@@ -128,13 +80,13 @@ fn assert_nothing_internal(answer: &Answer) {
 /// id of this answer, and the link back to the dashboard.
 #[track_caller]
 fn assert_error_page(answer: &Answer, status: StatusCode, title: &str) {
-    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(answer.status, status, "{}", answer.text);
     assert!(
         answer.content_type().starts_with("text/html"),
         "{}",
         answer.content_type()
     );
-    let body = &answer.body;
+    let body = &answer.text;
     assert!(body.starts_with("<!doctype html>"), "{body}");
     assert!(
         body.contains("<header class=\"bar\">"),
@@ -177,27 +129,13 @@ fn assert_error_page(answer: &Answer, status: StatusCode, title: &str) {
     assert_nothing_internal(answer);
 }
 
-#[track_caller]
-fn assert_problem_json(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(answer.content_type(), "application/problem+json");
-    let problem: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
-    assert_eq!(problem["code"], code, "{problem}");
-    assert_eq!(problem["status"], status.as_u16());
-    assert_eq!(
-        problem["request_id"].as_str(),
-        answer.header("x-request-id"),
-        "{problem}"
-    );
-}
-
 #[tokio::test]
 async fn error_pages_a_browser_asking_for_an_unknown_page_gets_the_html_404_with_a_way_back() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let signed_out = get(&env, "/no-such-page", Some(BROWSER_ACCEPT), None).await;
     assert_error_page(&signed_out, StatusCode::NOT_FOUND, "Not found");
 
-    let admin = env.login(TEST_PASSWORD).await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let signed_in = get(
         &env,
         "/patients/registry/old",
@@ -207,9 +145,9 @@ async fn error_pages_a_browser_asking_for_an_unknown_page_gets_the_html_404_with
     .await;
     assert_error_page(&signed_in, StatusCode::NOT_FOUND, "Not found");
     assert!(
-        !signed_in.body.contains("id=\"error-sign-in\""),
+        !signed_in.text.contains("id=\"error-sign-in\""),
         "a 404 needs no sign-in link: {}",
-        signed_in.body
+        signed_in.text
     );
     // An answer to a signed-in browser is kept out of shared caches, page or not.
     assert_eq!(signed_in.header("cache-control"), Some("no-store"));
@@ -217,9 +155,9 @@ async fn error_pages_a_browser_asking_for_an_unknown_page_gets_the_html_404_with
 
 #[tokio::test]
 async fn error_pages_another_practices_patient_page_is_the_same_html_404_as_an_unknown_patient() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let rex = rex(&env.world).await;
-    let admin_b = env.login_as(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
+    let admin_b = env.login(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
 
     let foreign = get(
         &env,
@@ -229,11 +167,11 @@ async fn error_pages_another_practices_patient_page_is_the_same_html_404_as_an_u
     )
     .await;
     assert_error_page(&foreign, StatusCode::NOT_FOUND, "Not found");
-    assert!(!foreign.body.contains("Rex"), "{}", foreign.body);
+    assert!(!foreign.text.contains("Rex"), "{}", foreign.text);
     assert!(
-        !foreign.body.contains(&rex.id.to_string()),
+        !foreign.text.contains(&rex.id.to_string()),
         "{}",
-        foreign.body
+        foreign.text
     );
 
     let unknown = get(
@@ -245,8 +183,8 @@ async fn error_pages_another_practices_patient_page_is_the_same_html_404_as_an_u
     .await;
     assert_error_page(&unknown, StatusCode::NOT_FOUND, "Not found");
     assert_eq!(
-        foreign.body_without_request_id(),
-        unknown.body_without_request_id(),
+        text_without_request_id(&foreign),
+        text_without_request_id(&unknown),
         "no existence leak"
     );
     let names = |answer: &Answer| {
@@ -259,9 +197,9 @@ async fn error_pages_another_practices_patient_page_is_the_same_html_404_as_an_u
 
 #[tokio::test]
 async fn error_pages_api_clients_and_api_paths_keep_problem_json() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let rex = rex(&env.world).await;
-    let admin_b = env.login_as(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
+    let admin_b = env.login(NORTHSIDE_ADMIN, TEST_PASSWORD).await;
 
     // A page path asked for by something that is not a browser.
     for accept in [
@@ -272,7 +210,7 @@ async fn error_pages_api_clients_and_api_paths_keep_problem_json() {
         None,
     ] {
         let answer = get(&env, "/no-such-page", accept, None).await;
-        assert_problem_json(&answer, StatusCode::NOT_FOUND, "not_found");
+        assert_problem(&answer, StatusCode::NOT_FOUND, "not_found");
         assert_eq!(answer.header("vary"), Some("accept"), "{accept:?}");
     }
     let page = get(
@@ -282,7 +220,7 @@ async fn error_pages_api_clients_and_api_paths_keep_problem_json() {
         Some(&admin_b),
     )
     .await;
-    assert_problem_json(&page, StatusCode::NOT_FOUND, "not_found");
+    assert_problem(&page, StatusCode::NOT_FOUND, "not_found");
 
     // Under /api/, a browser's Accept changes nothing.
     for path in [
@@ -291,11 +229,11 @@ async fn error_pages_api_clients_and_api_paths_keep_problem_json() {
         "/api/v1/no-such-route".to_owned(),
     ] {
         let answer = get(&env, &path, Some(BROWSER_ACCEPT), Some(&admin_b)).await;
-        assert_problem_json(&answer, StatusCode::NOT_FOUND, "not_found");
+        assert_problem(&answer, StatusCode::NOT_FOUND, "not_found");
         assert_eq!(answer.header("vary"), None, "{path}: not negotiated");
     }
     let unauthenticated = get(&env, "/api/v1/me", Some(BROWSER_ACCEPT), None).await;
-    assert_problem_json(
+    assert_problem(
         &unauthenticated,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
@@ -305,8 +243,8 @@ async fn error_pages_api_clients_and_api_paths_keep_problem_json() {
 
 #[tokio::test]
 async fn error_pages_a_forged_form_gets_the_html_403_and_a_refused_form_keeps_its_own_422_page() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let cookie = format!("__Host-paddock_session={}", admin.cookie);
 
     // A form posted without the session's CSRF token (another site's form, say).
@@ -321,14 +259,14 @@ async fn error_pages_a_forged_form_gets_the_html_403_and_a_refused_form_keeps_it
         &[("cookie", cookie.clone())],
     )
     .await;
-    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
     assert!(
         forged.content_type().starts_with("text/html"),
         "{}",
         forged.content_type()
     );
     assert_nothing_internal(&forged);
-    assert!(!forged.body.contains("Forged"), "{}", forged.body);
+    assert!(!forged.text.contains("Forged"), "{}", forged.text);
 
     // The page's own answer to a refused form: the form again, with the reasons.
     let refused = post_form(
@@ -347,48 +285,48 @@ async fn error_pages_a_forged_form_gets_the_html_403_and_a_refused_form_keeps_it
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        refused.body
+        refused.text
     );
     assert!(refused.content_type().starts_with("text/html"));
     assert!(
-        refused.body.contains("id=\"form-errors\""),
+        refused.text.contains("id=\"form-errors\""),
         "{}",
-        refused.body
+        refused.text
     );
     assert!(
-        !refused.body.contains("id=\"error-page\""),
+        !refused.text.contains("id=\"error-page\""),
         "{}",
-        refused.body
+        refused.text
     );
     assert_nothing_internal(&refused);
 }
 
 #[tokio::test]
 async fn error_pages_a_lockout_keeps_its_429_and_retry_after_for_browsers_and_api_clients() {
-    let env = env().await;
+    let env = TestApp::new().await;
     for _ in 0..10 {
-        let (status, _, _) = env
-            .send(
-                "POST",
+        let Answer { status, .. } = env
+            .request(
+                Method::POST,
                 "/api/v1/auth/login",
                 Some(json!({"email": RIVERSIDE_ADMIN, "password": "not the password"})),
-                None,
+                Anonymous,
             )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     // The API's answer, even to a browser's Accept.
     let body = json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD}).to_string();
-    let api = send(
-        &env,
-        Request::post("/api/v1/auth/login")
-            .header(header::ACCEPT, BROWSER_ACCEPT)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await;
-    assert_problem_json(&api, StatusCode::TOO_MANY_REQUESTS, "account_locked");
+    let api = env
+        .send(
+            Request::post("/api/v1/auth/login")
+                .header(header::ACCEPT, BROWSER_ACCEPT)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&api, StatusCode::TOO_MANY_REQUESTS, "account_locked");
     let retry: u64 = api.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry), "Retry-After {retry}");
 
@@ -405,7 +343,7 @@ async fn error_pages_a_lockout_keeps_its_429_and_retry_after_for_browsers_and_ap
         })
         .expect("the sign-in page sets its CSRF cookie");
     let token = login_page
-        .body
+        .text
         .split("name=\"csrf_token\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -422,9 +360,9 @@ async fn error_pages_a_lockout_keeps_its_429_and_retry_after_for_browsers_and_ap
         &[("cookie", login_cookie)],
     )
     .await;
-    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.text);
     assert!(page.content_type().starts_with("text/html"));
-    assert!(page.body.contains("id=\"login-error\""), "{}", page.body);
-    assert!(!page.body.contains("id=\"error-page\""), "{}", page.body);
+    assert!(page.text.contains("id=\"login-error\""), "{}", page.text);
+    assert!(!page.text.contains("id=\"error-page\""), "{}", page.text);
     assert_nothing_internal(&page);
 }

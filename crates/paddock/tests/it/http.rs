@@ -1,77 +1,23 @@
 //! The HTTP skeleton, exercised in process: probes, problem+json for every error,
 //! request ids, security headers, limits, and the OpenAPI document.
 
-use crate::world::{test_clock, test_state};
-use axum::Router;
+use crate::support::{Anonymous, Server, assert_problem};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use paddock_test_db::TestDb;
-use paddock_web::{HttpConfig, build_router};
-use serde_json::Value;
+use paddock_web::HttpConfig;
 use sqlx::{Connection, Executor};
-use tower::ServiceExt;
-
-async fn app(db: &TestDb) -> Router {
-    build_router(
-        test_state(
-            db.app().await,
-            test_clock(),
-            std::env::temp_dir().join("paddock-http-outbox"),
-        ),
-        &HttpConfig::default(),
-    )
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
-}
-
-async fn send(router: &Router, request: Request<Body>) -> Answer {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
-}
-
-fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    assert_eq!(answer.body["status"], status.as_u16());
-    assert_eq!(answer.body["code"], code);
-    assert_eq!(answer.body["type"], format!("/problems/{code}"));
-    assert_eq!(
-        answer.body["request_id"].as_str(),
-        answer.headers["x-request-id"].to_str().ok(),
-        "the problem quotes the request id"
-    );
-}
 
 #[tokio::test]
 async fn probes_answer_when_the_database_is_migrated() {
     let db = TestDb::new().await;
-    let router = app(&db).await;
-    let health = send(&router, get("/healthz")).await;
+    let server = Server::new(db.app().await);
+    let health = server.get("/healthz", Anonymous).await;
     assert_eq!(
         (health.status, health.body["status"].as_str()),
         (StatusCode::OK, Some("ok"))
     );
-    let ready = send(&router, get("/readyz")).await;
+    let ready = server.get("/readyz", Anonymous).await;
     assert_eq!(
         (ready.status, ready.body["status"].as_str()),
         (StatusCode::OK, Some("ready"))
@@ -81,10 +27,10 @@ async fn probes_answer_when_the_database_is_migrated() {
 #[tokio::test]
 async fn readiness_fails_with_a_problem_when_migrations_are_missing() {
     let db = TestDb::new().await;
-    let router = app(&db).await;
+    let server = Server::new(db.app().await);
     let mut admin = sqlx::PgConnection::connect(&db.admin_url()).await.unwrap();
     admin.execute("delete from _sqlx_migrations").await.unwrap();
-    let ready = send(&router, get("/readyz")).await;
+    let ready = server.get("/readyz", Anonymous).await;
     assert_problem(&ready, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     assert!(
         ready.body["detail"]
@@ -97,17 +43,15 @@ async fn readiness_fails_with_a_problem_when_migrations_are_missing() {
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_problem_json() {
     let db = TestDb::new().await;
-    let router = app(&db).await;
+    let server = Server::new(db.app().await);
     assert_problem(
-        &send(&router, get("/api/v1/nothing-here")).await,
+        &server.get("/api/v1/nothing-here", Anonymous).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    let wrong_method = send(
-        &router,
-        Request::delete("/healthz").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let wrong_method = server
+        .send(Request::delete("/healthz").body(Body::empty()).unwrap())
+        .await;
     assert_problem(
         &wrong_method,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -122,12 +66,9 @@ async fn unknown_paths_and_methods_answer_problem_json() {
 #[tokio::test]
 async fn oversized_bodies_are_refused_before_any_handler_runs() {
     let db = TestDb::new().await;
-    let router = build_router(
-        test_state(
-            db.app().await,
-            test_clock(),
-            std::env::temp_dir().join("paddock-http-outbox"),
-        ),
+    let server = Server::configured(
+        db.app().await,
+        |_| {},
         &HttpConfig {
             body_limit: 1024,
             ..HttpConfig::default()
@@ -138,7 +79,7 @@ async fn oversized_bodies_are_refused_before_any_handler_runs() {
         .body(Body::from(vec![b'x'; 4096]))
         .unwrap();
     assert_problem(
-        &send(&router, request).await,
+        &server.send(request).await,
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
     );
@@ -147,8 +88,8 @@ async fn oversized_bodies_are_refused_before_any_handler_runs() {
 #[tokio::test]
 async fn every_answer_carries_a_request_id_and_security_headers() {
     let db = TestDb::new().await;
-    let router = app(&db).await;
-    let answer = send(&router, get("/healthz")).await;
+    let server = Server::new(db.app().await);
+    let answer = server.get("/healthz", Anonymous).await;
     let id = answer.headers["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     assert_eq!(answer.headers["x-content-type-options"], "nosniff");
@@ -166,13 +107,13 @@ async fn every_answer_carries_a_request_id_and_security_headers() {
 #[tokio::test]
 async fn a_client_request_id_is_never_adopted_plain_or_hostile() {
     let db = TestDb::new().await;
-    let router = app(&db).await;
+    let server = Server::new(db.app().await);
     for chosen in ["gateway-1234abcd", "x\" injected=\"yes"] {
         let request = Request::get("/healthz")
             .header("x-request-id", chosen)
             .body(Body::empty())
             .unwrap();
-        let issued = send(&router, request).await.headers["x-request-id"]
+        let issued = server.send(request).await.headers["x-request-id"]
             .to_str()
             .unwrap()
             .to_owned();
@@ -210,7 +151,7 @@ impl CapturedLog {
 #[tokio::test]
 async fn no_invitation_or_reset_token_reaches_the_log_after_a_failing_request() {
     let db = TestDb::new().await;
-    let router = app(&db).await;
+    let server = Server::new(db.app().await);
     let log = CapturedLog::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -228,13 +169,19 @@ async fn no_invitation_or_reset_token_reaches_the_log_after_a_failing_request() 
             .unwrap()
     };
     for request in [
-        get(&format!("/invitations/{token}")),
+        Request::get(format!("/invitations/{token}"))
+            .body(Body::empty())
+            .unwrap(),
         form(format!("/invitations/{token}")),
-        get(&format!("/reset-password/{token}")),
+        Request::get(format!("/reset-password/{token}"))
+            .body(Body::empty())
+            .unwrap(),
         form(format!("/reset-password/{token}")),
-        get(&format!("/invitations/{token}/extra?x=1")),
+        Request::get(format!("/invitations/{token}/extra?x=1"))
+            .body(Body::empty())
+            .unwrap(),
     ] {
-        let answer = send(&router, request).await;
+        let answer = server.send(request).await;
         assert!(!answer.status.is_server_error(), "{}", answer.status);
     }
     let text = log.text();
@@ -252,8 +199,8 @@ async fn no_invitation_or_reset_token_reaches_the_log_after_a_failing_request() 
 #[tokio::test]
 async fn the_openapi_document_is_generated_from_the_routes() {
     let db = TestDb::new().await;
-    let router = app(&db).await;
-    let doc = send(&router, get("/api/v1/openapi.json")).await;
+    let server = Server::new(db.app().await);
+    let doc = server.get("/api/v1/openapi.json", Anonymous).await;
     assert_eq!(doc.status, StatusCode::OK);
     assert_eq!(doc.body["openapi"], "3.1.0");
     let paths: Vec<&String> = doc.body["paths"].as_object().unwrap().keys().collect();

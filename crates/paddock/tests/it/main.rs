@@ -3,7 +3,6 @@
 //! Every test gets its own database from `paddock-test-db` and reaches tenant data
 //! as the application role, exactly as the server does.
 
-mod api;
 mod audit_actions;
 mod audit_api;
 mod audit_chain;
@@ -31,5 +30,6 @@ mod search_plan;
 mod second_factor;
 mod serve;
 mod staff;
+mod support;
 mod time_zone;
 mod world;

@@ -1,8 +1,8 @@
 //! Password change and reset: policy-checked, single-use links, every other
 //! session ends; and the optional online breach check with k-anonymity.
 
-use crate::api::{ADMIN, Env, env, env_with};
-use crate::world::TEST_PASSWORD;
+use crate::support::{Anonymous, Answer, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use axum::http::Method;
 use axum::http::StatusCode;
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -13,37 +13,37 @@ const NEW_PASSWORD: &str = "heron-lantern-47-drifts-upriver";
 
 #[tokio::test]
 async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
-    let env = env().await;
-    let old_session = env.login(TEST_PASSWORD).await;
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let env = TestApp::new().await;
+    let old_session = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset",
-            Some(json!({"email": ADMIN})),
-            None,
+            Some(json!({"email": RIVERSIDE_ADMIN})),
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let token = env.reset_token().await;
+    let token = env.reset_link_for(RIVERSIDE_ADMIN).await;
 
     // A weak password is refused and the link keeps working (nothing is lost).
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": "password1234"})),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "new_password");
 
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": NEW_PASSWORD})),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -52,24 +52,24 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
         StatusCode::UNAUTHORIZED,
         "old sessions end"
     );
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/login",
-            Some(json!({"email": ADMIN, "password": TEST_PASSWORD})),
-            None,
+            Some(json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD})),
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the old password is gone");
-    let new_session = env.login(NEW_PASSWORD).await;
+    let new_session = env.login(RIVERSIDE_ADMIN, NEW_PASSWORD).await;
     assert_eq!(env.me_status(&new_session).await, StatusCode::OK);
 
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": "another-fine-owl-93-nests"})),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the link works once");
@@ -86,64 +86,64 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
 
 #[tokio::test]
 async fn a_reset_for_an_unknown_email_answers_the_same_and_sends_nothing() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let known = env
-        .send(
-            "POST",
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset",
-            Some(json!({"email": ADMIN})),
-            None,
+            Some(json!({"email": RIVERSIDE_ADMIN})),
+            Anonymous,
         )
         .await;
     let unknown = env
-        .send(
-            "POST",
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset",
             Some(json!({"email": "nobody@riverside.example"})),
-            None,
+            Anonymous,
         )
         .await;
-    assert_eq!((known.0, &known.1), (unknown.0, &unknown.1));
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
     // Both requests' work runs after the answer: wait for all of it, not just for the
     // known address's mail, before saying the unknown one got nothing.
     env.settled().await;
-    let mails = paddock_notify::read_outbox(&env.outbox).unwrap();
+    let mails = paddock_notify::read_outbox(env.outbox()).unwrap();
     assert_eq!(mails.len(), 1, "only the known address gets a mail");
-    assert_eq!(mails[0].to, ADMIN);
+    assert_eq!(mails[0].to, RIVERSIDE_ADMIN);
 }
 
 #[tokio::test]
 async fn a_reset_link_expires_after_thirty_minutes() {
-    let env = env().await;
-    env.send(
-        "POST",
+    let env = TestApp::new().await;
+    env.request(
+        Method::POST,
         "/api/v1/auth/password-reset",
-        Some(json!({"email": ADMIN})),
-        None,
+        Some(json!({"email": RIVERSIDE_ADMIN})),
+        Anonymous,
     )
     .await;
-    let token = env.reset_token().await;
+    let token = env.reset_link_for(RIVERSIDE_ADMIN).await;
     // A second before expiry the link is still good: a weak password is refused by
     // the policy (422), which only happens for a live link, and the link stays unused.
     env.clock
         .advance(Duration::minutes(30) - Duration::seconds(1));
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": "password1234"})),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "new_password");
     env.clock.advance(Duration::seconds(2));
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": token, "new_password": NEW_PASSWORD})),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -151,15 +151,15 @@ async fn a_reset_link_expires_after_thirty_minutes() {
 
 #[tokio::test]
 async fn the_reset_token_is_stored_only_as_its_hash() {
-    let env = env().await;
-    env.send(
-        "POST",
+    let env = TestApp::new().await;
+    env.request(
+        Method::POST,
         "/api/v1/auth/password-reset",
-        Some(json!({"email": ADMIN})),
-        None,
+        Some(json!({"email": RIVERSIDE_ADMIN})),
+        Anonymous,
     )
     .await;
-    let token = env.reset_token().await;
+    let token = env.reset_link_for(RIVERSIDE_ADMIN).await;
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&env.world.db.admin_url())
         .await
         .unwrap();
@@ -180,15 +180,15 @@ async fn the_reset_token_is_stored_only_as_its_hash() {
 
 #[tokio::test]
 async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions() {
-    let env = env().await;
-    let here = env.login(TEST_PASSWORD).await;
-    let elsewhere = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let elsewhere = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let change =
         |current: &str, new: &str| json!({"current_password": current, "new_password": new});
 
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(change("wrong-guess-123456", NEW_PASSWORD)),
             Some(&here),
@@ -198,9 +198,9 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
     );
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(change(TEST_PASSWORD, "riverside12345")),
             Some(&here),
@@ -209,9 +209,9 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "new_password");
 
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(change(TEST_PASSWORD, NEW_PASSWORD)),
             Some(&here),
@@ -228,7 +228,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
         StatusCode::UNAUTHORIZED,
         "every other session ends"
     );
-    env.login(NEW_PASSWORD).await;
+    env.login(RIVERSIDE_ADMIN, NEW_PASSWORD).await;
     assert!(
         env.audit_actions()
             .await
@@ -238,11 +238,11 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
 
 #[tokio::test]
 async fn changing_the_password_to_the_current_one_is_refused() {
-    let env = env().await;
-    let here = env.login(TEST_PASSWORD).await;
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let env = TestApp::new().await;
+    let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": TEST_PASSWORD})),
             Some(&here),
@@ -258,26 +258,27 @@ async fn changing_the_password_to_the_current_one_is_refused() {
 }
 
 /// Asks for a reset of `email` from `source` and checks the one answer every request gets.
-async fn ask_reset(env: &Env, source: &str, email: &str) {
-    let (status, body, cookie) = env
-        .send_from(
-            Some(source),
-            "POST",
+async fn ask_reset(env: &TestApp, source: &str, email: &str) {
+    let answer = env
+        .request_from(
+            source,
+            Method::POST,
             "/api/v1/auth/password-reset",
             Some(json!({"email": email})),
-            None,
+            Anonymous,
         )
         .await;
+    let cookie = answer.header("set-cookie").map(str::to_owned);
     assert_eq!(
-        (status, body, cookie),
+        (answer.status, answer.body, cookie),
         (StatusCode::ACCEPTED, Value::Null, None)
     );
 }
 
 /// Every reset token mailed so far, oldest first (after the background work settled).
-async fn reset_tokens(env: &Env) -> Vec<String> {
+async fn reset_tokens(env: &TestApp) -> Vec<String> {
     env.settled().await;
-    env.mails_to(ADMIN)
+    env.mails_to(RIVERSIDE_ADMIN)
         .iter()
         .filter(|m| m.subject.contains("Reset"))
         .map(|m| {
@@ -291,7 +292,7 @@ async fn reset_tokens(env: &Env) -> Vec<String> {
 }
 
 /// Rows in `table` (as superuser: observing storage only).
-async fn rows_in(env: &Env, table: &str) -> i64 {
+async fn rows_in(env: &TestApp, table: &str) -> i64 {
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&env.world.db.admin_url())
         .await
         .unwrap();
@@ -306,10 +307,10 @@ async fn rows_in(env: &Env, table: &str) -> i64 {
 
 #[tokio::test]
 async fn a_fourth_reset_request_for_one_email_within_an_hour_writes_and_sends_nothing() {
-    let env = env().await;
+    let env = TestApp::new().await;
     // From four different addresses: the per-email limit holds whoever asks.
     for source in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"] {
-        ask_reset(&env, source, ADMIN).await;
+        ask_reset(&env, source, RIVERSIDE_ADMIN).await;
     }
     assert_eq!(reset_tokens(&env).await.len(), 3, "three mails, not four");
     assert_eq!(rows_in(&env, "password_resets").await, 3);
@@ -323,34 +324,34 @@ async fn a_fourth_reset_request_for_one_email_within_an_hour_writes_and_sends_no
 
     // The limit is a sliding hour, not a ban.
     env.clock.advance(Duration::hours(1) + Duration::seconds(1));
-    ask_reset(&env, "203.0.113.5", ADMIN).await;
+    ask_reset(&env, "203.0.113.5", RIVERSIDE_ADMIN).await;
     assert_eq!(reset_tokens(&env).await.len(), 4);
     assert_eq!(requests(env.audit_actions().await), 4);
 }
 
 #[tokio::test]
 async fn reset_requests_from_one_address_are_limited_whatever_the_email() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let flooder = "203.0.113.7";
     for i in 0..10 {
         ask_reset(&env, flooder, &format!("nobody{i}@riverside.example")).await;
     }
     // The flood is counted before the next request is.
     env.settled().await;
-    ask_reset(&env, flooder, ADMIN).await;
+    ask_reset(&env, flooder, RIVERSIDE_ADMIN).await;
     assert!(
         reset_tokens(&env).await.is_empty(),
         "the flooding address got a reset through"
     );
     assert_eq!(rows_in(&env, "password_resets").await, 0);
     // Someone else, elsewhere, is not held up by the flood.
-    ask_reset(&env, "198.51.100.9", ADMIN).await;
+    ask_reset(&env, "198.51.100.9", RIVERSIDE_ADMIN).await;
     assert_eq!(reset_tokens(&env).await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_reset_is_answered_before_the_email_is_looked_up_or_anything_written() {
-    let env = env().await;
+    let env = TestApp::new().await;
     // Hold back every write of a reset link; a handler that wrote before answering
     // could not answer until this lock goes.
     let mut blocker = <sqlx::PgConnection as sqlx::Connection>::connect(&env.world.db.admin_url())
@@ -363,18 +364,18 @@ async fn a_reset_is_answered_before_the_email_is_looked_up_or_anything_written()
         .unwrap();
     let answer = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        env.send(
-            "POST",
+        env.request(
+            Method::POST,
             "/api/v1/auth/password-reset",
-            Some(json!({"email": ADMIN})),
-            None,
+            Some(json!({"email": RIVERSIDE_ADMIN})),
+            Anonymous,
         ),
     )
     .await
     .expect("the answer waited for the reset to be written");
-    assert_eq!(answer.0, StatusCode::ACCEPTED);
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
     assert!(
-        env.mails_to(ADMIN).is_empty(),
+        env.mails_to(RIVERSIDE_ADMIN).is_empty(),
         "the mail went before the answer"
     );
     assert_eq!(env.background.pending(), 1, "the reset work is still to do");
@@ -386,27 +387,27 @@ async fn a_reset_is_answered_before_the_email_is_looked_up_or_anything_written()
 
 #[tokio::test]
 async fn using_a_reset_link_ends_every_other_open_link() {
-    let env = env().await;
-    ask_reset(&env, "203.0.113.1", ADMIN).await;
-    ask_reset(&env, "203.0.113.1", ADMIN).await;
+    let env = TestApp::new().await;
+    ask_reset(&env, "203.0.113.1", RIVERSIDE_ADMIN).await;
+    ask_reset(&env, "203.0.113.1", RIVERSIDE_ADMIN).await;
     let tokens = reset_tokens(&env).await;
     assert_eq!(tokens.len(), 2);
     let confirm = |token: &str, password: &str| json!({"token": token, "new_password": password});
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(confirm(&tokens[1], NEW_PASSWORD)),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(confirm(&tokens[0], "another-fine-owl-93-nests")),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(
@@ -414,30 +415,30 @@ async fn using_a_reset_link_ends_every_other_open_link() {
         StatusCode::NOT_FOUND,
         "the first link outlived the reset"
     );
-    env.login(NEW_PASSWORD).await;
+    env.login(RIVERSIDE_ADMIN, NEW_PASSWORD).await;
 }
 
 #[tokio::test]
 async fn a_reset_link_asked_for_before_a_password_change_is_refused_after_it() {
-    let env = env().await;
-    ask_reset(&env, "203.0.113.1", ADMIN).await;
+    let env = TestApp::new().await;
+    ask_reset(&env, "203.0.113.1", RIVERSIDE_ADMIN).await;
     let tokens = reset_tokens(&env).await;
-    let here = env.login(TEST_PASSWORD).await;
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password-reset/confirm",
             Some(json!({"token": tokens[0], "new_password": "another-fine-owl-93-nests"})),
-            None,
+            Anonymous,
         )
         .await;
     assert_eq!(
@@ -445,12 +446,12 @@ async fn a_reset_link_asked_for_before_a_password_change_is_refused_after_it() {
         StatusCode::NOT_FOUND,
         "the link outlived the change"
     );
-    env.login(NEW_PASSWORD).await;
+    env.login(RIVERSIDE_ADMIN, NEW_PASSWORD).await;
 }
 
 #[tokio::test]
 async fn a_practice_cannot_rewrite_the_shared_identity_of_its_members() {
-    let env = env().await;
+    let env = TestApp::new().await;
     let admin = env.world.a.admin;
     let before: (String, Option<String>) = {
         let mut su = <sqlx::PgConnection as sqlx::Connection>::connect(&env.world.db.admin_url())
@@ -507,17 +508,17 @@ async fn a_practice_cannot_rewrite_the_shared_identity_of_its_members() {
             .unwrap();
     assert_eq!(after, before);
     // The person's own paths still work.
-    let here = env.login(TEST_PASSWORD).await;
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    env.login(NEW_PASSWORD).await;
+    env.login(RIVERSIDE_ADMIN, NEW_PASSWORD).await;
 }
 
 /// A fake Have I Been Pwned range server: answers with `suffixes` and records paths.
@@ -563,16 +564,16 @@ async fn with_the_online_check_configured_a_breached_password_is_refused_and_onl
     let hash = sha1_hex(NEW_PASSWORD);
     let (url, seen) =
         fake_range_server(vec![(hash[5..].to_owned(), 42), ("0".repeat(35), 0)]).await;
-    let env = env_with(|state| {
+    let env = TestApp::with(|state| {
         let mut auth = (*state.auth).clone();
         auth.pwned = Some(paddock_passwords::PwnedRangeClient::new(&url).unwrap());
         state.auth = Arc::new(auth);
     })
     .await;
-    let here = env.login(TEST_PASSWORD).await;
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),
@@ -600,8 +601,8 @@ async fn with_the_online_check_configured_a_breached_password_is_refused_and_onl
     assert!(!requests[0].contains(NEW_PASSWORD));
 
     // A password absent from the range is accepted.
-    let (status, _, _) = env
-        .send("POST", "/api/v1/auth/password", Some(json!({"current_password": TEST_PASSWORD, "new_password": "kestrel-harbour-59-sleeps-late"})), Some(&here))
+    let Answer { status, .. } = env
+        .request(Method::POST, "/api/v1/auth/password", Some(json!({"current_password": TEST_PASSWORD, "new_password": "kestrel-harbour-59-sleeps-late"})), Some(&here))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
@@ -614,7 +615,7 @@ async fn when_the_online_check_is_down_the_local_checks_decide() {
         .local_addr()
         .unwrap()
         .port();
-    let env = env_with(|state| {
+    let env = TestApp::with(|state| {
         let mut auth = (*state.auth).clone();
         auth.pwned = Some(
             paddock_passwords::PwnedRangeClient::new(&format!("http://127.0.0.1:{port}")).unwrap(),
@@ -622,11 +623,11 @@ async fn when_the_online_check_is_down_the_local_checks_decide() {
         state.auth = Arc::new(auth);
     })
     .await;
-    let here = env.login(TEST_PASSWORD).await;
+    let here = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     // The shipped list still refuses a breached password while the range API is down.
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": "blewgli6tski"})),
             Some(&here),
@@ -638,9 +639,9 @@ async fn when_the_online_check_is_down_the_local_checks_decide() {
         body["errors"][0]["message"],
         "appears in lists of breached passwords; choose another"
     );
-    let (status, _, _) = env
-        .send(
-            "POST",
+    let Answer { status, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/auth/password",
             Some(json!({"current_password": TEST_PASSWORD, "new_password": NEW_PASSWORD})),
             Some(&here),

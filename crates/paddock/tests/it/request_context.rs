@@ -2,22 +2,23 @@
 //! credential check, the scope settings and the work), revocation is seen on the very
 //! next request, and a cookie form post without the session's CSRF token changes nothing.
 
-use crate::api::{Env, Session};
-use crate::world::{TEST_PASSWORD, test_clock, test_state, two_practices};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use crate::support::{
+    Anonymous, Answer, CookieUser, Credential, RIVERSIDE_ADMIN, Server, TEST_PASSWORD, TestApp,
+    bearer,
+};
+use crate::world::two_practices;
+use axum::http::{Method, StatusCode};
 use paddock_store::Db;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tower::ServiceExt;
 
 /// An environment whose server pool counts every connection it hands out: each
 /// transaction the server opens takes one (`begin` acquires a connection for it), so
 /// the count is the number of transactions, read without any timing or server logs.
-async fn counting_env() -> (Env, Arc<AtomicUsize>) {
+async fn counting_env() -> (TestApp, Arc<AtomicUsize>) {
     let world = two_practices().await;
     let acquired = Arc::new(AtomicUsize::new(0));
     let (on_reuse, on_connect) = (acquired.clone(), acquired.clone());
@@ -34,33 +35,30 @@ async fn counting_env() -> (Env, Arc<AtomicUsize>) {
         });
     let options = PgConnectOptions::from_str(&world.db.app_url()).unwrap();
     let counted = Db::connect_with_pool(pool_options, options).await.unwrap();
-    let clock = test_clock();
-    let outbox = std::env::temp_dir().join(format!("paddock-rc-{}", uuid::Uuid::new_v4().simple()));
-    let state = test_state(counted, clock.clone(), outbox.clone());
-    let background = state.background.clone();
-    let router = paddock_web::build_router(state, &paddock_web::HttpConfig::default());
-    let env = Env {
+    let env = TestApp {
         world,
-        clock,
-        router,
-        outbox,
-        background,
+        server: Server::new(counted),
     };
     (env, acquired)
 }
 
 /// How many transactions the server opened while answering `request`.
-async fn transactions_of(env: &Env, acquired: &AtomicUsize, request: Request<Body>) -> usize {
+async fn transactions_of(
+    env: &TestApp,
+    acquired: &AtomicUsize,
+    path: &str,
+    credential: Credential,
+) -> usize {
     let before = acquired.load(Ordering::SeqCst);
-    let response = env.router.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "the request succeeds");
+    let answer = env.get(path, credential).await;
+    assert_eq!(answer.status, StatusCode::OK, "the request succeeds");
     acquired.load(Ordering::SeqCst) - before
 }
 
-async fn registered_client(env: &Env, admin: &Session) -> String {
-    let (status, body, _) = env
-        .send(
-            "POST",
+async fn registered_client(env: &TestApp, admin: &CookieUser) -> String {
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/clients",
             Some(json!({"given_name": "Ann", "family_name": "Hale"})),
             Some(admin),
@@ -70,55 +68,74 @@ async fn registered_client(env: &Env, admin: &Session) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn access_token(env: &Env, session: &Session) -> String {
-    let (status, body, _) = env
-        .send("POST", "/api/v1/auth/token", None, Some(session))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn an_authenticated_get_runs_in_exactly_one_transaction() {
     let (env, acquired) = counting_env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let id = registered_client(&env, &admin).await;
     let path = format!("/api/v1/clients/{id}");
 
-    let by_cookie = Request::get(&path)
-        .header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", admin.cookie),
-        )
-        .body(Body::empty())
-        .unwrap();
     assert_eq!(
-        transactions_of(&env, &acquired, by_cookie).await,
+        transactions_of(&env, &acquired, &path, admin.without_csrf()).await,
         1,
         "session cookie: authentication and the read share one transaction"
     );
 
     // A page converted to the request context reads its layout and list in it too.
-    let page = Request::get("/clients")
-        .header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", admin.cookie),
-        )
-        .body(Body::empty())
-        .unwrap();
     assert_eq!(
-        transactions_of(&env, &acquired, page).await,
+        transactions_of(&env, &acquired, "/clients", admin.without_csrf()).await,
         1,
         "the client list page: one transaction"
     );
 
-    let token = access_token(&env, &admin).await;
-    let by_token = Request::get(&path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
+    // So do the patient list, a patient's chart (layout, patient, owners, record) and
+    // an encounter (layout, encounter, allergies, staff, vitals), and the calendar.
+    let Answer {
+        status,
+        body: patient,
+        ..
+    } = env
+        .request(
+            Method::POST,
+            "/api/v1/patients",
+            Some(json!({"name": "Rex", "species": "Canine", "sex": "male",
+                        "owners": [{"client_id": id, "primary": true}]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{patient}");
+    let patient_id = patient["id"].as_str().unwrap().to_owned();
+    let chart = format!("/patients/{patient_id}");
+    let Answer {
+        status,
+        body: encounter,
+        ..
+    } = env
+        .request(
+            Method::POST,
+            &format!("/api/v1/patients/{patient_id}/encounters"),
+            Some(json!({"kind": "consultation", "reason": "Itchy ears"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{encounter}");
+    let encounter = format!("/encounters/{}", encounter["id"].as_str().unwrap());
+    for page in [
+        "/patients",
+        chart.as_str(),
+        encounter.as_str(),
+        "/appointments",
+    ] {
+        assert_eq!(
+            transactions_of(&env, &acquired, page, admin.without_csrf()).await,
+            1,
+            "{page}: one transaction"
+        );
+    }
+
+    let token = env.access_token(&admin).await;
     assert_eq!(
-        transactions_of(&env, &acquired, by_token).await,
+        transactions_of(&env, &acquired, &path, bearer(&token)).await,
         1,
         "access token: authentication and the read share one transaction"
     );
@@ -127,25 +144,25 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
 #[tokio::test]
 async fn a_revoked_session_is_refused_on_the_very_next_request() {
     let (env, _) = counting_env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let token = access_token(&env, &admin).await;
-    let (status, _, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let token = env.access_token(&admin).await;
+    let Answer { status, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&admin))
+        .await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, _, _) = env
-        .send("POST", "/api/v1/auth/logout", None, Some(&admin))
+    let Answer { status, .. } = env
+        .request(Method::POST, "/api/v1/auth/logout", None, Some(&admin))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    let (status, _, _) = env.send("GET", "/api/v1/me", None, Some(&admin)).await;
+    let Answer { status, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&admin))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the cookie is refused");
-    let by_token = Request::get("/api/v1/me")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let answer = env.router.clone().oneshot(by_token).await.unwrap();
+    let answer = env.get("/api/v1/me", bearer(&token)).await;
     assert_eq!(
-        answer.status(),
+        answer.status,
         StatusCode::UNAUTHORIZED,
         "an access token of the revoked session is refused at once"
     );
@@ -154,21 +171,15 @@ async fn a_revoked_session_is_refused_on_the_very_next_request() {
 #[tokio::test]
 async fn a_form_post_with_a_wrong_csrf_token_changes_nothing() {
     let (env, _) = counting_env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let form = "given_name=Mallory&family_name=Forged&csrf_token=wrong";
-    let post = Request::post("/clients")
-        .header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", admin.cookie),
-        )
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form))
-        .unwrap();
-    let answer = env.router.clone().oneshot(post).await.unwrap();
-    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let answer = env
+        .post_form_body("/clients", form.to_owned(), admin.without_csrf())
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
 
-    let (status, body, _) = env
-        .send("GET", "/api/v1/clients?q=Forged", None, Some(&admin))
+    let Answer { status, body, .. } = env
+        .request(Method::GET, "/api/v1/clients?q=Forged", None, Some(&admin))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["items"], json!([]), "no client was registered: {body}");
@@ -184,26 +195,15 @@ fn hidden_field(html: &str, name: &str) -> String {
 
 /// Signs in through the sign-in page reached from `login_location`; returns where the
 /// browser is sent afterwards.
-async fn sign_in_through_the_page(env: &Env, login_location: &str) -> String {
-    let page = env
-        .router
-        .clone()
-        .oneshot(Request::get(login_location).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
+async fn sign_in_through_the_page(env: &TestApp, login_location: &str) -> String {
+    let page = env.get(login_location, Anonymous).await;
+    assert_eq!(page.status, StatusCode::OK);
     let pre_session = page
-        .headers()
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
+        .header("set-cookie")
         .and_then(|v| v.split(';').next())
         .unwrap()
         .to_owned();
-    let bytes = http_body_util::BodyExt::collect(page.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let html = String::from_utf8(bytes.to_vec()).unwrap();
+    let html = page.utf8();
     let csrf = hidden_field(&html, "csrf_token");
     let next = if html.contains("name=\"next\"") {
         hidden_field(&html, "next")
@@ -220,40 +220,24 @@ async fn sign_in_through_the_page(env: &Env, login_location: &str) -> String {
     };
     let form = format!(
         "email={}&password={}&csrf_token={}&next={}",
-        encode(crate::api::ADMIN),
+        encode(RIVERSIDE_ADMIN),
         encode(TEST_PASSWORD),
         encode(&csrf),
         encode(&next.replace("&#38;", "&").replace("&amp;", "&"))
     );
-    let post = Request::post("/login")
-        .header(header::COOKIE, pre_session)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form))
-        .unwrap();
-    let answer = env.router.clone().oneshot(post).await.unwrap();
-    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "signed in");
-    answer
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap()
-        .to_owned()
+    let answer = env
+        .post_form_body("/login", form, &[("cookie", pre_session)])
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "signed in");
+    answer.location().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn a_page_without_a_session_sends_the_browser_to_sign_in_and_back() {
     let (env, _) = counting_env().await;
-    let asked = Request::get("/clients?q=ann&limit=5")
-        .body(Body::empty())
-        .unwrap();
-    let answer = env.router.clone().oneshot(asked).await.unwrap();
-    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-    let location = answer
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap()
-        .to_owned();
+    let answer = env.get("/clients?q=ann&limit=5", Anonymous).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    let location = answer.location().unwrap().to_owned();
     assert_eq!(location, "/login?next=/clients%3Fq%3Dann%26limit%3D5");
 
     let returned = sign_in_through_the_page(&env, &location).await;

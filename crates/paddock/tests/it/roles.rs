@@ -1,21 +1,21 @@
 //! Custom roles: created and edited only by staff managers who re-entered their
 //! password, never granting more than the editor holds; built-in roles are fixed.
 
-use crate::api::{Env, Session, env};
-use crate::world::TEST_PASSWORD;
+use crate::support::{Answer, CookieUser, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp};
+use axum::http::Method;
 use axum::http::StatusCode;
 use chrono::Duration;
 use serde_json::{Value, json};
 
 async fn create_role(
-    env: &Env,
-    session: &Session,
+    env: &TestApp,
+    session: &CookieUser,
     name: &str,
     permissions: &[&str],
 ) -> (StatusCode, Value) {
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/roles",
             Some(json!({"name": name, "permissions": permissions})),
             Some(session),
@@ -26,8 +26,8 @@ async fn create_role(
 
 #[tokio::test]
 async fn an_admin_creates_a_custom_role_that_is_listed_and_audited() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (status, body) = create_role(
         &env,
         &admin,
@@ -38,7 +38,9 @@ async fn an_admin_creates_a_custom_role_that_is_listed_and_audited() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["builtin"], false);
     assert_eq!(body["permissions"], json!(["billing.read", "staff.manage"]));
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let Answer { body: roles, .. } = env
+        .request(Method::GET, "/api/v1/roles", None, Some(&admin))
+        .await;
     assert!(
         roles
             .as_array()
@@ -55,8 +57,8 @@ async fn an_admin_creates_a_custom_role_that_is_listed_and_audited() {
 
 #[tokio::test]
 async fn creating_or_editing_a_role_needs_the_password_re_entered_within_ten_minutes() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (status, created) = create_role(&env, &admin, "Nurse lead", &["records.read"]).await;
     assert_eq!(status, StatusCode::CREATED);
     // Keep the session alive, then let the re-authentication age.
@@ -69,9 +71,9 @@ async fn creating_or_editing_a_role_needs_the_password_re_entered_within_ten_min
         (StatusCode::FORBIDDEN, Some("reauth_required"))
     );
     let path = format!("/api/v1/roles/{}", created["id"].as_str().unwrap());
-    let (status, body, _) = env
-        .send(
-            "PUT",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::PUT,
             &path,
             Some(json!({"name": "Nurse lead", "permissions": ["records.read", "records.write"]})),
             Some(&admin),
@@ -81,34 +83,25 @@ async fn creating_or_editing_a_role_needs_the_password_re_entered_within_ten_min
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("reauth_required"))
     );
-    let (status, body, cookie) = env
-        .send(
-            "POST",
+    let answer = env
+        .request(
+            Method::POST,
             "/api/v1/auth/reauth",
             Some(json!({"password": TEST_PASSWORD})),
             Some(&admin),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     // Re-authentication renews the session: continue with the new cookie.
-    let admin = crate::api::Session {
-        cookie: cookie
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .trim_start_matches("__Host-paddock_session=")
-            .to_owned(),
-        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
-    };
+    let admin = CookieUser::from_answer(&answer);
     let (status, _) = create_role(&env, &admin, "Another", &["records.read"]).await;
     assert_eq!(status, StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn a_staff_manager_cannot_define_a_role_granting_what_they_lack() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (_, lead_role) = create_role(
         &env,
         &admin,
@@ -128,18 +121,20 @@ async fn a_staff_manager_cannot_define_a_role_granting_what_they_lack() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     // Nor may they widen their own role.
     let path = format!("/api/v1/roles/{}", lead_role["id"].as_str().unwrap());
-    let (status, _, _) = env
-        .send("PUT", &path, Some(json!({"name": "Front desk lead", "permissions": ["staff.manage", "clients.read", "audit.read"]})), Some(&lead))
+    let Answer { status, .. } = env
+        .request(Method::PUT, &path, Some(json!({"name": "Front desk lead", "permissions": ["staff.manage", "clients.read", "audit.read"]})), Some(&lead))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&lead)).await;
+    let Answer { body: me, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&lead))
+        .await;
     assert_eq!(me["permissions"], json!(["staff.manage", "clients.read"]));
 }
 
 #[tokio::test]
 async fn editing_a_custom_role_changes_its_members_permissions_on_their_next_request() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (_, role) = create_role(&env, &admin, "Locum", &["patients.read"]).await;
     let locum = env
         .join_with_role(
@@ -149,16 +144,18 @@ async fn editing_a_custom_role_changes_its_members_permissions_on_their_next_req
         )
         .await;
     let path = format!("/api/v1/roles/{}", role["id"].as_str().unwrap());
-    let (status, body, _) = env
-        .send(
-            "PUT",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::PUT,
             &path,
             Some(json!({"name": "Locum vet", "permissions": ["patients.read", "records.read"]})),
             Some(&admin),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, me, _) = env.send("GET", "/api/v1/me", None, Some(&locum)).await;
+    let Answer { body: me, .. } = env
+        .request(Method::GET, "/api/v1/me", None, Some(&locum))
+        .await;
     assert_eq!(me["role"]["name"], "Locum vet");
     assert_eq!(me["permissions"], json!(["records.read", "patients.read"]));
     assert!(
@@ -170,9 +167,11 @@ async fn editing_a_custom_role_changes_its_members_permissions_on_their_next_req
 
 #[tokio::test]
 async fn built_in_roles_cannot_be_edited() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { body: roles, .. } = env
+        .request(Method::GET, "/api/v1/roles", None, Some(&admin))
+        .await;
     let receptionist = roles
         .as_array()
         .unwrap()
@@ -180,9 +179,9 @@ async fn built_in_roles_cannot_be_edited() {
         .find(|r| r["name"] == "Receptionist")
         .unwrap();
     let path = format!("/api/v1/roles/{}", receptionist["id"].as_str().unwrap());
-    let (status, _, _) = env
-        .send(
-            "PUT",
+    let Answer { status, .. } = env
+        .request(
+            Method::PUT,
             &path,
             Some(json!({"name": "Receptionist", "permissions": ["records.read"]})),
             Some(&admin),
@@ -190,7 +189,9 @@ async fn built_in_roles_cannot_be_edited() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     // Refused means untouched: the role lists exactly the permissions it had.
-    let (_, after, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let Answer { body: after, .. } = env
+        .request(Method::GET, "/api/v1/roles", None, Some(&admin))
+        .await;
     let after = after
         .as_array()
         .unwrap()
@@ -210,8 +211,8 @@ async fn built_in_roles_cannot_be_edited() {
 
 #[tokio::test]
 async fn bad_definitions_are_refused_with_field_errors() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let (status, body) = create_role(&env, &admin, " ", &["records.delete"]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<&str> = body["errors"]
@@ -227,38 +228,38 @@ async fn bad_definitions_are_refused_with_field_errors() {
 
 #[tokio::test]
 async fn another_practices_role_answers_like_an_unknown_one() {
-    let env = env().await;
-    let northside = env.login_as("admin@northside.example", TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let northside = env.login("admin@northside.example", TEST_PASSWORD).await;
     let (_, theirs) = create_role(&env, &northside, "Northside only", &["records.read"]).await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let body = json!({"name": "Hijacked", "permissions": ["records.read"]});
     let foreign = env
-        .send(
-            "PUT",
+        .request(
+            Method::PUT,
             &format!("/api/v1/roles/{}", theirs["id"].as_str().unwrap()),
             Some(body.clone()),
             Some(&admin),
         )
         .await;
     let unknown = env
-        .send(
-            "PUT",
+        .request(
+            Method::PUT,
             &format!("/api/v1/roles/{}", uuid::Uuid::now_v7()),
             Some(body),
             Some(&admin),
         )
         .await;
-    assert_eq!(foreign.0, StatusCode::NOT_FOUND);
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        (foreign.0, &foreign.1["code"]),
-        (unknown.0, &unknown.1["code"])
+        (foreign.status, &foreign.body["code"]),
+        (unknown.status, &unknown.body["code"])
     );
 }
 
 #[tokio::test]
 async fn a_role_name_that_only_looks_different_from_a_taken_one_is_refused() {
-    let env = env().await;
-    let admin = env.login(TEST_PASSWORD).await;
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     // A non-breaking space, a different case, doubled or full-width look-alikes of
     // the built-in "Practice admin".
     for lookalike in [
@@ -278,7 +279,9 @@ async fn a_role_name_that_only_looks_different_from_a_taken_one_is_refused() {
     assert_eq!(body["name"], "Night nurse");
     let (status, _) = create_role(&env, &admin, "NIGHT NURSE", &["records.read"]).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let Answer { body: roles, .. } = env
+        .request(Method::GET, "/api/v1/roles", None, Some(&admin))
+        .await;
     let named_admin = roles
         .as_array()
         .unwrap()

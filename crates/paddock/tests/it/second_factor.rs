@@ -9,325 +9,43 @@
 //! is built through the endpoints. The admin door is used for one thing: turning on the
 //! practice setting `require_second_factor`, which has no endpoint yet.
 
-use crate::world::{TEST_PASSWORD, World, create_practice, test_clock, test_state, two_practices};
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use crate::support::answer::{assert_invalid, assert_retry_after_about};
+use crate::support::mail::code_in;
+use crate::support::users::cookie_value;
+use crate::support::{
+    Anonymous, Answer, CookieUser, LOGIN, LOGOUT, REAUTH, RIVERSIDE_ADMIN, SECOND_FACTOR, SWITCH,
+    Server, TEST_PASSWORD, TOKEN, TestApp, assert_problem,
+};
+use crate::world::{World, create_practice};
+use axum::http::StatusCode;
 use chrono::{Duration, SubsecRound};
-use http_body_util::BodyExt;
 use paddock_domain::{Clock, ManualClock, PracticeId};
-use paddock_notify::{SmsOutbox, StoredSms};
 use paddock_store::{Principal, RequestMeta};
-use paddock_web::{HttpConfig, build_router};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use totp_rs::{Algorithm, Secret, TOTP};
-use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------------
-// The helper layer: a client over the in-process router, sessions, codes, observers.
+// What these tests share beyond `support`: codes, enrolment steps, and storage observed.
 // ---------------------------------------------------------------------------------
 
-const LOGIN: &str = "/api/v1/auth/login";
-const LOGOUT: &str = "/api/v1/auth/logout";
-const TOKEN: &str = "/api/v1/auth/token";
-const ME: &str = "/api/v1/me";
-const REAUTH: &str = "/api/v1/auth/reauth";
-const SWITCH: &str = "/api/v1/auth/switch";
 const MEMBERS: &str = "/api/v1/members";
-const VERIFY: &str = "/api/v1/auth/second-factor";
+const VERIFY: &str = SECOND_FACTOR;
 const SEND_SIGN_IN_SMS: &str = "/api/v1/auth/second-factor/sms";
 const TOTP_ENROL: &str = "/api/v1/auth/totp";
 const TOTP_CONFIRM: &str = "/api/v1/auth/totp/confirm";
 const SMS_ENROL: &str = "/api/v1/auth/sms";
 const SMS_CONFIRM: &str = "/api/v1/auth/sms/confirm";
 const PAGE: &str = "/second-factor";
-const SESSION_COOKIE: &str = "__Host-paddock_session";
-const RIVERSIDE_ADMIN: &str = "admin@riverside.example";
 const PHONE: &str = "+44 7700 900123";
 const PHONE_E164: &str = "+447700900123";
 const OTHER_PHONE_E164: &str = "+447700900456";
 
-/// Headers to send: `(name, value)`.
-type Headers = [(&'static str, String)];
-
-/// One HTTP answer.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    /// The body as JSON (`Null` when it is not JSON).
-    body: Value,
-    /// The body as text.
-    text: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or("")
-    }
-
-    /// The fields named by a validation problem.
-    fn fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e["field"].as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// Asserts a problem+json answer with `status` and `code`.
-fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.text);
-    assert_eq!(
-        answer.header("content-type"),
-        Some("application/problem+json")
-    );
-    assert_eq!(answer.code(), code, "{}", answer.text);
-    assert_eq!(answer.body["status"], status.as_u16());
-}
-
-/// Asserts a 422 validation problem naming exactly `field`.
-fn assert_invalid(answer: &Answer, field: &str) {
-    assert_problem(
-        answer,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    );
-    assert_eq!(answer.fields(), vec![field.to_owned()], "{}", answer.text);
-}
-
 /// Asserts a 204 with nothing more to say.
+#[track_caller]
 fn assert_no_content(answer: &Answer) {
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
-}
-
-/// `Retry-After` in seconds.
-fn retry_after(answer: &Answer) -> i64 {
-    answer.header("retry-after").unwrap().parse().unwrap()
-}
-
-/// Asserts a `Retry-After` of `seconds`, give or take the sub-second rounding.
-fn assert_retry_after_about(answer: &Answer, seconds: i64) {
-    let sent = retry_after(answer);
-    assert!(
-        (seconds - 1..=seconds).contains(&sent),
-        "Retry-After {sent}, expected about {seconds}"
-    );
-}
-
-/// A started session, as the browser holds it.
-struct Session {
-    /// The cookie's value.
-    token: String,
-    /// The CSRF token from the sign-in answer.
-    csrf: String,
-    /// The sign-in answer.
-    body: Value,
-}
-
-impl Session {
-    /// The `Cookie` header only (enough for reads).
-    fn cookie(&self) -> Vec<(&'static str, String)> {
-        vec![("cookie", format!("{SESSION_COOKIE}={}", self.token))]
-    }
-
-    /// The cookie and the session's CSRF token (what our pages send on writes).
-    fn cookie_csrf(&self) -> Vec<(&'static str, String)> {
-        let mut headers = self.cookie();
-        headers.push(("x-csrf-token", self.csrf.clone()));
-        headers
-    }
-
-    /// Whether the sign-in answer said the second factor is still owed.
-    fn second_factor_required(&self) -> bool {
-        self.body["second_factor_required"]
-            .as_bool()
-            .expect("second_factor_required is always in the login answer")
-    }
-
-    fn from_answer(answer: Answer) -> Session {
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-        let set_cookie = answer.header("set-cookie").unwrap().to_owned();
-        Session {
-            token: cookie_value(&set_cookie),
-            csrf: answer.body["csrf_token"].as_str().unwrap().to_owned(),
-            body: answer.body,
-        }
-    }
-}
-
-/// The cookie's value from a `Set-Cookie` header, checking its name.
-fn cookie_value(set_cookie: &str) -> String {
-    let first = set_cookie.split(';').next().unwrap().trim();
-    let (name, value) = first.split_once('=').unwrap();
-    assert_eq!(name, SESSION_COOKIE, "{set_cookie}");
-    value.to_owned()
-}
-
-/// The router of a test, with its own clock and its own outbox.
-struct Client {
-    router: Router,
-    outbox: tempfile::TempDir,
-    background: paddock_web::Background,
-}
-
-impl Client {
-    fn new(world: &World, clock: Arc<ManualClock>) -> Client {
-        let outbox = tempfile::tempdir().unwrap();
-        let state = test_state(world.app.clone(), clock, outbox.path().to_owned());
-        Client {
-            background: state.background.clone(),
-            router: build_router(state, &HttpConfig::default()),
-            outbox,
-        }
-    }
-
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str, headers: &Headers) -> Answer {
-        let mut request = Request::get(path);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send(request.body(Body::empty()).unwrap()).await
-    }
-
-    async fn post_json(&self, path: &str, body: &Value, headers: &Headers) -> Answer {
-        let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send(request.body(Body::from(body.to_string())).unwrap())
-            .await
-    }
-
-    /// A POST without a body.
-    async fn post(&self, path: &str, headers: &Headers) -> Answer {
-        let mut request = Request::post(path);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send(request.body(Body::empty()).unwrap()).await
-    }
-
-    /// An HTML form post (`application/x-www-form-urlencoded`); the values must be
-    /// URL-safe already (base64url tokens, digits, words).
-    async fn post_form(&self, path: &str, fields: &[(&str, &str)], headers: &Headers) -> Answer {
-        let body = fields
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut request =
-            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        self.send(request.body(Body::from(body)).unwrap()).await
-    }
-
-    async fn me(&self, session: &Session) -> Answer {
-        self.get(ME, &session.cookie()).await
-    }
-
-    /// Signs in with `body`, which must answer 200.
-    async fn login_with(&self, body: &Value) -> Session {
-        Session::from_answer(self.post_json(LOGIN, body, &[]).await)
-    }
-
-    /// Signs in with the right password (must answer 200), pending or not.
-    async fn login(&self, email: &str) -> Session {
-        self.login_with(&json!({"email": email, "password": TEST_PASSWORD}))
-            .await
-    }
-
-    /// Signs in with the right password: the session must owe its second factor.
-    async fn pending_login(&self, email: &str) -> Session {
-        let session = self.login(email).await;
-        assert!(
-            session.second_factor_required(),
-            "expected a pending session: {}",
-            session.body
-        );
-        session
-    }
-
-    /// Signs in with the right password: the session must be complete at once.
-    async fn full_login(&self, email: &str) -> Session {
-        let session = self.login(email).await;
-        assert!(
-            !session.second_factor_required(),
-            "expected a complete session: {}",
-            session.body
-        );
-        session
-    }
-
-    /// One attempt at `/auth/second-factor`.
-    async fn verify(&self, session: &Session, method: &str, code: &str) -> Answer {
-        self.post_json(
-            VERIFY,
-            &json!({"method": method, "code": code}),
-            &session.cookie_csrf(),
-        )
-        .await
-    }
-
-    /// The SMS written so far, oldest first.
-    fn sms(&self) -> Vec<StoredSms> {
-        SmsOutbox::new(self.outbox.path().join("sms"))
-            .messages()
-            .unwrap()
-    }
-
-    /// The code of the newest SMS, which must have gone to `to`.
-    fn last_code_to(&self, to: &str) -> String {
-        let messages = self.sms();
-        let last = messages.last().expect("an SMS was sent");
-        assert_eq!(last.to.as_str(), to);
-        code_in(&last.text)
-    }
-}
-
-/// Two practices, a manual clock at now, and a client of the router using it.
-async fn setup() -> (World, Arc<ManualClock>, Client) {
-    let world = two_practices().await;
-    let clock = test_clock();
-    let client = Client::new(&world, clock.clone());
-    (world, clock, client)
-}
-
-/// The six digits of "Your Paddock code is NNNNNN. ...".
-fn code_in(text: &str) -> String {
-    let rest = text
-        .strip_prefix("Your Paddock code is ")
-        .unwrap_or_else(|| panic!("not a code message ({} bytes)", text.len()));
-    let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    assert_eq!(code.len(), 6, "a 6-digit code");
-    code
 }
 
 /// A code that is surely not `right` (for SMS codes).
@@ -405,8 +123,8 @@ impl Authenticator {
 }
 
 /// Starts TOTP enrolment on `session` (must answer 200) and returns the app.
-async fn start_totp(client: &Client, session: &Session) -> (Authenticator, Answer) {
-    let started = client.post(TOTP_ENROL, &session.cookie_csrf()).await;
+async fn start_totp(client: &Server, session: &CookieUser) -> (Authenticator, Answer) {
+    let started = client.post(TOTP_ENROL, &session.credential()).await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.text);
     let app = Authenticator::new(started.body["secret"].as_str().unwrap());
     (app, started)
@@ -414,13 +132,13 @@ async fn start_totp(client: &Client, session: &Session) -> (Authenticator, Answe
 
 /// Enrols and confirms TOTP on `session`, then moves the clock one step on, so the
 /// codes tests use afterwards were never shown to the server before.
-async fn enrol_totp(client: &Client, clock: &ManualClock, session: &Session) -> Authenticator {
+async fn enrol_totp(client: &Server, clock: &ManualClock, session: &CookieUser) -> Authenticator {
     let (app, _) = start_totp(client, session).await;
     let confirmed = client
         .post_json(
             TOTP_CONFIRM,
             &json!({"code": app.code(clock)}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_no_content(&confirmed);
@@ -429,21 +147,21 @@ async fn enrol_totp(client: &Client, clock: &ManualClock, session: &Session) -> 
 }
 
 /// Enrols and confirms [`PHONE`] for SMS codes on `session`.
-async fn enrol_sms(client: &Client, session: &Session) {
+async fn enrol_sms(client: &Server, session: &CookieUser) {
     let sent = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     let code = client.last_code_to(PHONE_E164);
     let confirmed = client
-        .post_json(SMS_CONFIRM, &json!({"code": code}), &session.cookie_csrf())
+        .post_json(SMS_CONFIRM, &json!({"code": code}), &session.credential())
         .await;
     assert_no_content(&confirmed);
 }
 
 /// Asks for a sign-in code by SMS on a pending `session` (must answer 202) and returns it.
-async fn sign_in_code(client: &Client, session: &Session) -> String {
-    let sent = client.post(SEND_SIGN_IN_SMS, &session.cookie_csrf()).await;
+async fn sign_in_code(client: &Server, session: &CookieUser) -> String {
+    let sent = client.post(SEND_SIGN_IN_SMS, &session.credential()).await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     client.last_code_to(PHONE_E164)
 }
@@ -465,12 +183,12 @@ async fn require_second_factor(world: &World, practice: PracticeId) {
 }
 
 /// Asserts that a pending session can do nothing but its second factor.
-async fn assert_pending(client: &Client, session: &Session) {
+async fn assert_pending(client: &Server, session: &CookieUser) {
     let me = client.me(session).await;
     assert_problem(&me, StatusCode::UNAUTHORIZED, "second_factor_required");
-    let members = client.get(MEMBERS, &session.cookie()).await;
+    let members = client.get(MEMBERS, &session.without_csrf()).await;
     assert_problem(&members, StatusCode::UNAUTHORIZED, "second_factor_required");
-    let token = client.post(TOKEN, &session.cookie_csrf()).await;
+    let token = client.post(TOKEN, &session.credential()).await;
     assert_problem(&token, StatusCode::UNAUTHORIZED, "second_factor_required");
     assert!(token.body.get("access_token").is_none(), "{}", token.text);
 }
@@ -478,14 +196,14 @@ async fn assert_pending(client: &Client, session: &Session) {
 /// Asserts that the second factor completed a pending sign-in: a 200 with a new session
 /// cookie (the pending one has ended), which is returned.
 #[track_caller]
-fn assert_renewed(answer: Answer) -> Session {
-    let session = Session::from_answer(answer);
+fn assert_renewed(answer: Answer) -> CookieUser {
+    let session = CookieUser::from_answer(&answer);
     assert!(!session.second_factor_required(), "{}", session.body);
     session
 }
 
 /// Asserts that `session` is fully signed in.
-async fn assert_signed_in(client: &Client, session: &Session) {
+async fn assert_signed_in(client: &Server, session: &CookieUser) {
     let me = client.me(session).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
 }
@@ -539,10 +257,11 @@ async fn audit_rows(world: &World, principal: &Principal) -> Vec<(String, Option
 
 #[tokio::test]
 async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_stored_sealed() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     // Signing in counts as entering the password: enrolment works right away.
     let session = client.full_login(RIVERSIDE_ADMIN).await;
-    let (app, started) = start_totp(&client, &session).await;
+    let (app, started) = start_totp(client, &session).await;
     assert_eq!(app.bytes.len(), 20, "a 160-bit secret (RFC 4226)");
     let uri = started.body["otpauth_uri"].as_str().unwrap();
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
@@ -551,8 +270,8 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
     let wrong = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.wrong_code(&clock)}),
-            &session.cookie_csrf(),
+            &json!({"code": app.wrong_code(clock)}),
+            &session.credential(),
         )
         .await;
     assert_invalid(&wrong, "code");
@@ -562,15 +281,15 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
     let right = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
-            &session.cookie_csrf(),
+            &json!({"code": app.code(clock)}),
+            &session.credential(),
         )
         .await;
     assert_no_content(&right);
     // The session that enrolled goes on working.
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 
-    let stored = table_text(&world, "second_factors").await;
+    let stored = table_text(world, "second_factors").await;
     assert!(
         stored.contains(&world.a.admin.as_uuid().to_string()),
         "{stored}"
@@ -584,7 +303,7 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
         !stored.contains(&hex(app.base32.as_bytes())),
         "the base32 text is stored as bytes"
     );
-    let actions: Vec<String> = audit_rows(&world, &world.a.principal)
+    let actions: Vec<String> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .map(|(action, _)| action)
@@ -597,9 +316,10 @@ async fn enrolling_totp_gives_a_secret_that_is_confirmed_by_its_first_code_and_s
 
 #[tokio::test]
 async fn the_answer_holding_a_new_totp_secret_is_not_stored_by_caches() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.full_login(RIVERSIDE_ADMIN).await;
-    let (_app, started) = start_totp(&client, &session).await;
+    let (_app, started) = start_totp(client, &session).await;
     // Like the sign-in answer and a new API key: the secret is shown once, never cached.
     assert_eq!(
         started.header("cache-control"),
@@ -611,13 +331,14 @@ async fn the_answer_holding_a_new_totp_secret_is_not_stored_by_caches() {
 
 #[tokio::test]
 async fn enrolling_a_second_factor_more_than_ten_minutes_after_the_password_needs_reauth() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.full_login(RIVERSIDE_ADMIN).await;
     clock.advance(Duration::minutes(11));
-    let totp = client.post(TOTP_ENROL, &session.cookie_csrf()).await;
+    let totp = client.post(TOTP_ENROL, &session.credential()).await;
     assert_problem(&totp, StatusCode::FORBIDDEN, "reauth_required");
     let sms = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_problem(&sms, StatusCode::FORBIDDEN, "reauth_required");
     assert!(client.sms().is_empty(), "no SMS without re-authentication");
@@ -626,11 +347,11 @@ async fn enrolling_a_second_factor_more_than_ten_minutes_after_the_password_need
         .post_json(
             REAUTH,
             &json!({"password": TEST_PASSWORD}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
-    let session = Session::from_answer(reauth);
-    let (_app, _) = start_totp(&client, &session).await;
+    let session = CookieUser::from_answer(&reauth);
+    let (_app, _) = start_totp(client, &session).await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -639,28 +360,29 @@ async fn enrolling_a_second_factor_more_than_ten_minutes_after_the_password_need
 
 #[tokio::test]
 async fn after_totp_is_enabled_a_sign_in_is_pending_until_the_code_is_given() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
 
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let wrong = client
-        .verify(&session, "totp", &app.wrong_code(&clock))
+        .verify(&session, "totp", &app.wrong_code(clock))
         .await;
     assert_invalid(&wrong, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let malformed = client.verify(&session, "totp", "12345").await;
     assert_invalid(&malformed, "code");
 
-    let right = client.verify(&session, "totp", &app.code(&clock)).await;
+    let right = client.verify(&session, "totp", &app.code(clock)).await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
-    let token = client.post(TOKEN, &session.cookie_csrf()).await;
+    assert_signed_in(client, &session).await;
+    let token = client.post(TOKEN, &session.credential()).await;
     assert_eq!(token.status, StatusCode::OK, "{}", token.text);
 
-    let audited: Vec<(String, Option<Value>)> = audit_rows(&world, &world.a.principal)
+    let audited: Vec<(String, Option<Value>)> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .filter(|(action, _)| action == "second_factor")
@@ -671,29 +393,31 @@ async fn after_totp_is_enabled_a_sign_in_is_pending_until_the_code_is_given() {
 
 #[tokio::test]
 async fn the_method_defaults_to_totp() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     let right = client
         .post_json(
             VERIFY,
-            &json!({"code": app.code(&clock)}),
-            &session.cookie_csrf(),
+            &json!({"code": app.code(clock)}),
+            &session.credential(),
         )
         .await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 }
 
 #[tokio::test]
 async fn the_previous_steps_totp_code_is_accepted_but_not_one_from_two_steps_ago() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     // Away from the step used at enrolment, to steps never shown to the server.
     clock.advance(Duration::seconds(90));
-    app.make_distinct(&clock, &[-2, -1, 0, 1, 2]);
+    app.make_distinct(clock, &[-2, -1, 0, 1, 2]);
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     for (offset, when) in [(-60, "two steps ago"), (60, "two steps ahead")] {
@@ -701,7 +425,7 @@ async fn the_previous_steps_totp_code_is_accepted_but_not_one_from_two_steps_ago
             .verify(
                 &session,
                 "totp",
-                &app.code_at(&clock, Duration::seconds(offset)),
+                &app.code_at(clock, Duration::seconds(offset)),
             )
             .await;
         assert_eq!(
@@ -711,27 +435,28 @@ async fn the_previous_steps_totp_code_is_accepted_but_not_one_from_two_steps_ago
         );
         assert_invalid(&refused, "code");
     }
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let previous = client
         .verify(
             &session,
             "totp",
-            &app.code_at(&clock, Duration::seconds(-30)),
+            &app.code_at(clock, Duration::seconds(-30)),
         )
         .await;
     let session = assert_renewed(previous);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 }
 
 #[tokio::test]
 async fn a_totp_code_that_completed_a_sign_in_cannot_complete_another() {
     // RFC 6238 §5.2: the verifier MUST NOT accept the second attempt of the same OTP
     // after the successful validation of the first.
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
-    let code = app.code(&clock);
+    let app = enrol_totp(client, clock, &first).await;
+    let code = app.code(clock);
 
     let ours = client.pending_login(RIVERSIDE_ADMIN).await;
     assert_renewed(client.verify(&ours, "totp", &code).await);
@@ -746,18 +471,19 @@ async fn a_totp_code_that_completed_a_sign_in_cannot_complete_another() {
         "an already used TOTP code completed a second sign-in: {}",
         replayed.text
     );
-    assert_pending(&client, &theirs).await;
+    assert_pending(client, &theirs).await;
 }
 
 #[tokio::test]
 async fn ten_wrong_totp_codes_lock_the_account_even_against_the_right_code() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     for i in 1..=10 {
         let wrong = client
-            .verify(&session, "totp", &app.wrong_code(&clock))
+            .verify(&session, "totp", &app.wrong_code(clock))
             .await;
         assert_eq!(
             wrong.status,
@@ -766,11 +492,11 @@ async fn ten_wrong_totp_codes_lock_the_account_even_against_the_right_code() {
             wrong.text
         );
     }
-    let locked = client.verify(&session, "totp", &app.code(&clock)).await;
+    let locked = client.verify(&session, "totp", &app.code(clock)).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
-    let seconds = retry_after(&locked);
+    let seconds = locked.retry_after();
     assert!((1..=900).contains(&seconds), "Retry-After {seconds}");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let fresh = client
         .post_json(
@@ -786,45 +512,47 @@ async fn ten_wrong_totp_codes_lock_the_account_even_against_the_right_code() {
 #[tokio::test]
 async fn signing_in_again_with_the_password_does_not_wipe_the_count_of_wrong_codes() {
     // Otherwise whoever knows the password guesses nine codes per sign-in, forever.
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
 
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     for _ in 0..9 {
         let wrong = client
-            .verify(&session, "totp", &app.wrong_code(&clock))
+            .verify(&session, "totp", &app.wrong_code(clock))
             .await;
         assert_invalid(&wrong, "code");
     }
     let again = client.pending_login(RIVERSIDE_ADMIN).await;
-    let tenth = client.verify(&again, "totp", &app.wrong_code(&clock)).await;
+    let tenth = client.verify(&again, "totp", &app.wrong_code(clock)).await;
     assert_invalid(&tenth, "code");
 
     // Ten wrong codes within the window: locked, right code or not.
-    let locked = client.verify(&again, "totp", &app.code(&clock)).await;
+    let locked = client.verify(&again, "totp", &app.code(clock)).await;
     assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "account_locked");
 }
 
 #[tokio::test]
 async fn starting_a_new_totp_enrolment_does_not_switch_off_the_confirmed_factor() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let session = assert_renewed(client.verify(&session, "totp", &app.code(&clock)).await);
+    let session = assert_renewed(client.verify(&session, "totp", &app.code(clock)).await);
 
     // A new secret is asked for (a new phone, say) but never confirmed.
-    let (_new_app, _) = start_totp(&client, &session).await;
+    let (_new_app, _) = start_totp(client, &session).await;
 
-    let next = client.login(RIVERSIDE_ADMIN).await;
+    let next = client.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     assert!(
         next.second_factor_required(),
         "an unconfirmed new secret switched the second factor off: {}",
         next.body
     );
     clock.advance(Duration::seconds(30));
-    let old = client.verify(&next, "totp", &app.code(&clock)).await;
+    let old = client.verify(&next, "totp", &app.code(clock)).await;
     assert_renewed(old);
 }
 
@@ -834,21 +562,22 @@ async fn starting_a_new_totp_enrolment_does_not_switch_off_the_confirmed_factor(
 
 #[tokio::test]
 async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neither_in_plain() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.full_login(RIVERSIDE_ADMIN).await;
 
     let bad = client
         .post_json(
             SMS_ENROL,
             &json!({"phone": "07700 900123"}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_invalid(&bad, "phone");
     assert!(client.sms().is_empty());
 
     let sent = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     let messages = client.sms();
@@ -858,7 +587,7 @@ async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neit
 
     clock.advance(Duration::seconds(20));
     let again = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_problem(&again, StatusCode::TOO_MANY_REQUESTS, "too_soon");
     assert_retry_after_about(&again, 40);
@@ -866,7 +595,7 @@ async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neit
 
     clock.advance(Duration::seconds(41));
     let resent = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_eq!(resent.status, StatusCode::ACCEPTED, "{}", resent.text);
     let messages = client.sms();
@@ -876,17 +605,17 @@ async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neit
 
     if newer != older {
         let stale = client
-            .post_json(SMS_CONFIRM, &json!({"code": older}), &session.cookie_csrf())
+            .post_json(SMS_CONFIRM, &json!({"code": older}), &session.credential())
             .await;
         assert_invalid(&stale, "code");
     }
     let confirmed = client
-        .post_json(SMS_CONFIRM, &json!({"code": newer}), &session.cookie_csrf())
+        .post_json(SMS_CONFIRM, &json!({"code": newer}), &session.credential())
         .await;
     assert_no_content(&confirmed);
 
     // Storage: the phone is sealed and the codes are keyed hashes, nothing in plain.
-    let factors = table_text(&world, "second_factors").await;
+    let factors = table_text(world, "second_factors").await;
     assert!(
         factors.contains(&world.a.admin.as_uuid().to_string()),
         "{factors}"
@@ -898,8 +627,8 @@ async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neit
             "the phone is stored as the bytes of {form:?}"
         );
     }
-    let codes = table_text(&world, "verification_codes").await;
-    let mut conn = observer(&world).await;
+    let codes = table_text(world, "verification_codes").await;
+    let mut conn = observer(world).await;
     let hashes: Vec<Vec<u8>> =
         sqlx::query_scalar("select code_hash from verification_codes where user_id = $1")
             .bind(world.a.admin.as_uuid())
@@ -936,23 +665,24 @@ async fn enrolling_a_phone_texts_it_a_code_at_most_once_a_minute_and_stores_neit
 
 #[tokio::test]
 async fn waiting_as_long_as_retry_after_says_is_enough_to_get_another_code() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.full_login(RIVERSIDE_ADMIN).await;
     let phone = json!({"phone": PHONE});
-    let headers = session.cookie_csrf();
+    let headers = session.credential();
     let ask = || client.post_json(SMS_ENROL, &phone, &headers);
     assert_eq!(ask().await.status, StatusCode::ACCEPTED);
     // Half a second into a second, as real requests are.
     clock.advance(Duration::milliseconds(20_500));
     let too_soon = ask().await;
     assert_problem(&too_soon, StatusCode::TOO_MANY_REQUESTS, "too_soon");
-    clock.advance(Duration::seconds(retry_after(&too_soon)));
+    clock.advance(Duration::seconds(too_soon.retry_after()));
     let after = ask().await;
     assert_eq!(
         after.status,
         StatusCode::ACCEPTED,
         "still too soon after waiting Retry-After ({}) seconds: {}",
-        retry_after(&too_soon),
+        too_soon.retry_after(),
         after.text
     );
     assert_eq!(client.sms().len(), 2);
@@ -960,10 +690,11 @@ async fn waiting_as_long_as_retry_after_says_is_enough_to_get_another_code() {
 
 #[tokio::test]
 async fn a_phone_is_confirmed_only_by_a_code_sent_to_that_phone() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let session = client.full_login(RIVERSIDE_ADMIN).await;
     let sent = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     let code = client.last_code_to(PHONE_E164);
@@ -974,7 +705,7 @@ async fn a_phone_is_confirmed_only_by_a_code_sent_to_that_phone() {
         .post_json(
             SMS_ENROL,
             &json!({"phone": OTHER_PHONE_E164}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_problem(&other, StatusCode::TOO_MANY_REQUESTS, "too_soon");
@@ -986,11 +717,11 @@ async fn a_phone_is_confirmed_only_by_a_code_sent_to_that_phone() {
 
     // Confirming with the code the first number received enables the first number.
     let confirmed = client
-        .post_json(SMS_CONFIRM, &json!({"code": code}), &session.cookie_csrf())
+        .post_json(SMS_CONFIRM, &json!({"code": code}), &session.credential())
         .await;
     assert_no_content(&confirmed);
     let pending = client.pending_login(RIVERSIDE_ADMIN).await;
-    let asked = client.post(SEND_SIGN_IN_SMS, &pending.cookie_csrf()).await;
+    let asked = client.post(SEND_SIGN_IN_SMS, &pending.credential()).await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
     let last = client.sms().pop().unwrap();
     assert_eq!(
@@ -1006,27 +737,28 @@ async fn a_phone_is_confirmed_only_by_a_code_sent_to_that_phone() {
 
 #[tokio::test]
 async fn a_person_with_a_confirmed_phone_completes_sign_in_with_a_texted_code_used_once() {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
 
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let sent_before = client.sms().len();
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     assert_eq!(client.sms().len(), sent_before + 1);
 
     // At most one a minute.
     clock.advance(Duration::seconds(30));
-    let too_soon = client.post(SEND_SIGN_IN_SMS, &session.cookie_csrf()).await;
+    let too_soon = client.post(SEND_SIGN_IN_SMS, &session.credential()).await;
     assert_problem(&too_soon, StatusCode::TOO_MANY_REQUESTS, "too_soon");
     assert_retry_after_about(&too_soon, 30);
     assert_eq!(client.sms().len(), sent_before + 1);
 
     let right = client.verify(&session, "sms", &code).await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
-    let audited: Vec<Option<Value>> = audit_rows(&world, &world.a.principal)
+    assert_signed_in(client, &session).await;
+    let audited: Vec<Option<Value>> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .filter(|(action, _)| action == "second_factor")
@@ -1038,37 +770,39 @@ async fn a_person_with_a_confirmed_phone_completes_sign_in_with_a_texted_code_us
     let other = client.pending_login(RIVERSIDE_ADMIN).await;
     let reused = client.verify(&other, "sms", &code).await;
     assert_invalid(&reused, "code");
-    assert_pending(&client, &other).await;
+    assert_pending(client, &other).await;
 }
 
 #[tokio::test]
 async fn a_texted_sign_in_code_works_for_five_minutes_and_not_a_second_longer() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
 
     let early = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &early).await;
+    let code = sign_in_code(client, &early).await;
     clock.advance(Duration::minutes(5) - Duration::seconds(1));
     assert_renewed(client.verify(&early, "sms", &code).await);
 
     let late = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &late).await;
+    let code = sign_in_code(client, &late).await;
     clock.advance(Duration::minutes(5) + Duration::seconds(1));
     let expired = client.verify(&late, "sms", &code).await;
     assert_invalid(&expired, "code");
-    assert_pending(&client, &late).await;
+    assert_pending(client, &late).await;
 }
 
 #[tokio::test]
 async fn five_wrong_tries_kill_a_texted_code() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
 
     // Four wrong tries leave the code alive.
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     for _ in 0..4 {
         assert_invalid(&client.verify(&session, "sms", &not(&code)).await, "code");
     }
@@ -1078,22 +812,23 @@ async fn five_wrong_tries_kill_a_texted_code() {
     // also count towards the account's ten).
     clock.advance(Duration::minutes(16));
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     for _ in 0..5 {
         assert_invalid(&client.verify(&session, "sms", &not(&code)).await, "code");
     }
     let dead = client.verify(&session, "sms", &code).await;
     assert_invalid(&dead, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 #[tokio::test]
 async fn wrong_texted_codes_count_towards_the_accounts_lockout() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_sms(&client, &first).await;
+    enrol_sms(client, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    let code = sign_in_code(&client, &session).await;
+    let code = sign_in_code(client, &session).await;
     for i in 1..=10 {
         let wrong = client.verify(&session, "sms", &not(&code)).await;
         assert_eq!(
@@ -1112,7 +847,7 @@ async fn wrong_texted_codes_count_towards_the_accounts_lockout() {
     )
     .await
     .expect("background work did not settle");
-    let unlock_mails = paddock_notify::read_outbox(client.outbox.path())
+    let unlock_mails = paddock_notify::read_outbox(client.outbox())
         .unwrap()
         .into_iter()
         .filter(|m| m.to == RIVERSIDE_ADMIN && m.subject.contains("locked"))
@@ -1130,17 +865,18 @@ async fn wrong_texted_codes_count_towards_the_accounts_lockout() {
 
 #[tokio::test]
 async fn a_code_for_a_method_not_enrolled_is_refused() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
-    let no_phone = client.post(SEND_SIGN_IN_SMS, &session.cookie_csrf()).await;
+    let no_phone = client.post(SEND_SIGN_IN_SMS, &session.credential()).await;
     assert_problem(&no_phone, StatusCode::CONFLICT, "conflict");
     assert!(client.sms().is_empty());
-    let as_sms = client.verify(&session, "sms", &app.code(&clock)).await;
+    let as_sms = client.verify(&session, "sms", &app.code(clock)).await;
     assert_invalid(&as_sms, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -1149,49 +885,51 @@ async fn a_code_for_a_method_not_enrolled_is_refused() {
 
 #[tokio::test]
 async fn a_practice_that_requires_a_second_factor_makes_staff_without_one_enrol_while_pending() {
-    let (world, clock, client) = setup().await;
-    require_second_factor(&world, world.a.id).await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
+    require_second_factor(world, world.a.id).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     // Practice B does not demand one.
     client.full_login("admin@northside.example").await;
 
     // Past the re-authentication window: a pending session enrols without it.
     clock.advance(Duration::minutes(11));
-    let (app, _) = start_totp(&client, &session).await;
-    assert_pending(&client, &session).await;
+    let (app, _) = start_totp(client, &session).await;
+    assert_pending(client, &session).await;
     let wrong = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.wrong_code(&clock)}),
-            &session.cookie_csrf(),
+            &json!({"code": app.wrong_code(clock)}),
+            &session.credential(),
         )
         .await;
     assert_invalid(&wrong, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let right = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
-            &session.cookie_csrf(),
+            &json!({"code": app.code(clock)}),
+            &session.credential(),
         )
         .await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
+    assert_signed_in(client, &session).await;
 
     // From now on the factor is asked for.
     clock.advance(Duration::seconds(30));
     let next = client.pending_login(RIVERSIDE_ADMIN).await;
-    assert_renewed(client.verify(&next, "totp", &app.code(&clock)).await);
+    assert_renewed(client.verify(&next, "totp", &app.code(clock)).await);
 }
 
 #[tokio::test]
 async fn confirming_a_phone_from_a_pending_session_completes_the_sign_in() {
-    let (world, _clock, client) = setup().await;
-    require_second_factor(&world, world.a.id).await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
+    require_second_factor(world, world.a.id).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
     let sent = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     let code = client.last_code_to(PHONE_E164);
@@ -1199,17 +937,17 @@ async fn confirming_a_phone_from_a_pending_session_completes_the_sign_in() {
         .post_json(
             SMS_CONFIRM,
             &json!({"code": not(&code)}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_invalid(&wrong, "code");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
     let right = client
-        .post_json(SMS_CONFIRM, &json!({"code": code}), &session.cookie_csrf())
+        .post_json(SMS_CONFIRM, &json!({"code": code}), &session.credential())
         .await;
     let session = assert_renewed(right);
-    assert_signed_in(&client, &session).await;
-    let methods: Vec<Option<Value>> = audit_rows(&world, &world.a.principal)
+    assert_signed_in(client, &session).await;
+    let methods: Vec<Option<Value>> = audit_rows(world, &world.a.principal)
         .await
         .into_iter()
         .filter(|(action, _)| action == "second_factor")
@@ -1220,34 +958,36 @@ async fn confirming_a_phone_from_a_pending_session_completes_the_sign_in() {
 
 #[tokio::test]
 async fn a_pending_session_of_someone_with_a_factor_cannot_enrol_another() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let _app = enrol_totp(&client, &clock, &first).await;
+    let _app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
-    let totp = client.post(TOTP_ENROL, &session.cookie_csrf()).await;
+    let totp = client.post(TOTP_ENROL, &session.credential()).await;
     assert_problem(&totp, StatusCode::UNAUTHORIZED, "second_factor_required");
     assert!(totp.body.get("secret").is_none());
     let confirm = client
         .post_json(
             TOTP_CONFIRM,
             &json!({"code": "123456"}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_problem(&confirm, StatusCode::UNAUTHORIZED, "second_factor_required");
     let sms = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_problem(&sms, StatusCode::UNAUTHORIZED, "second_factor_required");
     assert!(client.sms().is_empty(), "no SMS to a stranger's number");
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 #[tokio::test]
 async fn switching_to_a_practice_that_requires_a_second_factor_without_one_makes_the_session_pending()
  {
-    let (world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
     let hillside = create_practice(
         &world.admin,
         &world.app,
@@ -1255,7 +995,7 @@ async fn switching_to_a_practice_that_requires_a_second_factor_without_one_makes
         RIVERSIDE_ADMIN,
     )
     .await;
-    require_second_factor(&world, hillside.id).await;
+    require_second_factor(world, hillside.id).await;
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": world.a.id.as_uuid()}))
         .await;
@@ -1265,22 +1005,22 @@ async fn switching_to_a_practice_that_requires_a_second_factor_without_one_makes
         .post_json(
             SWITCH,
             &json!({"practice_id": hillside.id.as_uuid()}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
-    let moved = Session::from_answer(switched);
+    let moved = CookieUser::from_answer(&switched);
     assert_eq!(moved.body["practice_id"], json!(hillside.id.as_uuid()));
     assert!(moved.second_factor_required(), "{}", moved.body);
-    assert_pending(&client, &moved).await;
+    assert_pending(client, &moved).await;
     let old = client.me(&session).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text);
 
-    let (app, _) = start_totp(&client, &moved).await;
+    let (app, _) = start_totp(client, &moved).await;
     let confirmed = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
-            &moved.cookie_csrf(),
+            &json!({"code": app.code(clock)}),
+            &moved.credential(),
         )
         .await;
     let moved = assert_renewed(confirmed);
@@ -1291,7 +1031,8 @@ async fn switching_to_a_practice_that_requires_a_second_factor_without_one_makes
 
 #[tokio::test]
 async fn a_pending_session_cannot_switch_to_a_practice_that_does_not_require_a_second_factor() {
-    let (world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (world, _clock, client) = (&app.world, &app.clock, &*app);
     let hillside = create_practice(
         &world.admin,
         &world.app,
@@ -1299,7 +1040,7 @@ async fn a_pending_session_cannot_switch_to_a_practice_that_does_not_require_a_s
         RIVERSIDE_ADMIN,
     )
     .await;
-    require_second_factor(&world, hillside.id).await;
+    require_second_factor(world, hillside.id).await;
     let session = client
         .login_with(&json!({"email": RIVERSIDE_ADMIN, "password": TEST_PASSWORD, "practice_id": hillside.id.as_uuid()}))
         .await;
@@ -1309,26 +1050,27 @@ async fn a_pending_session_cannot_switch_to_a_practice_that_does_not_require_a_s
         .post_json(
             SWITCH,
             &json!({"practice_id": world.a.id.as_uuid()}),
-            &session.cookie_csrf(),
+            &session.credential(),
         )
         .await;
     assert_problem(&escape, StatusCode::UNAUTHORIZED, "second_factor_required");
     assert!(escape.header("set-cookie").is_none());
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 }
 
 #[tokio::test]
 async fn a_pending_session_can_be_signed_out() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     // The person at the code prompt gives up (or it was not them): sign out.
-    let out = client.post(LOGOUT, &session.cookie_csrf()).await;
+    let out = client.post(LOGOUT, &session.credential()).await;
     assert_no_content(&out);
     // Ended server-side: the code no longer revives it.
-    let late = client.verify(&session, "totp", &app.code(&clock)).await;
+    let late = client.verify(&session, "totp", &app.code(clock)).await;
     assert_problem(&late, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
@@ -1338,11 +1080,12 @@ async fn a_pending_session_can_be_signed_out() {
 
 #[tokio::test]
 async fn signing_in_on_the_login_page_sends_a_person_with_a_factor_to_the_second_factor_page() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    enrol_totp(&client, &clock, &first).await;
+    enrol_totp(client, clock, &first).await;
     // The sign-in form comes from the sign-in page, with its pre-session CSRF cookie.
-    let page = client.get("/login", &[]).await;
+    let page = client.get("/login", Anonymous).await;
     let login_cookie = page
         .header("set-cookie")
         .and_then(|c| c.split(';').next())
@@ -1360,7 +1103,7 @@ async fn signing_in_on_the_login_page_sends_a_person_with_a_factor_to_the_second
             "/login",
             &[
                 ("csrf_token", &token),
-                ("email", "admin%40riverside.example"),
+                ("email", RIVERSIDE_ADMIN),
                 ("password", TEST_PASSWORD),
             ],
             &[("cookie", login_cookie)],
@@ -1378,13 +1121,14 @@ async fn signing_in_on_the_login_page_sends_a_person_with_a_factor_to_the_second
 
 #[tokio::test]
 async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let session = client.pending_login(RIVERSIDE_ADMIN).await;
 
     // The dashboard is not shown to a pending session.
-    let home = client.get("/", &session.cookie()).await;
+    let home = client.get("/", &session.without_csrf()).await;
     assert_eq!(home.status, StatusCode::SEE_OTHER, "{}", home.text);
     let location = home.header("location").unwrap_or("");
     assert!(
@@ -1392,7 +1136,7 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
         "{location}"
     );
 
-    let page = client.get(PAGE, &session.cookie()).await;
+    let page = client.get(PAGE, &session.without_csrf()).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert!(
         page.header("content-type")
@@ -1417,10 +1161,10 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
             PAGE,
             &[
                 ("csrf_token", "not-the-token"),
-                ("code", &app.code(&clock)),
+                ("code", &app.code(clock)),
                 ("method", "totp"),
             ],
-            &session.cookie(),
+            &session.without_csrf(),
         )
         .await;
     assert_eq!(
@@ -1434,10 +1178,10 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
             PAGE,
             &[
                 ("csrf_token", &session.csrf),
-                ("code", &app.wrong_code(&clock)),
+                ("code", &app.wrong_code(clock)),
                 ("method", "totp"),
             ],
-            &session.cookie(),
+            &session.without_csrf(),
         )
         .await;
     assert_eq!(
@@ -1447,55 +1191,52 @@ async fn the_second_factor_page_completes_a_pending_browser_sign_in() {
         wrong.text
     );
     assert!(wrong.text.contains("second-factor-error"), "{}", wrong.text);
-    assert_pending(&client, &session).await;
+    assert_pending(client, &session).await;
 
     let right = client
         .post_form(
             PAGE,
             &[
                 ("csrf_token", &session.csrf),
-                ("code", &app.code(&clock)),
+                ("code", &app.code(clock)),
                 ("method", "totp"),
             ],
-            &session.cookie(),
+            &session.without_csrf(),
         )
         .await;
     assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.text);
     assert_eq!(right.header("location"), Some("/"));
     // The signed-in browser holds a new cookie; the pending one is over.
     let set_cookie = right.header("set-cookie").expect("a new session cookie");
-    let signed_in = Session {
-        token: cookie_value(set_cookie),
-        csrf: String::new(),
-        body: Value::Null,
-    };
-    assert_ne!(signed_in.token, session.token);
-    let old = client.get("/", &session.cookie()).await;
+    let signed_in = CookieUser::new(&cookie_value(set_cookie), "");
+    assert_ne!(signed_in.cookie, session.cookie);
+    let old = client.get("/", &session.without_csrf()).await;
     assert_eq!(old.status, StatusCode::SEE_OTHER, "{}", old.text);
     assert_eq!(old.header("location"), Some("/login"));
-    let home = client.get("/", &signed_in.cookie()).await;
+    let home = client.get("/", &signed_in.without_csrf()).await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.text);
-    assert_signed_in(&client, &signed_in).await;
+    assert_signed_in(client, &signed_in).await;
     // Done: the page now sends the browser home.
-    let again = client.get(PAGE, &signed_in.cookie()).await;
+    let again = client.get(PAGE, &signed_in.without_csrf()).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     assert_eq!(again.header("location"), Some("/"));
 }
 
 #[tokio::test]
 async fn completing_the_second_factor_issues_a_new_session_cookie_and_ends_the_pending_one() {
-    let (_world, clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, clock, client) = (&app.world, &app.clock, &*app);
     let first = client.full_login(RIVERSIDE_ADMIN).await;
-    let app = enrol_totp(&client, &clock, &first).await;
+    let app = enrol_totp(client, clock, &first).await;
     let pending = client.pending_login(RIVERSIDE_ADMIN).await;
-    let verified = client.verify(&pending, "totp", &app.code(&clock)).await;
+    let verified = client.verify(&pending, "totp", &app.code(clock)).await;
     // A cookie planted before the code (session fixation) never becomes a full session.
-    let full = Session::from_answer(verified);
-    assert_ne!(full.token, pending.token, "a new session token");
+    let full = CookieUser::from_answer(&verified);
+    assert_ne!(full.cookie, pending.cookie, "a new session token");
     assert_ne!(full.csrf, pending.csrf, "a new CSRF token");
     assert!(!full.second_factor_required(), "{}", full.body);
     // The same sign-in: its limit is unchanged (as stored, to the microsecond).
-    let expiry = |s: &Session| {
+    let expiry = |s: &CookieUser| {
         s.body["expires_at"]
             .as_str()
             .unwrap()
@@ -1506,38 +1247,40 @@ async fn completing_the_second_factor_issues_a_new_session_cookie_and_ends_the_p
     assert_eq!(expiry(&full), expiry(&pending));
     let old = client.me(&pending).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_signed_in(&client, &full).await;
+    assert_signed_in(client, &full).await;
 }
 
 #[tokio::test]
 async fn confirming_an_enrolment_on_a_pending_session_issues_a_new_session_cookie() {
-    let (world, clock, client) = setup().await;
-    require_second_factor(&world, world.a.id).await;
+    let app = TestApp::new().await;
+    let (world, clock, client) = (&app.world, &app.clock, &*app);
+    require_second_factor(world, world.a.id).await;
     let pending = client.pending_login(RIVERSIDE_ADMIN).await;
-    let (app, _) = start_totp(&client, &pending).await;
+    let (app, _) = start_totp(client, &pending).await;
     let confirmed = client
         .post_json(
             TOTP_CONFIRM,
-            &json!({"code": app.code(&clock)}),
-            &pending.cookie_csrf(),
+            &json!({"code": app.code(clock)}),
+            &pending.credential(),
         )
         .await;
-    let full = Session::from_answer(confirmed);
-    assert_ne!(full.token, pending.token);
+    let full = CookieUser::from_answer(&confirmed);
+    assert_ne!(full.cookie, pending.cookie);
     let old = client.me(&pending).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_signed_in(&client, &full).await;
+    assert_signed_in(client, &full).await;
 }
 
 #[tokio::test]
 async fn an_sms_provider_failure_answers_a_generic_503_and_keeps_its_cause_out_of_the_answer() {
-    let (_world, _clock, client) = setup().await;
+    let app = TestApp::new().await;
+    let (_world, _clock, client) = (&app.world, &app.clock, &*app);
     let session = client.full_login(RIVERSIDE_ADMIN).await;
     // The SMS outbox "directory" is a file: every send fails with an I/O error naming it.
-    let blocked = client.outbox.path().join("sms");
+    let blocked = client.outbox().join("sms");
     std::fs::write(&blocked, b"a file, not a directory").unwrap();
     let refused = client
-        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.cookie_csrf())
+        .post_json(SMS_ENROL, &json!({"phone": PHONE}), &session.credential())
         .await;
     assert_eq!(
         refused.status,

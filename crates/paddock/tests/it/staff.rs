@@ -7,181 +7,39 @@
 //! mail outbox of the test's own; storage is only observed (as superuser) to check
 //! what was kept.
 
-use crate::world::{TEST_PASSWORD, World, test_clock, test_state, two_practices};
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use crate::support::answer::uuid_of;
+use crate::support::client::{dispatch, json_request};
+use crate::support::mail::link_token_in;
+use crate::support::{
+    Anonymous, Answer, ApiKeyUser, CookieUser, Credential, MEMBER_PASSWORD, NORTHSIDE_ADMIN,
+    RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp, TokenUser, bearer,
+};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::BodyExt;
-use paddock_domain::{BuiltinRole, Clock, ManualClock, PracticeId};
-use paddock_web::{HttpConfig, build_router};
+use paddock_domain::{BuiltinRole, PracticeId};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------
-// A small client around the router.
+// The staff steps tests share, over the one test client.
 // ---------------------------------------------------------------------------------
 
-/// The password invited people choose (strong, not breached).
-const MEMBER_PASSWORD: &str = "copper-lantern-47-drifts-north";
-const ADMIN_A: &str = "admin@riverside.example";
-const ADMIN_B: &str = "admin@northside.example";
-const LINK_PREFIX: &str = "https://paddock.test/invitations/";
-
-/// An HTTP answer with its body parsed as JSON (`Null` when it is not JSON).
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    /// Asserts the status, showing the body when it differs.
-    #[track_caller]
-    fn expect(self, status: StatusCode) -> Answer {
-        assert_eq!(self.status, status, "unexpected answer: {}", self.body);
-        self
-    }
-
-    /// Asserts a problem answer with this status and stable code.
-    #[track_caller]
-    fn expect_problem(self, status: StatusCode, code: &str) -> Answer {
-        assert_eq!(
-            (self.status, self.body["code"].as_str()),
-            (status, Some(code)),
-            "unexpected answer: {}",
-            self.body
-        );
-        self
-    }
-
-    /// The fields named by a problem's `errors`.
-    fn error_fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// A uuid field of the body.
-    #[track_caller]
-    fn uuid(&self, field: &str) -> Uuid {
-        uuid_of(&self.body[field])
-    }
-
-    /// The problem without its per-request parts, to compare two answers.
-    fn problem_shape(&self) -> (StatusCode, Value, Value, Value, Value) {
-        (
-            self.status,
-            self.body["type"].clone(),
-            self.body["code"].clone(),
-            self.body["title"].clone(),
-            self.body["detail"].clone(),
-        )
-    }
-}
-
-#[track_caller]
-fn uuid_of(value: &Value) -> Uuid {
-    Uuid::parse_str(
-        value
-            .as_str()
-            .unwrap_or_else(|| panic!("not a uuid: {value}")),
-    )
-    .unwrap()
-}
-
-/// A signed-in browser: its session cookie and CSRF token.
-#[derive(Debug, Clone)]
-struct Session {
-    cookie: String,
-    csrf: String,
-    user_id: Uuid,
-    practice_id: Uuid,
-}
-
-/// How a request authenticates.
-#[derive(Clone, Copy)]
-enum Cred<'a> {
-    Anonymous,
-    /// The cookie and the matching `X-CSRF-Token`.
-    Cookie(&'a Session),
-    /// The cookie with a given `X-CSRF-Token` (or none).
-    CookieWithCsrf(&'a Session, Option<&'a str>),
-    /// `Authorization: Bearer ...` (a JWT or a `pdk_` key).
-    Bearer(&'a str),
-}
+const ADMIN_A: &str = RIVERSIDE_ADMIN;
+const ADMIN_B: &str = NORTHSIDE_ADMIN;
 
 /// A member added for a test, signed in.
 struct Member {
-    session: Session,
+    session: CookieUser,
     membership_id: Uuid,
     user_id: Uuid,
     email: String,
 }
 
-/// Two practices, the router serving them, the clock it reads and its mail outbox.
-struct Paddock {
-    world: World,
-    router: Router,
-    clock: Arc<ManualClock>,
-    outbox: PathBuf,
-}
-
-async fn paddock() -> Paddock {
-    let world = two_practices().await;
-    let clock = test_clock();
-    let outbox = std::env::temp_dir().join(format!("paddock-staff-outbox-{}", world.db.name()));
-    let _ = std::fs::remove_dir_all(&outbox);
-    let router = build_router(
-        test_state(world.app.clone(), clock.clone(), outbox.clone()),
-        &HttpConfig::default(),
-    );
-    Paddock {
-        world,
-        router,
-        clock,
-        outbox,
-    }
-}
-
-impl Paddock {
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        cred: Cred<'_>,
-        body: Option<Value>,
-    ) -> Answer {
-        dispatch(self.router.clone(), request(method, path, cred, body)).await
-    }
-
-    async fn get(&self, path: &str, cred: Cred<'_>) -> Answer {
-        self.send(Method::GET, path, cred, None).await
-    }
-
-    async fn post(&self, path: &str, cred: Cred<'_>, body: Value) -> Answer {
-        self.send(Method::POST, path, cred, Some(body)).await
-    }
-
-    async fn post_empty(&self, path: &str, cred: Cred<'_>) -> Answer {
-        self.send(Method::POST, path, cred, None).await
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
+/// The staff area's steps, over the one test client.
+impl TestApp {
     // --- sessions -----------------------------------------------------------------
 
     async fn login_answer(&self, email: &str, password: &str, practice: Option<Uuid>) -> Answer {
@@ -189,68 +47,45 @@ impl Paddock {
         if let Some(practice) = practice {
             body["practice_id"] = json!(practice);
         }
-        self.post("/api/v1/auth/login", Cred::Anonymous, body).await
+        self.post_json("/api/v1/auth/login", &body, Anonymous).await
     }
 
-    /// Signs in (which must succeed) and keeps the cookie and CSRF token.
-    async fn login(&self, email: &str, password: &str) -> Session {
-        session_of(
-            &self
-                .login_answer(email, password, None)
-                .await
-                .expect(StatusCode::OK),
-        )
-    }
-
-    async fn admin_a(&self) -> Session {
+    async fn admin_a(&self) -> CookieUser {
         self.login(ADMIN_A, TEST_PASSWORD).await
     }
 
-    async fn admin_b(&self) -> Session {
+    async fn admin_b(&self) -> CookieUser {
         self.login(ADMIN_B, TEST_PASSWORD).await
     }
 
-    async fn me(&self, cred: Cred<'_>) -> Answer {
-        self.get("/api/v1/me", cred).await
-    }
-
-    /// A JWT for the session.
-    async fn access_token(&self, session: &Session) -> String {
-        let answer = self
-            .post_empty("/api/v1/auth/token", Cred::Cookie(session))
-            .await
-            .expect(StatusCode::OK);
-        answer.body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn reauth(&self, session: &Session, password: &str) -> Answer {
-        self.post(
+    async fn reauth(&self, session: &CookieUser, password: &str) -> Answer {
+        self.post_json(
             "/api/v1/auth/reauth",
-            Cred::Cookie(session),
-            json!({ "password": password }),
+            &json!({ "password": password }),
+            session.credential(),
         )
         .await
     }
 
     /// Moves the clock on by `minutes`, with a request half-way so the session stays
     /// active (the idle timeout plays no part in what the test checks).
-    async fn advance_keeping_alive(&self, session: &Session, minutes: i64) {
+    async fn advance_keeping_alive(&self, session: &CookieUser, minutes: i64) {
         self.clock.advance(Duration::minutes(minutes - 2));
-        self.me(Cred::Cookie(session)).await.expect(StatusCode::OK);
+        self.me(session.credential()).await.expect(StatusCode::OK);
         self.clock.advance(Duration::minutes(2));
     }
 
     // --- roles and members --------------------------------------------------------
 
-    async fn roles(&self, session: &Session) -> Vec<Value> {
+    async fn roles(&self, session: &CookieUser) -> Vec<Value> {
         let answer = self
-            .get("/api/v1/roles", Cred::Cookie(session))
+            .get("/api/v1/roles", session.credential())
             .await
             .expect(StatusCode::OK);
         answer.body.as_array().unwrap().clone()
     }
 
-    async fn role_id(&self, session: &Session, name: &str) -> Uuid {
+    async fn role_uuid(&self, session: &CookieUser, name: &str) -> Uuid {
         let roles = self.roles(session).await;
         let role = roles
             .iter()
@@ -259,15 +94,15 @@ impl Paddock {
         uuid_of(&role["id"])
     }
 
-    async fn members(&self, session: &Session) -> Vec<Value> {
+    async fn members(&self, session: &CookieUser) -> Vec<Value> {
         let answer = self
-            .get("/api/v1/members", Cred::Cookie(session))
+            .get("/api/v1/members", session.credential())
             .await
             .expect(StatusCode::OK);
         answer.body.as_array().unwrap().clone()
     }
 
-    async fn member(&self, session: &Session, email: &str) -> Value {
+    async fn member(&self, session: &CookieUser, email: &str) -> Value {
         let members = self.members(session).await;
         members
             .into_iter()
@@ -275,27 +110,27 @@ impl Paddock {
             .unwrap_or_else(|| panic!("{email} is not listed"))
     }
 
-    async fn change_role(&self, session: &Session, membership: Uuid, role: Uuid) -> Answer {
-        self.post(
+    async fn change_role(&self, session: &CookieUser, membership: Uuid, role: Uuid) -> Answer {
+        self.post_json(
             &format!("/api/v1/members/{membership}/role"),
-            Cred::Cookie(session),
-            json!({ "role_id": role }),
+            &json!({ "role_id": role }),
+            session.credential(),
         )
         .await
     }
 
-    async fn deactivate(&self, session: &Session, membership: Uuid) -> Answer {
-        self.post_empty(
+    async fn deactivate(&self, session: &CookieUser, membership: Uuid) -> Answer {
+        self.post(
             &format!("/api/v1/members/{membership}/deactivate"),
-            Cred::Cookie(session),
+            session.credential(),
         )
         .await
     }
 
-    async fn reactivate(&self, session: &Session, membership: Uuid) -> Answer {
-        self.post_empty(
+    async fn reactivate(&self, session: &CookieUser, membership: Uuid) -> Answer {
+        self.post(
             &format!("/api/v1/members/{membership}/reactivate"),
-            Cred::Cookie(session),
+            session.credential(),
         )
         .await
     }
@@ -330,68 +165,27 @@ impl Paddock {
 
     // --- invitations ----------------------------------------------------------------
 
-    async fn invite(&self, session: &Session, email: &str, role: Uuid) -> Answer {
-        self.post(
-            "/api/v1/invitations",
-            Cred::Cookie(session),
-            json!({ "email": email, "role_id": role }),
-        )
-        .await
-    }
-
-    /// Every message in the outbox.
-    fn mails(&self) -> Vec<paddock_notify::OutboxMessage> {
-        paddock_notify::read_outbox(&self.outbox).unwrap()
-    }
-
-    /// The messages addressed to `email`.
-    fn mails_to(&self, email: &str) -> Vec<paddock_notify::OutboxMessage> {
-        self.mails()
-            .into_iter()
-            .filter(|m| m.to.contains(email))
-            .collect()
-    }
-
-    /// The token of the latest invitation link mailed to `email`.
-    #[track_caller]
-    fn link_token(&self, email: &str) -> String {
-        let mail = self
-            .mails_to(email)
-            .pop()
-            .unwrap_or_else(|| panic!("no mail to {email}"));
-        link_token_in(&mail.body_text).unwrap_or_else(|| panic!("no link in the mail to {email}"))
-    }
-
-    async fn accept(&self, token: &str, password: &str, display_name: Option<&str>) -> Answer {
-        let mut body = json!({ "token": token, "password": password });
-        if let Some(name) = display_name {
-            body["display_name"] = json!(name);
-        }
-        self.post("/api/v1/invitations/accept", Cred::Anonymous, body)
-            .await
-    }
-
     /// Invites `email` with the role named `role`, accepts as a new person and signs in.
-    async fn join(&self, admin: &Session, email: &str, role: &str) -> Member {
-        let role = self.role_id(admin, role).await;
-        self.join_with_role(admin, email, role).await
+    async fn join_member(&self, admin: &CookieUser, email: &str, role: &str) -> Member {
+        let role = self.role_uuid(admin, role).await;
+        self.join_member_with_role(admin, email, role).await
     }
 
-    async fn join_with_role(&self, admin: &Session, email: &str, role: Uuid) -> Member {
+    async fn join_member_with_role(&self, admin: &CookieUser, email: &str, role: Uuid) -> Member {
         self.invite(admin, email, role)
             .await
             .expect(StatusCode::CREATED);
-        let token = self.link_token(email);
+        let token = self.invitation_token(email);
         let accepted = self
-            .accept(&token, MEMBER_PASSWORD, Some("New Colleague"))
+            .accept_invitation(&token, MEMBER_PASSWORD, Some("New Colleague"))
             .await
             .expect(StatusCode::OK);
         let session = self.login(email, MEMBER_PASSWORD).await;
         let membership = self.member(admin, email).await;
-        assert_eq!(accepted.uuid("user_id"), session.user_id);
+        assert_eq!(accepted.uuid("user_id"), session.user_id());
         Member {
             membership_id: uuid_of(&membership["id"]),
-            user_id: session.user_id,
+            user_id: session.user_id(),
             email: email.to_owned(),
             session,
         }
@@ -399,17 +193,17 @@ impl Paddock {
 
     // --- API keys -------------------------------------------------------------------
 
-    async fn create_key(&self, session: &Session, name: &str, scopes: &[&str]) -> Answer {
-        self.post(
+    async fn create_key(&self, session: &CookieUser, name: &str, scopes: &[&str]) -> Answer {
+        self.post_json(
             "/api/v1/api-keys",
-            Cred::Cookie(session),
-            json!({ "name": name, "scopes": scopes, "expires_in_days": 30 }),
+            &json!({ "name": name, "scopes": scopes, "expires_in_days": 30 }),
+            session.credential(),
         )
         .await
     }
 
-    async fn keys(&self, session: &Session) -> Answer {
-        self.get("/api/v1/api-keys", Cred::Cookie(session))
+    async fn keys(&self, session: &CookieUser) -> Answer {
+        self.get("/api/v1/api-keys", session.credential())
             .await
             .expect(StatusCode::OK)
     }
@@ -482,85 +276,6 @@ impl Paddock {
     }
 }
 
-/// A request with the credential and an optional JSON body.
-fn request(method: Method, path: &str, cred: Cred<'_>, body: Option<Value>) -> Request<Body> {
-    let mut request = Request::builder().method(method).uri(path);
-    match cred {
-        Cred::Anonymous => {}
-        Cred::Cookie(session) => {
-            request = request
-                .header(
-                    header::COOKIE,
-                    format!("__Host-paddock_session={}", session.cookie),
-                )
-                .header("x-csrf-token", &session.csrf);
-        }
-        Cred::CookieWithCsrf(session, csrf) => {
-            request = request.header(
-                header::COOKIE,
-                format!("__Host-paddock_session={}", session.cookie),
-            );
-            if let Some(csrf) = csrf {
-                request = request.header("x-csrf-token", csrf);
-            }
-        }
-        Cred::Bearer(token) => {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-    }
-    match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(serde_json::to_vec(&body).unwrap())),
-        None => request.body(Body::empty()),
-    }
-    .unwrap()
-}
-
-/// Sends `request` through the router (owned, so it can run in a spawned task).
-async fn dispatch(router: Router, request: Request<Body>) -> Answer {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
-/// The session in a successful sign-in (or switch) answer.
-#[track_caller]
-fn session_of(answer: &Answer) -> Session {
-    let cookie = answer
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("__Host-paddock_session="))
-        .and_then(|v| v.split(';').next())
-        .filter(|v| !v.is_empty())
-        .expect("a session cookie is set")
-        .to_owned();
-    Session {
-        cookie,
-        csrf: answer.body["csrf_token"].as_str().unwrap().to_owned(),
-        user_id: answer.uuid("user_id"),
-        practice_id: answer.uuid("practice_id"),
-    }
-}
-
-/// The token of the first invitation link in a mail body.
-fn link_token_in(body: &str) -> Option<String> {
-    let start = body.find(LINK_PREFIX)? + LINK_PREFIX.len();
-    let token: String = body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    (!token.is_empty()).then_some(token)
-}
-
 fn strings(value: &Value) -> BTreeSet<String> {
     value
         .as_array()
@@ -588,9 +303,9 @@ fn names(items: &[&str]) -> BTreeSet<String> {
 #[tokio::test]
 async fn an_invited_receptionist_gets_one_mailed_link_kept_only_as_a_hash_and_joins_with_receptionist_permissions()
  {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let receptionist = p.role_id(&admin, "Receptionist").await;
+    let receptionist = p.role_uuid(&admin, "Receptionist").await;
 
     let invited = p
         .invite(&admin, "new@riverside.example", receptionist)
@@ -617,7 +332,8 @@ async fn an_invited_receptionist_gets_one_mailed_link_kept_only_as_a_hash_and_jo
         "{}",
         mails[0].to
     );
-    let token = link_token_in(&mails[0].body_text).expect("the mail carries the link");
+    let token =
+        link_token_in(&mails[0].body_text, "invitations").expect("the mail carries the link");
     assert_eq!(token.len(), 43, "a 256-bit token");
 
     // Only the token's SHA-256 is stored; the token itself is nowhere in the database.
@@ -632,14 +348,14 @@ async fn an_invited_receptionist_gets_one_mailed_link_kept_only_as_a_hash_and_jo
     assert_eq!(p.tables_containing(&token).await, Vec::<String>::new());
 
     let accepted = p
-        .accept(&token, MEMBER_PASSWORD, Some("Nora Newcomb"))
+        .accept_invitation(&token, MEMBER_PASSWORD, Some("Nora Newcomb"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(accepted.uuid("practice_id"), p.world.a.id.as_uuid());
 
     let newcomer = p.login("new@riverside.example", MEMBER_PASSWORD).await;
-    assert_eq!(newcomer.user_id, accepted.uuid("user_id"));
-    let me = p.me(Cred::Cookie(&newcomer)).await.expect(StatusCode::OK);
+    assert_eq!(newcomer.user_id(), accepted.uuid("user_id"));
+    let me = p.me(newcomer.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Receptionist");
     assert_eq!(me.body["user"]["display_name"], "Nora Newcomb");
     assert_eq!(me.body["practice"]["id"], json!(p.world.a.id.as_uuid()));
@@ -654,31 +370,31 @@ async fn an_invited_receptionist_gets_one_mailed_link_kept_only_as_a_hash_and_jo
         .filter(|(_, _, _, changes)| changes["email"] == "new@riverside.example")
         .collect();
     assert_eq!(ours.len(), 1, "{invites:?}");
-    assert_eq!(ours[0].0, Some(admin.user_id), "the inviter is named");
+    assert_eq!(ours[0].0, Some(admin.user_id()), "the inviter is named");
     assert_eq!(ours[0].3["role"], "Receptionist");
     let accepts = p.audit(p.world.a.id, "invitation_accept").await;
     assert_eq!(accepts.len(), 1);
-    assert_eq!(accepts[0].0, Some(newcomer.user_id));
+    assert_eq!(accepts[0].0, Some(newcomer.user_id()));
 }
 
 #[tokio::test]
 async fn an_invitation_link_works_only_once() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let role = p.role_id(&admin, "Technician").await;
+    let role = p.role_uuid(&admin, "Technician").await;
     let invited = p
         .invite(&admin, "tech@riverside.example", role)
         .await
         .expect(StatusCode::CREATED);
-    let token = p.link_token("tech@riverside.example");
+    let token = p.invitation_token("tech@riverside.example");
 
-    p.accept(&token, MEMBER_PASSWORD, Some("Tess Tech"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Tess Tech"))
         .await
         .expect(StatusCode::OK);
-    p.accept(&token, MEMBER_PASSWORD, Some("Tess Tech"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Tess Tech"))
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
-    p.accept(
+    p.accept_invitation(
         &token,
         "another-quiet-harbour-19-lights",
         Some("Someone Else"),
@@ -703,41 +419,39 @@ async fn an_invitation_link_works_only_once() {
     .await
     .expect_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     // A used invitation cannot be revoked either: there is nothing open to revoke.
-    p.send(
+    p.request(
         Method::DELETE,
         &format!("/api/v1/invitations/{}", invited.uuid("id")),
-        Cred::Cookie(&admin),
         None,
+        admin.credential(),
     )
     .await
     .expect_problem(StatusCode::NOT_FOUND, "not_found");
-    p.me(Cred::Cookie(
-        &p.login("tech@riverside.example", MEMBER_PASSWORD).await,
-    ))
-    .await
-    .expect(StatusCode::OK);
+    p.me(&p.login("tech@riverside.example", MEMBER_PASSWORD).await)
+        .await
+        .expect(StatusCode::OK);
 }
 
 #[tokio::test]
 async fn an_invitation_link_works_for_seven_days_and_not_a_second_longer() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let role = p.role_id(&admin, "Bookkeeper").await;
+    let role = p.role_uuid(&admin, "Bookkeeper").await;
     for email in ["early@riverside.example", "late@riverside.example"] {
         p.invite(&admin, email, role)
             .await
             .expect(StatusCode::CREATED);
     }
-    let early = p.link_token("early@riverside.example");
-    let late = p.link_token("late@riverside.example");
+    let early = p.invitation_token("early@riverside.example");
+    let late = p.invitation_token("late@riverside.example");
 
     p.clock.advance(Duration::days(7) - Duration::seconds(1));
-    p.accept(&early, MEMBER_PASSWORD, Some("Early Bird"))
+    p.accept_invitation(&early, MEMBER_PASSWORD, Some("Early Bird"))
         .await
         .expect(StatusCode::OK);
 
     p.clock.advance(Duration::seconds(2));
-    p.accept(&late, MEMBER_PASSWORD, Some("Late Comer"))
+    p.accept_invitation(&late, MEMBER_PASSWORD, Some("Late Comer"))
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
     p.login_answer("late@riverside.example", MEMBER_PASSWORD, None)
@@ -747,51 +461,51 @@ async fn an_invitation_link_works_for_seven_days_and_not_a_second_longer() {
 
 #[tokio::test]
 async fn a_revoked_invitation_link_no_longer_works() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let role = p.role_id(&admin, "Veterinarian").await;
+    let role = p.role_uuid(&admin, "Veterinarian").await;
     let invited = p
         .invite(&admin, "vet@riverside.example", role)
         .await
         .expect(StatusCode::CREATED);
     let id = invited.uuid("id");
-    let token = p.link_token("vet@riverside.example");
+    let token = p.invitation_token("vet@riverside.example");
 
     let path = format!("/api/v1/invitations/{id}");
-    p.send(Method::DELETE, &path, Cred::Cookie(&admin), None)
+    p.request(Method::DELETE, &path, None, admin.credential())
         .await
         .expect(StatusCode::NO_CONTENT);
-    p.accept(&token, MEMBER_PASSWORD, Some("Victor Vet"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Victor Vet"))
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
     // Revoked once is revoked: a second revocation finds no open invitation.
-    p.send(Method::DELETE, &path, Cred::Cookie(&admin), None)
+    p.request(Method::DELETE, &path, None, admin.credential())
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
 
     let revocations = p.audit(p.world.a.id, "invitation_revoke").await;
     assert_eq!(revocations.len(), 1);
-    assert_eq!(revocations[0].0, Some(admin.user_id));
+    assert_eq!(revocations[0].0, Some(admin.user_id()));
     assert_eq!(revocations[0].2, Some(id));
 }
 
 #[tokio::test]
 async fn a_weak_password_is_refused_with_a_field_error_and_the_link_stays_usable() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let role = p.role_id(&admin, "Receptionist").await;
+    let role = p.role_uuid(&admin, "Receptionist").await;
     p.invite(&admin, "weak@riverside.example", role)
         .await
         .expect(StatusCode::CREATED);
-    let token = p.link_token("weak@riverside.example");
+    let token = p.invitation_token("weak@riverside.example");
 
     let refused = p
-        .accept(&token, "password1234", Some("Wendy Weak"))
+        .accept_invitation(&token, "password1234", Some("Wendy Weak"))
         .await
         .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(refused.error_fields(), vec!["password"], "{}", refused.body);
     let refused = p
-        .accept(&token, MEMBER_PASSWORD, None)
+        .accept_invitation(&token, MEMBER_PASSWORD, None)
         .await
         .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(
@@ -810,7 +524,7 @@ async fn a_weak_password_is_refused_with_a_field_error_and_the_link_stays_usable
             .unwrap();
     assert_eq!(users, 0);
     // ... and the link still works.
-    p.accept(&token, MEMBER_PASSWORD, Some("Wendy Weak"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Wendy Weak"))
         .await
         .expect(StatusCode::OK);
     p.login("weak@riverside.example", MEMBER_PASSWORD).await;
@@ -822,18 +536,20 @@ async fn a_mailer_failure_answers_a_generic_503_and_keeps_its_cause_out_of_the_a
     let blocked =
         std::env::temp_dir().join(format!("paddock-not-a-dir-{}", Uuid::new_v4().simple()));
     std::fs::write(&blocked, b"a file, not a directory").unwrap();
-    let env = crate::api::env_with(|state| {
+    let env = TestApp::with(|state| {
         let mut mail = (*state.mail).clone();
         mail.mailer = paddock_notify::Mailer::outbox(blocked.clone());
         state.mail = Arc::new(mail);
     })
     .await;
-    let admin = env.login(TEST_PASSWORD).await;
-    let (_, roles, _) = env.send("GET", "/api/v1/roles", None, Some(&admin)).await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let Answer { body: roles, .. } = env
+        .request(Method::GET, "/api/v1/roles", None, Some(&admin))
+        .await;
     let role_id = roles[0]["id"].as_str().unwrap().to_owned();
-    let (status, body, _) = env
-        .send(
-            "POST",
+    let Answer { status, body, .. } = env
+        .request(
+            Method::POST,
             "/api/v1/invitations",
             Some(json!({"email": "new.vet@riverside.example", "role_id": role_id})),
             Some(&admin),
@@ -857,9 +573,9 @@ async fn a_mailer_failure_answers_a_generic_503_and_keeps_its_cause_out_of_the_a
 
 #[tokio::test]
 async fn inviting_someone_who_is_already_a_member_is_a_conflict_and_sends_nothing() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let role = p.role_id(&admin, "Veterinarian").await;
+    let role = p.role_uuid(&admin, "Veterinarian").await;
     for email in [ADMIN_A, "  Admin@Riverside.EXAMPLE "] {
         let refused = p
             .invite(&admin, email, role)
@@ -872,10 +588,10 @@ async fn inviting_someone_who_is_already_a_member_is_a_conflict_and_sends_nothin
 
 #[tokio::test]
 async fn inviting_with_another_practices_role_is_refused_like_an_unknown_role() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let admin_b = p.admin_b().await;
-    let foreign = p.role_id(&admin_b, "Receptionist").await;
+    let foreign = p.role_uuid(&admin_b, "Receptionist").await;
 
     let refused = p
         .invite(&admin, "new@riverside.example", foreign)
@@ -892,40 +608,40 @@ async fn inviting_with_another_practices_role_is_refused_like_an_unknown_role() 
 
 #[tokio::test]
 async fn only_staff_managers_may_invite_or_revoke_invitations() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let desk = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let receptionist = p.role_id(&admin, "Receptionist").await;
+    let receptionist = p.role_uuid(&admin, "Receptionist").await;
 
     p.invite(&desk.session, "friend@riverside.example", receptionist)
         .await
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
-    assert!(p.mails_to("friend@riverside.example").is_empty());
+    assert!(p.mails_naming("friend@riverside.example").is_empty());
 
     let open = p
         .invite(&admin, "pending@riverside.example", receptionist)
         .await
         .expect(StatusCode::CREATED);
-    p.send(
+    p.request(
         Method::DELETE,
         &format!("/api/v1/invitations/{}", open.uuid("id")),
-        Cred::Cookie(&desk.session),
         None,
+        desk.session.credential(),
     )
     .await
     .expect_problem(StatusCode::FORBIDDEN, "forbidden");
     // Still open: the invitee can join.
-    let token = p.link_token("pending@riverside.example");
-    p.accept(&token, MEMBER_PASSWORD, Some("Pat Pending"))
+    let token = p.invitation_token("pending@riverside.example");
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Pat Pending"))
         .await
         .expect(StatusCode::OK);
 }
 
 #[tokio::test]
 async fn revoking_another_practices_invitation_answers_like_an_unknown_one_and_leaves_it_open() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let mut conn = p.superuser().await;
     let foreign: Uuid = sqlx::query_scalar("select id from invitations where practice_id = $1")
@@ -935,20 +651,20 @@ async fn revoking_another_practices_invitation_answers_like_an_unknown_one_and_l
         .unwrap();
 
     let theirs = p
-        .send(
+        .request(
             Method::DELETE,
             &format!("/api/v1/invitations/{foreign}"),
-            Cred::Cookie(&admin),
             None,
+            admin.credential(),
         )
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
     let unknown = p
-        .send(
+        .request(
             Method::DELETE,
             &format!("/api/v1/invitations/{}", Uuid::now_v7()),
-            Cred::Cookie(&admin),
             None,
+            admin.credential(),
         )
         .await;
     assert_eq!(theirs.problem_shape(), unknown.problem_shape());
@@ -965,43 +681,43 @@ async fn revoking_another_practices_invitation_answers_like_an_unknown_one_and_l
 #[tokio::test]
 async fn an_existing_account_joins_another_practice_only_with_its_own_password_and_can_switch_to_it()
  {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     p.invite(&admin, ADMIN_B, vet)
         .await
         .expect(StatusCode::CREATED);
-    let token = p.link_token(ADMIN_B);
+    let token = p.invitation_token(ADMIN_B);
 
     // Whoever holds the link must still own the account: a new password is not enough.
-    p.accept(&token, MEMBER_PASSWORD, Some("Impostor"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Impostor"))
         .await
         .expect_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let accepted = p
-        .accept(&token, TEST_PASSWORD, Some("Impostor"))
+        .accept_invitation(&token, TEST_PASSWORD, Some("Impostor"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(accepted.uuid("user_id"), p.world.b.admin.as_uuid());
     assert_eq!(accepted.uuid("practice_id"), p.world.a.id.as_uuid());
 
     // Signed in at home (B), the person now may switch to A, as a veterinarian there.
-    let home = session_of(
+    let home = CookieUser::from_answer(
         &p.login_answer(ADMIN_B, TEST_PASSWORD, Some(p.world.b.id.as_uuid()))
             .await
             .expect(StatusCode::OK),
     );
-    assert_eq!(home.practice_id, p.world.b.id.as_uuid());
+    assert_eq!(home.practice_id(), p.world.b.id.as_uuid());
     let switched = p
-        .post(
+        .post_json(
             "/api/v1/auth/switch",
-            Cred::Cookie(&home),
-            json!({ "practice_id": p.world.a.id.as_uuid() }),
+            &json!({ "practice_id": p.world.a.id.as_uuid() }),
+            home.credential(),
         )
         .await
         .expect(StatusCode::OK);
-    let in_a = session_of(&switched);
-    assert_eq!(in_a.practice_id, p.world.a.id.as_uuid());
-    let me = p.me(Cred::Cookie(&in_a)).await.expect(StatusCode::OK);
+    let in_a = CookieUser::from_answer(&switched);
+    assert_eq!(in_a.practice_id(), p.world.a.id.as_uuid());
+    let me = p.me(in_a.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["practice"]["id"], json!(p.world.a.id.as_uuid()));
     assert_eq!(me.body["role"]["name"], "Veterinarian");
     assert_eq!(
@@ -1013,36 +729,36 @@ async fn an_existing_account_joins_another_practice_only_with_its_own_password_a
         "an existing account keeps its name"
     );
     // The password never changed, and B's admin is still B's admin.
-    let back_home = session_of(
+    let back_home = CookieUser::from_answer(
         &p.login_answer(ADMIN_B, TEST_PASSWORD, Some(p.world.b.id.as_uuid()))
             .await
             .expect(StatusCode::OK),
     );
-    let me = p.me(Cred::Cookie(&back_home)).await.expect(StatusCode::OK);
+    let me = p.me(back_home.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Practice admin");
 }
 
 #[tokio::test]
 async fn a_second_invitation_to_someone_who_already_joined_is_refused_cleanly() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let receptionist = p.role_id(&admin, "Receptionist").await;
+    let receptionist = p.role_uuid(&admin, "Receptionist").await;
     // Two links to the same address (say the first mail seemed lost).
     p.invite(&admin, "twice@riverside.example", receptionist)
         .await
         .expect(StatusCode::CREATED);
-    let first = p.link_token("twice@riverside.example");
+    let first = p.invitation_token("twice@riverside.example");
     p.invite(&admin, "twice@riverside.example", receptionist)
         .await
         .expect(StatusCode::CREATED);
-    let second = p.link_token("twice@riverside.example");
+    let second = p.invitation_token("twice@riverside.example");
     assert_ne!(first, second);
 
-    p.accept(&first, MEMBER_PASSWORD, Some("Tom Twice"))
+    p.accept_invitation(&first, MEMBER_PASSWORD, Some("Tom Twice"))
         .await
         .expect(StatusCode::OK);
     // The person is a member now; the other link must not break anything, nor answer 500.
-    let again = p.accept(&second, MEMBER_PASSWORD, None).await;
+    let again = p.accept_invitation(&second, MEMBER_PASSWORD, None).await;
     assert!(
         matches!(again.status, StatusCode::NOT_FOUND | StatusCode::CONFLICT),
         "a used-up invitation is a client error, not {}: {}",
@@ -1064,12 +780,12 @@ async fn a_second_invitation_to_someone_who_already_joined_is_refused_cleanly() 
 
 #[tokio::test]
 async fn admins_list_only_their_own_practices_members_and_roles() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let admin_b = p.admin_b().await;
-    p.join(&admin, "desk@riverside.example", "Receptionist")
+    p.join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    p.join(&admin_b, "surgeon@northside.example", "Veterinarian")
+    p.join_member(&admin_b, "surgeon@northside.example", "Veterinarian")
         .await;
 
     let emails = |members: Vec<Value>| -> BTreeSet<String> {
@@ -1122,14 +838,14 @@ async fn admins_list_only_their_own_practices_members_and_roles() {
 
 #[tokio::test]
 async fn a_receptionist_may_not_list_members_or_roles() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let desk = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
     for path in ["/api/v1/members", "/api/v1/roles"] {
         let refused = p
-            .get(path, Cred::Cookie(&desk.session))
+            .get(path, desk.session.credential())
             .await
             .expect_problem(StatusCode::FORBIDDEN, "forbidden");
         assert!(
@@ -1145,13 +861,13 @@ async fn a_receptionist_may_not_list_members_or_roles() {
 
 #[tokio::test]
 async fn a_role_change_needs_the_password_re_entered_within_ten_minutes() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let member = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let technician = p.role_id(&admin, "Technician").await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let technician = p.role_uuid(&admin, "Technician").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
 
     // Signing in counts as entering the password.
     let changed = p
@@ -1174,12 +890,13 @@ async fn a_role_change_needs_the_password_re_entered_within_ten_minutes() {
     );
 
     // Re-authentication renews the session: the admin continues with the new cookie.
-    let admin = session_of(&p.reauth(&admin, TEST_PASSWORD).await.expect(StatusCode::OK));
+    let admin =
+        CookieUser::from_answer(&p.reauth(&admin, TEST_PASSWORD).await.expect(StatusCode::OK));
     p.change_role(&admin, member.membership_id, vet)
         .await
         .expect(StatusCode::OK);
     let me = p
-        .me(Cred::Cookie(&member.session))
+        .me(member.session.credential())
         .await
         .expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Veterinarian", "effective at once");
@@ -1187,12 +904,12 @@ async fn a_role_change_needs_the_password_re_entered_within_ten_minutes() {
 
 #[tokio::test]
 async fn a_wrong_password_does_not_re_authenticate() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let member = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
 
     p.advance_keeping_alive(&admin, 11).await;
     p.reauth(&admin, "not-the-password-at-all-42")
@@ -1209,13 +926,13 @@ async fn a_wrong_password_does_not_re_authenticate() {
 
 #[tokio::test]
 async fn a_role_change_is_audited_with_the_actor_and_the_old_and_new_role() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let member = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let technician = p.role_id(&admin, "Technician").await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let technician = p.role_uuid(&admin, "Technician").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
 
     p.change_role(&admin, member.membership_id, technician)
         .await
@@ -1229,7 +946,7 @@ async fn a_role_change_is_audited_with_the_actor_and_the_old_and_new_role() {
     let events = p.audit(p.world.a.id, "role_change").await;
     assert_eq!(events.len(), 1, "{events:?}");
     let (actor, actor_role, entity, changes) = &events[0];
-    assert_eq!(*actor, Some(admin.user_id), "the actor");
+    assert_eq!(*actor, Some(admin.user_id()), "the actor");
     assert_eq!(actor_role.as_deref(), Some("Practice admin"));
     assert_eq!(*entity, Some(member.membership_id), "the membership");
     assert_eq!(changes["user_id"], json!(member.user_id), "the member");
@@ -1239,12 +956,12 @@ async fn a_role_change_is_audited_with_the_actor_and_the_old_and_new_role() {
 
 #[tokio::test]
 async fn a_role_change_without_the_csrf_token_is_refused_and_changes_nothing() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let member = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let admin_role = p.role_id(&admin, "Practice admin").await;
+    let admin_role = p.role_uuid(&admin, "Practice admin").await;
     let path = format!("/api/v1/members/{}/role", member.membership_id);
     let body = json!({ "role_id": admin_role });
     for csrf in [
@@ -1252,7 +969,7 @@ async fn a_role_change_without_the_csrf_token_is_refused_and_changes_nothing() {
         Some("forged-token"),
         Some(member.session.csrf.as_str()),
     ] {
-        p.post(&path, Cred::CookieWithCsrf(&admin, csrf), body.clone())
+        p.post_json(&path, &body.clone(), admin.with_csrf(csrf))
             .await
             .expect_problem(StatusCode::FORBIDDEN, "csrf_failed");
     }
@@ -1268,13 +985,13 @@ async fn a_role_change_without_the_csrf_token_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_role_of_another_practice_cannot_be_assigned() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let admin_b = p.admin_b().await;
     let member = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let foreign_admin = p.role_id(&admin_b, "Practice admin").await;
+    let foreign_admin = p.role_uuid(&admin_b, "Practice admin").await;
 
     let refused = p
         .change_role(&admin, member.membership_id, foreign_admin)
@@ -1287,7 +1004,7 @@ async fn a_role_of_another_practice_cannot_be_assigned() {
     assert_eq!(refused.problem_shape(), unknown.problem_shape());
 
     let me = p
-        .me(Cred::Cookie(&member.session))
+        .me(member.session.credential())
         .await
         .expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Receptionist");
@@ -1299,7 +1016,7 @@ async fn a_role_of_another_practice_cannot_be_assigned() {
 
 #[tokio::test]
 async fn a_staff_manager_cannot_hand_out_a_role_holding_permissions_they_lack() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let lead_role = p
         .custom_role(
@@ -1309,12 +1026,12 @@ async fn a_staff_manager_cannot_hand_out_a_role_holding_permissions_they_lack() 
         )
         .await;
     let lead = p
-        .join_with_role(&admin, "lead@riverside.example", lead_role)
+        .join_member_with_role(&admin, "lead@riverside.example", lead_role)
         .await;
-    let admin_role = p.role_id(&admin, "Practice admin").await;
-    let receptionist = p.role_id(&admin, "Receptionist").await;
+    let admin_role = p.role_uuid(&admin, "Practice admin").await;
+    let receptionist = p.role_uuid(&admin, "Receptionist").await;
     // The lead does manage staff (and has just signed in, so re-authentication is fresh).
-    p.get("/api/v1/members", Cred::Cookie(&lead.session))
+    p.get("/api/v1/members", lead.session.credential())
         .await
         .expect(StatusCode::OK);
 
@@ -1328,12 +1045,9 @@ async fn a_staff_manager_cannot_hand_out_a_role_holding_permissions_they_lack() 
     p.invite(&lead.session, "accomplice@riverside.example", admin_role)
         .await
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
-    assert!(p.mails_to("accomplice@riverside.example").is_empty());
+    assert!(p.mails_naming("accomplice@riverside.example").is_empty());
 
-    let me = p
-        .me(Cred::Cookie(&lead.session))
-        .await
-        .expect(StatusCode::OK);
+    let me = p.me(lead.session.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Front desk lead");
     assert_eq!(
         strings(&me.body["permissions"]),
@@ -1344,7 +1058,7 @@ async fn a_staff_manager_cannot_hand_out_a_role_holding_permissions_they_lack() 
 
 #[tokio::test]
 async fn a_staff_manager_cannot_change_or_deactivate_a_member_who_outranks_them() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let lead_role = p
         .custom_role(
@@ -1354,10 +1068,10 @@ async fn a_staff_manager_cannot_change_or_deactivate_a_member_who_outranks_them(
         )
         .await;
     let lead = p
-        .join_with_role(&admin, "lead@riverside.example", lead_role)
+        .join_member_with_role(&admin, "lead@riverside.example", lead_role)
         .await;
     let desk = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
     let admin_membership = uuid_of(&p.member(&admin, ADMIN_A).await["id"]);
 
@@ -1376,27 +1090,22 @@ async fn a_staff_manager_cannot_change_or_deactivate_a_member_who_outranks_them(
         .await
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
 
-    let me = p.me(Cred::Cookie(&admin)).await.expect(StatusCode::OK);
+    let me = p.me(admin.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Practice admin");
-    p.me(Cred::Cookie(&desk.session))
-        .await
-        .expect(StatusCode::OK);
+    p.me(desk.session.credential()).await.expect(StatusCode::OK);
     assert!(p.audit(p.world.a.id, "role_change").await.is_empty());
     assert!(p.audit(p.world.a.id, "deactivate").await.is_empty());
 }
 
 #[tokio::test]
 async fn editing_ones_own_profile_cannot_grant_anything() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let desk = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let admin_role = p.role_id(&admin, "Practice admin").await;
-    let before = p
-        .me(Cred::Cookie(&desk.session))
-        .await
-        .expect(StatusCode::OK);
+    let admin_role = p.role_uuid(&admin, "Practice admin").await;
+    let before = p.me(desk.session.credential()).await.expect(StatusCode::OK);
 
     let escalation = json!({
         "role_id": admin_role,
@@ -1404,22 +1113,19 @@ async fn editing_ones_own_profile_cannot_grant_anything() {
         "permissions": ["staff.manage", "records.read", "settings.manage"],
     });
     for method in [Method::PATCH, Method::PUT, Method::POST] {
-        p.send(
+        p.request(
             method.clone(),
             "/api/v1/me",
-            Cred::Cookie(&desk.session),
             Some(escalation.clone()),
+            desk.session.credential(),
         )
         .await
         .expect_problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     }
-    let after = p
-        .me(Cred::Cookie(&desk.session))
-        .await
-        .expect(StatusCode::OK);
+    let after = p.me(desk.session.credential()).await.expect(StatusCode::OK);
     assert_eq!(after.body["role"], before.body["role"]);
     assert_eq!(after.body["permissions"], before.body["permissions"]);
-    p.get("/api/v1/members", Cred::Cookie(&desk.session))
+    p.get("/api/v1/members", desk.session.credential())
         .await
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
 
@@ -1428,7 +1134,7 @@ async fn editing_ones_own_profile_cannot_grant_anything() {
     // (a subset of the creator's own permissions) and custom-role definitions (their
     // escalation tests are in roles.rs).
     let doc = p
-        .get("/api/v1/openapi.json", Cred::Anonymous)
+        .get("/api/v1/openapi.json", Anonymous)
         .await
         .expect(StatusCode::OK)
         .body;
@@ -1479,49 +1185,49 @@ fn granting_writes(doc: &Value) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn an_invitation_acceptance_cannot_choose_its_own_role() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let receptionist = p.role_id(&admin, "Receptionist").await;
-    let admin_role = p.role_id(&admin, "Practice admin").await;
+    let receptionist = p.role_uuid(&admin, "Receptionist").await;
+    let admin_role = p.role_uuid(&admin, "Practice admin").await;
     p.invite(&admin, "desk@riverside.example", receptionist)
         .await
         .expect(StatusCode::CREATED);
-    let token = p.link_token("desk@riverside.example");
+    let token = p.invitation_token("desk@riverside.example");
 
-    p.post(
+    p.post_json(
         "/api/v1/invitations/accept",
-        Cred::Anonymous,
-        json!({
+        &json!({
             "token": token, "password": MEMBER_PASSWORD, "display_name": "Dee Desk",
             "role_id": admin_role,
         }),
+        Anonymous,
     )
     .await
     .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
-    p.accept(&token, MEMBER_PASSWORD, Some("Dee Desk"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Dee Desk"))
         .await
         .expect(StatusCode::OK);
     let desk = p.login("desk@riverside.example", MEMBER_PASSWORD).await;
-    let me = p.me(Cred::Cookie(&desk)).await.expect(StatusCode::OK);
+    let me = p.me(desk.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Receptionist");
 }
 
 #[tokio::test]
 async fn another_practices_member_id_answers_exactly_like_an_unknown_id() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let admin_b = p.admin_b().await;
     let foreign = uuid_of(&p.member(&admin_b, ADMIN_B).await["id"]);
     let unknown = Uuid::now_v7();
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
 
     for action in ["role", "deactivate", "reactivate"] {
         let mut answers = Vec::new();
         for id in [foreign, unknown] {
             let path = format!("/api/v1/members/{id}/{action}");
             answers.push(
-                p.post(&path, Cred::Cookie(&admin), json!({ "role_id": vet }))
+                p.post_json(&path, &json!({ "role_id": vet }), admin.credential())
                     .await,
             );
         }
@@ -1536,7 +1242,7 @@ async fn another_practices_member_id_answers_exactly_like_an_unknown_id() {
         assert_eq!(theirs.problem_shape(), nobody.problem_shape(), "{action}");
     }
 
-    let me = p.me(Cred::Cookie(&admin_b)).await.expect(StatusCode::OK);
+    let me = p.me(admin_b.credential()).await.expect(StatusCode::OK);
     assert_eq!(
         me.body["role"]["name"], "Practice admin",
         "B's admin untouched"
@@ -1549,10 +1255,10 @@ async fn another_practices_member_id_answers_exactly_like_an_unknown_id() {
 
 #[tokio::test]
 async fn the_last_active_admin_can_neither_demote_nor_deactivate_themself() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let own = uuid_of(&p.member(&admin, ADMIN_A).await["id"]);
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
 
     let refused = p
         .change_role(&admin, own, vet)
@@ -1563,7 +1269,7 @@ async fn the_last_active_admin_can_neither_demote_nor_deactivate_themself() {
         .await
         .expect_problem(StatusCode::CONFLICT, "conflict");
 
-    let me = p.me(Cred::Cookie(&admin)).await.expect(StatusCode::OK);
+    let me = p.me(admin.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Practice admin");
     assert!(p.audit(p.world.a.id, "role_change").await.is_empty());
     assert!(p.audit(p.world.a.id, "deactivate").await.is_empty());
@@ -1571,20 +1277,20 @@ async fn the_last_active_admin_can_neither_demote_nor_deactivate_themself() {
 
 #[tokio::test]
 async fn once_a_second_admin_exists_the_first_may_step_down() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let own = uuid_of(&p.member(&admin, ADMIN_A).await["id"]);
-    let admin_role = p.role_id(&admin, "Practice admin").await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let admin_role = p.role_uuid(&admin, "Practice admin").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     let second = p
-        .join(&admin, "deputy@riverside.example", "Receptionist")
+        .join_member(&admin, "deputy@riverside.example", "Receptionist")
         .await;
 
     p.change_role(&admin, second.membership_id, admin_role)
         .await
         .expect(StatusCode::OK);
     p.change_role(&admin, own, vet).await.expect(StatusCode::OK);
-    let me = p.me(Cred::Cookie(&admin)).await.expect(StatusCode::OK);
+    let me = p.me(admin.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["role"]["name"], "Veterinarian");
 
     // Now the deputy is the last admin, with the same protection.
@@ -1598,13 +1304,13 @@ async fn once_a_second_admin_exists_the_first_may_step_down() {
 
 #[tokio::test]
 async fn a_deactivated_admin_does_not_count_as_the_practices_admin() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let own = uuid_of(&p.member(&admin, ADMIN_A).await["id"]);
-    let admin_role = p.role_id(&admin, "Practice admin").await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let admin_role = p.role_uuid(&admin, "Practice admin").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     let second = p
-        .join(&admin, "deputy@riverside.example", "Receptionist")
+        .join_member(&admin, "deputy@riverside.example", "Receptionist")
         .await;
     p.change_role(&admin, second.membership_id, admin_role)
         .await
@@ -1623,13 +1329,13 @@ async fn a_deactivated_admin_does_not_count_as_the_practices_admin() {
 
 #[tokio::test]
 async fn two_admins_stepping_down_at_the_same_moment_leave_one_admin_and_a_clean_refusal() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let first = p.admin_a().await;
     let first_membership = uuid_of(&p.member(&first, ADMIN_A).await["id"]);
-    let admin_role = p.role_id(&first, "Practice admin").await;
-    let vet = p.role_id(&first, "Veterinarian").await;
+    let admin_role = p.role_uuid(&first, "Practice admin").await;
+    let vet = p.role_uuid(&first, "Veterinarian").await;
     let second = p
-        .join(&first, "deputy@riverside.example", "Receptionist")
+        .join_member(&first, "deputy@riverside.example", "Receptionist")
         .await;
     p.change_role(&first, second.membership_id, admin_role)
         .await
@@ -1646,12 +1352,13 @@ async fn two_admins_stepping_down_at_the_same_moment_leave_one_admin_and_a_clean
         .await
         .unwrap();
     let mut watcher = p.superuser().await;
-    let step_down = |session: &Session, membership: Uuid| {
-        let request = request(
+    let step_down = |session: &CookieUser, membership: Uuid| {
+        let request = json_request(
             Method::POST,
             &format!("/api/v1/members/{membership}/role"),
-            Cred::Cookie(session),
-            Some(json!({ "role_id": vet })),
+            Some(&json!({ "role_id": vet })),
+            &session.credential(),
+            None,
         );
         tokio::spawn(dispatch(p.router.clone(), request))
     };
@@ -1712,34 +1419,32 @@ async fn wait_for_lock_waiters(watcher: &mut PgConnection, count: i64) {
 /// credentials: a session cookie, an access token and an API key.
 struct Armed {
     member: Member,
-    jwt: String,
-    key: String,
+    jwt: TokenUser,
+    key: ApiKeyUser,
 }
 
-async fn second_admin_with_every_credential(p: &Paddock, admin: &Session) -> Armed {
+async fn second_admin_with_every_credential(p: &TestApp, admin: &CookieUser) -> Armed {
     let member = p
-        .join(admin, "deputy@riverside.example", "Receptionist")
+        .join_member(admin, "deputy@riverside.example", "Receptionist")
         .await;
-    let admin_role = p.role_id(admin, "Practice admin").await;
+    let admin_role = p.role_uuid(admin, "Practice admin").await;
     p.change_role(admin, member.membership_id, admin_role)
         .await
         .expect(StatusCode::OK);
     let session = p.login(&member.email, MEMBER_PASSWORD).await;
-    let jwt = p.access_token(&session).await;
+    let jwt = p.token_user(&session).await;
     // Signing in was fresh re-authentication, so the key can be created at once.
-    let key = p
-        .create_key(&session, "lab sync", &["clients.read"])
-        .await
-        .expect(StatusCode::CREATED)
-        .body["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for cred in [
-        Cred::Cookie(&session),
-        Cred::Bearer(&jwt),
-        Cred::Bearer(&key),
-    ] {
+    let key = ApiKeyUser {
+        secret: p
+            .create_key(&session, "lab sync", &["clients.read"])
+            .await
+            .expect(StatusCode::CREATED)
+            .body["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    for cred in [session.credential(), (&jwt).into(), (&key).into()] {
         p.me(cred).await.expect(StatusCode::OK);
     }
     Armed {
@@ -1751,7 +1456,7 @@ async fn second_admin_with_every_credential(p: &Paddock, admin: &Session) -> Arm
 
 #[tokio::test]
 async fn deactivating_a_member_refuses_their_cookie_token_and_api_key_on_the_next_request() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let armed = second_admin_with_every_credential(&p, &admin).await;
 
@@ -1761,9 +1466,9 @@ async fn deactivating_a_member_refuses_their_cookie_token_and_api_key_on_the_nex
 
     let session = &armed.member.session;
     for (what, cred) in [
-        ("cookie", Cred::Cookie(session)),
-        ("access token", Cred::Bearer(&armed.jwt)),
-        ("API key", Cred::Bearer(&armed.key)),
+        ("cookie", session.credential()),
+        ("access token", Credential::from(&armed.jwt)),
+        ("API key", Credential::from(&armed.key)),
     ] {
         let answer = p.me(cred).await;
         assert_eq!(
@@ -1774,7 +1479,7 @@ async fn deactivating_a_member_refuses_their_cookie_token_and_api_key_on_the_nex
         );
     }
     // Nor can the session mint a fresh token, or the person sign in again.
-    p.post_empty("/api/v1/auth/token", Cred::Cookie(session))
+    p.post("/api/v1/auth/token", session.credential())
         .await
         .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
     p.login_answer(&armed.member.email, MEMBER_PASSWORD, None)
@@ -1785,12 +1490,12 @@ async fn deactivating_a_member_refuses_their_cookie_token_and_api_key_on_the_nex
         "deactivated"
     );
     // The deactivating admin is unaffected.
-    p.me(Cred::Cookie(&admin)).await.expect(StatusCode::OK);
+    p.me(admin.credential()).await.expect(StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_reactivated_member_signs_in_afresh_but_old_tokens_and_keys_stay_dead() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let armed = second_admin_with_every_credential(&p, &admin).await;
     p.deactivate(&admin, armed.member.membership_id)
@@ -1801,22 +1506,22 @@ async fn a_reactivated_member_signs_in_afresh_but_old_tokens_and_keys_stay_dead(
         .expect(StatusCode::NO_CONTENT);
 
     for cred in [
-        Cred::Cookie(&armed.member.session),
-        Cred::Bearer(&armed.jwt),
-        Cred::Bearer(&armed.key),
+        armed.member.session.credential(),
+        Credential::from(&armed.jwt),
+        Credential::from(&armed.key),
     ] {
         p.me(cred)
             .await
             .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
     }
     let fresh = p.login(&armed.member.email, MEMBER_PASSWORD).await;
-    let me = p.me(Cred::Cookie(&fresh)).await.expect(StatusCode::OK);
+    let me = p.me(fresh.credential()).await.expect(StatusCode::OK);
     assert_eq!(
         me.body["role"]["name"], "Practice admin",
         "the role was kept"
     );
     let jwt = p.access_token(&fresh).await;
-    p.me(Cred::Bearer(&jwt)).await.expect(StatusCode::OK);
+    p.me(bearer(&jwt)).await.expect(StatusCode::OK);
     let keys = p.keys(&fresh).await;
     let key = keys
         .body
@@ -1831,7 +1536,7 @@ async fn a_reactivated_member_signs_in_afresh_but_old_tokens_and_keys_stay_dead(
 
 #[tokio::test]
 async fn deactivation_and_reactivation_are_audited() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let armed = second_admin_with_every_credential(&p, &admin).await;
     p.deactivate(&admin, armed.member.membership_id)
@@ -1844,7 +1549,7 @@ async fn deactivation_and_reactivation_are_audited() {
     let deactivations = p.audit(p.world.a.id, "deactivate").await;
     assert_eq!(deactivations.len(), 1, "{deactivations:?}");
     let (actor, _, entity, changes) = &deactivations[0];
-    assert_eq!(*actor, Some(admin.user_id));
+    assert_eq!(*actor, Some(admin.user_id()));
     assert_eq!(*entity, Some(armed.member.membership_id));
     assert_eq!(changes["user_id"], json!(armed.member.user_id));
     assert_eq!(changes["status"], json!(["active", "deactivated"]));
@@ -1854,7 +1559,7 @@ async fn deactivation_and_reactivation_are_audited() {
 
     let reactivations = p.audit(p.world.a.id, "reactivate").await;
     assert_eq!(reactivations.len(), 1);
-    assert_eq!(reactivations[0].0, Some(admin.user_id));
+    assert_eq!(reactivations[0].0, Some(admin.user_id()));
     assert_eq!(
         reactivations[0].3["status"],
         json!(["deactivated", "active"])
@@ -1863,30 +1568,30 @@ async fn deactivation_and_reactivation_are_audited() {
 
 #[tokio::test]
 async fn deactivation_in_one_practice_leaves_the_persons_other_practice_untouched() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     // Practice B's admin also works at A, as a veterinarian.
     p.invite(&admin, ADMIN_B, vet)
         .await
         .expect(StatusCode::CREATED);
-    p.accept(&p.link_token(ADMIN_B), TEST_PASSWORD, None)
+    p.accept_invitation(&p.invitation_token(ADMIN_B), TEST_PASSWORD, None)
         .await
         .expect(StatusCode::OK);
     let login_in =
         |practice: PracticeId| p.login_answer(ADMIN_B, TEST_PASSWORD, Some(practice.as_uuid()));
-    let at_b = session_of(&login_in(p.world.b.id).await.expect(StatusCode::OK));
-    let at_a = session_of(&login_in(p.world.a.id).await.expect(StatusCode::OK));
+    let at_b = CookieUser::from_answer(&login_in(p.world.b.id).await.expect(StatusCode::OK));
+    let at_a = CookieUser::from_answer(&login_in(p.world.a.id).await.expect(StatusCode::OK));
     let membership = uuid_of(&p.member(&admin, ADMIN_B).await["id"]);
 
     p.deactivate(&admin, membership)
         .await
         .expect(StatusCode::NO_CONTENT);
 
-    p.me(Cred::Cookie(&at_a))
+    p.me(at_a.credential())
         .await
         .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
-    let me = p.me(Cred::Cookie(&at_b)).await.expect(StatusCode::OK);
+    let me = p.me(at_b.credential()).await.expect(StatusCode::OK);
     assert_eq!(me.body["practice"]["id"], json!(p.world.b.id.as_uuid()));
     assert_eq!(me.body["role"]["name"], "Practice admin");
     let signed_in = p
@@ -1914,13 +1619,13 @@ async fn deactivation_in_one_practice_leaves_the_persons_other_practice_untouche
 
 #[tokio::test]
 async fn a_demotion_takes_effect_on_the_next_request_whatever_the_credential() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let deputy = p
-        .join(&admin, "deputy@riverside.example", "Receptionist")
+        .join_member(&admin, "deputy@riverside.example", "Receptionist")
         .await;
-    let admin_role = p.role_id(&admin, "Practice admin").await;
-    let receptionist = p.role_id(&admin, "Receptionist").await;
+    let admin_role = p.role_uuid(&admin, "Practice admin").await;
+    let receptionist = p.role_uuid(&admin, "Receptionist").await;
     p.change_role(&admin, deputy.membership_id, admin_role)
         .await
         .expect(StatusCode::OK);
@@ -1934,11 +1639,7 @@ async fn a_demotion_takes_effect_on_the_next_request_whatever_the_credential() {
         .as_str()
         .unwrap()
         .to_owned();
-    for cred in [
-        Cred::Cookie(&session),
-        Cred::Bearer(&jwt),
-        Cred::Bearer(&key),
-    ] {
+    for cred in [session.credential(), bearer(&jwt), bearer(&key)] {
         p.get("/api/v1/members", cred).await.expect(StatusCode::OK);
     }
 
@@ -1947,10 +1648,10 @@ async fn a_demotion_takes_effect_on_the_next_request_whatever_the_credential() {
         .expect(StatusCode::OK);
 
     for (what, cred) in [
-        ("cookie", Cred::Cookie(&session)),
-        ("access token", Cred::Bearer(&jwt)),
+        ("cookie", session.credential()),
+        ("access token", bearer(&jwt)),
     ] {
-        let me = p.me(cred).await.expect(StatusCode::OK);
+        let me = p.me(&cred).await.expect(StatusCode::OK);
         assert_eq!(me.body["role"]["name"], "Receptionist", "{what}");
         assert_eq!(
             strings(&me.body["permissions"]),
@@ -1962,9 +1663,9 @@ async fn a_demotion_takes_effect_on_the_next_request_whatever_the_credential() {
             .expect_problem(StatusCode::FORBIDDEN, "forbidden");
     }
     // A key never holds more than its creator's current role allows.
-    let me = p.me(Cred::Bearer(&key)).await.expect(StatusCode::OK);
+    let me = p.me(bearer(&key)).await.expect(StatusCode::OK);
     assert_eq!(me.body["permissions"], json!(["clients.read"]));
-    p.get("/api/v1/members", Cred::Bearer(&key))
+    p.get("/api/v1/members", bearer(&key))
         .await
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
 }
@@ -1975,7 +1676,7 @@ async fn a_demotion_takes_effect_on_the_next_request_whatever_the_credential() {
 
 #[tokio::test]
 async fn creating_an_api_key_needs_the_password_re_entered_within_ten_minutes() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let before = p.keys(&admin).await.body.as_array().unwrap().len();
 
@@ -1985,7 +1686,8 @@ async fn creating_an_api_key_needs_the_password_re_entered_within_ten_minutes() 
         .expect_problem(StatusCode::FORBIDDEN, "reauth_required");
     assert_eq!(p.keys(&admin).await.body.as_array().unwrap().len(), before);
 
-    let admin = session_of(&p.reauth(&admin, TEST_PASSWORD).await.expect(StatusCode::OK));
+    let admin =
+        CookieUser::from_answer(&p.reauth(&admin, TEST_PASSWORD).await.expect(StatusCode::OK));
     p.create_key(&admin, "lab sync", &["clients.read"])
         .await
         .expect(StatusCode::CREATED);
@@ -1999,12 +1701,12 @@ async fn creating_an_api_key_needs_the_password_re_entered_within_ten_minutes() 
         .filter(|(_, _, _, changes)| changes["name"] == "lab sync")
         .collect();
     assert_eq!(ours.len(), 1);
-    assert_eq!(ours[0].0, Some(admin.user_id));
+    assert_eq!(ours[0].0, Some(admin.user_id()));
 }
 
 #[tokio::test]
 async fn an_api_key_secret_is_shown_once_and_stored_only_as_its_hash() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let created = p
         .create_key(&admin, "lab sync", &["clients.read"])
@@ -2043,14 +1745,14 @@ async fn an_api_key_secret_is_shown_once_and_stored_only_as_its_hash() {
     assert!(p.is_sha256_of(&stored, &secret).await);
     assert_eq!(p.tables_containing(body).await, Vec::<String>::new());
 
-    let me = p.me(Cred::Bearer(&secret)).await.expect(StatusCode::OK);
+    let me = p.me(bearer(&secret)).await.expect(StatusCode::OK);
     assert_eq!(me.body["authenticated_by"], "api_key");
-    assert_eq!(me.body["user"]["id"], json!(admin.user_id));
+    assert_eq!(me.body["user"]["id"], json!(admin.user_id()));
 }
 
 #[tokio::test]
 async fn an_api_key_acts_only_within_its_scopes() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let secret = p
         .create_key(&admin, "lab sync", &["clients.read"])
@@ -2061,10 +1763,10 @@ async fn an_api_key_acts_only_within_its_scopes() {
         .unwrap()
         .to_owned();
 
-    let me = p.me(Cred::Bearer(&secret)).await.expect(StatusCode::OK);
+    let me = p.me(bearer(&secret)).await.expect(StatusCode::OK);
     assert_eq!(me.body["permissions"], json!(["clients.read"]));
     for path in ["/api/v1/members", "/api/v1/roles", "/api/v1/api-keys"] {
-        p.get(path, Cred::Bearer(&secret))
+        p.get(path, bearer(&secret))
             .await
             .expect_problem(StatusCode::FORBIDDEN, "forbidden");
     }
@@ -2072,13 +1774,13 @@ async fn an_api_key_acts_only_within_its_scopes() {
 
 #[tokio::test]
 async fn an_api_key_cannot_carry_a_scope_its_creator_lacks() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let integrations = p
         .custom_role(p.world.a.id, "Integrations manager", &["settings.manage"])
         .await;
     let manager = p
-        .join_with_role(&admin, "integrations@riverside.example", integrations)
+        .join_member_with_role(&admin, "integrations@riverside.example", integrations)
         .await;
     let before = p.keys(&admin).await.body.as_array().unwrap().len();
 
@@ -2100,7 +1802,7 @@ async fn an_api_key_cannot_carry_a_scope_its_creator_lacks() {
 
 #[tokio::test]
 async fn an_unknown_or_missing_scope_is_a_validation_error_on_scopes() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     for scopes in [
         &["records.delete"][..],
@@ -2122,7 +1824,7 @@ async fn an_unknown_or_missing_scope_is_a_validation_error_on_scopes() {
 
 #[tokio::test]
 async fn a_revoked_api_key_is_refused() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let created = p
         .create_key(&admin, "lab sync", &["clients.read"])
@@ -2130,13 +1832,13 @@ async fn a_revoked_api_key_is_refused() {
         .expect(StatusCode::CREATED);
     let secret = created.body["secret"].as_str().unwrap().to_owned();
     let id = created.uuid("id");
-    p.me(Cred::Bearer(&secret)).await.expect(StatusCode::OK);
+    p.me(bearer(&secret)).await.expect(StatusCode::OK);
 
     let path = format!("/api/v1/api-keys/{id}/revoke");
-    p.post_empty(&path, Cred::Cookie(&admin))
+    p.post(&path, admin.credential())
         .await
         .expect(StatusCode::NO_CONTENT);
-    p.me(Cred::Bearer(&secret))
+    p.me(bearer(&secret))
         .await
         .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
     let listed = p.keys(&admin).await.body;
@@ -2147,7 +1849,7 @@ async fn a_revoked_api_key_is_refused() {
         .find(|k| uuid_of(&k["id"]) == id)
         .unwrap();
     assert!(!ours["revoked_at"].is_null());
-    p.post_empty(&path, Cred::Cookie(&admin))
+    p.post(&path, admin.credential())
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
     let revocations = p.audit(p.world.a.id, "api_key_revoke").await;
@@ -2157,7 +1859,7 @@ async fn a_revoked_api_key_is_refused() {
 
 #[tokio::test]
 async fn another_practices_api_key_cannot_be_revoked_and_answers_like_an_unknown_one() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let mut conn = p.superuser().await;
     let foreign: Uuid = sqlx::query_scalar("select id from api_keys where practice_id = $1")
@@ -2166,16 +1868,16 @@ async fn another_practices_api_key_cannot_be_revoked_and_answers_like_an_unknown
         .await
         .unwrap();
     let theirs = p
-        .post_empty(
+        .post(
             &format!("/api/v1/api-keys/{foreign}/revoke"),
-            Cred::Cookie(&admin),
+            admin.credential(),
         )
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
     let unknown = p
-        .post_empty(
+        .post(
             &format!("/api/v1/api-keys/{}/revoke", Uuid::now_v7()),
-            Cred::Cookie(&admin),
+            admin.credential(),
         )
         .await;
     assert_eq!(theirs.problem_shape(), unknown.problem_shape());
@@ -2190,13 +1892,13 @@ async fn another_practices_api_key_cannot_be_revoked_and_answers_like_an_unknown
 
 #[tokio::test]
 async fn an_api_key_stops_working_when_it_expires() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let created = p
-        .post(
+        .post_json(
             "/api/v1/api-keys",
-            Cred::Cookie(&admin),
-            json!({ "name": "one day", "scopes": ["clients.read"], "expires_in_days": 1 }),
+            &json!({ "name": "one day", "scopes": ["clients.read"], "expires_in_days": 1 }),
+            admin.credential(),
         )
         .await
         .expect(StatusCode::CREATED);
@@ -2209,21 +1911,21 @@ async fn an_api_key_stops_working_when_it_expires() {
     assert_eq!(expires, p.now() + Duration::days(1));
 
     p.clock.advance(Duration::days(1) - Duration::seconds(1));
-    p.me(Cred::Bearer(&secret)).await.expect(StatusCode::OK);
+    p.me(bearer(&secret)).await.expect(StatusCode::OK);
     p.clock.advance(Duration::seconds(2));
-    p.me(Cred::Bearer(&secret))
+    p.me(bearer(&secret))
         .await
         .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn an_api_key_can_never_re_authenticate_so_it_cannot_create_keys_or_change_roles() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let desk = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     let secret = p
         .create_key(&admin, "automation", &["settings.manage", "staff.manage"])
         .await
@@ -2233,24 +1935,24 @@ async fn an_api_key_can_never_re_authenticate_so_it_cannot_create_keys_or_change
         .unwrap()
         .to_owned();
 
-    p.post(
+    p.post_json(
         "/api/v1/api-keys",
-        Cred::Bearer(&secret),
-        json!({ "name": "child", "scopes": ["clients.read"], "expires_in_days": 30 }),
+        &json!({ "name": "child", "scopes": ["clients.read"], "expires_in_days": 30 }),
+        bearer(&secret),
     )
     .await
     .expect_problem(StatusCode::FORBIDDEN, "reauth_required");
-    p.post(
+    p.post_json(
         &format!("/api/v1/members/{}/role", desk.membership_id),
-        Cred::Bearer(&secret),
-        json!({ "role_id": vet }),
+        &json!({ "role_id": vet }),
+        bearer(&secret),
     )
     .await
     .expect_problem(StatusCode::FORBIDDEN, "reauth_required");
-    p.post(
+    p.post_json(
         "/api/v1/auth/reauth",
-        Cred::Bearer(&secret),
-        json!({ "password": TEST_PASSWORD }),
+        &json!({ "password": TEST_PASSWORD }),
+        bearer(&secret),
     )
     .await
     .expect_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -2266,29 +1968,32 @@ async fn an_api_key_can_never_re_authenticate_so_it_cannot_create_keys_or_change
 
 /// A staff manager (Practice admin) who joined practice A and sent an invitation of
 /// their own: `(the manager, the invited address, the link's token, its id)`.
-async fn manager_with_pending_invitation(p: &Paddock, admin: &Session) -> (Member, String, Uuid) {
+async fn manager_with_pending_invitation(
+    p: &TestApp,
+    admin: &CookieUser,
+) -> (Member, String, Uuid) {
     let manager = p
-        .join(admin, "departing@riverside.example", "Practice admin")
+        .join_member(admin, "departing@riverside.example", "Practice admin")
         .await;
-    let own_role = p.role_id(admin, "Practice admin").await;
+    let own_role = p.role_uuid(admin, "Practice admin").await;
     let invited = p
         .invite(&manager.session, "personal@elsewhere.example", own_role)
         .await
         .expect(StatusCode::CREATED);
     (
         manager,
-        p.link_token("personal@elsewhere.example"),
+        p.invitation_token("personal@elsewhere.example"),
         invited.uuid("id"),
     )
 }
 
 #[tokio::test]
 async fn a_deactivated_managers_pending_invitation_can_no_longer_be_accepted() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let (manager, token, invitation) = manager_with_pending_invitation(&p, &admin).await;
     // An invitation of the admin's stays open: only the leaver's are revoked.
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     p.invite(&admin, "staying@riverside.example", vet)
         .await
         .expect(StatusCode::CREATED);
@@ -2296,11 +2001,11 @@ async fn a_deactivated_managers_pending_invitation_can_no_longer_be_accepted() {
     p.deactivate(&admin, manager.membership_id)
         .await
         .expect(StatusCode::NO_CONTENT);
-    p.accept(&token, MEMBER_PASSWORD, Some("Back Door"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Back Door"))
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
-    p.accept(
-        &p.link_token("staying@riverside.example"),
+    p.accept_invitation(
+        &p.invitation_token("staying@riverside.example"),
         MEMBER_PASSWORD,
         Some("Stella Staying"),
     )
@@ -2313,20 +2018,20 @@ async fn a_deactivated_managers_pending_invitation_can_no_longer_be_accepted() {
     assert_eq!(deactivations[0].3["invitations_revoked"], 1);
     let revocations = p.audit(p.world.a.id, "invitation_revoke").await;
     assert_eq!(revocations.len(), 1, "{revocations:?}");
-    assert_eq!(revocations[0].0, Some(admin.user_id));
+    assert_eq!(revocations[0].0, Some(admin.user_id()));
     assert_eq!(revocations[0].2, Some(invitation));
 }
 
 #[tokio::test]
 async fn demoting_a_manager_below_staff_manage_revokes_the_invitations_they_sent() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
     let (manager, token, invitation) = manager_with_pending_invitation(&p, &admin).await;
-    let receptionist = p.role_id(&admin, "Receptionist").await;
+    let receptionist = p.role_uuid(&admin, "Receptionist").await;
     p.change_role(&admin, manager.membership_id, receptionist)
         .await
         .expect(StatusCode::OK);
-    p.accept(&token, MEMBER_PASSWORD, Some("Back Door"))
+    p.accept_invitation(&token, MEMBER_PASSWORD, Some("Back Door"))
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
     let revocations = p.audit(p.world.a.id, "invitation_revoke").await;
@@ -2338,9 +2043,9 @@ async fn demoting_a_manager_below_staff_manage_revokes_the_invitations_they_sent
 
 #[tokio::test]
 async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_time() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     let sent = p
         .invite(&admin, "vet@riverside.example", vet)
         .await
@@ -2349,15 +2054,15 @@ async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_t
         .invite(&admin, "gone@riverside.example", vet)
         .await
         .expect(StatusCode::CREATED);
-    p.post_empty(
+    p.post(
         &format!("/api/v1/invitations/{}/revoke", gone.uuid("id")),
-        Cred::Cookie(&admin),
+        admin.credential(),
     )
     .await
     .expect(StatusCode::NO_CONTENT);
 
     let listed = p
-        .get("/api/v1/invitations", Cred::Cookie(&admin))
+        .get("/api/v1/invitations", admin.credential())
         .await
         .expect(StatusCode::OK);
     let items = listed.body["items"].as_array().unwrap().clone();
@@ -2371,7 +2076,7 @@ async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_t
     assert_eq!(open["email"], "vet@riverside.example");
     assert_eq!(open["role_id"], json!(vet));
     assert_eq!(open["role_name"], "Veterinarian");
-    assert_eq!(open["sent_by"], json!(admin.user_id));
+    assert_eq!(open["sent_by"], json!(admin.user_id()));
     assert_eq!(open["sent_by_name"], "Admin");
     // Stored to the microsecond.
     let expires = sent.body["expires_at"].as_str().unwrap();
@@ -2390,7 +2095,7 @@ async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_t
     let mut path = "/api/v1/invitations?limit=1".to_owned();
     loop {
         let page = p
-            .get(&path, Cred::Cookie(&admin))
+            .get(&path, admin.credential())
             .await
             .expect(StatusCode::OK);
         walked.extend(page.body["items"].as_array().unwrap().iter().cloned());
@@ -2407,7 +2112,7 @@ async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_t
     // The session has ended meanwhile too.
     let admin = p.admin_a().await;
     let later = p
-        .get("/api/v1/invitations", Cred::Cookie(&admin))
+        .get("/api/v1/invitations", admin.credential())
         .await
         .expect(StatusCode::OK);
     assert_eq!(later.body["items"][1]["status"], "expired");
@@ -2419,23 +2124,20 @@ async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_t
         ("cursor=x", "cursor"),
     ] {
         let bad = p
-            .get(
-                &format!("/api/v1/invitations?{query}"),
-                Cred::Cookie(&admin),
-            )
+            .get(&format!("/api/v1/invitations?{query}"), admin.credential())
             .await
             .expect_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(bad.error_fields(), [field], "{query}");
     }
     let desk = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    p.get("/api/v1/invitations", Cred::Cookie(&desk.session))
+    p.get("/api/v1/invitations", desk.session.credential())
         .await
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
     let admin_b = p.admin_b().await;
     let theirs = p
-        .get("/api/v1/invitations", Cred::Cookie(&admin_b))
+        .get("/api/v1/invitations", admin_b.credential())
         .await
         .expect(StatusCode::OK);
     let theirs = theirs.body["items"].as_array().unwrap().clone();
@@ -2449,9 +2151,9 @@ async fn invitations_are_listed_with_sender_role_expiry_and_status_a_page_at_a_t
 
 #[tokio::test]
 async fn revoking_by_post_is_audited_and_another_practices_invitation_answers_404() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     let invited = p
         .invite(&admin, "vet@riverside.example", vet)
         .await
@@ -2459,19 +2161,19 @@ async fn revoking_by_post_is_audited_and_another_practices_invitation_answers_40
     let id = invited.uuid("id");
     let path = format!("/api/v1/invitations/{id}/revoke");
     let desk = p
-        .join(&admin, "desk@riverside.example", "Receptionist")
+        .join_member(&admin, "desk@riverside.example", "Receptionist")
         .await;
-    p.post_empty(&path, Cred::Cookie(&desk.session))
+    p.post(&path, desk.session.credential())
         .await
         .expect_problem(StatusCode::FORBIDDEN, "forbidden");
-    p.post_empty(&path, Cred::CookieWithCsrf(&admin, None))
+    p.post(&path, admin.with_csrf(None))
         .await
         .expect(StatusCode::FORBIDDEN);
-    p.post_empty(&path, Cred::Cookie(&admin))
+    p.post(&path, admin.credential())
         .await
         .expect(StatusCode::NO_CONTENT);
-    p.accept(
-        &p.link_token("vet@riverside.example"),
+    p.accept_invitation(
+        &p.invitation_token("vet@riverside.example"),
         MEMBER_PASSWORD,
         Some("Victor Vet"),
     )
@@ -2481,7 +2183,7 @@ async fn revoking_by_post_is_audited_and_another_practices_invitation_answers_40
     assert_eq!(revocations.len(), 1);
     assert_eq!(
         (revocations[0].0, revocations[0].2),
-        (Some(admin.user_id), Some(id))
+        (Some(admin.user_id()), Some(id))
     );
 
     let mut conn = p.superuser().await;
@@ -2491,16 +2193,16 @@ async fn revoking_by_post_is_audited_and_another_practices_invitation_answers_40
         .await
         .unwrap();
     let theirs = p
-        .post_empty(
+        .post(
             &format!("/api/v1/invitations/{foreign}/revoke"),
-            Cred::Cookie(&admin),
+            admin.credential(),
         )
         .await
         .expect_problem(StatusCode::NOT_FOUND, "not_found");
     let unknown = p
-        .post_empty(
+        .post(
             &format!("/api/v1/invitations/{}/revoke", Uuid::now_v7()),
-            Cred::Cookie(&admin),
+            admin.credential(),
         )
         .await;
     assert_eq!(theirs.problem_shape(), unknown.problem_shape());
@@ -2515,51 +2217,30 @@ async fn revoking_by_post_is_audited_and_another_practices_invitation_answers_40
 
 /// A staff page form post with the session cookie: status and body.
 async fn post_page_form(
-    p: &Paddock,
+    p: &TestApp,
     path: &str,
-    session: &Session,
+    session: &CookieUser,
     form: &str,
 ) -> (StatusCode, HeaderMap, String) {
-    let request = Request::post(path)
-        .header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", session.cookie),
-        )
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap();
-    let response = p.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    let answer = p
+        .post_form_body(path, form.to_owned(), session.without_csrf())
+        .await;
+    (answer.status, answer.headers, answer.text)
 }
 
 #[tokio::test]
 async fn the_staff_page_lists_invitations_and_revokes_one_only_with_the_csrf_token() {
-    let p = paddock().await;
+    let p = TestApp::new().await;
     let admin = p.admin_a().await;
-    let vet = p.role_id(&admin, "Veterinarian").await;
+    let vet = p.role_uuid(&admin, "Veterinarian").await;
     let invited = p
         .invite(&admin, "vet@riverside.example", vet)
         .await
         .expect(StatusCode::CREATED);
     let id = invited.uuid("id");
-    let request = Request::get("/staff")
-        .header(
-            header::COOKIE,
-            format!("__Host-paddock_session={}", admin.cookie),
-        )
-        .body(Body::empty())
-        .unwrap();
-    let response = p.router.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let html = String::from_utf8_lossy(&bytes).into_owned();
+    let page = p.page("/staff", &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text;
     let row = html
         .split("<tr data-invitation=\"")
         .find(|row| row.starts_with(&id.to_string()))
@@ -2594,8 +2275,8 @@ async fn the_staff_page_lists_invitations_and_revokes_one_only_with_the_csrf_tok
         headers.get(header::LOCATION).unwrap(),
         "/staff?notice=invitation-revoked"
     );
-    p.accept(
-        &p.link_token("vet@riverside.example"),
+    p.accept_invitation(
+        &p.invitation_token("vet@riverside.example"),
         MEMBER_PASSWORD,
         Some("Victor Vet"),
     )
