@@ -6,7 +6,7 @@
 use crate::AppError;
 use crate::format::capitalised;
 use paddock_domain::FieldError;
-use paddock_store::{StoreError, TenantTx, appointments};
+use paddock_store::{StoreError, TenantTx, appointments::resources};
 use serde::Deserialize;
 
 /// A query string as name/value pairs (first value of each name wins), read leniently:
@@ -150,7 +150,7 @@ impl Refusal {
 
 /// Who can be booked, or named as an encounter's vet: `(user id, name)` by name.
 pub(crate) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(appointments::clinicians(tx)
+    Ok(resources::clinicians(tx)
         .await?
         .into_iter()
         .map(|c| (c.user_id.to_string(), c.name))

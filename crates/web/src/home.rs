@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use paddock_store::signin;
+use paddock_store::identity::signin;
 use uuid::Uuid;
 
 /// The home page's route.

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paddock_domain::Permission;
 use paddock_store::RequestMeta;
-use paddock_store::members;
-use paddock_store::sessions::SessionAuth;
+use paddock_store::identity::sessions::SessionAuth;
+use paddock_store::staff::members;
 
 /// The routes every page needs (the stylesheet).
 pub fn pages() -> Router<AppState> {

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use paddock_domain::{BuiltinRole, Email};
-use paddock_store::{RequestMeta, invitations, roles};
+use paddock_store::{RequestMeta, staff::invitations, staff::roles};
 use paddock_web::HttpConfig;
 use serde_json::{Value, json};
 use std::os::unix::ffi::OsStrExt;

@@ -12,7 +12,8 @@ use axum::http::StatusCode;
 use paddock_domain::{
     AppointmentKind, AppointmentStatus, FieldError, FieldErrors, ResourceKind, UserId,
 };
-use paddock_store::appointments::{self, Appointment, Booking, Clinician, RangeQuery, Resource};
+use paddock_store::appointments::bookings::{self, Appointment, Booking, RangeQuery};
+use paddock_store::appointments::resources::{self, Clinician, Resource};
 use paddock_store::page::Page;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -156,7 +157,7 @@ pub async fn list(
     let (limit, cursor) = params.page(&mut errors);
     errors.into_result()?;
     let page = ctx
-        .run(async |tx| appointments::list(tx, &range, limit, cursor.as_ref()).await)
+        .run(async |tx| bookings::list(tx, &range, limit, cursor.as_ref()).await)
         .await?;
     Ok(Json(page))
 }
@@ -176,7 +177,7 @@ pub async fn book(
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
     let booking = body.parse()?;
     let booked = ctx
-        .run(async |tx| appointments::book(tx, &booking).await)
+        .run(async |tx| bookings::book(tx, &booking).await)
         .await?;
     Ok((StatusCode::CREATED, Json(booked)))
 }
@@ -189,7 +190,7 @@ pub async fn book(
         crate::responses::NoSuchAppointment,
     ))]
 pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>, AppError> {
-    let found = ctx.run(async |tx| appointments::get(tx, id).await).await?;
+    let found = ctx.run(async |tx| bookings::get(tx, id).await).await?;
     Ok(Json(found))
 }
 
@@ -209,7 +210,7 @@ pub async fn reschedule(
 ) -> Result<Json<Appointment>, AppError> {
     let booking = body.parse()?;
     let moved = ctx
-        .run(async |tx| appointments::reschedule(tx, id, &booking).await)
+        .run(async |tx| bookings::reschedule(tx, id, &booking).await)
         .await?;
     Ok(Json(moved))
 }
@@ -223,7 +224,7 @@ pub async fn reschedule(
     ))]
 pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
-    ctx.run(async |tx| appointments::delete(tx, id, now).await)
+    ctx.run(async |tx| bookings::delete(tx, id, now).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -261,7 +262,7 @@ pub async fn set_status(
         return Err(FieldErrors::default().into());
     };
     let changed = ctx
-        .run(async |tx| appointments::set_status(tx, id, status).await)
+        .run(async |tx| bookings::set_status(tx, id, status).await)
         .await?;
     Ok(Json(changed))
 }
@@ -275,9 +276,7 @@ pub async fn set_status(
         (status = 409, description = "The slot was taken since", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>, AppError> {
-    let restored = ctx
-        .run(async |tx| appointments::restore(tx, id).await)
-        .await?;
+    let restored = ctx.run(async |tx| bookings::restore(tx, id).await).await?;
     Ok(Json(restored))
 }
 
@@ -295,9 +294,7 @@ pub struct ResourceBody {
 #[utoipa::path(get, path = "/api/v1/resources", tag = "appointments",
     responses((status = 200, description = "Resources by name", body = Vec<Resource>)))]
 pub async fn list_resources(ctx: Ctx) -> Result<Json<Vec<Resource>>, AppError> {
-    let list = ctx
-        .run(async |tx| appointments::resources(tx).await)
-        .await?;
+    let list = ctx.run(async |tx| resources::list(tx).await).await?;
     Ok(Json(list))
 }
 
@@ -320,7 +317,7 @@ pub async fn add_resource(
         return Err(FieldErrors::default().into());
     };
     let added = ctx
-        .run(async |tx| appointments::add_resource(tx, &name, kind).await)
+        .run(async |tx| resources::add(tx, &name, kind).await)
         .await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
@@ -330,8 +327,6 @@ pub async fn add_resource(
 #[utoipa::path(get, path = "/api/v1/clinicians", tag = "appointments",
     responses((status = 200, description = "Active clinicians by name", body = Vec<Clinician>)))]
 pub async fn list_clinicians(ctx: Ctx) -> Result<Json<Vec<Clinician>>, AppError> {
-    let list = ctx
-        .run(async |tx| appointments::clinicians(tx).await)
-        .await?;
+    let list = ctx.run(async |tx| resources::clinicians(tx).await).await?;
     Ok(Json(list))
 }

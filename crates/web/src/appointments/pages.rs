@@ -23,9 +23,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use paddock_domain::{AppointmentKind, AppointmentStatus, Permission, UserId};
-use paddock_store::appointments::{self, Appointment, Booking, Clash, RangeQuery};
+use paddock_store::appointments::bookings::{self, Appointment, Booking, Clash, RangeQuery};
+use paddock_store::appointments::resources;
 use paddock_store::page::{Cursor, MAX_LIMIT};
-use paddock_store::{RequestMeta, StoreError, TenantTx, patients};
+use paddock_store::{RequestMeta, StoreError, TenantTx, clinical::patients};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -204,7 +205,7 @@ pub(crate) async fn status_submit(
         .and_then(|back| back.within("/appointments"))
         .unwrap_or_else(|| ReturnTo::fixed("/appointments"));
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    appointments::set_status(&mut tx, id, status).await?;
+    bookings::set_status(&mut tx, id, status).await?;
     tx.commit().await?;
     Ok(Redirect::to(&back.with_notice("status")).into_response())
 }
@@ -217,7 +218,7 @@ async fn all_in_range(
     let mut all = Vec::new();
     let mut after: Option<Cursor> = None;
     for _ in 0..MAX_PAGES {
-        let page = appointments::list(tx, range, MAX_LIMIT, after.as_ref()).await?;
+        let page = bookings::list(tx, range, MAX_LIMIT, after.as_ref()).await?;
         let next = page.next_cursor;
         all.extend(page.items);
         match next {
@@ -254,10 +255,10 @@ fn appointment_view(a: &Appointment, read_patients: bool) -> AppointmentView {
             .map(|id| format!("/patients/{id}")),
         staff: a.staff_name.clone().unwrap_or_default(),
         resource: a.resource_name.clone().unwrap_or_default(),
-        kind: a.kind.clone(),
+        kind: a.kind.to_string(),
         reason: a.reason.clone().unwrap_or_default(),
-        status: a.status.replace('_', " "),
-        freed: matches!(a.status.as_str(), "cancelled" | "no_show"),
+        status: a.status.label(),
+        freed: !a.status.holds_slot(),
     }
 }
 
@@ -413,7 +414,7 @@ async fn render_booking(
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
     let staff = staff_options(&mut tx).await?;
     let resources = if can(page, Permission::AppointmentsRead) {
-        appointments::resources(&mut tx)
+        resources::list(&mut tx)
             .await?
             .into_iter()
             .map(|r| (r.id.to_string(), r.name))
@@ -427,7 +428,7 @@ async fn render_booking(
         && errors.get("patient_id").is_none()
         && let Ok(id) = Uuid::parse_str(form.patient_id.trim())
     {
-        match patients::get(&mut tx, id).await {
+        match patients::get(&mut tx, paddock_domain::PatientId::from_uuid(id)).await {
             Ok(p) => form.patient_label = Some(patient_label(&p)),
             Err(StoreError::NotFound(_)) => {}
             Err(other) => return Err(other.into()),
@@ -633,9 +634,13 @@ pub(crate) async fn book_submit(
         if let Some(patient) = booking.patient_id
             && can(&page, Permission::PatientsRead)
         {
-            booking.client_id = patients::get(&mut tx, patient).await?.primary_owner_id;
+            booking.client_id =
+                patients::get(&mut tx, paddock_domain::PatientId::from_uuid(patient))
+                    .await?
+                    .primary_owner_id
+                    .map(Uuid::from);
         }
-        appointments::book(&mut tx, &booking).await
+        bookings::book(&mut tx, &booking).await
     }
     .await;
     match booked {
@@ -648,7 +653,7 @@ pub(crate) async fn book_submit(
             // The store refused inside a savepoint, so the transaction can still read
             // the booking it clashes with, to name it.
             let existing = if can(&page, Permission::AppointmentsRead) {
-                appointments::get(&mut tx, clash.appointment_id).await.ok()
+                bookings::get(&mut tx, clash.appointment_id).await.ok()
             } else {
                 None
             };
@@ -774,8 +779,8 @@ mod tests {
             resource_name: None,
             starts_at: clash.starts_at,
             ends_at: clash.ends_at,
-            kind: "consultation".into(),
-            status: "booked".into(),
+            kind: paddock_domain::AppointmentKind::Consultation,
+            status: paddock_domain::AppointmentStatus::Booked,
             reason: None,
             deleted_at: None,
         };

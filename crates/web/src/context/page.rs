@@ -14,8 +14,8 @@ use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Req
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use paddock_store::sessions::SessionAuth;
-use paddock_store::token::csrf_for;
+use paddock_store::identity::sessions::SessionAuth;
+use paddock_store::identity::token::csrf_for;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 

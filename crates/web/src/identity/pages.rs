@@ -17,9 +17,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use paddock_store::sessions::{self};
-use paddock_store::token::{login_csrf_for, random_token};
-use paddock_store::{second_factor, signin};
+use paddock_store::identity::sessions::{self};
+use paddock_store::identity::token::{login_csrf_for, random_token};
+use paddock_store::{identity::second_factor, identity::signin};
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use paddock_domain::{MembershipId, RoleId};
-use paddock_store::{RequestMeta, invitations, members, roles, staff};
+use paddock_store::{
+    RequestMeta, staff::changes, staff::invitations, staff::members, staff::roles,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -228,14 +230,14 @@ async fn staff_member_action(
             if now - page.session.reauthenticated_at > REAUTH_WINDOW {
                 return Ok(Redirect::to("/reauth?next=/staff").into_response());
             }
-            staff::change_role(&mut tx, membership, RoleId::from_uuid(role_id), now)
+            changes::change_role(&mut tx, membership, RoleId::from_uuid(role_id), now)
                 .await
                 .map(|_| "role-changed")
         }
-        ("deactivate", _) => staff::deactivate(&mut tx, membership, now)
+        ("deactivate", _) => changes::deactivate(&mut tx, membership, now)
             .await
             .map(|()| "deactivated"),
-        ("reactivate", _) => staff::reactivate(&mut tx, membership)
+        ("reactivate", _) => changes::reactivate(&mut tx, membership)
             .await
             .map(|()| "reactivated"),
         _ => return Err(AppError::NotFound),
@@ -277,7 +279,8 @@ async fn render_invitation(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let now = state.auth.clock.now();
-    let Some(open) = paddock_store::invitations::open(&state.db, token, now, meta).await? else {
+    let Some(open) = paddock_store::staff::invitations::open(&state.db, token, now, meta).await?
+    else {
         let page = MessagePage {
             title: "Invitation not valid".to_owned(),
             text: "This invitation link is unknown, was already used, was revoked, or has expired. Ask the practice for a new one.".to_owned(),

@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::identity::service::verify_account_password;
 use crate::{AppError, AppState};
 use paddock_domain::{DisplayName, Email, FieldErrors, RoleId};
-use paddock_store::invitations::{self, Acceptor};
+use paddock_store::staff::invitations::{self, Acceptor};
 use uuid::Uuid;
 
 /// Creates an invitation and emails its link (shared by the API and the staff page).

@@ -7,15 +7,14 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use paddock_domain::{Email, FieldErrors, Phone};
-use paddock_store::clients::{self, Client, ClientDetails};
+use paddock_domain::{ClientId, Email, FieldErrors, Phone};
+use paddock_store::clinical::clients::{self, Client, ClientDetails};
+use paddock_store::clinical::patients::{self, Patient};
 use paddock_store::page::Page;
-use paddock_store::patients::{self, Patient};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 /// The client routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -141,7 +140,7 @@ pub async fn create(
         (status = 200, description = "The client", body = Client),
         crate::responses::NoSuchClient,
     ))]
-pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, AppError> {
+pub async fn get_one(ctx: Ctx, Path(id): Path<ClientId>) -> Result<Json<Client>, AppError> {
     let client = ctx.run(async |tx| clients::get(tx, id).await).await?;
     Ok(Json(client))
 }
@@ -156,7 +155,7 @@ pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, App
     ))]
 pub async fn update(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ClientId>,
     Json(body): Json<ClientBody>,
 ) -> Result<Json<Client>, AppError> {
     let details = body.parse()?;
@@ -173,7 +172,7 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         crate::responses::NoSuchClient,
     ))]
-pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+pub async fn delete(ctx: Ctx, Path(id): Path<ClientId>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
     ctx.run(async |tx| clients::delete(tx, id, now).await)
         .await?;
@@ -195,7 +194,7 @@ pub async fn deleted(ctx: Ctx) -> Result<Json<Vec<Client>>, AppError> {
         (status = 200, description = "Restored", body = Client),
         (status = 404, description = "No such deleted client", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, AppError> {
+pub async fn restore(ctx: Ctx, Path(id): Path<ClientId>) -> Result<Json<Client>, AppError> {
     let client = ctx.run(async |tx| clients::restore(tx, id).await).await?;
     Ok(Json(client))
 }
@@ -207,7 +206,10 @@ pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Client>, App
         (status = 200, description = "The client's patients", body = Vec<Patient>),
         crate::responses::NoSuchClient,
     ))]
-pub async fn patients_of(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Patient>>, AppError> {
+pub async fn patients_of(
+    ctx: Ctx,
+    Path(id): Path<ClientId>,
+) -> Result<Json<Vec<Patient>>, AppError> {
     let list = ctx
         .run(async |tx| {
             clients::get(tx, id).await?;

@@ -9,15 +9,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
-use paddock_domain::{DateOfBirth, FieldError, FieldErrors, Microchip, PatientSex, PatientStatus};
-use paddock_store::chart::{self, Chart};
+use paddock_domain::{
+    ClientId, DateOfBirth, FieldError, FieldErrors, Microchip, PatientId, PatientSex, PatientStatus,
+};
+use paddock_store::clinical::chart::{self, Chart};
+use paddock_store::clinical::patients::{self, Owner, Patient, PatientDetails, Standing};
 use paddock_store::page::Page;
-use paddock_store::patients::{self, Owner, Patient, PatientDetails, Standing};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 /// The patient routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,7 +43,7 @@ pub struct OwnerBody {
 }
 
 /// Parses owners; their field names are `owners[i].client_id`.
-fn parse_owners(errors: &mut FieldErrors, owners: &[OwnerBody]) -> Vec<(Uuid, bool)> {
+fn parse_owners(errors: &mut FieldErrors, owners: &[OwnerBody]) -> Vec<(ClientId, bool)> {
     owners
         .iter()
         .enumerate()
@@ -53,7 +54,7 @@ fn parse_owners(errors: &mut FieldErrors, owners: &[OwnerBody]) -> Vec<(Uuid, bo
                 &o.client_id,
                 uuid,
             )
-            .map(|id| (id, o.primary))
+            .map(|id| (ClientId::from_uuid(id), o.primary))
         })
         .collect()
 }
@@ -241,7 +242,7 @@ pub async fn create(
         (status = 200, description = "The patient", body = Patient),
         crate::responses::NoSuchPatient,
     ))]
-pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, AppError> {
+pub async fn get_one(ctx: Ctx, Path(id): Path<PatientId>) -> Result<Json<Patient>, AppError> {
     let patient = ctx.run(async |tx| patients::get(tx, id).await).await?;
     Ok(Json(patient))
 }
@@ -256,7 +257,7 @@ pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, Ap
     ))]
 pub async fn update(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<PatientId>,
     Json(body): Json<PatientBody>,
 ) -> Result<Json<Patient>, AppError> {
     let today = ctx.now().date_naive();
@@ -285,7 +286,7 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         crate::responses::NoSuchPatient,
     ))]
-pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+pub async fn delete(ctx: Ctx, Path(id): Path<PatientId>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
     ctx.run(async |tx| patients::delete(tx, id, now).await)
         .await?;
@@ -308,7 +309,7 @@ pub async fn deleted(ctx: Ctx) -> Result<Json<Vec<Patient>>, AppError> {
         (status = 404, description = "No such deleted patient", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Its microchip now belongs to another patient", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, AppError> {
+pub async fn restore(ctx: Ctx, Path(id): Path<PatientId>) -> Result<Json<Patient>, AppError> {
     let patient = ctx.run(async |tx| patients::restore(tx, id).await).await?;
     Ok(Json(patient))
 }
@@ -320,7 +321,7 @@ pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Patient>, Ap
         (status = 200, description = "The owners", body = Vec<Owner>),
         crate::responses::NoSuchPatient,
     ))]
-pub async fn owners(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Owner>>, AppError> {
+pub async fn owners(ctx: Ctx, Path(id): Path<PatientId>) -> Result<Json<Vec<Owner>>, AppError> {
     let list = ctx.run(async |tx| patients::owners(tx, id).await).await?;
     Ok(Json(list))
 }
@@ -335,7 +336,7 @@ pub async fn owners(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Vec<Owner>>, 
     ))]
 pub async fn set_owners(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<PatientId>,
     Json(body): Json<OwnersBody>,
 ) -> Result<Json<Vec<Owner>>, AppError> {
     let mut errors = FieldErrors::default();
@@ -355,7 +356,7 @@ pub async fn set_owners(
         (status = 403, description = "Needs records.read", body = crate::error::Problem, content_type = "application/problem+json"),
         crate::responses::NoSuchPatient,
     ))]
-pub async fn get_chart(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Chart>, AppError> {
+pub async fn get_chart(ctx: Ctx, Path(id): Path<PatientId>) -> Result<Json<Chart>, AppError> {
     let today = ctx.now().date_naive();
     let chart = ctx
         .run(async |tx| chart::chart(tx, id, today).await)

@@ -18,12 +18,12 @@ use paddock_domain::{
     AllergySeverity, CodeSystem, EncounterKind, FieldError, FieldErrors, PerMinute,
     PrescriptionStatus, ProblemKind, Route, TemperatureC, UserId, WeightKg,
 };
-use paddock_store::chart;
-use paddock_store::clinical::{
+use paddock_store::clinical::chart;
+use paddock_store::clinical::encounters::{self, Encounter, NewEncounter, Soap, WrittenEncounter};
+use paddock_store::clinical::record::{
     self, Allergy, NewAllergy, NewPrescription, NewProblem, NewVaccination, NewVitals,
     Prescription, Problem, Vaccination, Vitals,
 };
-use paddock_store::encounters::{self, Encounter, NewEncounter, Soap, WrittenEncounter};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -321,7 +321,7 @@ pub async fn record_vitals(
         respiratory_rate,
     };
     let vitals = ctx
-        .run(async |tx| clinical::record_vitals(tx, patient, &new).await)
+        .run(async |tx| record::record_vitals(tx, patient, &new).await)
         .await?;
     Ok((StatusCode::CREATED, Json(vitals)))
 }
@@ -424,7 +424,7 @@ pub async fn add_problem(
         onset_on,
     };
     let problem = ctx
-        .run(async |tx| clinical::add_problem(tx, patient, &new).await)
+        .run(async |tx| record::add_problem(tx, patient, &new).await)
         .await?;
     Ok((StatusCode::CREATED, Json(problem)))
 }
@@ -459,7 +459,7 @@ pub async fn resolve_problem(
     }
     errors.into_result()?;
     let resolved = ctx
-        .run(async |tx| clinical::resolve_problem(tx, patient, problem, day).await)
+        .run(async |tx| record::resolve_problem(tx, patient, problem, day).await)
         .await?;
     Ok(Json(resolved))
 }
@@ -521,7 +521,7 @@ pub async fn add_allergy(
         severity,
     };
     let allergy = ctx
-        .run(async |tx| clinical::add_allergy(tx, patient, &new).await)
+        .run(async |tx| record::add_allergy(tx, patient, &new).await)
         .await?;
     Ok((StatusCode::CREATED, Json(allergy)))
 }
@@ -538,7 +538,7 @@ pub async fn retire_allergy(
     Path((patient, allergy)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Allergy>, AppError> {
     let retired = ctx
-        .run(async |tx| clinical::retire_allergy(tx, patient, allergy).await)
+        .run(async |tx| record::retire_allergy(tx, patient, allergy).await)
         .await?;
     Ok(Json(retired))
 }
@@ -630,7 +630,7 @@ pub async fn prescribe(
         notes,
     };
     let written = ctx
-        .run(async |tx| clinical::prescribe(tx, patient, &new).await)
+        .run(async |tx| record::prescribe(tx, patient, &new).await)
         .await?;
     Ok((StatusCode::CREATED, Json(written)))
 }
@@ -668,7 +668,7 @@ pub async fn set_prescription_status(
         return Err(FieldErrors::default().into());
     };
     let changed = ctx
-        .run(async |tx| clinical::set_prescription_status(tx, patient, prescription, status).await)
+        .run(async |tx| record::set_prescription_status(tx, patient, prescription, status).await)
         .await?;
     Ok(Json(changed))
 }
@@ -757,7 +757,7 @@ pub async fn vaccinate(
         rabies_tag,
     };
     let given = ctx
-        .run(async |tx| clinical::vaccinate(tx, patient, &new).await)
+        .run(async |tx| record::vaccinate(tx, patient, &new).await)
         .await?;
     Ok((StatusCode::CREATED, Json(given)))
 }

@@ -19,9 +19,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use paddock_domain::field::{bounded_text, no_control_characters, note_text};
 use paddock_domain::{Email, Permission, Phone};
-use paddock_store::clients::{self, Client, ClientDetails};
+use paddock_store::clinical::clients::{self, Client, ClientDetails};
 use paddock_store::page::{self as paging, Cursor};
-use paddock_store::{RequestMeta, patients};
+use paddock_store::{RequestMeta, clinical::patients};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -150,7 +150,7 @@ impl ListQuery {
 
 fn client_row(c: &Client) -> ClientRow {
     ClientRow {
-        id: c.id,
+        id: c.id.as_uuid(),
         name: c.sort_name(),
         email: c.email.clone().unwrap_or_default(),
         phone: c
@@ -189,9 +189,9 @@ pub(crate) async fn detail_page(
     let nav = nav_in(&state, &page, &meta, "clients").await?;
     let read_patients = can(&page, Permission::PatientsRead);
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let client = clients::get(&mut tx, id).await?;
+    let client = clients::get(&mut tx, paddock_domain::ClientId::from_uuid(id)).await?;
     let owned = if read_patients {
-        Some(patients::of_client(&mut tx, id).await?)
+        Some(patients::of_client(&mut tx, paddock_domain::ClientId::from_uuid(id)).await?)
     } else {
         None
     };
@@ -204,7 +204,7 @@ pub(crate) async fn detail_page(
         contact_by.push("SMS");
     }
     let view = ClientView {
-        id: client.id,
+        id: client.id.as_uuid(),
         full_name: client.full_name(),
         email: client.email.unwrap_or_default(),
         mobile: client.mobile.unwrap_or_default(),
@@ -277,7 +277,7 @@ pub(crate) async fn edit_page(
     page.auth.principal.require(Permission::ClientsWrite)?;
     let id = path_id(&id)?;
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let client = clients::get(&mut tx, id).await?;
+    let client = clients::get(&mut tx, paddock_domain::ClientId::from_uuid(id)).await?;
     tx.commit().await?;
     let form = ClientForm {
         given_name: client.given_name,
@@ -443,7 +443,9 @@ async fn save(
     let mut tx = state.db.begin(&page.auth.principal, meta).await?;
     let saved = match editing {
         None => clients::create(&mut tx, &details).await,
-        Some(id) => clients::update(&mut tx, id, &details).await,
+        Some(id) => {
+            clients::update(&mut tx, paddock_domain::ClientId::from_uuid(id), &details).await
+        }
     };
     match saved {
         Ok(client) => {

@@ -27,9 +27,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use paddock_domain::field::note_text;
 use paddock_domain::{EncounterKind, FieldError, Permission, TemperatureC, UserId, WeightKg};
-use paddock_store::clinical::{self, NewVitals};
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::{Principal, RequestMeta, StoreError, TenantTx, chart, patients};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::record::{self, NewVitals};
+use paddock_store::{
+    Principal, RequestMeta, StoreError, TenantTx, clinical::chart, clinical::patients,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -75,7 +77,9 @@ async fn patient_header(
     read_records: bool,
     patient: Uuid,
 ) -> Result<(String, Vec<AllergyView>), StoreError> {
-    let name = patients::get(tx, patient).await?.name;
+    let name = patients::get(tx, paddock_domain::PatientId::from_uuid(patient))
+        .await?
+        .name;
     let allergies = if read_records {
         active_allergies(&chart::allergies(tx, patient).await?)
     } else {
@@ -293,7 +297,7 @@ async fn write_new(
             heart_rate: None,
             respiratory_rate: None,
         };
-        clinical::record_vitals(tx, patient, &vitals).await?;
+        record::record_vitals(tx, patient, &vitals).await?;
     }
     Ok(encounter.id)
 }

@@ -25,10 +25,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use paddock_domain::field::bounded_text;
 use paddock_domain::{DateOfBirth, Microchip, PatientSex, Permission, WeightKg};
-use paddock_store::chart::{self, Chart};
-use paddock_store::clinical::{Allergy, Vitals};
-use paddock_store::patients::{self, Owner, Patient, PatientDetails, Standing};
-use paddock_store::{RequestMeta, clients};
+use paddock_store::clinical::chart::{self, Chart};
+use paddock_store::clinical::patients::{self, Owner, Patient, PatientDetails, Standing};
+use paddock_store::clinical::record::{Allergy, Vitals};
+use paddock_store::{RequestMeta, clinical::clients};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -92,19 +92,19 @@ pub(crate) async fn list_page(
 /// read clients.
 pub(super) fn patient_row(p: Patient, read_clients: bool) -> PatientRow {
     PatientRow {
-        id: p.id,
+        id: p.id.as_uuid(),
         kind: match &p.breed {
             Some(breed) => format!("{} · {breed}", p.species),
             None => p.species.clone(),
         },
-        sex: words(&p.sex),
+        sex: p.sex.label(),
         microchip: p.microchip.unwrap_or_default(),
         owner_href: p
             .primary_owner_id
             .filter(|_| read_clients)
             .map(|id| format!("/clients/{id}")),
         owner_name: p.primary_owner_name.unwrap_or_default(),
-        status: p.status,
+        status: p.status.to_string(),
         name: p.name,
     }
 }
@@ -152,7 +152,7 @@ async fn render_form(
         && let Ok(owner) = Uuid::parse_str(form.owner_id.trim())
     {
         let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-        match clients::get(&mut tx, owner).await {
+        match clients::get(&mut tx, paddock_domain::ClientId::from_uuid(owner)).await {
             Ok(client) => form.owner_name = Some(client.full_name()),
             Err(paddock_store::StoreError::NotFound(_)) => {}
             Err(other) => return Err(other.into()),
@@ -322,7 +322,13 @@ pub(crate) async fn create_submit(
         }
     };
     let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    match patients::create(&mut tx, &details, &[(owner, true)]).await {
+    match patients::create(
+        &mut tx,
+        &details,
+        &[(paddock_domain::ClientId::from_uuid(owner), true)],
+    )
+    .await
+    {
         Ok(patient) => {
             tx.commit().await?;
             Ok(Redirect::to(&format!("/patients/{}", patient.id)).into_response())
@@ -358,13 +364,14 @@ pub(crate) async fn chart_page(
         .run(async |tx| {
             let nav = nav_of(tx, &principal, &csrf_token, "patients").await?;
             let shown = if read_records {
-                let chart = chart::chart(tx, id, today).await?;
+                let chart =
+                    chart::chart(tx, paddock_domain::PatientId::from_uuid(id), today).await?;
                 let clinical = clinical_view(&chart, today);
                 (chart.patient, chart.owners, Some(clinical))
             } else {
-                let patient = patients::get(tx, id).await?;
+                let patient = patients::get(tx, paddock_domain::PatientId::from_uuid(id)).await?;
                 let owners = if read_clients {
-                    patients::owners(tx, id).await?
+                    patients::owners(tx, paddock_domain::PatientId::from_uuid(id)).await?
                 } else {
                     Vec::new()
                 };
@@ -398,11 +405,11 @@ pub(super) fn facts(p: &Patient, today: NaiveDate) -> PatientFacts {
         })
         .unwrap_or_default();
     PatientFacts {
-        id: p.id,
+        id: p.id.as_uuid(),
         name: p.name.clone(),
         species: p.species.clone(),
         breed: p.breed.clone().unwrap_or_default(),
-        sex: words(&p.sex),
+        sex: p.sex.label(),
         age: age_text,
         date_of_birth: p
             .date_of_birth
@@ -419,7 +426,7 @@ pub(super) fn facts(p: &Patient, today: NaiveDate) -> PatientFacts {
         microchip: p.microchip.clone().unwrap_or_default(),
         insurer: p.insurer.clone().unwrap_or_default(),
         insurance_policy: p.insurance_policy.clone().unwrap_or_default(),
-        status: p.status.clone(),
+        status: p.status.to_string(),
         deceased_on: p.deceased_on.map(day_short).unwrap_or_default(),
     }
 }

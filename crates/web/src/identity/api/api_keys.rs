@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{FieldError, FieldErrors, Permission, PermissionSet};
-use paddock_store::api_keys::{self, ApiKeyInfo};
+use paddock_store::identity::api_keys::{self, ApiKeyInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

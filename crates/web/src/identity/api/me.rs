@@ -4,7 +4,7 @@ use crate::auth::AuthMethod;
 use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
-use paddock_store::members;
+use paddock_store::staff::members;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use paddock_domain::{FieldError, FieldErrors};
-use paddock_store::{members, passwords};
+use paddock_store::{identity::passwords, staff::members};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paddock_domain::{FieldErrors, Permission};
-use paddock_store::invitations::{self, SentInvitation};
+use paddock_store::staff::invitations::{self, SentInvitation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

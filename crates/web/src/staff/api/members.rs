@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use paddock_domain::{FieldError, FieldErrors, MembershipId, Permission, RoleId};
-use paddock_store::{members, roles, staff};
+use paddock_store::{staff::changes, staff::members, staff::roles};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -136,7 +136,7 @@ pub async fn change_role(
     let now = ctx.now();
     let (old_role, new_role) = ctx
         .run(async |tx| {
-            staff::change_role(
+            changes::change_role(
                 tx,
                 MembershipId::from_uuid(id),
                 RoleId::from_uuid(body.role_id),
@@ -159,7 +159,7 @@ pub async fn change_role(
     ))]
 pub async fn deactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
-    ctx.run(async |tx| staff::deactivate(tx, MembershipId::from_uuid(id), now).await)
+    ctx.run(async |tx| changes::deactivate(tx, MembershipId::from_uuid(id), now).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -169,7 +169,7 @@ pub async fn deactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, Ap
     params(("id" = Uuid, Path, description = "Membership id")),
     responses((status = 204, description = "Reactivated")))]
 pub async fn reactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
-    ctx.run(async |tx| staff::reactivate(tx, MembershipId::from_uuid(id)).await)
+    ctx.run(async |tx| changes::reactivate(tx, MembershipId::from_uuid(id)).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;
-use paddock_store::record_settings::{self, RecordSettings};
+use paddock_store::staff::record_settings::{self, RecordSettings};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -3,7 +3,7 @@
 //! short-lived, attempt-limited and rate-limited.
 
 use crate::audit::{AuditAction, AuditEvent, insert_event};
-use crate::auth_tx::AuthTx;
+use crate::identity::auth_tx::AuthTx;
 use crate::{Db, RequestMeta, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{PracticeId, UserId};

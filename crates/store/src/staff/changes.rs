@@ -9,9 +9,9 @@
 //! member could no longer send.
 
 use crate::audit::{AuditAction, AuditEvent, record};
-use crate::roles::{self, Role};
+use crate::staff::roles::{self, Role};
 use crate::tenant::Actor;
-use crate::{StoreError, TenantTx, api_keys, invitations, sessions};
+use crate::{StoreError, TenantTx, identity::api_keys, identity::sessions, staff::invitations};
 use chrono::{DateTime, Utc};
 use paddock_domain::{
     BuiltinRole, FieldError, MembershipId, Permission, PermissionSet, RoleId, UserId,

@@ -1,10 +1,10 @@
 //! Staff invitations: a single-use, expiring link; only the token's hash is stored.
 
 use crate::audit::{AuditAction, AuditEvent, insert_event, record};
-use crate::auth_tx::AuthTx;
+use crate::identity::auth_tx::AuthTx;
+use crate::identity::token::{hex, random_token, token_hash};
 use crate::page::{Cursor, Page};
-use crate::roles;
-use crate::token::{hex, random_token, token_hash};
+use crate::staff::roles;
 use crate::{Db, RequestMeta, StoreError, TenantTx};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{

@@ -8,8 +8,8 @@
 //! account's owner is mailed a single-use link that lifts the lock.
 
 use crate::audit::{AuditAction, AuditEvent, insert_event};
-use crate::auth_tx::AuthTx;
-use crate::token::{hex, random_token, token_hash};
+use crate::identity::auth_tx::AuthTx;
+use crate::identity::token::{hex, random_token, token_hash};
 use crate::{Db, RequestMeta, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{Email, FailureRecord, LockoutPolicy, PracticeId, SessionPolicy, UserId};

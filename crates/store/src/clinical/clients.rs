@@ -4,11 +4,11 @@
 //! can be restored until the retention job purges it, and its patients keep their
 //! records.
 
+use crate::clinical::search::{SearchQuery, client_phone_match, client_prefix_match};
 use crate::page::{Cursor, Page};
-use crate::search::{SearchQuery, client_phone_match, client_prefix_match};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
-use paddock_domain::{Email, Permission, Phone};
+use paddock_domain::{ClientId, Email, Permission, Phone};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -42,7 +42,9 @@ pub struct ClientDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Client {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: ClientId,
     /// Given name(s).
     pub given_name: String,
     /// Family name.
@@ -95,14 +97,14 @@ pub(crate) const CLIENT_COLUMNS: &str =
 /// Registers a client.
 pub async fn create(tx: &mut TenantTx, details: &ClientDetails) -> Result<Client, StoreError> {
     tx.require(Permission::ClientsWrite)?;
-    let id = Uuid::now_v7();
+    let id = ClientId::new();
     sqlx::query(
         "insert into clients (practice_id, id, given_name, family_name, email, mobile, phone, address,
                               contact_by_email, contact_by_sms, reminders, notes)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(&details.given_name)
     .bind(&details.family_name)
     .bind(details.email.as_ref().map(Email::as_str))
@@ -119,18 +121,18 @@ pub async fn create(tx: &mut TenantTx, details: &ClientDetails) -> Result<Client
 }
 
 /// A live (not deleted) client; another practice's id is not found.
-pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
+pub async fn get(tx: &mut TenantTx, id: ClientId) -> Result<Client, StoreError> {
     tx.require(Permission::ClientsRead)?;
     fetch(tx, id).await
 }
 
 /// A live client of this practice, without a permission check (for callers that
 /// already checked theirs); anything else is not found.
-pub(crate) async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
+pub(crate) async fn fetch(tx: &mut TenantTx, id: ClientId) -> Result<Client, StoreError> {
     sqlx::query_as(&format!(
         "select {CLIENT_COLUMNS} from clients where id = $1 and deleted_at is null"
     ))
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?
     .ok_or(StoreError::NotFound("client"))
@@ -139,7 +141,7 @@ pub(crate) async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreEr
 /// Replaces a live client's details.
 pub async fn update(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: ClientId,
     details: &ClientDetails,
 ) -> Result<Client, StoreError> {
     tx.require(Permission::ClientsWrite)?;
@@ -148,7 +150,7 @@ pub async fn update(
                 address = $7, contact_by_email = $8, contact_by_sms = $9, reminders = $10, notes = $11
           where id = $1 and deleted_at is null",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(&details.given_name)
     .bind(&details.family_name)
     .bind(details.email.as_ref().map(Email::as_str))
@@ -169,15 +171,15 @@ pub async fn update(
 }
 
 /// Soft-deletes a client.
-pub async fn delete(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn delete(tx: &mut TenantTx, id: ClientId, now: DateTime<Utc>) -> Result<(), StoreError> {
     tx.require(Permission::ClientsWrite)?;
-    crate::retention::soft_delete(tx, "clients", id, now, "client").await
+    crate::retention::soft_delete(tx, "clients", id.as_uuid(), now, "client").await
 }
 
 /// Brings a deleted client back (practice admins: `settings.manage`).
-pub async fn restore(tx: &mut TenantTx, id: Uuid) -> Result<Client, StoreError> {
+pub async fn restore(tx: &mut TenantTx, id: ClientId) -> Result<Client, StoreError> {
     tx.require(Permission::SettingsManage)?;
-    crate::retention::restore(tx, "clients", id, "client").await?;
+    crate::retention::restore(tx, "clients", id.as_uuid(), "client").await?;
     fetch(tx, id).await
 }
 
@@ -193,7 +195,7 @@ pub async fn deleted(tx: &mut TenantTx) -> Result<Vec<Client>, StoreError> {
 }
 
 /// Live clients by family name, optionally matching `search` (the start of a family
-/// name, full name or email, or the last 9 digits of a phone: see [`crate::search`]),
+/// name, full name or email, or the last 9 digits of a phone: see [`crate::clinical::search`]),
 /// a page at a time.
 pub async fn list(
     tx: &mut TenantTx,
@@ -231,6 +233,6 @@ pub async fn list(
     .fetch_all(tx.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |c| {
-        Cursor::after(c.sort_name(), c.id)
+        Cursor::after(c.sort_name(), c.id.as_uuid())
     }))
 }

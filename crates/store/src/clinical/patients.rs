@@ -4,12 +4,15 @@
 //! a patient is soft; its medical records stay for the record retention period and
 //! go only when the retention job purges the patient.
 
-use crate::clients::{CLIENT_COLUMNS, Client};
+use crate::clinical::clients::{CLIENT_COLUMNS, Client};
+use crate::clinical::search::{SearchQuery, client_phone_match, client_prefix_match, starts_with};
 use crate::page::{Cursor, Page};
-use crate::search::{SearchQuery, client_phone_match, client_prefix_match, starts_with};
+use crate::row::OptionalUuid;
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
-use paddock_domain::{DateOfBirth, FieldError, Microchip, PatientSex, PatientStatus, Permission};
+use paddock_domain::{
+    ClientId, DateOfBirth, FieldError, Microchip, PatientId, PatientSex, PatientStatus, Permission,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -71,7 +74,9 @@ pub struct PatientDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Patient {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: PatientId,
     /// Its name.
     pub name: String,
     /// Species.
@@ -79,7 +84,9 @@ pub struct Patient {
     /// Breed.
     pub breed: Option<String>,
     /// `female`, `female_spayed`, `male`, `male_neutered` or `unknown`.
-    pub sex: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub sex: PatientSex,
     /// Date of birth.
     pub date_of_birth: Option<NaiveDate>,
     /// Whether the date of birth is an estimate.
@@ -93,7 +100,9 @@ pub struct Patient {
     /// Insurance policy number.
     pub insurance_policy: Option<String>,
     /// `active`, `deceased` or `transferred`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub status: PatientStatus,
     /// The date it died.
     pub deceased_on: Option<NaiveDate>,
     /// When it was registered.
@@ -103,7 +112,9 @@ pub struct Patient {
     /// When it was deleted (only in the deleted list).
     pub deleted_at: Option<DateTime<Utc>>,
     /// The primary owner's id.
-    pub primary_owner_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub primary_owner_id: Option<ClientId>,
     /// The primary owner's name ("Given Family").
     pub primary_owner_name: Option<String>,
 }
@@ -141,18 +152,18 @@ pub struct Owner {
 pub async fn create(
     tx: &mut TenantTx,
     details: &PatientDetails,
-    owners: &[(Uuid, bool)],
+    owners: &[(ClientId, bool)],
 ) -> Result<Patient, StoreError> {
     tx.require(Permission::PatientsWrite)?;
     check_owners(owners)?;
-    let id = Uuid::now_v7();
+    let id = PatientId::new();
     sqlx::query(
         "insert into patients (practice_id, id, name, species, breed, sex, date_of_birth, dob_estimated,
                                colour, microchip, insurer, insurance_policy, status, deceased_on)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(&details.name)
     .bind(&details.species)
     .bind(&details.breed)
@@ -173,12 +184,12 @@ pub async fn create(
     fetch(tx, id).await
 }
 
-fn check_owners(owners: &[(Uuid, bool)]) -> Result<(), StoreError> {
+fn check_owners(owners: &[(ClientId, bool)]) -> Result<(), StoreError> {
     let primaries = owners.iter().filter(|(_, primary)| *primary).count();
     if owners.is_empty() || primaries != 1 {
         return Err(FieldError::new("owners", "needs exactly one primary owner").into());
     }
-    let mut ids: Vec<Uuid> = owners.iter().map(|(id, _)| *id).collect();
+    let mut ids: Vec<ClientId> = owners.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.len() != owners.len() {
@@ -195,19 +206,19 @@ impl From<FieldError> for StoreError {
 
 async fn link_owner(
     tx: &mut TenantTx,
-    patient: Uuid,
-    client: Uuid,
+    patient: PatientId,
+    client: ClientId,
     primary: bool,
 ) -> Result<(), StoreError> {
     // The client must be a live client of this practice; anything else is not found.
-    crate::clients::fetch(tx, client).await?;
+    crate::clinical::clients::fetch(tx, client).await?;
     sqlx::query(
         "insert into patient_owners (practice_id, patient_id, client_id, is_primary)
          values ($1, $2, $3, $4)",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(patient)
-    .bind(client)
+    .bind(patient.as_uuid())
+    .bind(client.as_uuid())
     .bind(primary)
     .execute(tx.conn())
     .await?;
@@ -215,16 +226,16 @@ async fn link_owner(
 }
 
 /// A live patient (patients.read); another practice's id is not found.
-pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Patient, StoreError> {
+pub async fn get(tx: &mut TenantTx, id: PatientId) -> Result<Patient, StoreError> {
     tx.require(Permission::PatientsRead)?;
     fetch(tx, id).await
 }
 
-pub(crate) async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Patient, StoreError> {
+pub(crate) async fn fetch(tx: &mut TenantTx, id: PatientId) -> Result<Patient, StoreError> {
     sqlx::query_as(&format!(
         "select {PATIENT_COLUMNS} from {PATIENT_FROM} where p.id = $1 and p.deleted_at is null"
     ))
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?
     .ok_or(StoreError::NotFound("patient"))
@@ -233,7 +244,7 @@ pub(crate) async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Patient, StoreE
 /// Replaces a live patient's details (owners are changed separately).
 pub async fn update(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: PatientId,
     details: &PatientDetails,
 ) -> Result<Patient, StoreError> {
     tx.require(Permission::PatientsWrite)?;
@@ -243,7 +254,7 @@ pub async fn update(
                 insurance_policy = $11, status = $12, deceased_on = $13
           where id = $1 and deleted_at is null",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(&details.name)
     .bind(&details.species)
     .bind(&details.breed)
@@ -266,14 +277,14 @@ pub async fn update(
 }
 
 /// The patient's owners, primary first.
-pub async fn owners(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Owner>, StoreError> {
+pub async fn owners(tx: &mut TenantTx, patient: PatientId) -> Result<Vec<Owner>, StoreError> {
     tx.require(Permission::ClientsRead)?;
     fetch(tx, patient).await?;
     let rows: Vec<(bool, Uuid)> = sqlx::query_as(
         "select is_primary, client_id from patient_owners where patient_id = $1
           order by is_primary desc, created_at",
     )
-    .bind(patient)
+    .bind(patient.as_uuid())
     .fetch_all(tx.conn())
     .await?;
     let mut owners = Vec::with_capacity(rows.len());
@@ -294,8 +305,8 @@ pub async fn owners(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Owner>, Stor
 /// Replaces the patient's owners; exactly one must be primary.
 pub async fn set_owners(
     tx: &mut TenantTx,
-    patient: Uuid,
-    owners: &[(Uuid, bool)],
+    patient: PatientId,
+    owners: &[(ClientId, bool)],
 ) -> Result<Vec<Owner>, StoreError> {
     tx.require(Permission::PatientsWrite)?;
     check_owners(owners)?;
@@ -304,12 +315,12 @@ pub async fn set_owners(
     let live: Option<Uuid> = sqlx::query_scalar(
         "select id from patients where id = $1 and deleted_at is null for update",
     )
-    .bind(patient)
+    .bind(patient.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
     live.ok_or(StoreError::NotFound("patient"))?;
     sqlx::query("delete from patient_owners where patient_id = $1")
-        .bind(patient)
+        .bind(patient.as_uuid())
         .execute(tx.conn())
         .await?;
     for (client, primary) in owners {
@@ -319,7 +330,7 @@ pub async fn set_owners(
 }
 
 /// The live patients a client owns.
-pub async fn of_client(tx: &mut TenantTx, client: Uuid) -> Result<Vec<Patient>, StoreError> {
+pub async fn of_client(tx: &mut TenantTx, client: ClientId) -> Result<Vec<Patient>, StoreError> {
     tx.require(Permission::PatientsRead)?;
     Ok(sqlx::query_as(&format!(
         "select {PATIENT_COLUMNS} from {PATIENT_FROM}
@@ -327,21 +338,25 @@ pub async fn of_client(tx: &mut TenantTx, client: Uuid) -> Result<Vec<Patient>, 
             and exists (select 1 from patient_owners x where x.patient_id = p.id and x.client_id = $1)
           order by p.name_key, p.id"
     ))
-    .bind(client)
+    .bind(client.as_uuid())
     .fetch_all(tx.conn())
     .await?)
 }
 
 /// Soft-deletes a patient (its records stay until the retention job).
-pub async fn delete(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn delete(
+    tx: &mut TenantTx,
+    id: PatientId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     tx.require(Permission::PatientsWrite)?;
-    crate::retention::soft_delete(tx, "patients", id, now, "patient").await
+    crate::retention::soft_delete(tx, "patients", id.as_uuid(), now, "patient").await
 }
 
 /// Brings a deleted patient back (`settings.manage`).
-pub async fn restore(tx: &mut TenantTx, id: Uuid) -> Result<Patient, StoreError> {
+pub async fn restore(tx: &mut TenantTx, id: PatientId) -> Result<Patient, StoreError> {
     tx.require(Permission::SettingsManage)?;
-    crate::retention::restore(tx, "patients", id, "patient").await?;
+    crate::retention::restore(tx, "patients", id.as_uuid(), "patient").await?;
     fetch(tx, id).await
 }
 
@@ -359,7 +374,7 @@ pub async fn deleted(tx: &mut TenantTx) -> Result<Vec<Patient>, StoreError> {
 /// Live patients by name, a page at a time. `search` matches the start of the
 /// patient's name, its microchip exactly, or an owner by the start of their family
 /// name, full name or email, or by the last 9 digits of a phone number (see
-/// [`crate::search`]: every branch is an index scan the application role can use).
+/// [`crate::clinical::search`]: every branch is an index scan the application role can use).
 pub async fn search(
     tx: &mut TenantTx,
     search: Option<&str>,
@@ -419,6 +434,6 @@ pub async fn search(
     .await?;
     // The key is the name as stored; the database lower-cases both sides alike.
     Ok(Page::from_rows(rows, limit, |p| {
-        Cursor::after(p.name.clone(), p.id)
+        Cursor::after(p.name.clone(), p.id.as_uuid())
     }))
 }

@@ -6,8 +6,8 @@
 //! here, in PostgreSQL, so every server instance shares them).
 
 use crate::audit::{AuditAction, AuditEvent, insert_event};
-use crate::auth_tx::AuthTx;
-use crate::token::{hex, random_token, token_hash};
+use crate::identity::auth_tx::AuthTx;
+use crate::identity::token::{hex, random_token, token_hash};
 use crate::{Db, RequestMeta, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{Email, PracticeId, UserId};

@@ -2,7 +2,7 @@
 //! diagnoses, allergies, prescriptions and vaccinations.
 //!
 //! Writing needs `records.write` (vets and technicians); reading needs
-//! `records.read` and goes through [`crate::chart`], which records each view. Vital signs and vaccinations are never rewritten (the app role may
+//! `records.read` and goes through [`crate::clinical::chart`], which records each view. Vital signs and vaccinations are never rewritten (the app role may
 //! only insert them); problems, allergies and prescriptions change status.
 //!
 //! An entry may name the encounter it belongs to only while that encounter is open:
@@ -11,13 +11,13 @@
 //! entry's day must fall within the patient's life, and the members it names must be
 //! able to do what it says (a vet prescribes, a clinician gives a vaccine).
 
-use crate::members::{Duty, require_duty};
+use crate::staff::members::{Duty, require_duty};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use paddock_domain::patient::within_life;
 use paddock_domain::{
-    AllergySeverity, CodeSystem, PerMinute, Permission, PrescriptionStatus, ProblemKind, Route,
-    TemperatureC, UserId, WeightKg,
+    AllergySeverity, CodeSystem, PatientId, PerMinute, Permission, PrescriptionStatus, ProblemKind,
+    Route, TemperatureC, UserId, WeightKg,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -68,7 +68,9 @@ pub async fn record_vitals(
     new: &NewVitals,
 ) -> Result<Vitals, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+        .await?
+        .date_of_birth;
     within_life("recorded_at", new.recorded_at.date_naive(), born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
     let id = Uuid::now_v7();
@@ -193,7 +195,9 @@ pub async fn add_problem(
     new: &NewProblem,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+        .await?
+        .date_of_birth;
     if let Some(onset) = new.onset_on {
         within_life("onset_on", onset, born)?;
     }
@@ -224,7 +228,9 @@ pub async fn resolve_problem(
     day: NaiveDate,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+        .await?
+        .date_of_birth;
     within_life("resolved_on", day, born)?;
     sqlx::query_as(&format!(
         "update problems set status = 'resolved', resolved_on = $3
@@ -287,7 +293,7 @@ pub async fn add_allergy(
     new: &NewAllergy,
 ) -> Result<Allergy, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::patients::fetch(tx, patient).await?;
+    crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient)).await?;
     Ok(sqlx::query_as(&format!(
         "insert into allergies (practice_id, id, patient_id, substance, reaction, severity)
          values ($1, $2, $3, $4, $5, $6) returning {ALLERGY_COLUMNS}"
@@ -404,7 +410,9 @@ pub async fn prescribe(
     new: &NewPrescription,
 ) -> Result<Prescription, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+        .await?
+        .date_of_birth;
     within_life("starts_on", new.starts_on, born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
     require_duty(tx, new.prescriber, Duty::Prescriber, "prescriber_id").await?;
@@ -538,7 +546,9 @@ pub async fn vaccinate(
     new: &NewVaccination,
 ) -> Result<Vaccination, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::patients::fetch(tx, patient).await?.date_of_birth;
+    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+        .await?
+        .date_of_birth;
     within_life("given_on", new.given_on, born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
     require_duty(tx, new.administered_by, Duty::Clinician, "administered_by").await?;

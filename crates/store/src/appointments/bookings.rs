@@ -8,7 +8,7 @@
 use crate::page::{Cursor, Page};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
-use paddock_domain::{AppointmentKind, AppointmentStatus, Permission, ResourceKind, UserId};
+use paddock_domain::{AppointmentKind, AppointmentStatus, ClientId, PatientId, Permission, UserId};
 use serde::Serialize;
 use sqlx::Connection;
 use utoipa::ToSchema;
@@ -59,9 +59,13 @@ pub struct Appointment {
     /// End.
     pub ends_at: DateTime<Utc>,
     /// What it is for.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub kind: AppointmentKind,
     /// `booked`, `confirmed`, `checked_in`, `in_progress`, `completed`, `cancelled`, `no_show`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub status: AppointmentStatus,
     /// Why.
     pub reason: Option<String>,
     /// When it was deleted (only in the deleted list).
@@ -265,14 +269,19 @@ async fn find_clash(
 /// The patient, client, staff member and resource named must be this practice's.
 async fn check_references(tx: &mut TenantTx, booking: &Booking) -> Result<(), StoreError> {
     if let Some(patient) = booking.patient_id {
-        crate::patients::fetch(tx, patient).await?;
+        crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient)).await?;
     }
     if let Some(client) = booking.client_id {
-        crate::clients::fetch(tx, client).await?;
+        crate::clinical::clients::fetch(tx, ClientId::from_uuid(client)).await?;
     }
     if let Some(staff) = booking.staff {
-        crate::members::require_duty(tx, staff, crate::members::Duty::Clinician, "staff_id")
-            .await?;
+        crate::staff::members::require_duty(
+            tx,
+            staff,
+            crate::staff::members::Duty::Clinician,
+            "staff_id",
+        )
+        .await?;
     }
     if let Some(resource) = booking.resource_id {
         let live: bool = sqlx::query_scalar(
@@ -394,80 +403,4 @@ pub async fn restore(tx: &mut TenantTx, id: Uuid) -> Result<Appointment, StoreEr
     )
     .await?;
     fetch(tx, id).await
-}
-
-/// A bookable room, table or piece of equipment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Resource {
-    /// Its id.
-    pub id: Uuid,
-    /// Its name ("Consult room 1").
-    pub name: String,
-    /// `room`, `surgery_table`, `equipment` or `kennel`.
-    pub kind: String,
-}
-
-/// Adds a resource (`settings.manage`).
-pub async fn add_resource(
-    tx: &mut TenantTx,
-    name: &str,
-    kind: ResourceKind,
-) -> Result<Resource, StoreError> {
-    tx.require(Permission::SettingsManage)?;
-    // One spelling per name, so "Theatre" and "theatre\u{a0}" are one resource.
-    let name = paddock_domain::field::unique_name("name", name, 1, 100)?;
-    Ok(sqlx::query_as(
-        "insert into resources (practice_id, id, name, kind) values ($1, $2, $3, $4)
-         returning id, name, kind",
-    )
-    .bind(tx.practice_id().as_uuid())
-    .bind(Uuid::now_v7())
-    .bind(&name)
-    .bind(kind.as_str())
-    .fetch_one(tx.conn())
-    .await?)
-}
-
-/// The practice's live resources, by name.
-pub async fn resources(tx: &mut TenantTx) -> Result<Vec<Resource>, StoreError> {
-    tx.require(Permission::AppointmentsRead)?;
-    Ok(sqlx::query_as(
-        "select id, name, kind from resources where deleted_at is null order by name",
-    )
-    .fetch_all(tx.conn())
-    .await?)
-}
-
-/// A member who sees patients: can be booked and named as an encounter's vet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Clinician {
-    /// Their user id (what `staff_id` and `attending_id` take).
-    pub user_id: Uuid,
-    /// Their name.
-    pub name: String,
-    /// Their role's name.
-    pub role: String,
-}
-
-/// The active members whose role writes medical records (vets, nurses, admins), by
-/// name; readable with `appointments.read` or `records.read`, so the front desk can
-/// book them without the staff-management permission.
-pub async fn clinicians(tx: &mut TenantTx) -> Result<Vec<Clinician>, StoreError> {
-    if tx.require(Permission::AppointmentsRead).is_err() {
-        tx.require(Permission::RecordsRead)?;
-    }
-    Ok(sqlx::query_as(
-        "select m.user_id, u.display_name as name, r.name as role
-           from memberships m
-           join users u on u.id = m.user_id
-           join roles r on r.practice_id = m.practice_id and r.id = m.role_id
-          where m.status = 'active'
-            and exists (select 1 from role_permissions g
-                         where g.practice_id = m.practice_id and g.role_id = m.role_id
-                           and g.permission = $1)
-          order by lower(u.display_name), m.user_id",
-    )
-    .bind(crate::members::Duty::Clinician.permission().as_str())
-    .fetch_all(tx.conn())
-    .await?)
 }

@@ -10,9 +10,9 @@
 //! what it replaces, so no replacement can stand in for typing the password.
 
 use crate::audit::{AuditAction, AuditEvent, record};
-use crate::signin::PracticeOption;
+use crate::identity::signin::PracticeOption;
+use crate::identity::token::{csrf_for, random_token, token_hash};
 use crate::tenant::{Actor, TenantTx};
-use crate::token::{csrf_for, random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError};
 use chrono::{DateTime, Utc};
 use paddock_domain::{FieldError, PracticeId, UserId};

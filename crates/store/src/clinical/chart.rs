@@ -5,12 +5,12 @@
 //! without leaving the event.
 
 use crate::audit::{AuditAction, AuditEvent, record};
-use crate::clinical::{self, Allergy, Prescription, Problem, Vaccination, Vitals};
-use crate::encounters::{self, Encounter};
-use crate::patients::{self, Owner, Patient};
+use crate::clinical::encounters::{self, Encounter};
+use crate::clinical::patients::{self, Owner, Patient};
+use crate::clinical::record::{self, Allergy, Prescription, Problem, Vaccination, Vitals};
 use crate::{StoreError, TenantTx};
 use chrono::NaiveDate;
-use paddock_domain::Permission;
+use paddock_domain::{PatientId, Permission};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -41,18 +41,18 @@ pub struct Chart {
 /// Reads the chart of a live patient as of `today` (`records.read`); records the view.
 pub async fn chart(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     today: NaiveDate,
 ) -> Result<Chart, StoreError> {
     tx.require(Permission::RecordsRead)?;
     let patient = patients::get(tx, patient).await?;
-    let id = patient.id;
+    let id = patient.id.as_uuid();
     let owners = if tx.require(Permission::ClientsRead).is_ok() {
-        patients::owners(tx, id).await?
+        patients::owners(tx, patient.id).await?
     } else {
         Vec::new()
     };
-    let vaccinations = clinical::vaccinations(tx, id).await?;
+    let vaccinations = record::vaccinations(tx, id).await?;
     let horizon = today + chrono::Duration::days(30);
     let mut seen = std::collections::HashSet::new();
     // Newest first, so the first dose seen of each vaccine is its latest.
@@ -64,12 +64,12 @@ pub async fn chart(
         .collect();
     let chart = Chart {
         owners,
-        allergies: clinical::allergies(tx, id).await?,
-        problems: clinical::problems(tx, id).await?,
-        prescriptions: clinical::prescriptions(tx, id).await?,
+        allergies: record::allergies(tx, id).await?,
+        problems: record::problems(tx, id).await?,
+        prescriptions: record::prescriptions(tx, id).await?,
         vaccinations,
         vaccinations_due,
-        vitals: clinical::vitals(tx, id).await?,
+        vitals: record::vitals(tx, id).await?,
         encounters: encounters::of_patient(tx, id).await?,
         patient,
     };
@@ -93,7 +93,7 @@ async fn part<T>(
     read: impl AsyncFnOnce(&mut TenantTx) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     tx.require(Permission::RecordsRead)?;
-    patients::get(tx, patient).await?;
+    patients::get(tx, PatientId::from_uuid(patient)).await?;
     let found = read(tx).await?;
     record_view(tx, patient, view).await?;
     Ok(found)
@@ -110,7 +110,7 @@ pub async fn encounters(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Encounte
 /// The patient's vital signs, oldest first.
 pub async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, StoreError> {
     part(tx, patient, "vitals", async |tx| {
-        clinical::vitals(tx, patient).await
+        record::vitals(tx, patient).await
     })
     .await
 }
@@ -118,7 +118,7 @@ pub async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, Sto
 /// The patient's problems and diagnoses, active first.
 pub async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, StoreError> {
     part(tx, patient, "problems", async |tx| {
-        clinical::problems(tx, patient).await
+        record::problems(tx, patient).await
     })
     .await
 }
@@ -126,7 +126,7 @@ pub async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, 
 /// The patient's allergies, active and most severe first.
 pub async fn allergies(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
     part(tx, patient, "allergies", async |tx| {
-        clinical::allergies(tx, patient).await
+        record::allergies(tx, patient).await
     })
     .await
 }
@@ -137,7 +137,7 @@ pub async fn prescriptions(
     patient: Uuid,
 ) -> Result<Vec<Prescription>, StoreError> {
     part(tx, patient, "prescriptions", async |tx| {
-        clinical::prescriptions(tx, patient).await
+        record::prescriptions(tx, patient).await
     })
     .await
 }
@@ -148,7 +148,7 @@ pub async fn vaccinations(
     patient: Uuid,
 ) -> Result<Vec<Vaccination>, StoreError> {
     part(tx, patient, "vaccinations", async |tx| {
-        clinical::vaccinations(tx, patient).await
+        record::vaccinations(tx, patient).await
     })
     .await
 }

@@ -5,10 +5,10 @@
 //! request costs BEGIN, this statement, its own statements, COMMIT. Nothing is cached:
 //! revocation, expiry and membership status are read afresh on every request.
 
-use crate::principal::Principal;
-use crate::sessions::SessionAuth;
+use crate::identity::principal::Principal;
+use crate::identity::sessions::SessionAuth;
+use crate::identity::token::token_hash;
 use crate::tenant::{Actor, TenantTx};
-use crate::token::token_hash;
 use crate::{Db, RequestMeta, StoreError};
 use chrono::{DateTime, Utc};
 use paddock_domain::{MembershipId, PermissionSet, PracticeId, RoleId, UserId};
@@ -83,7 +83,7 @@ pub async fn authenticate(
             Some((practice_id.as_uuid(), session_id, user_id.as_uuid())),
         ),
         Credential::ApiKey(secret) => {
-            if !secret.starts_with(crate::api_keys::KEY_PREFIX) {
+            if !secret.starts_with(crate::identity::api_keys::KEY_PREFIX) {
                 return Ok(None);
             }
             ("api_key", Some(token_hash(secret)), None)

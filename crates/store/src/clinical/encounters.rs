@@ -12,10 +12,10 @@
 //! `records.write` is never a way round `records.read`.
 
 use crate::audit::{AuditAction, AuditEvent, record};
-use crate::members::{Duty, require_duty};
+use crate::staff::members::{Duty, require_duty};
 use crate::{Db, StoreError, TenantTx};
 use chrono::{DateTime, Utc};
-use paddock_domain::{EncounterKind, Permission, UserId};
+use paddock_domain::{EncounterKind, PatientId, Permission, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -193,7 +193,8 @@ const ENCOUNTER_SELECT: &str = "select e.id, e.patient_id, e.kind, e.started_at,
 /// Opens an encounter for a live patient.
 pub async fn create(tx: &mut TenantTx, new: &NewEncounter) -> Result<Encounter, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let patient = crate::patients::fetch(tx, new.patient_id).await?;
+    let patient =
+        crate::clinical::patients::fetch(tx, PatientId::from_uuid(new.patient_id)).await?;
     paddock_domain::patient::within_life(
         "started_at",
         new.started_at.date_naive(),

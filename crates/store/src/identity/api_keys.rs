@@ -1,7 +1,7 @@
 //! API keys: `pdk_` + 32 random bytes, shown once at creation, stored as SHA-256.
 
 use crate::audit::{AuditAction, AuditEvent, record};
-use crate::token::{random_token, token_hash};
+use crate::identity::token::{random_token, token_hash};
 use crate::{Db, Principal, RequestMeta, StoreError, TenantTx};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Permission, PermissionSet, UserId};
@@ -126,7 +126,7 @@ const KEY_COLUMNS: &str = "id, name, display_prefix, scopes, expires_at, last_us
 
 /// The principal a presented key acts as: its creator, if still an active member,
 /// limited to the key's scopes. `None` for unknown, expired or revoked keys. Requests
-/// authenticate through [`crate::credentials::authenticate`] and keep its transaction;
+/// authenticate through [`crate::identity::credentials::authenticate`] and keep its transaction;
 /// this commits the use on its own (for callers outside a request).
 pub async fn authenticate(
     db: &Db,
@@ -134,8 +134,9 @@ pub async fn authenticate(
     now: DateTime<Utc>,
     meta: &RequestMeta,
 ) -> Result<Option<Principal>, StoreError> {
-    let credential = crate::credentials::Credential::ApiKey(secret);
-    let Some(authenticated) = crate::credentials::authenticate(db, credential, now, meta).await?
+    let credential = crate::identity::credentials::Credential::ApiKey(secret);
+    let Some(authenticated) =
+        crate::identity::credentials::authenticate(db, credential, now, meta).await?
     else {
         return Ok(None);
     };
