@@ -3,14 +3,17 @@
 //! same codes).
 
 use crate::field::FieldError;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 macro_rules! coded {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $code:literal,)+ }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        // On the wire (serde) a value is its code, exactly the string the API took and
+        // gave before these were enums.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
-            $($(#[$vdoc])* $variant,)+
+            $($(#[$vdoc])* #[serde(rename = $code)] $variant,)+
         }
 
         impl $name {
@@ -42,6 +45,15 @@ macro_rules! coded {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        /// Reads a stored code (the store decodes columns through this).
+        impl TryFrom<String> for $name {
+            type Error = FieldError;
+
+            fn try_from(code: String) -> Result<Self, FieldError> {
+                Self::parse(stringify!($name), &code)
             }
         }
     };
@@ -273,6 +285,20 @@ mod tests {
         assert!(AppointmentStatus::CheckedIn.holds_slot());
         assert!(!AppointmentStatus::Cancelled.holds_slot());
         assert!(!AppointmentStatus::NoShow.holds_slot());
+    }
+
+    #[test]
+    fn a_code_serialises_as_its_string_and_reads_back() {
+        let json = serde_json::to_string(&AppointmentStatus::NoShow).unwrap();
+        assert_eq!(json, "\"no_show\"");
+        let back: AppointmentStatus = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, AppointmentStatus::NoShow);
+        assert!(serde_json::from_str::<AppointmentStatus>("\"NoShow\"").is_err());
+        assert_eq!(
+            EncounterStatus::try_from("finalised".to_owned()),
+            Ok(EncounterStatus::Finalised)
+        );
+        assert!(PatientStatus::try_from("lost".to_owned()).is_err());
     }
 
     #[test]

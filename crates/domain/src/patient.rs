@@ -2,9 +2,11 @@
 
 use crate::field::FieldError;
 use chrono::{Months, NaiveDate};
+use serde::{Deserialize, Serialize};
 
-/// Sex and reproductive status, as a chart records them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Sex and reproductive status, as a chart records them; on the wire, its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PatientSex {
     /// Female, entire.
     Female,
@@ -52,9 +54,23 @@ impl PatientSex {
             })
     }
 
+    /// The code as people read it: underscores become spaces.
+    pub fn label(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+
     /// Whether the animal is spayed or neutered.
     pub fn is_neutered(self) -> bool {
         matches!(self, Self::FemaleSpayed | Self::MaleNeutered)
+    }
+}
+
+/// Reads a stored code (the store decodes the column through this).
+impl TryFrom<String> for PatientSex {
+    type Error = FieldError;
+
+    fn try_from(code: String) -> Result<Self, FieldError> {
+        Self::parse("sex", &code)
     }
 }
 
@@ -143,6 +159,15 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_sex_serialises_as_its_code() {
+        for sex in PatientSex::ALL {
+            let json = serde_json::to_string(&sex).unwrap();
+            assert_eq!(json, format!("\"{}\"", sex.as_str()));
+            assert_eq!(serde_json::from_str::<PatientSex>(&json).unwrap(), sex);
+        }
     }
 
     #[test]

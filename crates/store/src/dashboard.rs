@@ -7,7 +7,7 @@
 //! and reading role changes out of the trail is recorded as `audit::log` records it;
 //! the appointment book is not audited, like the calendar.
 
-use crate::appointments::{self, Appointment, RangeQuery};
+use crate::appointments::bookings::{self, Appointment, RangeQuery};
 use crate::audit::{AuditEvent, record};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -112,7 +112,7 @@ pub async fn panels(tx: &mut TenantTx, window: &Window) -> Result<Panels, StoreE
 /// The day's live appointments and how many stand at each status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayBook {
-    /// By start time, at most `appointments::list`'s page of 200.
+    /// By start time, at most `bookings::list`'s page of 200.
     pub appointments: Vec<Appointment>,
     /// Whether the day has more than those.
     pub more: bool,
@@ -138,7 +138,7 @@ pub async fn day_book(tx: &mut TenantTx, window: &Window) -> Result<DayBook, Sto
         to: Some(window.day_to),
         ..RangeQuery::default()
     };
-    let page = appointments::list(tx, &range, crate::page::MAX_LIMIT, None).await?;
+    let page = bookings::list(tx, &range, crate::page::MAX_LIMIT, None).await?;
     let by_status = sqlx::query_as(
         "select status, count(*) from appointments
           where deleted_at is null and ends_at > $1 and starts_at < $2
@@ -190,7 +190,9 @@ pub async fn open_encounters(
     now: DateTime<Utc>,
 ) -> Result<OpenEncounters, StoreError> {
     tx.require(Permission::RecordsRead)?;
-    let lock_hours = crate::record_settings::get(tx).await?.encounter_lock_hours;
+    let lock_hours = crate::staff::record_settings::get(tx)
+        .await?
+        .encounter_lock_hours;
     let Some(me) = actor_user(tx) else {
         return Ok(OpenEncounters {
             listed: Listed {

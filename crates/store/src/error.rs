@@ -39,7 +39,7 @@ pub enum StoreError {
     /// The staff member or resource is already booked then (the database's exclusion
     /// constraint refused the booking).
     #[error("double booking")]
-    DoubleBooked(Box<crate::appointments::Clash>),
+    DoubleBooked(Box<crate::appointments::bookings::Clash>),
 }
 
 /// Maps a named constraint to the field a caller should fix; `None` leaves the error a 500.

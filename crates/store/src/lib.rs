@@ -1,5 +1,6 @@
 //! Paddock's PostgreSQL store: migrations, database roles, the tenant-scoped
-//! transaction, and one repository module per aggregate.
+//! transaction, and the repositories, grouped by area as the web crate is
+//! (`identity`, `staff`, `clinical`, `appointments`, `audit`), one module per aggregate.
 //!
 //! Two doors lead into the database and they never meet:
 //! - [`Db`] is the server's pool, connected as the application role `paddock_app`.
@@ -17,45 +18,32 @@
     )
 )]
 
+// The tenancy core: connections, the tenant-scoped transaction and what every area
+// shares (errors, pagination, request metadata, schema facts, retention).
 pub mod admin;
-pub mod api_keys;
-pub mod appointments;
-pub mod audit;
-mod auth_tx;
-pub mod chart;
-pub mod clients;
-pub mod clinical;
-pub mod credentials;
-pub mod dashboard;
 pub mod db;
 pub mod doctor;
-pub mod encounters;
 pub mod error;
-pub mod invitations;
-pub mod members;
 pub mod page;
-pub mod passwords;
-pub mod patients;
-pub mod practices;
-pub mod principal;
-pub mod record_settings;
 pub mod request;
 pub mod retention;
-pub mod roles;
+mod row;
 pub mod schema;
-pub mod search;
-pub mod second_factor;
-pub mod sessions;
-pub mod signin;
-pub mod staff;
 pub mod tenant;
-pub mod time_zone;
-pub mod token;
+
+// The areas, named as in `paddock_web`. `dashboard` owns no table: it reads the
+// other areas' rows for the home page's panels, so it is one module, not a folder.
+pub mod appointments;
+pub mod audit;
+pub mod clinical;
+pub mod dashboard;
+pub mod identity;
+pub mod staff;
 
 pub use admin::AdminDb;
 pub use db::Db;
 pub use error::StoreError;
-pub use principal::Principal;
+pub use identity::principal::Principal;
 pub use request::RequestMeta;
 pub use tenant::TenantTx;
 

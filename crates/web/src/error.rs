@@ -65,7 +65,7 @@ pub enum AppError {
     RecordLocked(&'static str),
     /// The staff member or resource is already booked then: 409 naming the booking.
     #[error("double booking")]
-    DoubleBooked(Box<paddock_store::appointments::Clash>),
+    DoubleBooked(Box<paddock_store::appointments::bookings::Clash>),
     /// The service cannot answer now (database down, schema not migrated): 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -98,7 +98,7 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     /// The existing booking a refused one overlaps (`double_booking` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub conflict: Option<paddock_store::appointments::Clash>,
+    pub conflict: Option<paddock_store::appointments::bookings::Clash>,
 }
 
 impl Problem {

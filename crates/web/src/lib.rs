@@ -1,18 +1,34 @@
 //! Paddock's HTTP layer: the axum router, its middleware, the one problem+json error
 //! mapping, and the OpenAPI document generated from the same route declarations.
 //!
+//! One folder an area (`identity`, `staff`, `clinical`, `appointments`, `audit`, and
+//! `dashboard` for the home page), each holding its API routes, its pages, their
+//! templates' view structs and the work both share (`service.rs`); below them the request context (`context`), the one parsing
+//! vocabulary (`input`), display formatting (`format`) and the staff layout (`layout`).
+//!
 //! Layering: handlers parse input into domain types, call one store function inside
 //! a `TenantTx`, and map the result; errors from every crate become [`AppError`] and
-//! are rendered once, in [`error`].
+//! are rendered once, in [`error`]. Pages and routes depend downward only: neither
+//! imports the other.
 
+pub mod appointments;
+pub mod audit;
 pub mod auth;
+pub mod clinical;
 pub mod context;
 pub mod dashboard;
 pub mod error;
+mod form;
+mod format;
+pub mod health;
+pub mod identity;
+pub mod input;
+mod layout;
 pub mod middleware;
-pub mod pages;
-pub mod routes;
+mod responses;
+mod return_to;
 pub mod server;
+pub mod staff;
 
 pub use error::AppError;
 pub use server::{HttpConfig, build_router, serve};

@@ -1,7 +1,7 @@
 //! Assembles the router with its layers, and serves it with graceful shutdown.
 
 use crate::middleware::{self, REQUEST_ID};
-use crate::{AppState, routes};
+use crate::{AppState, appointments, audit, clinical, health, identity, staff};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode};
@@ -38,6 +38,8 @@ impl Default for HttpConfig {
 
 #[derive(OpenApi)]
 #[openapi(
+    // Named here too: the shared refusals (`crate::responses`) refer to it by name.
+    components(schemas(crate::error::Problem)),
     info(title = "Paddock API", description = "Multi-tenant veterinary practice platform."),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -62,20 +64,12 @@ fn api_router() -> OpenApiRouter<AppState> {
     // utoipa fills an empty licence from Cargo metadata; the workspace declares none.
     doc.info.license = None;
     OpenApiRouter::with_openapi(doc)
-        .merge(routes::health::router())
-        .merge(routes::auth::router())
-        .merge(routes::me::router())
-        .merge(routes::passwords::router())
-        .merge(routes::second_factor::router())
-        .merge(routes::staff::router())
-        .merge(routes::invitations::router())
-        .merge(routes::api_keys::router())
-        .merge(routes::audit::router())
-        .merge(routes::clients::router())
-        .merge(routes::patients::router())
-        .merge(routes::records::router())
-        .merge(routes::appointments::router())
-        .merge(routes::settings::router())
+        .merge(health::router())
+        .merge(identity::api())
+        .merge(staff::api())
+        .merge(audit::api())
+        .merge(clinical::api())
+        .merge(appointments::api())
 }
 
 /// The whole application with its layers.
@@ -90,7 +84,14 @@ pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
                 async move { axum::Json(api.as_ref().clone()) }
             }),
         )
-        .merge(crate::pages::router())
+        // The pages (not part of the JSON API or its OpenAPI document).
+        .merge(crate::layout::pages())
+        .merge(crate::dashboard::pages())
+        .merge(identity::pages())
+        .merge(staff::pages())
+        .merge(audit::pages())
+        .merge(clinical::pages())
+        .merge(appointments::pages())
         .fallback(middleware::not_found)
         .with_state(state);
     with_layers(router, config)

@@ -25,7 +25,7 @@ use paddock_domain::{DisplayName, Email, PracticeId, PracticeName};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::AdminDb;
 use paddock_store::audit::chain::{ChainWalk, GENESIS, SealedEvent};
-use paddock_store::practices::{self, NewPractice};
+use paddock_store::staff::practices::{self, NewPractice};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgRow;
 use sqlx::types::Uuid;

@@ -1,6 +1,6 @@
 //! `cargo xtask bench patient-search`: how fast the front desk finds a patient.
 //!
-//! `paddock_store::patients::search` is the patient list's search box: a patient's
+//! `paddock_store::clinical::patients::search` is the patient list's search box: a patient's
 //! name, a microchip, or an owner's name, email or phone. This builds a large practice
 //! in a scratch database (two practices created through the store, then clients,
 //! patients and owner links bulk-inserted by the admin with `generate_series`),
@@ -20,8 +20,8 @@ use super::report::{self, Machine, Summary, ms};
 use super::scratch::{ScratchDb, ServerInfo, measure_in_scratch};
 use paddock_domain::{DisplayName, Email, PracticeId, PracticeName};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
-use paddock_store::practices::{self, NewPractice};
-use paddock_store::{AdminDb, Db, Principal, RequestMeta, patients, principal};
+use paddock_store::staff::practices::{self, NewPractice};
+use paddock_store::{AdminDb, Db, Principal, RequestMeta, clinical::patients, identity::principal};
 use sqlx::PgConnection;
 use sqlx::postgres::PgConnectOptions;
 use std::fmt::Write as _;
@@ -995,7 +995,7 @@ fn render(m: &Measurement, options: &Options, context: &Context) -> String {
     format!(
         "{HEADING}
 
-What it measures: the latency of `paddock_store::patients::search` (the patient list's \
+What it measures: the latency of `paddock_store::clinical::patients::search` (the patient list's \
 search box: a patient's name, a microchip, or an owner's name, email or phone) in a \
 practice with {patients} patients, {clients} clients and their owner links, as the \
 application role through the store's `TenantTx` (`Db::begin` for the practice admin's \

@@ -62,7 +62,7 @@ const IDLE_WATCH: Duration = Duration::from_secs(2);
 /// processes were clearly running.
 const NOISY: f64 = 0.25;
 
-/// The statement `paddock_store::patients::get` runs for one patient (a copy: the
+/// The statement `paddock_store::clinical::patients::get` runs for one patient (a copy: the
 /// store keeps its SQL private). The count phase reports whether the server ran
 /// exactly this text, so a drift shows in the report.
 const PATIENT_SELECT: &str = "select p.id, p.name, p.species, p.breed, p.sex, p.date_of_birth, \

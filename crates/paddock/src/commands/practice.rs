@@ -6,7 +6,7 @@ use crate::config::{ADMIN_DATABASE_URL, ADMIN_PASSWORD, env, require_env};
 use paddock_domain::{DisplayName, Email, FieldErrors, PracticeName};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::AdminDb;
-use paddock_store::practices::{self, NewPractice};
+use paddock_store::staff::practices::{self, NewPractice};
 use std::process::ExitCode;
 
 pub async fn create(args: PracticeCreateArgs) -> Result<ExitCode, CommandError> {

@@ -26,9 +26,9 @@ use paddock_domain::{
     UserId,
 };
 use paddock_passwords::check_new_password;
-use paddock_store::api_keys::{self, CreatedKey};
-use paddock_store::invitations::{self, Acceptor};
-use paddock_store::{Principal, RequestMeta, StoreError, principal, roles};
+use paddock_store::identity::api_keys::{self, CreatedKey};
+use paddock_store::staff::invitations::{self, Acceptor};
+use paddock_store::{Principal, RequestMeta, StoreError, identity::principal, staff::roles};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeSet;
@@ -780,7 +780,10 @@ async fn the_owner_unlocks_a_locked_account_with_the_emailed_link_once() {
     .fetch_all(&mut su)
     .await
     .unwrap();
-    assert_eq!(stored, vec![paddock_store::token::token_hash(&token)]);
+    assert_eq!(
+        stored,
+        vec![paddock_store::identity::token::token_hash(&token)]
+    );
 
     let unlock = |token: &str| json!({"token": token});
     let Answer { status, .. } = env

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use paddock_domain::{BuiltinRole, Email};
-use paddock_store::{RequestMeta, invitations, roles};
+use paddock_store::{RequestMeta, staff::invitations, staff::roles};
 use paddock_web::HttpConfig;
 use serde_json::{Value, json};
 use std::os::unix::ffi::OsStrExt;
@@ -1099,13 +1099,13 @@ async fn the_admin_signs_in_to_a_dashboard_of_the_days_panels() {
         .and_hms_opt(9, 0, 0)
         .unwrap()
         .and_utc();
-    let booked = paddock_store::appointments::book(
+    let booked = paddock_store::appointments::bookings::book(
         &mut tx,
-        &crate::clinic::booking(Some(rex), Some(world.a.admin), nine, 30),
+        &crate::clinic::booking(Some(rex.as_uuid()), Some(world.a.admin), nine, 30),
     )
     .await
     .unwrap();
-    paddock_store::appointments::set_status(
+    paddock_store::appointments::bookings::set_status(
         &mut tx,
         booked.id,
         paddock_domain::AppointmentStatus::CheckedIn,

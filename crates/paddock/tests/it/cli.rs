@@ -5,7 +5,7 @@
 use crate::process::{Output, paddock, run, superuser};
 use paddock_domain::{Permission, PracticeId, UserId};
 use paddock_store::RequestMeta;
-use paddock_store::principal;
+use paddock_store::identity::principal;
 use paddock_test_db::TestDb;
 use serde_json::Value;
 use uuid::Uuid;

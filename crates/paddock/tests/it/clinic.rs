@@ -7,13 +7,14 @@ use paddock_domain::{
     ResourceKind, Route, UserId, WeightKg,
 };
 use paddock_store::TenantTx;
-use paddock_store::appointments::{self, Booking};
-use paddock_store::clients::{self, Client, ClientDetails};
-use paddock_store::clinical::{
+use paddock_store::appointments::bookings::{self, Booking};
+use paddock_store::appointments::resources;
+use paddock_store::clinical::clients::{self, Client, ClientDetails};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::patients::{self, Patient, PatientDetails, Standing};
+use paddock_store::clinical::record::{
     self, NewAllergy, NewPrescription, NewProblem, NewVaccination, NewVitals,
 };
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::patients::{self, Patient, PatientDetails, Standing};
 use uuid::Uuid;
 
 /// A client called `given family`.
@@ -98,13 +99,13 @@ pub fn nine_am() -> DateTime<Utc> {
 /// a problem, an allergy, a prescription, a vaccination and an appointment.
 pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     let (_, patient) = client_with_dog(tx, "Fixture", "Rex").await;
-    let room = appointments::add_resource(tx, "Consult room 1", ResourceKind::Room)
+    let room = resources::add(tx, "Consult room 1", ResourceKind::Room)
         .await
         .unwrap();
     let encounter = encounters::create(
         tx,
         &NewEncounter {
-            patient_id: patient.id,
+            patient_id: patient.id.as_uuid(),
             kind: EncounterKind::Consultation,
             started_at: Utc::now(),
             attending: Some(vet),
@@ -117,9 +118,9 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::record_vitals(
+    record::record_vitals(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewVitals {
             encounter_id: Some(encounter.id),
             recorded_at: Utc::now(),
@@ -131,9 +132,9 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::add_problem(
+    record::add_problem(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewProblem {
             encounter_id: Some(encounter.id),
             kind: ProblemKind::Problem,
@@ -144,9 +145,9 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::add_allergy(
+    record::add_allergy(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewAllergy {
             substance: "Penicillin".to_owned(),
             reaction: Some("Urticaria".to_owned()),
@@ -156,9 +157,9 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     .await
     .unwrap();
     let today = Utc::now().date_naive();
-    clinical::prescribe(
+    record::prescribe(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewPrescription {
             encounter_id: Some(encounter.id),
             drug: "Meloxicam 1.5 mg/ml oral suspension".to_owned(),
@@ -173,9 +174,9 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     )
     .await
     .unwrap();
-    clinical::vaccinate(
+    record::vaccinate(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewVaccination {
             encounter_id: None,
             vaccine: "Nobivac DHP".to_owned(),
@@ -198,15 +199,15 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
         .unwrap();
     // Early in January, clear of the slots tests book around nine_am().
     let fixture_slot = Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).unwrap();
-    let mut slot = booking(Some(patient.id), Some(vet), fixture_slot, 20);
-    slot.resource_id = Some(room.id);
-    appointments::book(tx, &slot).await.unwrap();
+    let mut slot = booking(Some(patient.id.as_uuid()), Some(vet), fixture_slot, 20);
+    slot.resource_id = Some(room.id.as_uuid());
+    bookings::book(tx, &slot).await.unwrap();
 }
 
 /// A new member of practice A with the built-in `role`, joined through an invitation
 /// (the store's public door); returns their user id.
 pub async fn colleague(world: &crate::world::World, role: paddock_domain::BuiltinRole) -> UserId {
-    use paddock_store::{RequestMeta, invitations, roles};
+    use paddock_store::{RequestMeta, staff::invitations, staff::roles};
     let now = Utc::now();
     let meta = RequestMeta::system("colleague");
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();

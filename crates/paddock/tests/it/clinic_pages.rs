@@ -13,9 +13,9 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use paddock_domain::{AllergySeverity, WeightKg};
 use paddock_store::RequestMeta;
-use paddock_store::clinical::{self, NewAllergy, NewVaccination, NewVitals};
-use paddock_store::patients::{self, Patient};
-use paddock_store::{appointments, chart};
+use paddock_store::clinical::patients::{self, Patient};
+use paddock_store::clinical::record::{self, NewAllergy, NewVaccination, NewVitals};
+use paddock_store::{appointments::resources, clinical::chart};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -48,9 +48,9 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
     let now = Utc::now();
     for (days_ago, kg) in [(360, "18.2"), (240, "19.6"), (120, "20.9")] {
-        clinical::record_vitals(
+        record::record_vitals(
             &mut tx,
-            rex,
+            rex.as_uuid(),
             &NewVitals {
                 encounter_id: None,
                 recorded_at: now - Duration::days(days_ago),
@@ -63,9 +63,9 @@ pub async fn rex_with_history(world: &World) -> Uuid {
         .await
         .unwrap();
     }
-    clinical::add_allergy(
+    record::add_allergy(
         &mut tx,
-        rex,
+        rex.as_uuid(),
         &NewAllergy {
             substance: "Cephalexin".to_owned(),
             reaction: Some("Facial swelling".to_owned()),
@@ -75,9 +75,9 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     .await
     .unwrap();
     let today = now.date_naive();
-    clinical::vaccinate(
+    record::vaccinate(
         &mut tx,
-        rex,
+        rex.as_uuid(),
         &NewVaccination {
             encounter_id: None,
             vaccine: "Rabies (Nobivac Rabies)".to_owned(),
@@ -93,7 +93,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    rex
+    rex.as_uuid()
 }
 
 /// Rex's fixture encounter (finalised, with one addendum).
@@ -214,7 +214,7 @@ async fn clinic_pages_the_chart_shows_the_medical_record_to_a_vet_and_only_facts
 async fn clinic_pages_another_practices_ids_answer_like_unknown_ones() {
     let env = TestApp::new().await;
     let rex = rex(&env.world).await;
-    let encounter = rex_encounter(&env.world, rex.id).await;
+    let encounter = rex_encounter(&env.world, rex.id.as_uuid()).await;
     let owner = rex.primary_owner_id.unwrap();
     let admin_b = env.login("admin@northside.example", TEST_PASSWORD).await;
     for path in [
@@ -476,7 +476,7 @@ async fn clinic_pages_a_finalised_encounter_refuses_edits_with_the_lock_message_
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
-    let encounter = rex_encounter(&env.world, rex).await;
+    let encounter = rex_encounter(&env.world, rex.as_uuid()).await;
 
     let page = env.page(&format!("/encounters/{encounter}"), &admin).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -687,7 +687,7 @@ async fn clinic_pages_the_day_and_week_views_list_the_book() {
             .begin(&env.world.a.principal, &meta)
             .await
             .unwrap();
-        let all = appointments::resources(&mut tx).await.unwrap();
+        let all = resources::list(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
         all.into_iter()
             .find(|r| r.name == "Consult room 1")
@@ -799,14 +799,14 @@ async fn clinic_pages_viewing_the_chart_or_an_encounter_page_writes_read_events(
     let env = TestApp::new().await;
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let rex = rex(&env.world).await.id;
-    let encounter = rex_encounter(&env.world, rex).await;
-    let before = read_views(&env.world, rex).await;
+    let encounter = rex_encounter(&env.world, rex.as_uuid()).await;
+    let before = read_views(&env.world, rex.as_uuid()).await;
     let encounter_reads = read_views(&env.world, encounter).await.len();
     let chart = env.page(&format!("/patients/{rex}"), &admin).await;
     assert_eq!(chart.status, StatusCode::OK);
     let mut expected = before.clone();
     expected.push(json!("chart"));
-    assert_eq!(read_views(&env.world, rex).await, expected);
+    assert_eq!(read_views(&env.world, rex.as_uuid()).await, expected);
     let page = env.page(&format!("/encounters/{encounter}"), &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(

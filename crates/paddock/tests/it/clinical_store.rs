@@ -6,8 +6,8 @@ use crate::clinic::{booking, client_with_dog, nine_am};
 use crate::world::two_practices;
 use chrono::{Duration, Utc};
 use paddock_domain::{BuiltinRole, EncounterKind};
-use paddock_store::appointments;
-use paddock_store::encounters::{self, NewEncounter, Soap};
+use paddock_store::appointments::bookings;
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
 use paddock_store::{RequestMeta, StoreError};
 use sqlx::Executor;
 
@@ -26,7 +26,7 @@ async fn concurrent_overlapping_bookings_of_one_vet_leave_exactly_one() {
                 .unwrap();
             // Every booking overlaps every other: 09:00+i min, 30 minutes long.
             let slot = booking(None, Some(vet), nine_am() + Duration::minutes(i), 30);
-            let result = appointments::book(&mut tx, &slot).await;
+            let result = bookings::book(&mut tx, &slot).await;
             if result.is_ok() {
                 tx.commit().await.unwrap();
             }
@@ -77,7 +77,7 @@ async fn the_other_practice_can_book_the_same_time_and_so_can_a_colleague() {
         (&world.a.principal, colleague),
     ] {
         let mut tx = world.app.begin(principal, &meta).await.unwrap();
-        let result = appointments::book(&mut tx, &booking(None, Some(vet), nine_am(), 30)).await;
+        let result = bookings::book(&mut tx, &booking(None, Some(vet), nine_am(), 30)).await;
         let appointment = match result {
             Ok(appointment) => appointment,
             Err(error) => panic!("booking {vet:?} was refused: {error:?}"),
@@ -93,12 +93,12 @@ async fn the_other_practice_can_book_the_same_time_and_so_can_a_colleague() {
         (&world.b.principal, vec![booked[1]]),
     ] {
         let mut tx = world.app.begin(principal, &meta).await.unwrap();
-        let range = appointments::RangeQuery {
+        let range = bookings::RangeQuery {
             from: Some(nine_am()),
             to: Some(nine_am() + Duration::minutes(30)),
-            ..appointments::RangeQuery::default()
+            ..bookings::RangeQuery::default()
         };
-        let mut found: Vec<_> = appointments::list(&mut tx, &range, 50, None)
+        let mut found: Vec<_> = bookings::list(&mut tx, &range, 50, None)
             .await
             .unwrap()
             .items
@@ -121,7 +121,7 @@ async fn a_finalised_encounter_cannot_be_changed_even_by_sql_that_skips_the_stor
     let encounter = encounters::create(
         &mut tx,
         &NewEncounter {
-            patient_id: dog.id,
+            patient_id: dog.id.as_uuid(),
             kind: EncounterKind::Consultation,
             started_at: Utc::now(),
             attending: None,
@@ -187,7 +187,7 @@ async fn an_open_encounter_past_its_editing_period_is_locked_even_before_the_clo
         .unwrap();
     let (_, dog) = client_with_dog(&mut tx, "Period", "Dot").await;
     let new = NewEncounter {
-        patient_id: dog.id,
+        patient_id: dog.id.as_uuid(),
         kind: EncounterKind::Recheck,
         started_at: Utc::now(),
         attending: None,

@@ -9,10 +9,13 @@ use crate::support::{
 };
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use paddock_domain::{AppointmentStatus, EncounterKind, UserId};
-use paddock_store::clinical::{self, NewVaccination};
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::{RequestMeta, TenantTx, appointments, members, patients, roles, staff};
+use paddock_domain::{AppointmentStatus, EncounterKind, PatientId, UserId};
+use paddock_store::appointments::bookings;
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::patients;
+use paddock_store::clinical::record::{self, NewVaccination};
+use paddock_store::staff::{changes, members, roles};
+use paddock_store::{RequestMeta, TenantTx};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -69,24 +72,22 @@ fn at(env: &TestApp, days: i64, hour: u32) -> DateTime<Utc> {
 
 async fn book(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     with: UserId,
     start: DateTime<Utc>,
     status: Option<AppointmentStatus>,
 ) {
-    let booked = appointments::book(tx, &booking(Some(patient), Some(with), start, 30))
+    let booked = bookings::book(tx, &booking(Some(patient.as_uuid()), Some(with), start, 30))
         .await
         .unwrap();
     if let Some(status) = status {
-        appointments::set_status(tx, booked.id, status)
-            .await
-            .unwrap();
+        bookings::set_status(tx, booked.id, status).await.unwrap();
     }
 }
 
-async fn open_encounter(tx: &mut TenantTx, patient: Uuid, vet: UserId) -> Uuid {
+async fn open_encounter(tx: &mut TenantTx, patient: PatientId, vet: UserId) -> Uuid {
     let new = NewEncounter {
-        patient_id: patient,
+        patient_id: patient.as_uuid(),
         kind: EncounterKind::Consultation,
         started_at: Utc::now() - Duration::hours(1),
         attending: Some(vet),
@@ -98,7 +99,7 @@ async fn open_encounter(tx: &mut TenantTx, patient: Uuid, vet: UserId) -> Uuid {
 
 async fn vaccinate(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     vaccine: &str,
     given: NaiveDate,
     due: NaiveDate,
@@ -115,7 +116,9 @@ async fn vaccinate(
         administered_by: by,
         rabies_tag: None,
     };
-    clinical::vaccinate(tx, patient, &dose).await.unwrap();
+    record::vaccinate(tx, patient.as_uuid(), &dose)
+        .await
+        .unwrap();
 }
 
 /// Practice A's day: Rex (the fixture) and Bella booked today with the vet and the
@@ -392,7 +395,7 @@ async fn the_admin_sees_locked_sign_ins_role_changes_and_the_chain_head() {
         .into_iter()
         .find(|r| r.name == "Veterinarian")
         .unwrap();
-    staff::change_role(&mut tx, tom.membership_id, vet_role.id, Utc::now())
+    changes::change_role(&mut tx, tom.membership_id, vet_role.id, Utc::now())
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -171,7 +171,10 @@ async fn the_reset_token_is_stored_only_as_its_hash() {
             .await
             .unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0], paddock_store::token::token_hash(&token));
+    assert_eq!(
+        stored[0],
+        paddock_store::identity::token::token_hash(&token)
+    );
     assert!(!String::from_utf8_lossy(&stored[0]).contains(&token));
 }
 

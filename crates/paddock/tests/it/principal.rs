@@ -3,7 +3,7 @@
 use crate::world::{create_practice, two_practices};
 use paddock_domain::{BuiltinRole, MembershipId, Permission, PermissionSet, UserId};
 use paddock_store::RequestMeta;
-use paddock_store::{StoreError, members, principal, roles};
+use paddock_store::{StoreError, identity::principal, staff::members, staff::roles};
 use uuid::Uuid;
 
 #[tokio::test]

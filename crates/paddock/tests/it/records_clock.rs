@@ -11,7 +11,7 @@ use crate::process::{DEADLINE, KillOnDrop, POLL, TempDir, drain, paddock, superu
 use crate::world::{PracticeFixture, World, create_practice, two_practices};
 use chrono::{DateTime, Utc};
 use paddock_domain::EncounterKind;
-use paddock_store::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
 use paddock_store::{Db, RequestMeta, StoreError, TenantTx};
 use paddock_test_db::TestDb;
 use serde_json::Value;
@@ -35,7 +35,7 @@ async fn open_encounter(app: &Db, practice: &PracticeFixture, family: &str) -> U
     let encounter = encounters::create(
         &mut tx,
         &NewEncounter {
-            patient_id: patient.id,
+            patient_id: patient.id.as_uuid(),
             kind: EncounterKind::Recheck,
             started_at: Utc::now(),
             attending: Some(practice.admin),

@@ -88,6 +88,51 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         "the client list page: one transaction"
     );
 
+    // So do the patient list, a patient's chart (layout, patient, owners, record) and
+    // an encounter (layout, encounter, allergies, staff, vitals), and the calendar.
+    let Answer {
+        status,
+        body: patient,
+        ..
+    } = env
+        .request(
+            Method::POST,
+            "/api/v1/patients",
+            Some(json!({"name": "Rex", "species": "Canine", "sex": "male",
+                        "owners": [{"client_id": id, "primary": true}]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{patient}");
+    let patient_id = patient["id"].as_str().unwrap().to_owned();
+    let chart = format!("/patients/{patient_id}");
+    let Answer {
+        status,
+        body: encounter,
+        ..
+    } = env
+        .request(
+            Method::POST,
+            &format!("/api/v1/patients/{patient_id}/encounters"),
+            Some(json!({"kind": "consultation", "reason": "Itchy ears"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{encounter}");
+    let encounter = format!("/encounters/{}", encounter["id"].as_str().unwrap());
+    for page in [
+        "/patients",
+        chart.as_str(),
+        encounter.as_str(),
+        "/appointments",
+    ] {
+        assert_eq!(
+            transactions_of(&env, &acquired, page, admin.without_csrf()).await,
+            1,
+            "{page}: one transaction"
+        );
+    }
+
     let token = env.access_token(&admin).await;
     assert_eq!(
         transactions_of(&env, &acquired, &path, bearer(&token)).await,

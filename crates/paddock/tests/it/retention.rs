@@ -11,9 +11,12 @@ use crate::process::{Output, paddock, run, superuser};
 use crate::world::{PracticeFixture, World, two_practices};
 use chrono::{Duration, Utc};
 use paddock_domain::{EncounterKind, PracticeId, Route, WeightKg};
-use paddock_store::clinical::{self, NewPrescription, NewVaccination, NewVitals};
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::{RequestMeta, StoreError, TenantTx, appointments, clients, patients};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::record::{self, NewPrescription, NewVaccination, NewVitals};
+use paddock_store::{
+    RequestMeta, StoreError, TenantTx, appointments::bookings, clinical::clients,
+    clinical::patients,
+};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -152,7 +155,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     let encounter = encounters::create(
         tx,
         &NewEncounter {
-            patient_id: patient.id,
+            patient_id: patient.id.as_uuid(),
             kind: EncounterKind::Consultation,
             started_at: Utc::now(),
             attending: Some(vet),
@@ -165,9 +168,9 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     )
     .await
     .unwrap();
-    clinical::record_vitals(
+    record::record_vitals(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewVitals {
             encounter_id: Some(encounter.id),
             recorded_at: Utc::now(),
@@ -180,9 +183,9 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     .await
     .unwrap();
     let today = Utc::now().date_naive();
-    clinical::vaccinate(
+    record::vaccinate(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewVaccination {
             encounter_id: Some(encounter.id),
             vaccine: "Nobivac L4".to_owned(),
@@ -197,9 +200,9 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     )
     .await
     .unwrap();
-    clinical::prescribe(
+    record::prescribe(
         tx,
-        patient.id,
+        patient.id.as_uuid(),
         &NewPrescription {
             encounter_id: Some(encounter.id),
             drug: "Milbemax tablets for dogs".to_owned(),
@@ -214,10 +217,10 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     )
     .await
     .unwrap();
-    appointments::book(
+    bookings::book(
         tx,
         &booking(
-            Some(patient.id),
+            Some(patient.id.as_uuid()),
             Some(vet),
             nine_am() + Duration::days(3),
             20,
@@ -225,7 +228,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     )
     .await
     .unwrap();
-    patient.id
+    patient.id.as_uuid()
 }
 
 /// Builds practice A's deleted rows through the store, then ages their deletions.
@@ -233,7 +236,13 @@ async fn deleted_rows(world: &World, practice: &PracticeFixture) -> Deleted {
     let mut tx = begin(world, practice).await;
     let now = Utc::now();
     let old_patient = patient_with_record(&mut tx, practice.admin, "Oldfield").await;
-    patients::delete(&mut tx, old_patient, now).await.unwrap();
+    patients::delete(
+        &mut tx,
+        paddock_domain::PatientId::from_uuid(old_patient),
+        now,
+    )
+    .await
+    .unwrap();
     let (_, recent) = client_with_dog(&mut tx, "Newman", "Pip").await;
     patients::delete(&mut tx, recent.id, now).await.unwrap();
     let lonely = clients::create(&mut tx, &client_details("Morgan", "Gone"))
@@ -244,13 +253,13 @@ async fn deleted_rows(world: &World, practice: &PracticeFixture) -> Deleted {
     let mut ids = Vec::new();
     for day in [10, 11] {
         let slot = booking(
-            Some(live.id),
+            Some(live.id.as_uuid()),
             Some(practice.admin),
             nine_am() + Duration::days(day),
             20,
         );
-        let appointment = appointments::book(&mut tx, &slot).await.unwrap();
-        appointments::delete(&mut tx, appointment.id, now)
+        let appointment = bookings::book(&mut tx, &slot).await.unwrap();
+        bookings::delete(&mut tx, appointment.id, now)
             .await
             .unwrap();
         ids.push(appointment.id);
@@ -259,14 +268,14 @@ async fn deleted_rows(world: &World, practice: &PracticeFixture) -> Deleted {
 
     let mut conn = superuser(&world.db).await;
     deleted_days_ago(&mut conn, "patients", old_patient, 8 * 365).await;
-    deleted_days_ago(&mut conn, "patients", recent.id, 1).await;
-    deleted_days_ago(&mut conn, "clients", lonely.id, 8 * 365).await;
+    deleted_days_ago(&mut conn, "patients", recent.id.as_uuid(), 1).await;
+    deleted_days_ago(&mut conn, "clients", lonely.id.as_uuid(), 8 * 365).await;
     deleted_days_ago(&mut conn, "appointments", ids[0], 3 * 365).await;
     deleted_days_ago(&mut conn, "appointments", ids[1], 30).await;
     Deleted {
         old_patient,
-        recent_patient: recent.id,
-        old_client: lonely.id,
+        recent_patient: recent.id.as_uuid(),
+        old_client: lonely.id.as_uuid(),
         old_appointment: ids[0],
         recent_appointment: ids[1],
     }
@@ -287,7 +296,7 @@ async fn retention_run_purges_what_is_past_the_period_with_its_record_and_audits
         patient.id
     };
     let mut conn = superuser(&world.db).await;
-    deleted_days_ago(&mut conn, "patients", b_old, 8 * 365).await;
+    deleted_days_ago(&mut conn, "patients", b_old.as_uuid(), 8 * 365).await;
     let before = record_rows(&mut conn, a.old_patient).await;
     for (table, rows) in &before {
         assert!(*rows > 0, "the old patient has {table} rows before the run");
@@ -379,11 +388,19 @@ async fn retention_run_purges_what_is_past_the_period_with_its_record_and_audits
 
     // Deleted yesterday: still there, and the practice can bring it back.
     let mut tx = begin(&world, &world.a).await;
-    let restored = patients::restore(&mut tx, a.recent_patient).await.unwrap();
-    assert_eq!(restored.id, a.recent_patient);
+    let restored = patients::restore(
+        &mut tx,
+        paddock_domain::PatientId::from_uuid(a.recent_patient),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        restored.id,
+        paddock_domain::PatientId::from_uuid(a.recent_patient)
+    );
     assert!(restored.deleted_at.is_none());
     assert_eq!(
-        patients::restore(&mut tx, a.old_patient)
+        patients::restore(&mut tx, paddock_domain::PatientId::from_uuid(a.old_patient))
             .await
             .unwrap_err()
             .to_string(),
@@ -414,7 +431,7 @@ async fn retention_run_purges_what_is_past_the_period_with_its_record_and_audits
     assert_eq!(report["practices"].as_array().map(Vec::len), Some(2));
     assert!(ids(&entry(&report, world.a.id), "patients").is_empty());
     let b = entry(&report, world.b.id);
-    assert_eq!(ids(&b, "patients"), [b_old], "{all}");
+    assert_eq!(ids(&b, "patients"), [b_old.as_uuid()], "{all}");
     assert!(ids(&b, "clients").is_empty(), "{all}");
     assert!(ids(&b, "appointments").is_empty(), "{all}");
     assert_eq!(
@@ -492,13 +509,13 @@ async fn retention_the_app_role_cannot_hard_delete_clinical_rows() {
     // The practice admin holds every permission, yet the role the server connects as
     // has no DELETE grant: a hard delete is refused by the database (42501).
     for (table, id) in [
-        ("patients", patient.id),
-        ("clients", client.id),
-        ("encounters", patient.id),
-        ("vital_signs", patient.id),
-        ("vaccinations", patient.id),
-        ("prescriptions", patient.id),
-        ("appointments", patient.id),
+        ("patients", patient.id.as_uuid()),
+        ("clients", client.id.as_uuid()),
+        ("encounters", patient.id.as_uuid()),
+        ("vital_signs", patient.id.as_uuid()),
+        ("vaccinations", patient.id.as_uuid()),
+        ("prescriptions", patient.id.as_uuid()),
+        ("appointments", patient.id.as_uuid()),
     ] {
         let mut tx = begin(&world, &world.a).await;
         let result = sqlx::query(&format!("delete from {table} where id = $1"))

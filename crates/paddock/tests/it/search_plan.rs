@@ -13,7 +13,7 @@ use crate::clinic::{client_details, dog};
 use crate::process::superuser;
 use crate::world::{PracticeFixture, World, two_practices};
 use paddock_domain::{Microchip, Phone};
-use paddock_store::{RequestMeta, TenantTx, clients, patients};
+use paddock_store::{RequestMeta, TenantTx, clinical::clients, clinical::patients};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -84,6 +84,7 @@ async fn zebedee(tx: &mut TenantTx, chip: &str) -> Uuid {
         .await
         .unwrap()
         .id
+        .as_uuid()
 }
 
 /// Practice A filled, with its Zebedee; practice B with a Zebedee of its own.
@@ -128,7 +129,7 @@ async fn search_plan_finds_by_name_exact_microchip_and_owner_phone_in_a_large_pr
     for typed in ["ZEBE", "zebedee", " Zebedee "] {
         let by_name = search(&mut tx, typed).await;
         assert_eq!(
-            by_name.iter().map(|p| p.id).collect::<Vec<_>>(),
+            by_name.iter().map(|p| p.id.as_uuid()).collect::<Vec<_>>(),
             [ours],
             "{typed:?}: the start of the name, any case; never B's Zebedee ({theirs})"
         );
@@ -136,13 +137,16 @@ async fn search_plan_finds_by_name_exact_microchip_and_owner_phone_in_a_large_pr
     }
 
     let by_chip = search(&mut tx, "826 012 345 678 901").await;
-    assert_eq!(by_chip.iter().map(|p| p.id).collect::<Vec<_>>(), [ours]);
+    assert_eq!(
+        by_chip.iter().map(|p| p.id.as_uuid()).collect::<Vec<_>>(),
+        [ours]
+    );
     let their_chip = search(&mut tx, "985112345678901").await;
     assert!(their_chip.is_empty(), "B's chip is not A's: {their_chip:?}");
 
     for typed in ["+44 7700 900777", "7700 900777", "+44 (7700) 900-777"] {
         let by_phone = search(&mut tx, typed).await;
-        let ids: Vec<Uuid> = by_phone.iter().map(|p| p.id).collect();
+        let ids: Vec<Uuid> = by_phone.iter().map(|p| p.id.as_uuid()).collect();
         assert_eq!(ids, [ours], "owner's phone {typed:?}");
     }
 

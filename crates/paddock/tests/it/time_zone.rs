@@ -4,7 +4,7 @@
 
 use crate::world::{World, two_practices};
 use paddock_domain::{BuiltinRole, Permission, PracticeZone};
-use paddock_store::{Principal, RequestMeta, StoreError, principal, time_zone};
+use paddock_store::{Principal, RequestMeta, StoreError, identity::principal, staff::time_zone};
 use serde_json::{Value, json};
 
 fn zone(name: &str) -> PracticeZone {

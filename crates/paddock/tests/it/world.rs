@@ -3,10 +3,11 @@
 use paddock_domain::{DisplayName, Email, PracticeId, PracticeName, UserId};
 use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::RequestMeta;
-use paddock_store::practices::{self, NewPractice};
-use paddock_store::second_factor::{self, CodePurpose, Factor};
+use paddock_store::identity::second_factor::{self, CodePurpose, Factor};
+use paddock_store::staff::practices::{self, NewPractice};
 use paddock_store::{
-    AdminDb, Db, Principal, api_keys, invitations, passwords, principal, roles, sessions, signin,
+    AdminDb, Db, Principal, identity::api_keys, identity::passwords, identity::principal,
+    identity::sessions, identity::signin, staff::invitations, staff::roles,
 };
 use paddock_test_db::TestDb;
 

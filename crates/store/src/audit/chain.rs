@@ -341,7 +341,7 @@ pub async fn verify_on(
                 && cp.seq == event.seq
                 && !cp
                     .hash
-                    .eq_ignore_ascii_case(&crate::token::hex(&event.hash))
+                    .eq_ignore_ascii_case(&crate::identity::token::hex(&event.hash))
             {
                 suspect = Some(Suspect::Broken(ChainBreak {
                     seq: event.seq,
@@ -379,7 +379,7 @@ pub async fn verify_on(
         practice_id: practice,
         events: walk.verified(),
         head_seq: walk.head_seq(),
-        head_hash: crate::token::hex(&walk.head_hash()),
+        head_hash: crate::identity::token::hex(&walk.head_hash()),
         pending,
         broken,
     })
@@ -411,7 +411,7 @@ async fn start_of_chain(
     )
     .bind(practice.as_uuid())
     .bind(through)
-    .bind(crate::token::hex(&prev_hash))
+    .bind(crate::identity::token::hex(&prev_hash))
     .fetch_one(&mut *conn)
     .await?;
     let anchor: Option<[u8; 32]> = prev_hash.try_into().ok();

@@ -2,10 +2,10 @@
 //! a cookie-authenticated write must also carry the session's CSRF token (in the
 //! `X-CSRF-Token` header from scripts, in the `csrf_token` field of our forms), which
 //! another site can neither read nor compute. The store derives and hashes the tokens
-//! (`paddock_store::token`); this module only compares, in constant time.
+//! (`paddock_store::identity::token`); this module only compares, in constant time.
 
-use paddock_store::sessions::SessionAuth;
-use paddock_store::token::token_hash;
+use paddock_store::identity::sessions::SessionAuth;
+use paddock_store::identity::token::token_hash;
 use subtle::ConstantTimeEq;
 
 /// Whether `sent` is the session's own CSRF token (only its hash is stored).

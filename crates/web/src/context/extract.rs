@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Permission, PracticeId, UserId};
-use paddock_store::credentials::{self, Authenticated, Credential};
-use paddock_store::sessions::SessionAuth;
+use paddock_store::identity::credentials::{self, Authenticated, Credential};
+use paddock_store::identity::sessions::SessionAuth;
 use paddock_store::{Principal, RequestMeta, StoreError, TenantTx};
 use std::net::SocketAddr;
 
@@ -268,7 +268,7 @@ pub(crate) async fn authenticate(
         })
     };
     if let Some(credential) = bearer(&parts.headers) {
-        if credential.starts_with(paddock_store::api_keys::KEY_PREFIX) {
+        if credential.starts_with(paddock_store::identity::api_keys::KEY_PREFIX) {
             let found =
                 credentials::authenticate(&state.db, Credential::ApiKey(credential), now, &meta)
                     .await?;

@@ -12,4 +12,4 @@ mod extract;
 mod page;
 
 pub use extract::{Auth, AuthMethod, Ctx, Meta, PendingAuth, PendingCtx};
-pub use page::{CsrfForm, Page, PageRejection};
+pub use page::{CsrfForm, Page, PageRejection, PendingPage};

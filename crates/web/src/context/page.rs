@@ -1,19 +1,21 @@
 //! Page extractors: `Page` (a signed-in staff member's page request, on the same
-//! authentication and transaction as the API's `Ctx`) and `CsrfForm<T>` (a form post
-//! whose `csrf_token` field must be the session's). Without a session a page answers a
+//! authentication and transaction as the API's `Ctx`), `PendingPage` (any live
+//! session, the second factor owed or not: the second-factor pages, sign-out and the
+//! sign-in page) and `CsrfForm<T>` (a form post whose `csrf_token` field must be the
+//! session's). Without a session a page answers a
 //! redirect to sign-in that remembers where the browser was going.
 
 use crate::context::csrf;
-use crate::context::extract::{Ctx, by_cookie};
+use crate::context::extract::{Auth, Ctx, by_cookie};
 use crate::{AppError, AppState};
 use axum::Form;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use paddock_store::sessions::SessionAuth;
-use paddock_store::token::csrf_for;
+use paddock_store::identity::sessions::SessionAuth;
+use paddock_store::identity::token::csrf_for;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -98,6 +100,69 @@ impl FromRequestParts<AppState> for Page {
             ctx,
             csrf_token: csrf_for(&token),
         })
+    }
+}
+
+/// A page request of any live session, the second factor owed or not. Its
+/// authentication is committed (these pages make their own store calls, each in its
+/// own transaction: completing a factor or signing out ends the session in hand).
+#[derive(Debug)]
+pub struct PendingPage {
+    /// The caller.
+    pub auth: Auth,
+    /// The session behind the cookie.
+    pub session: SessionAuth,
+    /// The session's CSRF token, for the page's forms.
+    pub csrf_token: String,
+}
+
+/// The live session behind the cookie, if there is one; leaves it for `CsrfForm`.
+async fn pending_page(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<Option<PendingPage>, AppError> {
+    let (ctx, token) = match by_cookie(parts, state).await {
+        Ok(found) => found,
+        Err(AppError::Unauthenticated) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    // Committed whatever follows: authentication's bookkeeping (the idle timer) is kept.
+    let auth = ctx.into_auth().await?;
+    let Some(session) = auth.session.clone() else {
+        return Ok(None);
+    };
+    parts.extensions.insert(FormSession(session.clone()));
+    Ok(Some(PendingPage {
+        auth,
+        session,
+        csrf_token: csrf_for(&token),
+    }))
+}
+
+impl FromRequestParts<AppState> for PendingPage {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match pending_page(parts, state).await {
+            Ok(Some(page)) => Ok(page),
+            // The second-factor pages send a browser without a session to sign in.
+            Ok(None) => Err(PageRejection::SignIn("/login".to_owned())),
+            Err(error) => Err(PageRejection::Failed(error)),
+        }
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for PendingPage {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        pending_page(parts, state).await
     }
 }
 

@@ -3,16 +3,10 @@
 //! due; for the front desk today's arrivals and no-shows; for admins locked sign-ins,
 //! recent role changes and the audit chain's status. Each panel appears only with the
 //! permission it needs (the store decides, in `paddock_store::dashboard`), and the
-//! whole page is read in the request's one transaction.
+//! whole page is read in the request's one transaction. The page in `pages.rs`, its
+//! template's view structs in `views.rs`; it has no API routes.
 
-mod handler;
+mod pages;
 mod views;
 
-use crate::AppState;
-use axum::Router;
-use axum::routing::get;
-
-/// The dashboard's page routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(handler::home))
-}
+pub use pages::pages;

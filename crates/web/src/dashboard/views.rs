@@ -3,13 +3,14 @@
 //! [`window_at`] and [`written`], so moving from UTC to the practice's time zone is a
 //! change in those two functions alone.
 
-use crate::pages::Nav;
+use crate::layout::Nav;
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use paddock_domain::AppointmentStatus;
 use paddock_domain::{Permission, UserId};
 use paddock_store::Principal;
-use paddock_store::appointments::Appointment;
+use paddock_store::appointments::bookings::Appointment;
 use paddock_store::dashboard::{
     ChainStatus, DayBook, DueVaccination, Listed, LockedSignIn, OpenEncounters, Panels, RoleChange,
     Window,
@@ -224,9 +225,9 @@ fn appointment_row(a: &Appointment, me: UserId, links: bool) -> AppointmentRow {
             .patient_id
             .filter(|_| links)
             .map(|id| format!("/patients/{id}")),
-        kind: label(&a.kind),
+        kind: label(a.kind.as_str()),
         staff: a.staff_name.clone().unwrap_or_default(),
-        status: a.status.clone(),
+        status: a.status.as_str().to_owned(),
         state: match a.status.as_str() {
             "no_show" => "No-show".to_owned(),
             other => label(other),
@@ -257,7 +258,7 @@ fn day_panels(book: &DayBook, me: UserId, links: bool) -> (AppointmentsPanel, Ar
     let (mut all, others): (Vec<AppointmentRow>, Vec<AppointmentRow>) = book
         .appointments
         .iter()
-        .filter(|a| a.status != "cancelled")
+        .filter(|a| a.status != AppointmentStatus::Cancelled)
         .map(|a| appointment_row(a, me, links))
         .partition(|row| row.yours);
     let yours = all.len();

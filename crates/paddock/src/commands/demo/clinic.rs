@@ -17,18 +17,19 @@ use super::catalogue::{
     ProblemSpec, Rx, SPECIES, STREETS, Scenario, Species, TOWNS, Visit,
 };
 use paddock_domain::{
-    AppointmentKind, AppointmentStatus, CodeSystem, DateOfBirth, Email, EncounterKind, Microchip,
-    PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceKind, TemperatureC, UserId,
-    WeightKg,
+    AppointmentKind, AppointmentStatus, ClientId, CodeSystem, DateOfBirth, Email, EncounterKind,
+    Microchip, PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceKind, TemperatureC,
+    UserId, WeightKg,
 };
-use paddock_store::appointments::{self, Booking};
-use paddock_store::clients::{self, ClientDetails};
-use paddock_store::clinical::{
+use paddock_store::appointments::bookings::{self, Booking};
+use paddock_store::appointments::resources;
+use paddock_store::clinical::clients::{self, ClientDetails};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::patients::{self, PatientDetails, Standing};
+use paddock_store::clinical::record::{
     self, NewAllergy, NewPrescription, NewProblem, NewVaccination, NewVitals,
 };
-use paddock_store::encounters::{self, NewEncounter, Soap};
-use paddock_store::patients::{self, PatientDetails, Standing};
-use paddock_store::{AdminDb, Db, RequestMeta, TenantTx, principal};
+use paddock_store::{AdminDb, Db, RequestMeta, TenantTx, identity::principal};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -213,7 +214,7 @@ fn pick<'a, T>(rng: &mut StdRng, list: &'a [T]) -> Result<&'a T, CommandError> {
 
 impl Clinic {
     /// The owners, with contact details and preferences; returns their ids.
-    async fn clients(&mut self, tx: &mut TenantTx) -> Result<Vec<Uuid>, CommandError> {
+    async fn clients(&mut self, tx: &mut TenantTx) -> Result<Vec<ClientId>, CommandError> {
         let mut ids = Vec::with_capacity(CLIENTS);
         let mut emails = HashSet::new();
         for n in 0..CLIENTS {
@@ -279,7 +280,11 @@ impl Clinic {
 
     /// Every client gets an animal; the rest go to clients who already have one, and
     /// one in twenty is co-owned by another client.
-    async fn animals(&mut self, tx: &mut TenantTx, owners: &[Uuid]) -> Result<(), CommandError> {
+    async fn animals(
+        &mut self,
+        tx: &mut TenantTx,
+        owners: &[ClientId],
+    ) -> Result<(), CommandError> {
         for n in 0..PATIENTS {
             let owner = match owners.get(n) {
                 Some(owner) => *owner,
@@ -301,7 +306,7 @@ impl Clinic {
     async fn animal(
         &mut self,
         tx: &mut TenantTx,
-        owners: &[(Uuid, bool)],
+        owners: &[(ClientId, bool)],
     ) -> Result<(), CommandError> {
         let species = self.species()?;
         let breed = pick(&mut self.rng, species.breeds)?;
@@ -340,9 +345,9 @@ impl Clinic {
         };
         let patient = patients::create(tx, &details, owners).await?;
         self.counts.patients += 1;
-        let primary = owners.first().map_or(Uuid::nil(), |(id, _)| *id);
+        let primary = owners.first().map_or(Uuid::nil(), |(id, _)| id.as_uuid());
         self.patients.push(Seeded {
-            id: patient.id,
+            id: patient.id.as_uuid(),
             owner: primary,
             species,
             alive,
@@ -352,14 +357,20 @@ impl Clinic {
         let adult = self.rng.gen_range(breed.adult_kg.0..=breed.adult_kg.1);
         let heavy = age_days >= species.adult_at_days && self.rng.gen_bool(0.15);
         if heavy {
-            self.problem(tx, patient.id, None, &OBESITY, shift(self.midnight, -30))
-                .await?;
+            self.problem(
+                tx,
+                patient.id.as_uuid(),
+                None,
+                &OBESITY,
+                shift(self.midnight, -30),
+            )
+            .await?;
         }
         if matches!(species.name, "Canine" | "Feline") && self.rng.gen_bool(0.08) {
             let allergy = pick(&mut self.rng, ALLERGIES)?;
-            clinical::add_allergy(
+            record::add_allergy(
                 tx,
-                patient.id,
+                patient.id.as_uuid(),
                 &NewAllergy {
                     substance: allergy.0.to_owned(),
                     reaction: Some(allergy.1.to_owned()),
@@ -370,7 +381,7 @@ impl Clinic {
             self.counts.allergies += 1;
         }
         let animal = Animal {
-            id: patient.id,
+            id: patient.id.as_uuid(),
             name: &patient.name,
             species,
             adult_kg: adult,
@@ -652,7 +663,7 @@ impl Clinic {
         self.counts.encounters += 1;
         let day = started.date_naive();
         if visit != Visit::Telephone {
-            clinical::record_vitals(
+            record::record_vitals(
                 tx,
                 patient,
                 &NewVitals {
@@ -681,7 +692,7 @@ impl Clinic {
             } else {
                 self.staff.technician
             };
-            clinical::vaccinate(
+            record::vaccinate(
                 tx,
                 patient,
                 &NewVaccination {
@@ -751,7 +762,7 @@ impl Clinic {
         problem: &ProblemSpec,
         onset: DateTime<Utc>,
     ) -> Result<(), CommandError> {
-        let added = clinical::add_problem(
+        let added = record::add_problem(
             tx,
             patient,
             &NewProblem {
@@ -768,7 +779,7 @@ impl Clinic {
         self.counts.problems += 1;
         let resolved = shift(onset, 10);
         if problem.acute && resolved < self.midnight {
-            clinical::resolve_problem(tx, patient, added.id, resolved.date_naive()).await?;
+            record::resolve_problem(tx, patient, added.id, resolved.date_naive()).await?;
         }
         Ok(())
     }
@@ -782,7 +793,7 @@ impl Clinic {
         rx: &Rx,
         started: DateTime<Utc>,
     ) -> Result<(), CommandError> {
-        let written = clinical::prescribe(
+        let written = record::prescribe(
             tx,
             patient,
             &NewPrescription {
@@ -800,13 +811,8 @@ impl Clinic {
         .await?;
         self.counts.prescriptions += 1;
         if shift(started, i64::from(rx.days)) < self.midnight {
-            clinical::set_prescription_status(
-                tx,
-                patient,
-                written.id,
-                PrescriptionStatus::Completed,
-            )
-            .await?;
+            record::set_prescription_status(tx, patient, written.id, PrescriptionStatus::Completed)
+                .await?;
         }
         Ok(())
     }
@@ -817,10 +823,9 @@ impl Clinic {
     /// Saturday mornings only, closed on Sunday. Nearer days are fuller; today's
     /// bookings already past are completed (or no-shows).
     async fn bookings(&mut self, tx: &mut TenantTx) -> Result<(), CommandError> {
-        let room1 = appointments::add_resource(tx, "Consult room 1", ResourceKind::Room).await?;
-        let room2 = appointments::add_resource(tx, "Consult room 2", ResourceKind::Room).await?;
-        let table =
-            appointments::add_resource(tx, "Surgery table", ResourceKind::SurgeryTable).await?;
+        let room1 = resources::add(tx, "Consult room 1", ResourceKind::Room).await?;
+        let room2 = resources::add(tx, "Consult room 2", ResourceKind::Room).await?;
+        let table = resources::add(tx, "Surgery table", ResourceKind::SurgeryTable).await?;
         self.counts.resources += 3;
         let alive: Vec<Seeded> = self.patients.iter().filter(|p| p.alive).cloned().collect();
         for offset in 0..BOOKED_DAYS {
@@ -859,7 +864,7 @@ impl Clinic {
                         minutes,
                         kind,
                         staff: self.staff.vet,
-                        resource: room1.id,
+                        resource: room1.id.as_uuid(),
                     };
                     self.book(tx, &alive, slot).await?;
                 }
@@ -877,7 +882,7 @@ impl Clinic {
                             minutes: 90,
                             kind,
                             staff: self.staff.vet,
-                            resource: table.id,
+                            resource: table.id.as_uuid(),
                         };
                         self.book(tx, &alive, slot).await?;
                     }
@@ -907,7 +912,7 @@ impl Clinic {
                         minutes: 30,
                         kind,
                         staff: self.staff.technician,
-                        resource: room2.id,
+                        resource: room2.id.as_uuid(),
                     };
                     self.book(tx, &alive, slot).await?;
                 }
@@ -956,7 +961,7 @@ impl Clinic {
             _ => patient.species.booking_reasons,
         };
         let starts = later(day, start_minute);
-        let booked = appointments::book(
+        let booked = bookings::book(
             tx,
             &Booking {
                 patient_id: Some(patient.id),
@@ -985,7 +990,7 @@ impl Clinic {
             None
         };
         if let Some(status) = status {
-            appointments::set_status(tx, booked.id, status).await?;
+            bookings::set_status(tx, booked.id, status).await?;
         }
         Ok(())
     }

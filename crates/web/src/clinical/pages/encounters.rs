@@ -1,0 +1,716 @@
+//! The encounter pages: a new encounter with its SOAP notes and vital signs, and one
+//! encounter's page, which is its editor while it is open and its record once it is
+//! finalised (the notes read-only, addenda below them).
+//!
+//! The database holds the lock (`encounter_guard`); these pages only decide which
+//! forms to offer. A save that arrives after the lock (another tab finalised it, or
+//! the editing period ran out) is refused by the store with its `Locked` message, and
+//! the page shows that message with the text that was typed, so nothing is lost.
+
+use super::patients::{active_allergies, temperature_text, weight_of};
+use crate::auth::Meta;
+use crate::clinical::views::{
+    AddendumView, AllergyView, EncounterForm, EncounterFormPage, EncounterPage, NotesForm,
+    VitalsView,
+};
+use crate::clinical::weight_chart::kilograms;
+use crate::context::{CsrfForm, Page};
+use crate::form::staff_options;
+use crate::form::{FieldMessages, Refusal};
+use crate::format::{capitalised, clock, date_time, words};
+use crate::input::{date, optional_id, optional_text, path_id, present, time_of_day};
+use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
+use crate::{AppError, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use paddock_domain::field::note_text;
+use paddock_domain::{EncounterKind, FieldError, Permission, TemperatureC, UserId, WeightKg};
+use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
+use paddock_store::clinical::record::{self, NewVitals};
+use paddock_store::{
+    Principal, RequestMeta, StoreError, TenantTx, clinical::chart, clinical::patients,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// The longest reason the database keeps.
+const MAX_REASON: usize = 500;
+/// The longest SOAP part or addendum the database keeps.
+const MAX_NOTE: usize = 20_000;
+
+/// `GET /patients/{id}/encounters/new`: the empty encounter, started now, attended
+/// by the member writing it.
+pub(crate) async fn new_page(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    page: Page,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let page = signed_in(page).await?;
+    page.auth.principal.require(Permission::RecordsWrite)?;
+    let patient = path_id(&id)?;
+    let now = state.auth.clock.now();
+    let form = EncounterForm {
+        kind: EncounterKind::Consultation.as_str().to_owned(),
+        date: now.format("%Y-%m-%d").to_string(),
+        time: clock(now),
+        attending_id: page.auth.principal.user_id().as_uuid().to_string(),
+        ..EncounterForm::default()
+    };
+    render_new(
+        &state,
+        &page,
+        &meta,
+        patient,
+        form,
+        FieldMessages::none(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The patient's name and active allergies (when the member may read records).
+async fn patient_header(
+    tx: &mut TenantTx,
+    read_records: bool,
+    patient: Uuid,
+) -> Result<(String, Vec<AllergyView>), StoreError> {
+    let name = patients::get(tx, paddock_domain::PatientId::from_uuid(patient))
+        .await?
+        .name;
+    let allergies = if read_records {
+        active_allergies(&chart::allergies(tx, patient).await?)
+    } else {
+        Vec::new()
+    };
+    Ok((name, allergies))
+}
+
+async fn render_new(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+    patient: Uuid,
+    form: EncounterForm,
+    errors: FieldMessages,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let nav = nav_in(state, page, meta, "patients").await?;
+    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
+    let (patient_name, allergies) =
+        patient_header(&mut tx, can(page, Permission::RecordsRead), patient).await?;
+    let staff = staff_options(&mut tx).await?;
+    tx.commit().await?;
+    let kinds = EncounterKind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), capitalised(&k.label())))
+        .collect();
+    Ok((
+        status,
+        EncounterFormPage {
+            nav,
+            patient_id: patient,
+            patient_name,
+            allergies,
+            form,
+            kinds,
+            staff,
+            errors,
+        },
+    )
+        .into_response())
+}
+
+/// The new-encounter form as posted.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct EncounterInput {
+    kind: String,
+    date: String,
+    time: String,
+    attending_id: String,
+    reason: String,
+    subjective: String,
+    objective: String,
+    assessment: String,
+    plan: String,
+    weight_kg: String,
+    temperature_c: String,
+}
+
+impl EncounterInput {
+    fn into_form(self) -> EncounterForm {
+        EncounterForm {
+            kind: self.kind,
+            date: self.date,
+            time: self.time,
+            attending_id: self.attending_id,
+            reason: self.reason,
+            subjective: self.subjective,
+            objective: self.objective,
+            assessment: self.assessment,
+            plan: self.plan,
+            weight_kg: self.weight_kg,
+            temperature_c: self.temperature_c,
+        }
+    }
+}
+
+/// The four SOAP parts as typed, checked.
+fn parse_soap(
+    errors: &mut FieldMessages,
+    subjective: &str,
+    objective: &str,
+    assessment: &str,
+    plan: &str,
+) -> Soap {
+    let mut part = |field: &str, raw: &str| {
+        errors
+            .check(note_text(field, raw, MAX_NOTE))
+            .unwrap_or_default()
+    };
+    Soap {
+        subjective: part("subjective", subjective),
+        objective: part("objective", objective),
+        assessment: part("assessment", assessment),
+        plan: part("plan", plan),
+    }
+}
+
+/// What a new-encounter form records: the encounter, and vital signs if any were given.
+struct NewRecord {
+    encounter: NewEncounter,
+    weight: Option<WeightKg>,
+    temperature: Option<TemperatureC>,
+}
+
+fn parse_new(
+    form: &EncounterForm,
+    patient: Uuid,
+    now: DateTime<Utc>,
+) -> Result<NewRecord, FieldMessages> {
+    let mut errors = FieldMessages::none();
+    let kind = errors.check(EncounterKind::parse("kind", &form.kind));
+    let day = errors.check(date("date", &form.date));
+    let at = errors.check(time_of_day("time", &form.time));
+    // The API's rule; the store adds the patient's date of birth.
+    if let (Some(day), Some(at)) = (day, at) {
+        errors.check(paddock_domain::patient::not_in_future(
+            "date",
+            day.and_time(at).and_utc(),
+            now,
+        ));
+    }
+    let attending = errors.check(optional_id("attending_id", &form.attending_id));
+    let reason = errors.check(optional_text("reason", &form.reason, MAX_REASON));
+    let soap = parse_soap(
+        &mut errors,
+        &form.subjective,
+        &form.objective,
+        &form.assessment,
+        &form.plan,
+    );
+    let weight =
+        present(&form.weight_kg).and_then(|raw| errors.check(WeightKg::parse("weight_kg", raw)));
+    let temperature = present(&form.temperature_c)
+        .and_then(|raw| errors.check(TemperatureC::parse("temperature_c", raw)));
+    // A weight or temperature given but refused is in `errors`, so it stops the form.
+    match (kind, day, at, attending, reason) {
+        (Some(kind), Some(day), Some(at), Some(attending), Some(reason)) if errors.is_empty() => {
+            Ok(NewRecord {
+                encounter: NewEncounter {
+                    patient_id: patient,
+                    kind,
+                    started_at: day.and_time(at).and_utc(),
+                    attending: attending.map(UserId::from_uuid),
+                    reason,
+                    soap,
+                },
+                weight,
+                temperature,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// `POST /patients/{id}/encounters`: opens the encounter and records its vital signs,
+/// in one transaction (both or neither), then shows it.
+pub(crate) async fn create_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    page: Page,
+    Path(id): Path<String>,
+    CsrfForm(input): CsrfForm<EncounterInput>,
+) -> Result<Response, AppError> {
+    let page = signed_in(page).await?;
+    page.auth.principal.require(Permission::RecordsWrite)?;
+    let patient = path_id(&id)?;
+    let form = input.into_form();
+    let record = match parse_new(&form, patient, state.auth.clock.now()) {
+        Ok(record) => record,
+        Err(errors) => {
+            return render_new(
+                &state,
+                &page,
+                &meta,
+                patient,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    match write_new(&mut tx, patient, &record).await {
+        Ok(encounter) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/encounters/{encounter}?notice=created")).into_response())
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            match Refusal::of(error, &[]) {
+                Refusal::Form(status, errors) => {
+                    render_new(&state, &page, &meta, patient, form, errors, status).await
+                }
+                Refusal::Error(error) => Err(error),
+            }
+        }
+    }
+}
+
+async fn write_new(
+    tx: &mut TenantTx,
+    patient: Uuid,
+    record: &NewRecord,
+) -> Result<Uuid, StoreError> {
+    let encounter = encounters::create(tx, &record.encounter).await?;
+    if record.weight.is_some() || record.temperature.is_some() {
+        let vitals = NewVitals {
+            encounter_id: Some(encounter.id),
+            recorded_at: record.encounter.started_at,
+            weight: record.weight,
+            temperature: record.temperature,
+            heart_rate: None,
+            respiratory_rate: None,
+        };
+        record::record_vitals(tx, patient, &vitals).await?;
+    }
+    Ok(encounter.id)
+}
+
+#[derive(Deserialize)]
+pub(super) struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// Only fixed notices can be shown through the query string.
+fn notice_text(key: Option<&str>) -> Option<String> {
+    let text = match key? {
+        "created" => "Encounter saved.",
+        "saved" => "Notes saved.",
+        "finalised" => "Encounter finalised: the notes are now locked.",
+        "addendum" => "Addendum added.",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// What a page shows besides the stored record: a refused form as typed, and why.
+#[derive(Default)]
+struct Shown {
+    form: Option<NotesForm>,
+    addendum: String,
+    errors: FieldMessages,
+    unsaved: Option<String>,
+    notice: Option<String>,
+}
+
+/// `GET /encounters/{id}`: the encounter (the view is audited as a `read`).
+pub(crate) async fn view_page(
+    Page { ctx, csrf_token }: Page,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, AppError> {
+    ctx.require(Permission::RecordsRead)?;
+    let id = path_id(&id)?;
+    let shown = Shown {
+        notice: notice_text(q.notice.as_deref()),
+        ..Shown::default()
+    };
+    let now = ctx.now();
+    let principal = ctx.principal.clone();
+    let body = ctx
+        .run(async |tx| encounter_page(tx, &principal, &csrf_token, id, shown, now).await)
+        .await?;
+    Ok(body.into_response())
+}
+
+/// The encounter page shown again after a form (its layout and the encounter read in
+/// one transaction of their own: the form's work has committed or rolled back).
+async fn render_encounter(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+    id: Uuid,
+    shown: Shown,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    page.auth.principal.require(Permission::RecordsRead)?;
+    let now = state.auth.clock.now();
+    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
+    let body = encounter_page(
+        &mut tx,
+        &page.auth.principal,
+        &page.csrf_token,
+        id,
+        shown,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((status, body).into_response())
+}
+
+/// The encounter page, read in `tx`.
+async fn encounter_page(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    csrf_token: &str,
+    id: Uuid,
+    shown: Shown,
+    now: DateTime<Utc>,
+) -> Result<EncounterPage, StoreError> {
+    let permissions = principal.permissions();
+    let can_write = permissions.contains(Permission::RecordsWrite);
+    let can_finalise = permissions.contains(Permission::RecordsFinalise);
+    let nav = nav_of(tx, principal, csrf_token, "patients").await?;
+    let encounter = encounters::get(tx, id).await?;
+    let (patient_name, allergies) = patient_header(
+        tx,
+        permissions.contains(Permission::RecordsRead),
+        encounter.patient_id,
+    )
+    .await?;
+    let mut staff = staff_options(tx).await?;
+    // The vet on record stays a choice, so saving the notes never drops them.
+    if let (Some(vet), Some(name)) = (encounter.attending_id, &encounter.attending_name)
+        && !staff.iter().any(|(id, _)| *id == vet.to_string())
+    {
+        staff.push((vet.to_string(), name.clone()));
+    }
+    let vitals = chart::vitals(tx, encounter.patient_id)
+        .await?
+        .into_iter()
+        .filter(|v| v.encounter_id == Some(id))
+        .map(|v| VitalsView {
+            at: date_time(v.recorded_at),
+            weight: weight_of(&v)
+                .map(|w| format!("{} kg", kilograms(w.grams())))
+                .unwrap_or_default(),
+            temperature: v
+                .temperature_c
+                .as_deref()
+                .map(temperature_text)
+                .unwrap_or_default(),
+            heart_rate: v.heart_rate.map(|r| format!("{r}/min")).unwrap_or_default(),
+            respiratory_rate: v
+                .respiratory_rate
+                .map(|r| format!("{r}/min"))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let finalised = encounter.status == "finalised";
+    let editable = encounter.is_editable(now);
+    let status_detail = match (finalised, encounter.finalised_at) {
+        (true, Some(at)) if encounter.finalised_by.is_some() => {
+            format!("Finalised {} UTC", date_time(at))
+        }
+        (true, Some(at)) => format!(
+            "Locked {} UTC, when its editing period ended",
+            date_time(at)
+        ),
+        (true, None) => "Finalised".to_owned(),
+        (false, _) if editable => format!(
+            "Open: editable until finalised, or until {} UTC",
+            date_time(encounter.lock_after)
+        ),
+        (false, _) => "Past its editing period: locking".to_owned(),
+    };
+    let notes = NotesForm {
+        attending_id: encounter
+            .attending_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        reason: encounter.reason.clone().unwrap_or_default(),
+        subjective: encounter.soap.subjective.clone(),
+        objective: encounter.soap.objective.clone(),
+        assessment: encounter.soap.assessment.clone(),
+        plan: encounter.soap.plan.clone(),
+    };
+    let form = shown.form.unwrap_or_else(|| NotesForm {
+        attending_id: notes.attending_id.clone(),
+        reason: notes.reason.clone(),
+        subjective: notes.subjective.clone(),
+        objective: notes.objective.clone(),
+        assessment: notes.assessment.clone(),
+        plan: notes.plan.clone(),
+    });
+    let body = EncounterPage {
+        nav,
+        id,
+        patient_id: encounter.patient_id,
+        patient_name,
+        allergies,
+        kind: capitalised(&words(&encounter.kind)),
+        started: date_time(encounter.started_at),
+        vet: encounter.attending_name.clone().unwrap_or_default(),
+        status: encounter.status.clone(),
+        status_detail,
+        notes,
+        form,
+        staff,
+        vitals,
+        addenda: encounter
+            .addenda
+            .iter()
+            .map(|a| AddendumView {
+                id: a.id,
+                author: a
+                    .author_name
+                    .clone()
+                    .unwrap_or_else(|| "a former member".to_owned()),
+                at: date_time(a.created_at),
+                at_iso: a.created_at.to_rfc3339(),
+                body: a.body.clone(),
+            })
+            .collect(),
+        can_edit: editable && can_write,
+        can_finalise: !finalised && can_finalise,
+        can_add_addendum: finalised && can_write,
+        addendum: shown.addendum,
+        errors: shown.errors,
+        unsaved: shown.unsaved,
+        notice: shown.notice,
+    };
+    Ok(body)
+}
+
+/// The notes form as posted.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct NotesInput {
+    attending_id: String,
+    reason: String,
+    subjective: String,
+    objective: String,
+    assessment: String,
+    plan: String,
+}
+
+impl NotesInput {
+    fn into_form(self) -> NotesForm {
+        NotesForm {
+            attending_id: self.attending_id,
+            reason: self.reason,
+            subjective: self.subjective,
+            objective: self.objective,
+            assessment: self.assessment,
+            plan: self.plan,
+        }
+    }
+}
+
+/// Everything typed into a notes form, as one text to copy from.
+fn typed_text(form: &NotesForm) -> String {
+    [
+        ("Reason", &form.reason),
+        ("Subjective", &form.subjective),
+        ("Objective", &form.objective),
+        ("Assessment", &form.assessment),
+        ("Plan", &form.plan),
+    ]
+    .iter()
+    .filter(|(_, text)| !text.trim().is_empty())
+    .map(|(label, text)| format!("{label}:\n{}", text.trim()))
+    .collect::<Vec<_>>()
+    .join("\n\n")
+}
+
+/// `POST /encounters/{id}`: saves the notes and attending vet of an open encounter.
+pub(crate) async fn edit_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    page: Page,
+    Path(id): Path<String>,
+    CsrfForm(input): CsrfForm<NotesInput>,
+) -> Result<Response, AppError> {
+    let page = signed_in(page).await?;
+    page.auth.principal.require(Permission::RecordsWrite)?;
+    let id = path_id(&id)?;
+    let form = input.into_form();
+    let mut errors = FieldMessages::none();
+    let reason = errors.check(optional_text("reason", &form.reason, MAX_REASON));
+    let attending = errors
+        .check(optional_id("attending_id", &form.attending_id))
+        .map(|id| id.map(UserId::from_uuid));
+    let soap = parse_soap(
+        &mut errors,
+        &form.subjective,
+        &form.objective,
+        &form.assessment,
+        &form.plan,
+    );
+    let (Some(reason), Some(attending), true) = (reason, attending, errors.is_empty()) else {
+        let shown = Shown {
+            form: Some(form),
+            errors,
+            ..Shown::default()
+        };
+        return render_encounter(
+            &state,
+            &page,
+            &meta,
+            id,
+            shown,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    let saved = encounters::update(&mut tx, id, reason.as_deref(), attending, &soap).await;
+    match saved {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/encounters/{id}?notice=saved")).into_response())
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            refused(&state, &page, &meta, id, error, |shown| {
+                shown.unsaved = Some(typed_text(&form));
+                shown.form = Some(form);
+            })
+            .await
+        }
+    }
+}
+
+/// The page again after the store refused a change: a `Locked` record (or another
+/// fixable refusal) shows its message; anything else is an error page.
+async fn refused(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+    id: Uuid,
+    error: StoreError,
+    keep: impl FnOnce(&mut Shown),
+) -> Result<Response, AppError> {
+    match Refusal::of(error, &[]) {
+        Refusal::Form(status, errors) => {
+            let mut shown = Shown {
+                errors,
+                ..Shown::default()
+            };
+            keep(&mut shown);
+            // Typed text is "unsaved" only when the record itself refused it (locked);
+            // any other refusal leaves it in its form, beside the message.
+            if shown.errors.get("record").is_none() {
+                shown.unsaved = None;
+            }
+            render_encounter(state, page, meta, id, shown, status).await
+        }
+        Refusal::Error(error) => Err(error),
+    }
+}
+
+/// `POST /encounters/{id}/finalise`: signs and locks the encounter.
+pub(crate) async fn finalise_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    page: Page,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<crate::form::NoFields>,
+) -> Result<Response, AppError> {
+    let page = signed_in(page).await?;
+    page.auth.principal.require(Permission::RecordsFinalise)?;
+    let id = path_id(&id)?;
+    let now: DateTime<Utc> = state.auth.clock.now();
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    match encounters::finalise(&mut tx, id, now).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/encounters/{id}?notice=finalised")).into_response())
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            refused(&state, &page, &meta, id, error, |_| {}).await
+        }
+    }
+}
+
+/// The addendum form as posted.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AddendumInput {
+    body: String,
+}
+
+/// `POST /encounters/{id}/addenda`: adds a correction below a finalised encounter.
+pub(crate) async fn addendum_submit(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    page: Page,
+    Path(id): Path<String>,
+    CsrfForm(input): CsrfForm<AddendumInput>,
+) -> Result<Response, AppError> {
+    let page = signed_in(page).await?;
+    page.auth.principal.require(Permission::RecordsWrite)?;
+    let id = path_id(&id)?;
+    let body = note_text("body", &input.body, MAX_NOTE).and_then(|text| {
+        if text.is_empty() {
+            Err(FieldError::new("body", "must not be empty"))
+        } else {
+            Ok(text)
+        }
+    });
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            let mut errors = FieldMessages::none();
+            errors.extend([error]);
+            let shown = Shown {
+                addendum: input.body,
+                errors,
+                ..Shown::default()
+            };
+            return render_encounter(
+                &state,
+                &page,
+                &meta,
+                id,
+                shown,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    match encounters::add_addendum(&mut tx, id, &body).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/encounters/{id}?notice=addendum")).into_response())
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            let typed = input.body;
+            refused(&state, &page, &meta, id, error, |shown| {
+                shown.unsaved = Some(typed.clone());
+                shown.addendum = typed;
+            })
+            .await
+        }
+    }
+}

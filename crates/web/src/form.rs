@@ -1,0 +1,182 @@
+//! What a page form shares: the query string read leniently, the messages of a
+//! refused form (per field and above the form), a store refusal turned into words
+//! for the page that shows the form again, and the choices a form offers (the staff
+//! who can be booked or named as an encounter's vet).
+
+use crate::AppError;
+use crate::format::capitalised;
+use paddock_domain::FieldError;
+use paddock_store::{StoreError, TenantTx, appointments::resources};
+use serde::Deserialize;
+
+/// A query string as name/value pairs (first value of each name wins), read leniently:
+/// a malformed query string reads as an empty one rather than an error page.
+pub(crate) struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    /// The pairs of a query extraction, or none when the query string was malformed.
+    pub(crate) fn new<E>(query: Result<axum::extract::Query<Vec<(String, String)>>, E>) -> Self {
+        Self(
+            query
+                .map(|axum::extract::Query(pairs)| pairs)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The trimmed first value of `name`, if it is there and not blank.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Like [`Pairs::get`], as an owned string ("" when absent).
+    pub(crate) fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or_default().to_owned()
+    }
+}
+
+/// The messages of a refused form: one per field (shown beside the input) and the
+/// ones that belong to no input (shown above the form).
+#[derive(Default)]
+pub struct FieldMessages(Vec<FieldError>);
+
+impl FieldMessages {
+    /// No messages.
+    pub(crate) fn none() -> Self {
+        Self::default()
+    }
+
+    /// Adds a message for `field`.
+    pub(crate) fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// Adds every error, keeping the first message of each field.
+    pub(crate) fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
+        self.0.extend(errors);
+    }
+
+    /// Records the error of a parse result, returning its value if it parsed.
+    pub(crate) fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(error);
+                None
+            }
+        }
+    }
+
+    /// Whether nothing was refused.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first message about `field`.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    /// Every message as `Label: message`, for the summary above a form.
+    pub fn summary(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|e| format!("{}: {}", label_of(&e.field), e.message))
+            .collect()
+    }
+}
+
+/// A field name as a person reads it (`given_name` → `Given name`, `staff_id` →
+/// `Staff`: people choose a member or a patient, not an id).
+fn label_of(field: &str) -> String {
+    match field {
+        "weight_kg" => return "Weight (kg)".to_owned(),
+        "temperature_c" => return "Temperature (°C)".to_owned(),
+        "q" => return "Search".to_owned(),
+        "body" => return "Addendum".to_owned(),
+        _ => {}
+    }
+    let field = field.strip_suffix("_id").unwrap_or(field);
+    capitalised(&field.replace(['_', '.'], " "))
+}
+
+/// How a page answers a store refusal of a form: the form again with these messages
+/// and this status, or (for anything a person cannot fix in the form) the error page.
+pub(crate) enum Refusal {
+    /// Show the form again.
+    Form(axum::http::StatusCode, FieldMessages),
+    /// Not something the form can fix.
+    Error(AppError),
+}
+
+impl Refusal {
+    /// The refusal for a store error. `not_found` names the form field whose id was not
+    /// found (the owner, the patient), when a missing row is the person's mistake.
+    pub(crate) fn of(error: StoreError, not_found: &[(&str, &str)]) -> Self {
+        use axum::http::StatusCode;
+        let mut messages = FieldMessages::none();
+        match error {
+            StoreError::Invalid(errors) => {
+                messages.extend(errors.0);
+                Refusal::Form(StatusCode::UNPROCESSABLE_ENTITY, messages)
+            }
+            StoreError::Conflict(field) => {
+                messages.extend([field]);
+                Refusal::Form(StatusCode::CONFLICT, messages)
+            }
+            StoreError::Locked(reason) => {
+                messages.add("record", capitalised(reason));
+                Refusal::Form(StatusCode::CONFLICT, messages)
+            }
+            StoreError::NotFound(what) => {
+                match not_found.iter().find(|(entity, _)| *entity == what) {
+                    Some((_, field)) => {
+                        messages.add(field, format!("is not a {what} of this practice"));
+                        Refusal::Form(StatusCode::UNPROCESSABLE_ENTITY, messages)
+                    }
+                    None => Refusal::Error(AppError::NotFound),
+                }
+            }
+            other => Refusal::Error(other.into()),
+        }
+    }
+}
+
+/// Who can be booked, or named as an encounter's vet: `(user id, name)` by name.
+pub(crate) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(resources::clinicians(tx)
+        .await?
+        .into_iter()
+        .map(|c| (c.user_id.to_string(), c.name))
+        .collect())
+}
+
+/// A form with no fields but its CSRF token (checked by `CsrfForm`).
+#[derive(Deserialize)]
+pub(crate) struct NoFields {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_messages_keep_the_first_message_of_each_field() {
+        let mut messages = FieldMessages::none();
+        messages.add("given_name", "must not be empty");
+        messages.add("given_name", "second");
+        messages.add("email", "must be an email address");
+        assert_eq!(messages.get("given_name"), Some("must not be empty"));
+        assert_eq!(messages.get("phone"), None);
+        assert_eq!(
+            messages.summary()[0],
+            "Given name: must not be empty".to_owned()
+        );
+        assert_eq!(label_of("patient_id"), "Patient");
+    }
+}

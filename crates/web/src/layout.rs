@@ -1,0 +1,133 @@
+//! What every staff page shares: the layout's navigation (read in the page's own
+//! transaction), the signed-in session of a page, the plain message page, and the
+//! stylesheet.
+
+use crate::auth::Auth;
+use crate::context::Page;
+use crate::{AppError, AppState};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use paddock_domain::Permission;
+use paddock_store::RequestMeta;
+use paddock_store::identity::sessions::SessionAuth;
+use paddock_store::staff::members;
+
+/// The routes every page needs (the stylesheet).
+pub fn pages() -> Router<AppState> {
+    Router::new().route("/static/app.css", get(stylesheet))
+}
+
+/// What the staff layout shows on every page.
+pub struct Nav {
+    pub practice_name: String,
+    pub display_name: String,
+    pub role_name: String,
+    pub can_manage_staff: bool,
+    pub can_read_audit: bool,
+    /// Patients (`patients.read`).
+    pub can_read_patients: bool,
+    /// Clients (`clients.read`).
+    pub can_read_clients: bool,
+    /// The appointment book (`appointments.read`).
+    pub can_read_appointments: bool,
+    /// The section the page belongs to (`patients`, `clients`, ...), marked in the nav.
+    pub current: &'static str,
+    pub csrf_token: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub title: String,
+    pub text: String,
+    pub link_href: String,
+    pub link_text: String,
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.css"),
+    )
+        .into_response()
+}
+
+/// The signed-in session of a page, its authentication committed (these pages still
+/// open their own transactions for their work).
+pub(crate) async fn signed_in(page: Page) -> Result<PageSession, AppError> {
+    let Page { ctx, csrf_token } = page;
+    let auth = ctx.into_auth().await?;
+    let session = auth.session.clone().ok_or(AppError::Unauthenticated)?;
+    Ok(PageSession {
+        auth,
+        session,
+        csrf_token,
+    })
+}
+
+/// The signed-in session of a page request, and its CSRF token.
+pub(crate) struct PageSession {
+    pub(crate) auth: Auth,
+    pub(crate) session: SessionAuth,
+    pub(crate) csrf_token: String,
+}
+
+pub(crate) async fn nav(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+) -> Result<Nav, AppError> {
+    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
+    let nav = nav_of(&mut tx, &page.auth.principal, &page.csrf_token, "").await?;
+    tx.commit().await?;
+    Ok(nav)
+}
+
+/// The staff layout's navigation, read in the page's own transaction, with `section`
+/// marked as the current one.
+pub(crate) async fn nav_of(
+    tx: &mut paddock_store::TenantTx,
+    principal: &paddock_store::Principal,
+    csrf_token: &str,
+    section: &'static str,
+) -> Result<Nav, paddock_store::StoreError> {
+    let me = members::me(tx).await?;
+    Ok(Nav {
+        practice_name: me.practice_name,
+        display_name: me.display_name,
+        role_name: principal.role_name().to_owned(),
+        can_manage_staff: principal.permissions().contains(Permission::StaffManage),
+        can_read_audit: principal.permissions().contains(Permission::AuditRead),
+        can_read_patients: principal.permissions().contains(Permission::PatientsRead),
+        can_read_clients: principal.permissions().contains(Permission::ClientsRead),
+        can_read_appointments: principal
+            .permissions()
+            .contains(Permission::AppointmentsRead),
+        current: section,
+        csrf_token: csrf_token.to_owned(),
+    })
+}
+
+/// [`nav`] with `section` marked as the current one.
+pub(crate) async fn nav_in(
+    state: &AppState,
+    page: &PageSession,
+    meta: &RequestMeta,
+    section: &'static str,
+) -> Result<Nav, AppError> {
+    let mut nav = nav(state, page, meta).await?;
+    nav.current = section;
+    Ok(nav)
+}
+
+/// Whether the page's member holds `permission`.
+pub(crate) fn can(page: &PageSession, permission: Permission) -> bool {
+    page.auth.principal.permissions().contains(permission)
+}
