@@ -1837,10 +1837,17 @@ async fn an_api_key_cannot_be_created_with_a_scope_its_creator_lacks() {
         clock.now() + Duration::days(1),
     )
     .await;
-    let acting = api_keys::authenticate(&world.app, &parent.secret, clock.now(), &meta())
-        .await
-        .unwrap()
-        .unwrap();
+    let authenticated = paddock_store::identity::credentials::authenticate(
+        &world.app,
+        paddock_store::identity::credentials::Credential::ApiKey(&parent.secret),
+        clock.now(),
+        &meta(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    authenticated.tx.commit().await.unwrap();
+    let acting = authenticated.principal;
     let expected: PermissionSet = [Permission::SettingsManage, Permission::ClientsRead]
         .into_iter()
         .collect();

@@ -2,7 +2,7 @@
 
 use crate::audit::{AuditAction, AuditEvent, record};
 use crate::identity::token::{random_token, token_hash};
-use crate::{Db, Principal, RequestMeta, StoreError, TenantTx};
+use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Permission, PermissionSet, UserId};
 use uuid::Uuid;
@@ -123,26 +123,6 @@ impl KeyRow {
 }
 
 const KEY_COLUMNS: &str = "id, name, display_prefix, scopes, expires_at, last_used_at, revoked_at";
-
-/// The principal a presented key acts as: its creator, if still an active member,
-/// limited to the key's scopes. `None` for unknown, expired or revoked keys. Requests
-/// authenticate through [`crate::identity::credentials::authenticate`] and keep its transaction;
-/// this commits the use on its own (for callers outside a request).
-pub async fn authenticate(
-    db: &Db,
-    secret: &str,
-    now: DateTime<Utc>,
-    meta: &RequestMeta,
-) -> Result<Option<Principal>, StoreError> {
-    let credential = crate::identity::credentials::Credential::ApiKey(secret);
-    let Some(authenticated) =
-        crate::identity::credentials::authenticate(db, credential, now, meta).await?
-    else {
-        return Ok(None);
-    };
-    authenticated.tx.commit().await?;
-    Ok(Some(authenticated.principal))
-}
 
 /// The practice's keys, newest first (settings managers only).
 pub async fn list(tx: &mut TenantTx) -> Result<Vec<ApiKeyInfo>, StoreError> {
