@@ -11,7 +11,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use paddock_domain::Permission;
+use paddock_domain::{Permission, PracticeZone};
 use paddock_store::RequestMeta;
 use paddock_store::identity::sessions::SessionAuth;
 use paddock_store::staff::members;
@@ -28,6 +28,8 @@ pub struct Nav {
     pub role_name: String,
     pub can_manage_staff: bool,
     pub can_read_audit: bool,
+    /// The practice settings page (`settings.manage`).
+    pub can_manage_settings: bool,
     /// Patients (`patients.read`).
     pub can_read_patients: bool,
     /// Clients (`clients.read`).
@@ -37,6 +39,27 @@ pub struct Nav {
     /// The section the page belongs to (`patients`, `clients`, ...), marked in the nav.
     pub current: &'static str,
     pub csrf_token: String,
+    /// The practice's time zone: every time a page shows or a form takes is in it.
+    pub zone: PracticeZone,
+}
+
+impl std::fmt::Debug for Nav {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the CSRF token.
+        f.debug_struct("Nav")
+            .field("practice_name", &self.practice_name)
+            .field("current", &self.current)
+            .field("zone", &self.zone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Nav {
+    /// The same navigation with `section` marked as the current one.
+    pub(crate) fn at(mut self, section: &'static str) -> Self {
+        self.current = section;
+        self
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -62,7 +85,8 @@ async fn stylesheet() -> Response {
 /// The signed-in session of a page, its authentication committed (these pages still
 /// open their own transactions for their work).
 pub(crate) async fn signed_in(page: Page) -> Result<PageSession, AppError> {
-    let Page { ctx, csrf_token } = page;
+    let Page { ctx, nav } = page;
+    let csrf_token = nav.csrf_token;
     let auth = ctx.into_auth().await?;
     let session = auth.session.clone().ok_or(AppError::Unauthenticated)?;
     Ok(PageSession {
@@ -105,6 +129,7 @@ pub(crate) async fn nav_of(
         role_name: principal.role_name().to_owned(),
         can_manage_staff: principal.permissions().contains(Permission::StaffManage),
         can_read_audit: principal.permissions().contains(Permission::AuditRead),
+        can_manage_settings: principal.permissions().contains(Permission::SettingsManage),
         can_read_patients: principal.permissions().contains(Permission::PatientsRead),
         can_read_clients: principal.permissions().contains(Permission::ClientsRead),
         can_read_appointments: principal
@@ -112,6 +137,7 @@ pub(crate) async fn nav_of(
             .contains(Permission::AppointmentsRead),
         current: section,
         csrf_token: csrf_token.to_owned(),
+        zone: me.time_zone,
     })
 }
 

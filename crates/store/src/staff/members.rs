@@ -1,7 +1,7 @@
 //! Staff memberships of a practice.
 
 use crate::{StoreError, TenantTx};
-use paddock_domain::{MembershipId, MembershipStatus, Permission, RoleId, UserId};
+use paddock_domain::{MembershipId, MembershipStatus, Permission, PracticeZone, RoleId, UserId};
 use uuid::Uuid;
 
 /// A member of the practice as the staff list shows them.
@@ -74,6 +74,8 @@ pub struct Me {
     pub display_name: String,
     /// The practice's name.
     pub practice_name: String,
+    /// The practice's time zone, which its pages show times in.
+    pub time_zone: PracticeZone,
 }
 
 /// The acting member's own identity and practice (no permission needed: it is theirs).
@@ -81,20 +83,26 @@ pub async fn me(tx: &mut TenantTx) -> Result<Me, StoreError> {
     let crate::tenant::Actor::Member(principal) = tx.actor().clone() else {
         return Err(StoreError::NotFound("member"));
     };
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "select u.email, u.display_name, p.name
-           from users u, practices p
-          where u.id = $1 and p.id = $2",
+    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+        "select u.email, u.display_name, p.name, s.time_zone
+           from users u
+           join practices p on p.id = $2
+           left join practice_settings s on s.practice_id = p.id
+          where u.id = $1",
     )
     .bind(principal.user_id().as_uuid())
     .bind(principal.practice_id().as_uuid())
     .fetch_optional(tx.conn())
     .await?;
-    let (email, display_name, practice_name) = row.ok_or(StoreError::NotFound("member"))?;
+    let (email, display_name, practice_name, time_zone) =
+        row.ok_or(StoreError::NotFound("member"))?;
     Ok(Me {
         email,
         display_name,
         practice_name,
+        time_zone: time_zone
+            .as_deref()
+            .map_or(PracticeZone::UTC, crate::staff::time_zone::stored),
     })
 }
 

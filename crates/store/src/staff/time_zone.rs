@@ -30,7 +30,7 @@ pub async fn set(tx: &mut TenantTx, zone: PracticeZone) -> Result<PracticeZone, 
 /// Reads a stored name. Only names [`PracticeZone::parse`] accepted are written through
 /// the store; one written by hand that this build's tz database does not know falls
 /// back to UTC (logged), so every page still renders rather than failing with a 500.
-fn stored(name: &str) -> PracticeZone {
+pub(crate) fn stored(name: &str) -> PracticeZone {
     PracticeZone::parse("time_zone", name).unwrap_or_else(|_| {
         tracing::warn!(time_zone = name, "unknown practice time zone; showing UTC");
         PracticeZone::UTC

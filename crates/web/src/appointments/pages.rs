@@ -14,6 +14,7 @@ use crate::form::{FieldMessages, Pairs, Refusal, staff_options};
 use crate::format::{capitalised, clock, day_long, day_short, href};
 use crate::input::MAX_SEARCH;
 use crate::input::{date, optional_id, optional_text, path_id, time_of_day};
+use crate::layout::Nav;
 use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::return_to::ReturnTo;
 use crate::{AppError, AppState};
@@ -94,7 +95,10 @@ fn notice_text(key: Option<&str>) -> Option<String> {
 /// `GET /appointments?day=YYYY-MM-DD` (day view, the default, today when no date) or
 /// `?week=YYYY-MM-DD` / `?view=week&day=...` (the week holding that date).
 pub(crate) async fn calendar_page(
-    Page { ctx, csrf_token }: Page,
+    Page {
+        ctx,
+        nav: Nav { csrf_token, .. },
+    }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
     ctx.require(Permission::AppointmentsRead)?;

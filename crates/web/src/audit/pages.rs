@@ -7,6 +7,7 @@ use super::service::{EventQuery, TimeSyntax, fetch_page};
 use super::views::{AuditFilterForm, AuditPage, AuditRow};
 use crate::context::Page;
 use crate::format::encode;
+use crate::layout::Nav;
 use crate::layout::nav_of;
 use crate::{AppError, AppState};
 use axum::extract::Query;
@@ -27,7 +28,10 @@ const MAX_SHOWN: usize = 120;
 
 /// `GET /audit`: one page of events for the filters in the address (needs `audit.read`).
 pub(crate) async fn audit_page(
-    Page { ctx, csrf_token }: Page,
+    Page {
+        ctx,
+        nav: Nav { csrf_token, .. },
+    }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
     // Refused before anything else, so a bad filter cannot reveal the page to someone

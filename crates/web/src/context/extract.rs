@@ -42,7 +42,7 @@ pub struct Ctx {
     pub method: AuthMethod,
     /// Where the request comes from.
     pub meta: RequestMeta,
-    tx: TenantTx,
+    pub(super) tx: TenantTx,
 }
 
 impl std::fmt::Debug for Ctx {

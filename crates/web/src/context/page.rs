@@ -7,6 +7,7 @@
 
 use crate::context::csrf;
 use crate::context::extract::{Auth, Ctx, by_cookie};
+use crate::layout::{Nav, nav_of};
 use crate::{AppError, AppState};
 use axum::Form;
 use axum::body::{Body, Bytes};
@@ -19,13 +20,16 @@ use paddock_store::identity::token::csrf_for;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-/// A page request of a signed-in member (the second factor done).
+/// A page request of a signed-in member (the second factor done), with the staff
+/// layout's navigation already read in the request's transaction.
 #[derive(Debug)]
 pub struct Page {
     /// The request context; its transaction is open.
     pub ctx: Ctx,
-    /// The session's CSRF token, for the page's forms.
-    pub csrf_token: String,
+    /// The layout: practice, member, sections, the session's CSRF token for the
+    /// page's forms, and the practice's time zone. Mark the page's section with
+    /// [`Nav::at`].
+    pub nav: Nav,
 }
 
 /// Why a page was not served: sign-in first, or an error.
@@ -96,10 +100,12 @@ impl FromRequestParts<AppState> for Page {
             return Err(sign_in());
         }
         parts.extensions.insert(FormSession(session));
-        Ok(Page {
-            ctx,
-            csrf_token: csrf_for(&token),
-        })
+        let mut ctx = ctx;
+        let principal = ctx.principal.clone();
+        let nav = nav_of(&mut ctx.tx, &principal, &csrf_for(&token), "")
+            .await
+            .map_err(|error| PageRejection::Failed(error.into()))?;
+        Ok(Page { ctx, nav })
     }
 }
 

@@ -3,7 +3,6 @@
 
 use super::views::{DashboardPage, window_at};
 use crate::context::Page;
-use crate::layout::nav_of;
 use crate::{AppError, AppState};
 use axum::Router;
 use axum::response::{IntoResponse, Response};
@@ -16,15 +15,14 @@ pub fn pages() -> Router<AppState> {
 }
 
 /// The dashboard of the signed-in member.
-async fn home(Page { ctx, csrf_token }: Page) -> Result<Response, AppError> {
+async fn home(Page { ctx, nav }: Page) -> Result<Response, AppError> {
     let window = window_at(ctx.now());
     let principal = ctx.principal.clone();
-    let (nav, practices, panels) = ctx
+    let (practices, panels) = ctx
         .run(async |tx| {
-            let nav = nav_of(tx, &principal, &csrf_token, "").await?;
             let panels = dashboard::panels(tx, &window).await?;
             let practices = dashboard::own_practices(tx).await?;
-            Ok((nav, practices, panels))
+            Ok((practices, panels))
         })
         .await?;
     let practices = practices

@@ -11,7 +11,7 @@ use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs, Refusal};
 use crate::format::{date_time, href};
 use crate::input::{MAX_SEARCH, path_id, present};
-use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
+use crate::layout::{PageSession, can, nav_in, signed_in};
 use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -28,31 +28,23 @@ use uuid::Uuid;
 /// `GET /clients`: a page of clients by family name, optionally matching `q`. The
 /// layout and the list are read in the request's one transaction.
 pub(crate) async fn list_page(
-    Page { ctx, csrf_token }: Page,
+    Page { ctx, nav }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    ctx.require(Permission::ClientsRead)?;
     let (listing, paging) = ListQuery::parse(&Pairs::new(query));
     let can_write = ctx
         .principal
         .permissions()
         .contains(Permission::ClientsWrite);
-    let principal = ctx.principal.clone();
-    let (nav, listed) = ctx
-        .run(async |tx| {
-            let nav = nav_of(tx, &principal, &csrf_token, "clients").await?;
-            let listed = match paging {
-                Ok((cursor, limit)) => {
-                    Ok(clients::list(tx, listing.search(), limit, cursor.as_ref()).await?)
-                }
-                Err(errors) => Err(errors),
-            };
-            Ok((nav, listed))
-        })
-        .await?;
-    let found = match listed {
-        Ok(found) => found,
+    let nav = nav.at("clients");
+    let found = match paging {
+        Ok((cursor, limit)) => {
+            ctx.run(async |tx| clients::list(tx, listing.search(), limit, cursor.as_ref()).await)
+                .await?
+        }
         Err(errors) => {
+            // Refused before any work: the page's statement never runs.
+            ctx.require(Permission::ClientsRead)?;
             let body = ClientsPage {
                 nav,
                 q: listing.q,

@@ -19,6 +19,7 @@ use crate::form::staff_options;
 use crate::form::{FieldMessages, Refusal};
 use crate::format::{capitalised, clock, date_time, words};
 use crate::input::{date, optional_id, optional_text, path_id, present, time_of_day};
+use crate::layout::Nav;
 use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::{AppError, AppState};
 use axum::extract::{Path, Query, State};
@@ -331,7 +332,10 @@ struct Shown {
 
 /// `GET /encounters/{id}`: the encounter (the view is audited as a `read`).
 pub(crate) async fn view_page(
-    Page { ctx, csrf_token }: Page,
+    Page {
+        ctx,
+        nav: Nav { csrf_token, .. },
+    }: Page,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {

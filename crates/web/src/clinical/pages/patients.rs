@@ -16,6 +16,7 @@ use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs, Refusal};
 use crate::format::{age, capitalised, date_time, day_short, words};
 use crate::input::{optional_text, path_id};
+use crate::layout::Nav;
 use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
@@ -35,7 +36,10 @@ use uuid::Uuid;
 /// `GET /patients`: a page of patients by name, optionally matching `q` (the patient's
 /// name or microchip, or an owner's name, email or phone).
 pub(crate) async fn list_page(
-    Page { ctx, csrf_token }: Page,
+    Page {
+        ctx,
+        nav: Nav { csrf_token, .. },
+    }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
     ctx.require(Permission::PatientsRead)?;
@@ -348,7 +352,10 @@ pub(crate) async fn create_submit(
 /// `GET /patients/{id}`: the chart, or the patient's facts only for a member without
 /// `records.read`.
 pub(crate) async fn chart_page(
-    Page { ctx, csrf_token }: Page,
+    Page {
+        ctx,
+        nav: Nav { csrf_token, .. },
+    }: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     ctx.require(Permission::PatientsRead)?;
