@@ -1140,3 +1140,161 @@ async fn clinic_pages_a_malformed_return_address_is_never_followed_nor_answered_
         );
     }
 }
+
+// --- the practice's clock --------------------------------------------------------
+
+/// Sets practice A's time zone, as its admin does on the settings page.
+async fn practice_a_in(world: &World, name: &str) -> paddock_domain::PracticeZone {
+    let zone = paddock_domain::PracticeZone::parse("time_zone", name).unwrap();
+    let meta = RequestMeta::system("clinic pages");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    paddock_store::staff::time_zone::set(&mut tx, zone)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    zone
+}
+
+/// The encounters of `patient` as the API lists them (RFC 3339 UTC).
+async fn api_encounters(
+    env: &TestApp,
+    admin: &CookieUser,
+    patient: Uuid,
+) -> Vec<serde_json::Value> {
+    let Answer { status, body, .. } = env
+        .request(
+            Method::GET,
+            &format!("/api/v1/patients/{patient}/encounters"),
+            None,
+            Some(admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_array()
+        .or_else(|| body["items"].as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn clinic_pages_an_encounter_is_entered_and_shown_on_the_practices_clock() {
+    let env = TestApp::new().await;
+    let zone = practice_a_in(&env.world, "Europe/London").await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let rex = rex(&env.world).await.id;
+    let path = format!("/patients/{rex}/encounters");
+
+    let form = env.page(&format!("{path}/new"), &admin).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text);
+    assert!(form.text.contains("Date (Europe/London)"), "{}", form.text);
+    assert!(!form.text.contains("UTC"), "no UTC label: {}", form.text);
+    let now = paddock_domain::Clock::now(env.clock.as_ref());
+    let defaults = [
+        ("date", zone.format_date(now)),
+        ("time", zone.format_time(now)),
+    ];
+    for (field, value) in defaults {
+        assert!(
+            form.text.contains(&format!(
+                "name=\"{field}\" id=\"{field}\" value=\"{value}\""
+            )),
+            "{field} defaults to now on the practice's clock ({value}): {}",
+            form.text
+        );
+    }
+
+    // Summer (BST, UTC+1) and winter (GMT): the wall clock is what was typed.
+    for (day, stored) in [
+        ("2026-07-15", "2026-07-15T08:00:00Z"),
+        ("2026-01-15", "2026-01-15T09:00:00Z"),
+    ] {
+        let saved = env
+            .submit(
+                &path,
+                &admin,
+                &[
+                    ("kind", "consultation"),
+                    ("date", day),
+                    ("time", "09:00"),
+                    ("reason", "Clock check"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{day}: {}", saved.text);
+        let location = saved.location().unwrap().to_owned();
+        let id = location
+            .trim_start_matches("/encounters/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let Answer { status, body, .. } = env
+            .request(
+                Method::GET,
+                &format!("/api/v1/encounters/{id}"),
+                None,
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let started: chrono::DateTime<Utc> = body["started_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            started,
+            stored.parse::<chrono::DateTime<Utc>>().unwrap(),
+            "{day} 09:00 in London"
+        );
+        let page = env.page(&location, &admin).await;
+        assert!(
+            page.text.contains(&format!("{day} 09:00")),
+            "shown as typed: {}",
+            page.text
+        );
+        assert!(!page.text.contains("UTC"), "{}", page.text);
+    }
+    let chart = env.page(&format!("/patients/{rex}"), &admin).await;
+    assert!(
+        chart.text.contains("2026-07-15 09:00 BST") && chart.text.contains("2026-01-15 09:00 GMT"),
+        "the timeline is on the practice's clock: {}",
+        chart.text
+    );
+}
+
+#[tokio::test]
+async fn clinic_pages_a_time_the_clocks_skip_is_refused_on_its_field_and_nothing_is_saved() {
+    let env = TestApp::new().await;
+    practice_a_in(&env.world, "Europe/London").await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let rex = rex(&env.world).await.id.as_uuid();
+    let before = api_encounters(&env, &admin, rex).await.len();
+    let refused = env
+        .submit(
+            &format!("/patients/{rex}/encounters"),
+            &admin,
+            &[
+                ("kind", "consultation"),
+                ("date", "2026-03-29"),
+                ("time", "01:30"),
+                ("reason", "In the gap"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused
+            .text
+            .contains("Time: 01:30 does not exist in Europe/London"),
+        "the time field is named: {}",
+        refused.text
+    );
+    assert!(refused.text.contains("value=\"In the gap\""), "kept");
+    assert_eq!(
+        api_encounters(&env, &admin, rex).await.len(),
+        before,
+        "nothing was saved"
+    );
+}

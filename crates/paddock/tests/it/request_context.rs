@@ -133,6 +133,120 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         );
     }
 
+    // The clinical form pages read what they show with the layout, in one as well.
+    for page in [
+        format!("/clients/{id}"),
+        "/clients/new".to_owned(),
+        format!("/clients/{id}/edit"),
+        format!("/patients/new?owner={id}"),
+        format!("{chart}/encounters/new"),
+    ] {
+        assert_eq!(
+            transactions_of(&env, &acquired, &page, admin.without_csrf()).await,
+            1,
+            "{page}: one transaction"
+        );
+    }
+
+    // And the clinical form posts: the work, or a refusal and the page that shows it
+    // (a refusal of the store's is undone to a savepoint, not a second transaction).
+    let unknown_owner = uuid::Uuid::now_v7().to_string();
+    let posts: Vec<(String, Vec<(&str, &str)>, StatusCode)> = vec![
+        (
+            "/clients".to_owned(),
+            vec![("given_name", "Bo"), ("family_name", "Hale")],
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            "/clients".to_owned(),
+            vec![("given_name", ""), ("family_name", "Hale")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("/clients/{id}"),
+            vec![("given_name", "Ann"), ("family_name", "Hale-Moss")],
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            "/patients".to_owned(),
+            vec![
+                ("owner_id", id.as_str()),
+                ("name", "Bess"),
+                ("species", "Canine"),
+                ("sex", "male"),
+            ],
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            "/patients".to_owned(),
+            vec![
+                ("owner_id", unknown_owner.as_str()),
+                ("name", "Bess"),
+                ("species", "Canine"),
+                ("sex", "male"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("{chart}/encounters"),
+            vec![
+                ("kind", "consultation"),
+                ("date", "2026-11-28"),
+                ("time", "09:30"),
+                ("weight_kg", "21.4"),
+            ],
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            format!("{chart}/encounters"),
+            vec![
+                ("kind", "nonsense"),
+                ("date", "2026-11-28"),
+                ("time", "09:30"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            encounter.clone(),
+            vec![("reason", "Itchy ears, both")],
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            format!("{encounter}/addenda"),
+            vec![("body", " ")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("{encounter}/finalise"),
+            vec![],
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            encounter.clone(),
+            vec![("reason", "Too late")],
+            StatusCode::CONFLICT,
+        ),
+        (
+            format!("{encounter}/addenda"),
+            vec![("body", "Owner called back")],
+            StatusCode::SEE_OTHER,
+        ),
+    ];
+    for (path, fields, expected) in posts {
+        let before = acquired.load(Ordering::SeqCst);
+        let answer = env.submit(&path, &admin, &fields).await;
+        assert_eq!(
+            answer.status, expected,
+            "POST {path} {fields:?}: {}",
+            answer.text
+        );
+        assert_eq!(
+            acquired.load(Ordering::SeqCst) - before,
+            1,
+            "POST {path} {fields:?} ({expected}): one transaction"
+        );
+    }
+
     let token = env.access_token(&admin).await;
     assert_eq!(
         transactions_of(&env, &acquired, &path, bearer(&token)).await,

@@ -1,29 +1,24 @@
 //! The client pages: the searchable list, one client's contact details with their
-//! patients, and the new-client form. Reading needs `clients.read`, registering
-//! `clients.write`; the store checks both again.
+//! patients, and the new-client and edit forms. Reading needs `clients.read`,
+//! registering and editing `clients.write`; the store checks both.
 
-use super::patients::patient_row;
-use crate::auth::Meta;
-use crate::clinical::views::{
-    ClientForm, ClientFormPage, ClientPage, ClientRow, ClientView, ClientsPage,
-};
+use super::list::{ListQuery, client_row, patient_row};
+use super::{Outcome, local_time, no_work, submit};
+use crate::AppError;
+use crate::clinical::views::{ClientForm, ClientFormPage, ClientPage, ClientView, ClientsPage};
 use crate::context::{CsrfForm, Page};
-use crate::form::{FieldMessages, Pairs, Refusal};
-use crate::format::{date_time, href};
-use crate::input::{MAX_SEARCH, path_id, present};
-use crate::layout::{PageSession, can, nav_in, signed_in};
-use crate::{AppError, AppState};
+use crate::form::{FieldMessages, Pairs};
+use crate::input::{path_id, present};
+use crate::layout::Nav;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use paddock_domain::field::{bounded_text, no_control_characters, note_text};
-use paddock_domain::{Email, Permission, Phone};
-use paddock_store::clinical::clients::{self, Client, ClientDetails};
-use paddock_store::page::{self as paging, Cursor};
-use paddock_store::{RequestMeta, clinical::patients};
+use paddock_domain::field::{bounded_text, note_text};
+use paddock_domain::{ClientId, Email, Permission, Phone};
+use paddock_store::clinical::clients::{self, ClientDetails};
+use paddock_store::clinical::patients;
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// `GET /clients`: a page of clients by family name, optionally matching `q`. The
 /// layout and the list are read in the request's one transaction.
@@ -70,89 +65,6 @@ pub(crate) async fn list_page(
     .into_response())
 }
 
-/// A list page's search and paging, as the address gave them.
-pub(super) struct ListQuery {
-    /// The search as typed.
-    pub(super) q: String,
-    /// The page size, when the address set one (kept while paging).
-    limit_text: String,
-    /// Whether this is a later page.
-    paged: bool,
-}
-
-/// Where a list page starts and how many rows it shows, or what is wrong with the address.
-pub(super) type Paging = Result<(Option<Cursor>, i64), FieldMessages>;
-
-impl ListQuery {
-    /// Reads `q`, `cursor` and `limit`.
-    pub(super) fn parse(pairs: &Pairs) -> (Self, Paging) {
-        let q = pairs.text("q");
-        let mut errors = FieldMessages::none();
-        if q.chars().count() > MAX_SEARCH {
-            errors.add("q", format!("must be at most {MAX_SEARCH} characters"));
-        }
-        // The store refuses it too; here it becomes the list's own message.
-        errors.check(no_control_characters("q", &q));
-        let limit = errors
-            .check(paging::limit("limit", pairs.get("limit")))
-            .unwrap_or(paging::DEFAULT_LIMIT);
-        let cursor = pairs
-            .get("cursor")
-            .and_then(|raw| errors.check(Cursor::decode("cursor", raw)));
-        let listing = Self {
-            q,
-            limit_text: pairs.text("limit"),
-            paged: pairs.get("cursor").is_some(),
-        };
-        let paging = if errors.is_empty() {
-            Ok((cursor, limit))
-        } else {
-            Err(errors)
-        };
-        (listing, paging)
-    }
-
-    /// The search to run, if any.
-    pub(super) fn search(&self) -> Option<&str> {
-        Some(self.q.as_str()).filter(|q| !q.is_empty())
-    }
-
-    /// The next page's link (when there is one) and the first page's (when paged).
-    pub(super) fn links(
-        &self,
-        path: &str,
-        next_cursor: Option<&str>,
-    ) -> (Option<String>, Option<String>) {
-        let next = next_cursor.map(|cursor| {
-            href(
-                path,
-                &[
-                    ("q", &self.q),
-                    ("limit", &self.limit_text),
-                    ("cursor", cursor),
-                ],
-            )
-        });
-        let first = self
-            .paged
-            .then(|| href(path, &[("q", &self.q), ("limit", &self.limit_text)]));
-        (next, first)
-    }
-}
-
-fn client_row(c: &Client) -> ClientRow {
-    ClientRow {
-        id: c.id.as_uuid(),
-        name: c.sort_name(),
-        email: c.email.clone().unwrap_or_default(),
-        phone: c
-            .mobile
-            .clone()
-            .or_else(|| c.phone.clone())
-            .unwrap_or_default(),
-    }
-}
-
 #[derive(Deserialize)]
 pub(super) struct NoticeQuery {
     notice: Option<String>,
@@ -167,27 +79,29 @@ fn notice_text(key: Option<&str>) -> Option<String> {
     }
 }
 
-/// `GET /clients/{id}`: one client's contact details and their patients.
+/// `GET /clients/{id}`: one client's contact details and their patients (those only
+/// with `patients.read`), read in the request's transaction.
 pub(crate) async fn detail_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::ClientsRead)?;
-    let id = path_id(&id)?;
-    let nav = nav_in(&state, &page, &meta, "clients").await?;
-    let read_patients = can(&page, Permission::PatientsRead);
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let client = clients::get(&mut tx, paddock_domain::ClientId::from_uuid(id)).await?;
-    let owned = if read_patients {
-        Some(patients::of_client(&mut tx, paddock_domain::ClientId::from_uuid(id)).await?)
-    } else {
-        None
-    };
-    tx.commit().await?;
+    let id = ClientId::from_uuid(path_id(&id)?);
+    let permissions = ctx.principal.permissions();
+    let read_patients = permissions.contains(Permission::PatientsRead);
+    let can_add_patient = permissions.contains(Permission::PatientsWrite);
+    let can_edit = permissions.contains(Permission::ClientsWrite);
+    let (client, owned) = ctx
+        .run(async |tx| {
+            let client = clients::get(tx, id).await?;
+            let owned = if read_patients {
+                Some(patients::of_client(tx, id).await?)
+            } else {
+                None
+            };
+            Ok((client, owned))
+        })
+        .await?;
     let mut contact_by = Vec::new();
     if client.contact_by_email {
         contact_by.push("email");
@@ -216,10 +130,10 @@ pub(crate) async fn detail_page(
         },
         reminders: client.reminders,
         notes: client.notes.unwrap_or_default(),
-        registered: format!("{} UTC", date_time(client.created_at)),
+        registered: local_time(&nav.zone, client.created_at),
     };
     Ok(ClientPage {
-        nav,
+        nav: nav.at("clients"),
         client: view,
         patients: owned.map(|list| {
             list.into_iter()
@@ -227,50 +141,40 @@ pub(crate) async fn detail_page(
                 .map(|p| patient_row(p, true))
                 .collect()
         }),
-        can_add_patient: can(&page, Permission::PatientsWrite),
-        can_edit: can(&page, Permission::ClientsWrite),
+        can_add_patient,
+        can_edit,
         notice: notice_text(q.notice.as_deref()),
     }
     .into_response())
 }
 
 /// `GET /clients/new`: the empty form (email contact and reminders on by default).
-pub(crate) async fn new_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
-) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::ClientsWrite)?;
+pub(crate) async fn new_page(Page { ctx, nav }: Page) -> Result<Response, AppError> {
+    // No store call checks it for an empty form.
+    ctx.require(Permission::ClientsWrite)?;
+    no_work(ctx).await?;
     let form = ClientForm {
         contact_by_email: true,
         reminders: true,
         ..ClientForm::default()
     };
-    render_form(
-        &state,
-        &page,
-        &meta,
+    Ok(form_page(
+        nav,
         (form, None),
         FieldMessages::none(),
         StatusCode::OK,
-    )
-    .await
+    ))
 }
 
 /// `GET /clients/{id}/edit`: the form filled with the client's details.
 pub(crate) async fn edit_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::ClientsWrite)?;
-    let id = path_id(&id)?;
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let client = clients::get(&mut tx, paddock_domain::ClientId::from_uuid(id)).await?;
-    tx.commit().await?;
+    // Reading the client checks `clients.read`; the form is for those who may save it.
+    ctx.require(Permission::ClientsWrite)?;
+    let id = ClientId::from_uuid(path_id(&id)?);
+    let client = ctx.run(async |tx| clients::get(tx, id).await).await?;
     let form = ClientForm {
         given_name: client.given_name,
         family_name: client.family_name,
@@ -283,37 +187,31 @@ pub(crate) async fn edit_page(
         reminders: client.reminders,
         notes: client.notes.unwrap_or_default(),
     };
-    render_form(
-        &state,
-        &page,
-        &meta,
+    Ok(form_page(
+        nav,
         (form, Some(id)),
         FieldMessages::none(),
         StatusCode::OK,
-    )
-    .await
+    ))
 }
 
-/// Renders the form, new (`None`) or for the client being edited.
-async fn render_form(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-    (form, editing): (ClientForm, Option<Uuid>),
+/// The form, new (`None`) or for the client being edited.
+fn form_page(
+    nav: Nav,
+    (form, editing): (ClientForm, Option<ClientId>),
     errors: FieldMessages,
     status: StatusCode,
-) -> Result<Response, AppError> {
-    let nav = nav_in(state, page, meta, "clients").await?;
-    Ok((
+) -> Response {
+    (
         status,
         ClientFormPage {
-            nav,
+            nav: nav.at("clients"),
             form,
             errors,
-            editing,
+            editing: editing.map(|id| id.as_uuid()),
         },
     )
-        .into_response())
+        .into_response()
 }
 
 /// The new-client form as posted (every field optional here, so a missing one is a
@@ -386,62 +284,56 @@ fn parse_client(form: &ClientForm) -> Result<ClientDetails, FieldMessages> {
 
 /// `POST /clients`: registers the client and opens their page.
 pub(crate) async fn create_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
     page: Page,
     CsrfForm(input): CsrfForm<ClientInput>,
 ) -> Result<Response, AppError> {
-    save(&state, &meta, page, input, None).await
+    save(page, input, None).await
 }
 
 /// `POST /clients/{id}`: saves the edited details and returns to the client's page.
 pub(crate) async fn update_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
     page: Page,
     Path(id): Path<String>,
     CsrfForm(input): CsrfForm<ClientInput>,
 ) -> Result<Response, AppError> {
-    let id = path_id(&id)?;
-    save(&state, &meta, page, input, Some(id)).await
+    let id = ClientId::from_uuid(path_id(&id)?);
+    save(page, input, Some(id)).await
 }
 
 /// Registers a client (`editing` is `None`) or replaces one's details; a refusal
 /// shows the form again with the input kept.
 async fn save(
-    state: &AppState,
-    meta: &RequestMeta,
-    page: Page,
+    Page { ctx, nav }: Page,
     input: ClientInput,
-    editing: Option<Uuid>,
+    editing: Option<ClientId>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::ClientsWrite)?;
     let form = input.into_form();
     let details = match parse_client(&form) {
         Ok(details) => details,
         Err(errors) => {
-            return render_form(
-                state,
-                &page,
-                meta,
+            // Refused before the store call that would check it.
+            ctx.require(Permission::ClientsWrite)?;
+            no_work(ctx).await?;
+            return Ok(form_page(
+                nav,
                 (form, editing),
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            ));
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let saved = match editing {
-        None => clients::create(&mut tx, &details).await,
-        Some(id) => {
-            clients::update(&mut tx, paddock_domain::ClientId::from_uuid(id), &details).await
-        }
-    };
+    let saved = submit(
+        ctx,
+        &[],
+        async |tx| match editing {
+            None => clients::create(tx, &details).await,
+            Some(id) => clients::update(tx, id, &details).await,
+        },
+        async |_, status, errors| Ok(form_page(nav, (form, editing), errors, status)),
+    )
+    .await?;
     match saved {
-        Ok(client) => {
-            tx.commit().await?;
+        Outcome::Done(client) => {
             let notice = if editing.is_some() {
                 "updated"
             } else {
@@ -449,14 +341,6 @@ async fn save(
             };
             Ok(Redirect::to(&format!("/clients/{}?notice={notice}", client.id)).into_response())
         }
-        Err(error) => {
-            tx.rollback().await?;
-            match Refusal::of(error, &[]) {
-                Refusal::Form(status, errors) => {
-                    render_form(state, &page, meta, (form, editing), errors, status).await
-                }
-                Refusal::Error(error) => Err(error),
-            }
-        }
+        Outcome::Refused(page) => Ok(page),
     }
 }

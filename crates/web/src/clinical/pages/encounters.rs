@@ -8,31 +8,31 @@
 //! the page shows that message with the text that was typed, so nothing is lost.
 
 use super::patients::{active_allergies, temperature_text, weight_of};
-use crate::auth::Meta;
+use super::{Outcome, local_time, submit};
+use crate::AppError;
 use crate::clinical::views::{
     AddendumView, AllergyView, EncounterForm, EncounterFormPage, EncounterPage, NotesForm,
     VitalsView,
 };
 use crate::clinical::weight_chart::kilograms;
 use crate::context::{CsrfForm, Page};
+use crate::form::FieldMessages;
 use crate::form::staff_options;
-use crate::form::{FieldMessages, Refusal};
-use crate::format::{capitalised, clock, date_time, words};
+use crate::format::{capitalised, words};
 use crate::input::{date, optional_id, optional_text, path_id, present, time_of_day};
 use crate::layout::Nav;
-use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
-use crate::{AppError, AppState};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use paddock_domain::field::note_text;
-use paddock_domain::{EncounterKind, FieldError, Permission, TemperatureC, UserId, WeightKg};
+use paddock_domain::{
+    EncounterKind, FieldError, PatientId, Permission, PermissionSet, PracticeZone, TemperatureC,
+    UserId, WeightKg,
+};
 use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
 use paddock_store::clinical::record::{self, NewVitals};
-use paddock_store::{
-    Principal, RequestMeta, StoreError, TenantTx, clinical::chart, clinical::patients,
-};
+use paddock_store::{StoreError, TenantTx, clinical::chart, clinical::patients};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -41,69 +41,61 @@ const MAX_REASON: usize = 500;
 /// The longest SOAP part or addendum the database keeps.
 const MAX_NOTE: usize = 20_000;
 
-/// `GET /patients/{id}/encounters/new`: the empty encounter, started now, attended
-/// by the member writing it.
+/// `GET /patients/{id}/encounters/new`: the empty encounter, started now (the date
+/// and time on the practice's clock), attended by the member writing it.
 pub(crate) async fn new_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::RecordsWrite)?;
-    let patient = path_id(&id)?;
-    let now = state.auth.clock.now();
+    // No store call checks it for an empty form.
+    ctx.require(Permission::RecordsWrite)?;
+    let patient = PatientId::from_uuid(path_id(&id)?);
+    let now = ctx.now();
     let form = EncounterForm {
         kind: EncounterKind::Consultation.as_str().to_owned(),
-        date: now.format("%Y-%m-%d").to_string(),
-        time: clock(now),
-        attending_id: page.auth.principal.user_id().as_uuid().to_string(),
+        date: nav.zone.format_date(now),
+        time: nav.zone.format_time(now),
+        attending_id: ctx.principal.user_id().as_uuid().to_string(),
         ..EncounterForm::default()
     };
-    render_new(
-        &state,
-        &page,
-        &meta,
-        patient,
-        form,
-        FieldMessages::none(),
-        StatusCode::OK,
-    )
-    .await
+    let read_records = reads_records(ctx.principal.permissions());
+    Ok(ctx
+        .run(async |tx| {
+            let shown = (form, FieldMessages::none(), StatusCode::OK);
+            new_form_page(tx, nav, read_records, patient, shown).await
+        })
+        .await?)
+}
+
+fn reads_records(permissions: &PermissionSet) -> bool {
+    permissions.contains(Permission::RecordsRead)
 }
 
 /// The patient's name and active allergies (when the member may read records).
 async fn patient_header(
     tx: &mut TenantTx,
     read_records: bool,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<(String, Vec<AllergyView>), StoreError> {
-    let name = patients::get(tx, paddock_domain::PatientId::from_uuid(patient))
-        .await?
-        .name;
+    let name = patients::get(tx, patient).await?.name;
     let allergies = if read_records {
-        active_allergies(&chart::allergies(tx, patient).await?)
+        active_allergies(&chart::allergies(tx, patient.as_uuid()).await?)
     } else {
         Vec::new()
     };
     Ok((name, allergies))
 }
 
-async fn render_new(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-    patient: Uuid,
-    form: EncounterForm,
-    errors: FieldMessages,
-    status: StatusCode,
-) -> Result<Response, AppError> {
-    let nav = nav_in(state, page, meta, "patients").await?;
-    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let (patient_name, allergies) =
-        patient_header(&mut tx, can(page, Permission::RecordsRead), patient).await?;
-    let staff = staff_options(&mut tx).await?;
-    tx.commit().await?;
+/// The new-encounter form (as typed, with its messages and status), read in `tx`.
+async fn new_form_page(
+    tx: &mut TenantTx,
+    nav: Nav,
+    read_records: bool,
+    patient: PatientId,
+    (form, errors, status): (EncounterForm, FieldMessages, StatusCode),
+) -> Result<Response, StoreError> {
+    let (patient_name, allergies) = patient_header(tx, read_records, patient).await?;
+    let staff = staff_options(tx).await?;
     let kinds = EncounterKind::ALL
         .iter()
         .map(|k| (k.as_str().to_owned(), capitalised(&k.label())))
@@ -111,8 +103,8 @@ async fn render_new(
     Ok((
         status,
         EncounterFormPage {
-            nav,
-            patient_id: patient,
+            nav: nav.at("patients"),
+            patient_id: patient.as_uuid(),
             patient_name,
             allergies,
             form,
@@ -187,21 +179,26 @@ struct NewRecord {
     temperature: Option<TemperatureC>,
 }
 
+/// The record a new-encounter form describes: its date and time are the practice's
+/// wall clock (a time the clocks skip is refused on `time`).
 fn parse_new(
     form: &EncounterForm,
-    patient: Uuid,
+    patient: PatientId,
+    zone: &PracticeZone,
     now: DateTime<Utc>,
 ) -> Result<NewRecord, FieldMessages> {
     let mut errors = FieldMessages::none();
     let kind = errors.check(EncounterKind::parse("kind", &form.kind));
     let day = errors.check(date("date", &form.date));
     let at = errors.check(time_of_day("time", &form.time));
+    let started_at = match (day, at) {
+        (Some(day), Some(at)) => errors.check(zone.instant("time", day, at)),
+        _ => None,
+    };
     // The API's rule; the store adds the patient's date of birth.
-    if let (Some(day), Some(at)) = (day, at) {
+    if let Some(started_at) = started_at {
         errors.check(paddock_domain::patient::not_in_future(
-            "date",
-            day.and_time(at).and_utc(),
-            now,
+            "date", started_at, now,
         ));
     }
     let attending = errors.check(optional_id("attending_id", &form.attending_id));
@@ -218,13 +215,13 @@ fn parse_new(
     let temperature = present(&form.temperature_c)
         .and_then(|raw| errors.check(TemperatureC::parse("temperature_c", raw)));
     // A weight or temperature given but refused is in `errors`, so it stops the form.
-    match (kind, day, at, attending, reason) {
-        (Some(kind), Some(day), Some(at), Some(attending), Some(reason)) if errors.is_empty() => {
+    match (kind, started_at, attending, reason) {
+        (Some(kind), Some(started_at), Some(attending), Some(reason)) if errors.is_empty() => {
             Ok(NewRecord {
                 encounter: NewEncounter {
-                    patient_id: patient,
+                    patient_id: patient.as_uuid(),
                     kind,
-                    started_at: day.and_time(at).and_utc(),
+                    started_at,
                     attending: attending.map(UserId::from_uuid),
                     reason,
                     soap,
@@ -240,52 +237,44 @@ fn parse_new(
 /// `POST /patients/{id}/encounters`: opens the encounter and records its vital signs,
 /// in one transaction (both or neither), then shows it.
 pub(crate) async fn create_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
     CsrfForm(input): CsrfForm<EncounterInput>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::RecordsWrite)?;
-    let patient = path_id(&id)?;
+    let patient = PatientId::from_uuid(path_id(&id)?);
     let form = input.into_form();
-    let record = match parse_new(&form, patient, state.auth.clock.now()) {
+    let read_records = reads_records(ctx.principal.permissions());
+    let record = match parse_new(&form, patient, &nav.zone, ctx.now()) {
         Ok(record) => record,
         Err(errors) => {
-            return render_new(
-                &state,
-                &page,
-                &meta,
-                patient,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            // Refused before the store call that would check it.
+            ctx.require(Permission::RecordsWrite)?;
+            let shown = (form, errors, StatusCode::UNPROCESSABLE_ENTITY);
+            return Ok(ctx
+                .run(async |tx| new_form_page(tx, nav, read_records, patient, shown).await)
+                .await?);
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    match write_new(&mut tx, patient, &record).await {
-        Ok(encounter) => {
-            tx.commit().await?;
+    let saved = submit(
+        ctx,
+        &[],
+        async |tx| write_new(tx, patient, &record).await,
+        async |tx, status, errors| {
+            new_form_page(tx, nav, read_records, patient, (form, errors, status)).await
+        },
+    )
+    .await?;
+    match saved {
+        Outcome::Done(encounter) => {
             Ok(Redirect::to(&format!("/encounters/{encounter}?notice=created")).into_response())
         }
-        Err(error) => {
-            tx.rollback().await?;
-            match Refusal::of(error, &[]) {
-                Refusal::Form(status, errors) => {
-                    render_new(&state, &page, &meta, patient, form, errors, status).await
-                }
-                Refusal::Error(error) => Err(error),
-            }
-        }
+        Outcome::Refused(page) => Ok(page),
     }
 }
 
 async fn write_new(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     record: &NewRecord,
 ) -> Result<Uuid, StoreError> {
     let encounter = encounters::create(tx, &record.encounter).await?;
@@ -298,7 +287,7 @@ async fn write_new(
             heart_rate: None,
             respiratory_rate: None,
         };
-        record::record_vitals(tx, patient, &vitals).await?;
+        record::record_vitals(tx, patient.as_uuid(), &vitals).await?;
     }
     Ok(encounter.id)
 }
@@ -332,71 +321,40 @@ struct Shown {
 
 /// `GET /encounters/{id}`: the encounter (the view is audited as a `read`).
 pub(crate) async fn view_page(
-    Page {
-        ctx,
-        nav: Nav { csrf_token, .. },
-    }: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    ctx.require(Permission::RecordsRead)?;
     let id = path_id(&id)?;
     let shown = Shown {
         notice: notice_text(q.notice.as_deref()),
         ..Shown::default()
     };
     let now = ctx.now();
-    let principal = ctx.principal.clone();
+    let permissions = ctx.principal.permissions().clone();
     let body = ctx
-        .run(async |tx| encounter_page(tx, &principal, &csrf_token, id, shown, now).await)
+        .run(async |tx| encounter_page(tx, &permissions, nav, id, shown, now).await)
         .await?;
     Ok(body.into_response())
 }
 
-/// The encounter page shown again after a form (its layout and the encounter read in
-/// one transaction of their own: the form's work has committed or rolled back).
-async fn render_encounter(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-    id: Uuid,
-    shown: Shown,
-    status: StatusCode,
-) -> Result<Response, AppError> {
-    page.auth.principal.require(Permission::RecordsRead)?;
-    let now = state.auth.clock.now();
-    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let body = encounter_page(
-        &mut tx,
-        &page.auth.principal,
-        &page.csrf_token,
-        id,
-        shown,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((status, body).into_response())
-}
-
-/// The encounter page, read in `tx`.
+/// The encounter page, read in `tx` (times on the practice's clock).
 async fn encounter_page(
     tx: &mut TenantTx,
-    principal: &Principal,
-    csrf_token: &str,
+    permissions: &PermissionSet,
+    nav: Nav,
     id: Uuid,
     shown: Shown,
     now: DateTime<Utc>,
 ) -> Result<EncounterPage, StoreError> {
-    let permissions = principal.permissions();
     let can_write = permissions.contains(Permission::RecordsWrite);
     let can_finalise = permissions.contains(Permission::RecordsFinalise);
-    let nav = nav_of(tx, principal, csrf_token, "patients").await?;
+    let zone = nav.zone;
     let encounter = encounters::get(tx, id).await?;
     let (patient_name, allergies) = patient_header(
         tx,
-        permissions.contains(Permission::RecordsRead),
-        encounter.patient_id,
+        reads_records(permissions),
+        PatientId::from_uuid(encounter.patient_id),
     )
     .await?;
     let mut staff = staff_options(tx).await?;
@@ -411,7 +369,7 @@ async fn encounter_page(
         .into_iter()
         .filter(|v| v.encounter_id == Some(id))
         .map(|v| VitalsView {
-            at: date_time(v.recorded_at),
+            at: local_time(&zone, v.recorded_at),
             weight: weight_of(&v)
                 .map(|w| format!("{} kg", kilograms(w.grams())))
                 .unwrap_or_default(),
@@ -431,16 +389,16 @@ async fn encounter_page(
     let editable = encounter.is_editable(now);
     let status_detail = match (finalised, encounter.finalised_at) {
         (true, Some(at)) if encounter.finalised_by.is_some() => {
-            format!("Finalised {} UTC", date_time(at))
+            format!("Finalised {}", local_time(&zone, at))
         }
         (true, Some(at)) => format!(
-            "Locked {} UTC, when its editing period ended",
-            date_time(at)
+            "Locked {}, when its editing period ended",
+            local_time(&zone, at)
         ),
         (true, None) => "Finalised".to_owned(),
         (false, _) if editable => format!(
-            "Open: editable until finalised, or until {} UTC",
-            date_time(encounter.lock_after)
+            "Open: editable until finalised, or until {}",
+            local_time(&zone, encounter.lock_after)
         ),
         (false, _) => "Past its editing period: locking".to_owned(),
     };
@@ -464,13 +422,13 @@ async fn encounter_page(
         plan: notes.plan.clone(),
     });
     let body = EncounterPage {
-        nav,
+        nav: nav.at("patients"),
         id,
         patient_id: encounter.patient_id,
         patient_name,
         allergies,
         kind: capitalised(&words(&encounter.kind)),
-        started: date_time(encounter.started_at),
+        started: local_time(&zone, encounter.started_at),
         vet: encounter.attending_name.clone().unwrap_or_default(),
         status: encounter.status.clone(),
         status_detail,
@@ -487,7 +445,7 @@ async fn encounter_page(
                     .author_name
                     .clone()
                     .unwrap_or_else(|| "a former member".to_owned()),
-                at: date_time(a.created_at),
+                at: local_time(&zone, a.created_at),
                 at_iso: a.created_at.to_rfc3339(),
                 body: a.body.clone(),
             })
@@ -546,14 +504,10 @@ fn typed_text(form: &NotesForm) -> String {
 
 /// `POST /encounters/{id}`: saves the notes and attending vet of an open encounter.
 pub(crate) async fn edit_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
     CsrfForm(input): CsrfForm<NotesInput>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::RecordsWrite)?;
     let id = path_id(&id)?;
     let form = input.into_form();
     let mut errors = FieldMessages::none();
@@ -574,85 +528,89 @@ pub(crate) async fn edit_submit(
             errors,
             ..Shown::default()
         };
-        return render_encounter(
-            &state,
-            &page,
-            &meta,
-            id,
-            shown,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return refused_before_work(Page { ctx, nav }, id, shown).await;
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let saved = encounters::update(&mut tx, id, reason.as_deref(), attending, &soap).await;
-    match saved {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/encounters/{id}?notice=saved")).into_response())
-        }
-        Err(error) => {
-            tx.rollback().await?;
-            refused(&state, &page, &meta, id, error, |shown| {
+    let now = ctx.now();
+    let permissions = ctx.principal.permissions().clone();
+    let saved = submit(
+        ctx,
+        &[],
+        async |tx| encounters::update(tx, id, reason.as_deref(), attending, &soap).await,
+        async |tx, status, errors| {
+            let shown = refused_shown(errors, |shown| {
                 shown.unsaved = Some(typed_text(&form));
                 shown.form = Some(form);
-            })
-            .await
-        }
-    }
+            });
+            let page = encounter_page(tx, &permissions, nav, id, shown, now).await?;
+            Ok((status, page).into_response())
+        },
+    )
+    .await?;
+    Ok(match saved {
+        Outcome::Done(_) => Redirect::to(&format!("/encounters/{id}?notice=saved")).into_response(),
+        Outcome::Refused(page) => page,
+    })
 }
 
-/// The page again after the store refused a change: a `Locked` record (or another
-/// fixable refusal) shows its message; anything else is an error page.
-async fn refused(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
+/// The encounter page again with a form refused before any work (422), read in the
+/// request's transaction.
+async fn refused_before_work(
+    Page { ctx, nav }: Page,
     id: Uuid,
-    error: StoreError,
-    keep: impl FnOnce(&mut Shown),
+    shown: Shown,
 ) -> Result<Response, AppError> {
-    match Refusal::of(error, &[]) {
-        Refusal::Form(status, errors) => {
-            let mut shown = Shown {
-                errors,
-                ..Shown::default()
-            };
-            keep(&mut shown);
-            // Typed text is "unsaved" only when the record itself refused it (locked);
-            // any other refusal leaves it in its form, beside the message.
-            if shown.errors.get("record").is_none() {
-                shown.unsaved = None;
-            }
-            render_encounter(state, page, meta, id, shown, status).await
-        }
-        Refusal::Error(error) => Err(error),
+    // Refused before the store call that would check it.
+    ctx.require(Permission::RecordsWrite)?;
+    let now = ctx.now();
+    let permissions = ctx.principal.permissions().clone();
+    let page = ctx
+        .run(async |tx| encounter_page(tx, &permissions, nav, id, shown, now).await)
+        .await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+/// What the page shows after the store refused a change: a `Locked` record (or
+/// another fixable refusal) shows its message, with what `keep` keeps of the form.
+fn refused_shown(errors: FieldMessages, keep: impl FnOnce(&mut Shown)) -> Shown {
+    let mut shown = Shown {
+        errors,
+        ..Shown::default()
+    };
+    keep(&mut shown);
+    // Typed text is "unsaved" only when the record itself refused it (locked); any
+    // other refusal leaves it in its form, beside the message.
+    if shown.errors.get("record").is_none() {
+        shown.unsaved = None;
     }
+    shown
 }
 
 /// `POST /encounters/{id}/finalise`: signs and locks the encounter.
 pub(crate) async fn finalise_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<crate::form::NoFields>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::RecordsFinalise)?;
     let id = path_id(&id)?;
-    let now: DateTime<Utc> = state.auth.clock.now();
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    match encounters::finalise(&mut tx, id, now).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/encounters/{id}?notice=finalised")).into_response())
+    let now = ctx.now();
+    let permissions = ctx.principal.permissions().clone();
+    let saved = submit(
+        ctx,
+        &[],
+        async |tx| encounters::finalise(tx, id, now).await,
+        async |tx, status, errors| {
+            let shown = refused_shown(errors, |_| {});
+            let page = encounter_page(tx, &permissions, nav, id, shown, now).await?;
+            Ok((status, page).into_response())
+        },
+    )
+    .await?;
+    Ok(match saved {
+        Outcome::Done(_) => {
+            Redirect::to(&format!("/encounters/{id}?notice=finalised")).into_response()
         }
-        Err(error) => {
-            tx.rollback().await?;
-            refused(&state, &page, &meta, id, error, |_| {}).await
-        }
-    }
+        Outcome::Refused(page) => page,
+    })
 }
 
 /// The addendum form as posted.
@@ -664,14 +622,10 @@ pub(super) struct AddendumInput {
 
 /// `POST /encounters/{id}/addenda`: adds a correction below a finalised encounter.
 pub(crate) async fn addendum_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
     CsrfForm(input): CsrfForm<AddendumInput>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::RecordsWrite)?;
     let id = path_id(&id)?;
     let body = note_text("body", &input.body, MAX_NOTE).and_then(|text| {
         if text.is_empty() {
@@ -690,31 +644,30 @@ pub(crate) async fn addendum_submit(
                 errors,
                 ..Shown::default()
             };
-            return render_encounter(
-                &state,
-                &page,
-                &meta,
-                id,
-                shown,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refused_before_work(Page { ctx, nav }, id, shown).await;
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    match encounters::add_addendum(&mut tx, id, &body).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/encounters/{id}?notice=addendum")).into_response())
-        }
-        Err(error) => {
-            tx.rollback().await?;
-            let typed = input.body;
-            refused(&state, &page, &meta, id, error, |shown| {
+    let now = ctx.now();
+    let permissions = ctx.principal.permissions().clone();
+    let typed = input.body;
+    let saved = submit(
+        ctx,
+        &[],
+        async |tx| encounters::add_addendum(tx, id, &body).await,
+        async |tx, status, errors| {
+            let shown = refused_shown(errors, |shown| {
                 shown.unsaved = Some(typed.clone());
                 shown.addendum = typed;
-            })
-            .await
+            });
+            let page = encounter_page(tx, &permissions, nav, id, shown, now).await?;
+            Ok((status, page).into_response())
+        },
+    )
+    .await?;
+    Ok(match saved {
+        Outcome::Done(_) => {
+            Redirect::to(&format!("/encounters/{id}?notice=addendum")).into_response()
         }
-    }
+        Outcome::Refused(page) => page,
+    })
 }

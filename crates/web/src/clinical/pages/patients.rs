@@ -5,64 +5,54 @@
 //! front desk: `patients.read` without `records.read`) gets the same page with the
 //! patient's facts and owners only; nothing clinical is read for them at all.
 
-use super::clients::ListQuery;
-use crate::auth::Meta;
+use super::list::{ListQuery, patient_row};
+use super::{Outcome, local_time, submit};
+use crate::AppError;
 use crate::clinical::views::{
     AllergyView, ChartPage, ClinicalView, OwnerView, PatientFacts, PatientForm, PatientFormPage,
-    PatientRow, PatientsPage, PrescriptionView, ProblemView, TimelineRow, VaccinationDue,
+    PatientsPage, PrescriptionView, ProblemView, TimelineRow, VaccinationDue,
 };
 use crate::clinical::weight_chart::{kilograms, weight_chart};
 use crate::context::{CsrfForm, Page};
-use crate::form::{FieldMessages, Pairs, Refusal};
-use crate::format::{age, capitalised, date_time, day_short, words};
+use crate::form::{FieldMessages, Pairs};
+use crate::format::{age, capitalised, day_short, words};
 use crate::input::{optional_text, path_id};
 use crate::layout::Nav;
-use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
-use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use paddock_domain::field::bounded_text;
-use paddock_domain::{DateOfBirth, Microchip, PatientSex, Permission, WeightKg};
+use paddock_domain::{
+    ClientId, DateOfBirth, Microchip, PatientId, PatientSex, Permission, PracticeZone, WeightKg,
+};
 use paddock_store::clinical::chart::{self, Chart};
 use paddock_store::clinical::patients::{self, Owner, Patient, PatientDetails, Standing};
 use paddock_store::clinical::record::{Allergy, Vitals};
-use paddock_store::{RequestMeta, clinical::clients};
+use paddock_store::{StoreError, TenantTx, clinical::clients};
 use serde::Deserialize;
 use uuid::Uuid;
 
 /// `GET /patients`: a page of patients by name, optionally matching `q` (the patient's
 /// name or microchip, or an owner's name, email or phone).
 pub(crate) async fn list_page(
-    Page {
-        ctx,
-        nav: Nav { csrf_token, .. },
-    }: Page,
+    Page { ctx, nav }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    ctx.require(Permission::PatientsRead)?;
     let (listing, paging) = ListQuery::parse(&Pairs::new(query));
     let permissions = ctx.principal.permissions();
     let can_write = permissions.contains(Permission::PatientsWrite);
     let read_clients = permissions.contains(Permission::ClientsRead);
-    let principal = ctx.principal.clone();
-    let (nav, listed) = ctx
-        .run(async |tx| {
-            let nav = nav_of(tx, &principal, &csrf_token, "patients").await?;
-            let listed = match paging {
-                Ok((cursor, limit)) => {
-                    Ok(patients::search(tx, listing.search(), limit, cursor.as_ref()).await?)
-                }
-                Err(errors) => Err(errors),
-            };
-            Ok((nav, listed))
-        })
-        .await?;
-    let found = match listed {
-        Ok(found) => found,
+    let nav = nav.at("patients");
+    let found = match paging {
+        Ok((cursor, limit)) => {
+            ctx.run(async |tx| patients::search(tx, listing.search(), limit, cursor.as_ref()).await)
+                .await?
+        }
         Err(errors) => {
+            // Refused before any work: the page's statement never runs.
+            ctx.require(Permission::PatientsRead)?;
             let body = PatientsPage {
                 nav,
                 q: listing.q,
@@ -92,76 +82,62 @@ pub(crate) async fn list_page(
     .into_response())
 }
 
-/// A patient as lists show it; the owner links to their page only for those who may
-/// read clients.
-pub(super) fn patient_row(p: Patient, read_clients: bool) -> PatientRow {
-    PatientRow {
-        id: p.id.as_uuid(),
-        kind: match &p.breed {
-            Some(breed) => format!("{} · {breed}", p.species),
-            None => p.species.clone(),
-        },
-        sex: p.sex.label(),
-        microchip: p.microchip.unwrap_or_default(),
-        owner_href: p
-            .primary_owner_id
-            .filter(|_| read_clients)
-            .map(|id| format!("/clients/{id}")),
-        owner_name: p.primary_owner_name.unwrap_or_default(),
-        status: p.status.to_string(),
-        name: p.name,
-    }
-}
-
 /// `GET /patients/new?owner={client}`: the empty form, for that owner when given.
 pub(crate) async fn new_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::PatientsWrite)?;
+    // No store call checks it for an empty form.
+    ctx.require(Permission::PatientsWrite)?;
     let pairs = Pairs::new(query);
     let form = PatientForm {
         owner_id: pairs.text("owner"),
         sex: PatientSex::Unknown.as_str().to_owned(),
         ..PatientForm::default()
     };
-    render_form(
-        &state,
-        &page,
-        &meta,
-        form,
-        FieldMessages::none(),
-        StatusCode::OK,
-    )
-    .await
+    let read_clients = reads_clients(&ctx);
+    Ok(ctx
+        .run(async |tx| {
+            form_page(
+                tx,
+                nav,
+                read_clients,
+                form,
+                FieldMessages::none(),
+                StatusCode::OK,
+            )
+            .await
+        })
+        .await?)
 }
 
-async fn render_form(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
+/// Whether the member may read clients (so the form can name the owner).
+fn reads_clients(ctx: &crate::context::Ctx) -> bool {
+    ctx.principal
+        .permissions()
+        .contains(Permission::ClientsRead)
+}
+
+/// The form, read in `tx`: the owner is named when the id is a client the member may
+/// read; otherwise the id stays an editable field (with its message, if refused).
+async fn form_page(
+    tx: &mut TenantTx,
+    nav: Nav,
+    read_clients: bool,
     mut form: PatientForm,
     errors: FieldMessages,
     status: StatusCode,
-) -> Result<Response, AppError> {
-    let nav = nav_in(state, page, meta, "patients").await?;
-    // Name the owner when the id is a client the member may read; otherwise the id
-    // stays an editable field (with its message, if it was refused).
+) -> Result<Response, StoreError> {
     form.owner_name = None;
     if errors.get("owner_id").is_none()
-        && can(page, Permission::ClientsRead)
-        && let Ok(owner) = Uuid::parse_str(form.owner_id.trim())
+        && read_clients
+        && let Ok(owner) = ClientId::parse("owner_id", &form.owner_id)
     {
-        let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-        match clients::get(&mut tx, paddock_domain::ClientId::from_uuid(owner)).await {
+        match clients::get(tx, owner).await {
             Ok(client) => form.owner_name = Some(client.full_name()),
-            Err(paddock_store::StoreError::NotFound(_)) => {}
-            Err(other) => return Err(other.into()),
+            Err(StoreError::NotFound(_)) => {}
+            Err(other) => return Err(other),
         }
-        tx.commit().await?;
     }
     let sexes = PatientSex::ALL
         .iter()
@@ -170,7 +146,7 @@ async fn render_form(
     Ok((
         status,
         PatientFormPage {
-            nav,
+            nav: nav.at("patients"),
             form,
             sexes,
             errors,
@@ -219,10 +195,11 @@ impl PatientInput {
 fn parse_patient(
     form: &PatientForm,
     today: NaiveDate,
-) -> Result<(PatientDetails, Uuid), FieldMessages> {
+) -> Result<(PatientDetails, ClientId), FieldMessages> {
     let mut errors = FieldMessages::none();
     let owner = errors.check(
         Uuid::parse_str(form.owner_id.trim())
+            .map(ClientId::from_uuid)
             .map_err(|_| paddock_domain::FieldError::new("owner_id", "must be a client's id")),
     );
     let name = errors.check(bounded_text("name", &form.name, 1, 100));
@@ -302,93 +279,71 @@ fn parse_patient(
 
 /// `POST /patients`: registers the patient with its (primary) owner and opens it.
 pub(crate) async fn create_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     CsrfForm(input): CsrfForm<PatientInput>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::PatientsWrite)?;
     let form = input.into_form();
-    let today = state.auth.clock.now().date_naive();
+    let today = nav.zone.date_of(ctx.now());
+    let read_clients = reads_clients(&ctx);
     let (details, owner) = match parse_patient(&form, today) {
         Ok(parsed) => parsed,
         Err(errors) => {
-            return render_form(
-                &state,
-                &page,
-                &meta,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            // Refused before the store call that would check it.
+            ctx.require(Permission::PatientsWrite)?;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(ctx
+                .run(async |tx| form_page(tx, nav, read_clients, form, errors, status).await)
+                .await?);
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    match patients::create(
-        &mut tx,
-        &details,
-        &[(paddock_domain::ClientId::from_uuid(owner), true)],
+    let saved = submit(
+        ctx,
+        &[("client", "owner_id")],
+        async |tx| patients::create(tx, &details, &[(owner, true)]).await,
+        async |tx, status, errors| form_page(tx, nav, read_clients, form, errors, status).await,
     )
-    .await
-    {
-        Ok(patient) => {
-            tx.commit().await?;
+    .await?;
+    match saved {
+        Outcome::Done(patient) => {
             Ok(Redirect::to(&format!("/patients/{}", patient.id)).into_response())
         }
-        Err(error) => {
-            tx.rollback().await?;
-            match Refusal::of(error, &[("client", "owner_id")]) {
-                Refusal::Form(status, errors) => {
-                    render_form(&state, &page, &meta, form, errors, status).await
-                }
-                Refusal::Error(error) => Err(error),
-            }
-        }
+        Outcome::Refused(page) => Ok(page),
     }
 }
 
 /// `GET /patients/{id}`: the chart, or the patient's facts only for a member without
-/// `records.read`.
+/// `records.read`. "Today" (ages, overdue vaccinations) is the practice's date.
 pub(crate) async fn chart_page(
-    Page {
-        ctx,
-        nav: Nav { csrf_token, .. },
-    }: Page,
+    Page { ctx, nav }: Page,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    ctx.require(Permission::PatientsRead)?;
-    let id = path_id(&id)?;
-    let today = ctx.now().date_naive();
+    let id = PatientId::from_uuid(path_id(&id)?);
+    let zone = nav.zone;
+    let today = zone.date_of(ctx.now());
     let permissions = ctx.principal.permissions();
     let read_records = permissions.contains(Permission::RecordsRead);
     let read_clients = permissions.contains(Permission::ClientsRead);
     let can_write_records = permissions.contains(Permission::RecordsWrite);
     let can_book = permissions.contains(Permission::AppointmentsWrite);
-    let principal = ctx.principal.clone();
-    let (nav, (patient, owners, clinical)) = ctx
+    let (patient, owners, clinical) = ctx
         .run(async |tx| {
-            let nav = nav_of(tx, &principal, &csrf_token, "patients").await?;
-            let shown = if read_records {
-                let chart =
-                    chart::chart(tx, paddock_domain::PatientId::from_uuid(id), today).await?;
-                let clinical = clinical_view(&chart, today);
-                (chart.patient, chart.owners, Some(clinical))
+            if read_records {
+                let chart = chart::chart(tx, id, today).await?;
+                let clinical = clinical_view(&chart, &zone, today);
+                Ok((chart.patient, chart.owners, Some(clinical)))
             } else {
-                let patient = patients::get(tx, paddock_domain::PatientId::from_uuid(id)).await?;
+                let patient = patients::get(tx, id).await?;
                 let owners = if read_clients {
-                    patients::owners(tx, paddock_domain::PatientId::from_uuid(id)).await?
+                    patients::owners(tx, id).await?
                 } else {
                     Vec::new()
                 };
-                (patient, owners, None)
-            };
-            Ok((nav, shown))
+                Ok((patient, owners, None))
+            }
         })
         .await?;
     Ok(ChartPage {
-        nav,
+        nav: nav.at("patients"),
         patient: facts(&patient, today),
         owners: owners.into_iter().map(owner_view).collect(),
         can_write_records,
@@ -481,7 +436,7 @@ pub(super) fn temperature_text(raw: &str) -> String {
     format!("{trimmed} °C")
 }
 
-fn clinical_view(chart: &Chart, today: NaiveDate) -> ClinicalView {
+fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> ClinicalView {
     let weighings: Vec<_> = chart
         .vitals
         .iter()
@@ -494,7 +449,7 @@ fn clinical_view(chart: &Chart, today: NaiveDate) -> ClinicalView {
             format!(
                 "{} kg on {}",
                 kilograms(w.grams()),
-                day_short(at.date_naive())
+                day_short(zone.date_of(*at))
             )
         })
         .unwrap_or_default();
@@ -503,7 +458,7 @@ fn clinical_view(chart: &Chart, today: NaiveDate) -> ClinicalView {
         .iter()
         .filter_map(|v| v.temperature_c.as_deref().map(|t| (v.recorded_at, t)))
         .max_by_key(|(at, _)| *at)
-        .map(|(at, t)| format!("{} on {}", temperature_text(t), day_short(at.date_naive())))
+        .map(|(at, t)| format!("{} on {}", temperature_text(t), day_short(zone.date_of(at))))
         .unwrap_or_default();
     ClinicalView {
         allergies: active_allergies(&chart.allergies),
@@ -561,7 +516,7 @@ fn clinical_view(chart: &Chart, today: NaiveDate) -> ClinicalView {
             .iter()
             .map(|e| TimelineRow {
                 id: e.id,
-                started: format!("{} UTC", date_time(e.started_at)),
+                started: local_time(zone, e.started_at),
                 started_iso: e.started_at.to_rfc3339(),
                 kind: capitalised(&words(&e.kind)),
                 reason: e.reason.clone().unwrap_or_default(),
