@@ -119,31 +119,44 @@ impl Refusal {
     /// The refusal for a store error. `not_found` names the form field whose id was not
     /// found (the owner, the patient), when a missing row is the person's mistake.
     pub(crate) fn of(error: StoreError, not_found: &[(&str, &str)]) -> Self {
+        match Self::form_of(error, not_found) {
+            Ok((status, messages)) => Refusal::Form(status, messages),
+            Err(error) => Refusal::Error(error.into()),
+        }
+    }
+
+    /// The status and messages of the form shown again for a store error, or the error
+    /// itself when the form cannot fix it (for a page that reads the form's choices in
+    /// the transaction the refusal came from).
+    pub(crate) fn form_of(
+        error: StoreError,
+        not_found: &[(&str, &str)],
+    ) -> Result<(axum::http::StatusCode, FieldMessages), StoreError> {
         use axum::http::StatusCode;
         let mut messages = FieldMessages::none();
         match error {
             StoreError::Invalid(errors) => {
                 messages.extend(errors.0);
-                Refusal::Form(StatusCode::UNPROCESSABLE_ENTITY, messages)
+                Ok((StatusCode::UNPROCESSABLE_ENTITY, messages))
             }
             StoreError::Conflict(field) => {
                 messages.extend([field]);
-                Refusal::Form(StatusCode::CONFLICT, messages)
+                Ok((StatusCode::CONFLICT, messages))
             }
             StoreError::Locked(reason) => {
                 messages.add("record", capitalised(reason));
-                Refusal::Form(StatusCode::CONFLICT, messages)
+                Ok((StatusCode::CONFLICT, messages))
             }
             StoreError::NotFound(what) => {
                 match not_found.iter().find(|(entity, _)| *entity == what) {
                     Some((_, field)) => {
                         messages.add(field, format!("is not a {what} of this practice"));
-                        Refusal::Form(StatusCode::UNPROCESSABLE_ENTITY, messages)
+                        Ok((StatusCode::UNPROCESSABLE_ENTITY, messages))
                     }
-                    None => Refusal::Error(AppError::NotFound),
+                    None => Err(StoreError::NotFound(what)),
                 }
             }
-            other => Refusal::Error(other.into()),
+            other => Err(other),
         }
     }
 }

@@ -1171,3 +1171,60 @@ async fn an_unknown_page_shows_the_html_404_page_with_a_way_back() {
     assert_eq!(browser.text("#practice-name").await, PRACTICE);
     browser.close().await;
 }
+
+// --- the appointment book in the practice's time zone (helper "book") -------------
+
+#[tokio::test]
+async fn a_booking_at_nine_london_time_shows_nine_on_the_calendar() {
+    let (site, browser) = tokio::join!(site(), Browser::open());
+    let world = &site.world;
+    let meta = RequestMeta::system("time zone");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    paddock_store::staff::time_zone::set(
+        &mut tx,
+        paddock_domain::PracticeZone::parse("time_zone", "Europe/London").unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    browser.goto(&site.url("/login")).await;
+    browser.sign_in(ADMIN, TEST_PASSWORD).await;
+    browser.wait_for_path("/").await;
+    // 09:00 on a summer day, on the practice's wall clock (BST, UTC+1).
+    browser
+        .goto(&site.url("/appointments/new?day=2027-07-14"))
+        .await;
+    browser
+        .element("#staff_id")
+        .await
+        .select_by_label("Admin")
+        .await
+        .unwrap();
+    browser.set_value("#date", "2027-07-14").await;
+    browser.set_value("#time", "09:00").await;
+    browser.select_value("#duration", "30").await;
+    browser.fill("#reason", "Summer booster").await;
+    browser.click("#book").await;
+    browser
+        .wait_for_path("/appointments?day=2027-07-14&notice=booked")
+        .await;
+    let day = browser.text("#calendar").await;
+    assert!(day.contains("09:00–09:30"), "{day}");
+    assert_eq!(browser.count("#calendar .booking").await, 1);
+    let zone = browser.text("#calendar-zone").await;
+    assert!(zone.starts_with("Times are Europe/London."), "{zone}");
+
+    // The API keeps UTC: the same booking starts at 08:00Z.
+    browser
+        .goto(&site.url("/api/v1/appointments?from=2027-07-14T00:00:00Z&to=2027-07-15T00:00:00Z"))
+        .await;
+    let listed: Value = serde_json::from_str(&browser.text("body").await).unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    let starts = chrono::DateTime::parse_from_rfc3339(items[0]["starts_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(starts.to_rfc3339(), "2027-07-14T08:00:00+00:00", "{listed}");
+    browser.close().await;
+}

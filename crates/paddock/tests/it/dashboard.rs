@@ -8,7 +8,7 @@ use crate::support::{
     Anonymous, CookieUser, MEMBER_PASSWORD, RIVERSIDE, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp,
 };
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use paddock_domain::{AppointmentStatus, EncounterKind, PatientId, UserId};
 use paddock_store::appointments::bookings;
 use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
@@ -508,4 +508,53 @@ async fn the_dashboard_reads_every_panel_in_one_transaction() {
         1,
         "authentication, layout, panels and the practice switcher share one transaction"
     );
+}
+
+#[tokio::test]
+async fn the_dashboards_today_is_the_practices_local_day() {
+    let env = TestApp::new().await;
+    // Noon UTC on 14 July next year: 13:00 BST in London.
+    let noon = NaiveDate::from_ymd_opt(env.now().year() + 1, 7, 14)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    env.clock.advance(noon - env.now());
+    let world = &env.world;
+    let meta = RequestMeta::system("dashboard");
+    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
+    paddock_store::staff::time_zone::set(
+        &mut tx,
+        paddock_domain::PracticeZone::parse("time_zone", "Europe/London").unwrap(),
+    )
+    .await
+    .unwrap();
+    // 23:30 BST on the 14th, and 00:30 BST on the 15th.
+    let late = noon + Duration::minutes(10 * 60 + 30);
+    let after_midnight = late + Duration::hours(1);
+    for start in [late, after_midnight] {
+        bookings::book(&mut tx, &booking(None, Some(world.a.admin), start, 20))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let (status, page) = dashboard(&env, &admin).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("times are Europe/London."), "{page}");
+    assert!(!page.contains("times are UTC"), "{page}");
+    let day = panel(&page, "appointments");
+    assert_eq!(text_of(day, "appointments-count"), "1", "{day}");
+    assert!(day.contains("<td>23:30</td>"), "{day}");
+
+    // 23:15 UTC is already 00:15 on the 15th in London: the 15th's book.
+    env.clock.advance(Duration::minutes(11 * 60 + 15));
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let (status, page) = dashboard(&env, &admin).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let day = panel(&page, "appointments");
+    assert_eq!(text_of(day, "appointments-count"), "1", "{day}");
+    assert!(day.contains("<td>00:30</td>"), "{day}");
+    assert!(!day.contains("<td>23:30</td>"), "{day}");
 }

@@ -246,6 +246,69 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
             "POST {path} {fields:?} ({expected}): one transaction"
         );
     }
+    // The booking form (layout, staff, resources, the chosen patient), a booking posted
+    // through it, a refused booking shown again, and a status change from the calendar.
+    let form = format!("/appointments/new?patient_id={patient_id}&day=2027-03-15");
+    assert_eq!(
+        transactions_of(&env, &acquired, &form, admin.without_csrf()).await,
+        1,
+        "the booking form: one transaction"
+    );
+    let staff = env.world.a.admin.as_uuid().to_string();
+    let booking = [
+        ("patient_id", patient_id.as_str()),
+        ("staff_id", staff.as_str()),
+        ("date", "2027-03-15"),
+        ("time", "10:00"),
+        ("duration", "30"),
+        ("kind", "consultation"),
+    ];
+    let before = acquired.load(Ordering::SeqCst);
+    let booked = env.submit("/appointments", &admin, &booking).await;
+    assert_eq!(booked.status, StatusCode::SEE_OTHER, "{}", booked.text);
+    assert_eq!(
+        acquired.load(Ordering::SeqCst) - before,
+        1,
+        "booking through the form: one transaction"
+    );
+    let before = acquired.load(Ordering::SeqCst);
+    let clash = env.submit("/appointments", &admin, &booking).await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.text);
+    assert_eq!(
+        acquired.load(Ordering::SeqCst) - before,
+        1,
+        "a double booking shown again with its clash: one transaction"
+    );
+    let day = env.page("/appointments?day=2027-03-15", &admin).await;
+    let appointment = day
+        .text
+        .split("data-appointment-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let before = acquired.load(Ordering::SeqCst);
+    let checked_in = env
+        .submit(
+            &format!("/appointments/{appointment}/status"),
+            &admin,
+            &[
+                ("status", "checked_in"),
+                ("back", "/appointments?day=2027-03-15"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        checked_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        checked_in.text
+    );
+    assert_eq!(
+        acquired.load(Ordering::SeqCst) - before,
+        1,
+        "a status change from the calendar: one transaction"
+    );
 
     let token = env.access_token(&admin).await;
     assert_eq!(

@@ -1,6 +1,8 @@
 //! The practice time zone setting in the store: UTC until set, readable by every
 //! member, set only with `settings.manage`, audited in the same transaction, fenced to
-//! its practice, and bounded by the database too.
+//! its practice, and bounded by the database too. And the appointment book read in it:
+//! a calendar day is the practice's local day, 23 or 25 hours long when the clocks
+//! change, and its times are on the practice's clock.
 
 use crate::world::{World, two_practices};
 use paddock_domain::{BuiltinRole, Permission, PracticeZone};
@@ -174,4 +176,164 @@ async fn the_database_refuses_an_empty_or_overlong_zone_even_from_raw_sql() {
         tx.rollback().await.unwrap();
     }
     assert_eq!(zone_of(&world, &world.a.principal).await, PracticeZone::UTC);
+}
+
+// --- the calendar in the practice's zone -------------------------------------------
+
+/// Sets practice A's zone and books the admin for 20 minutes from each UTC instant.
+async fn london_bookings(env: &crate::support::TestApp, starts: &[&str]) {
+    let world = &env.world;
+    let mut tx = world.app.begin(&world.a.principal, &meta()).await.unwrap();
+    time_zone::set(&mut tx, zone("Europe/London"))
+        .await
+        .unwrap();
+    for start in starts {
+        let start = chrono::DateTime::parse_from_rfc3339(start)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        paddock_store::appointments::bookings::book(
+            &mut tx,
+            &crate::clinic::booking(None, Some(world.a.admin), start, 20),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// The times of the bookings on the day view of `day`, in the order shown.
+async fn day_times(
+    env: &crate::support::TestApp,
+    admin: &crate::support::CookieUser,
+    day: &str,
+) -> Vec<String> {
+    let page = env.page(&format!("/appointments?day={day}"), admin).await;
+    assert_eq!(page.status, axum::http::StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("Times are Europe/London."),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("UTC"), "{}", page.text);
+    page.text
+        .split("class=\"booking-time\">")
+        .skip(1)
+        .filter_map(|rest| rest.split('<').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_23_hour_day_the_clocks_go_forward_holds_its_own_bookings_only() {
+    let env = crate::support::TestApp::new().await;
+    // 00:30 GMT and 23:30 BST on Sunday 29 March 2026, London.
+    london_bookings(&env, &["2026-03-29T00:30:00Z", "2026-03-29T22:30:00Z"]).await;
+    let admin = env
+        .login(
+            crate::support::RIVERSIDE_ADMIN,
+            crate::support::TEST_PASSWORD,
+        )
+        .await;
+    assert_eq!(
+        day_times(&env, &admin, "2026-03-29").await,
+        ["00:30–00:50", "23:30–23:50"]
+    );
+    assert!(day_times(&env, &admin, "2026-03-28").await.is_empty());
+    assert!(day_times(&env, &admin, "2026-03-30").await.is_empty());
+    // The week view puts both on the Sunday.
+    let week = env.page("/appointments?week=2026-03-23", &admin).await;
+    let sunday = week
+        .text
+        .split("<a href=\"/appointments?day=2026-03-29\">")
+        .nth(1)
+        .unwrap();
+    assert!(sunday.contains("00:30–00:50") && sunday.contains("23:30–23:50"));
+}
+
+#[tokio::test]
+async fn the_25_hour_day_the_clocks_go_back_holds_both_half_past_ones() {
+    let env = crate::support::TestApp::new().await;
+    // On Sunday 25 October 2026: 00:30 BST, 01:30 BST, 01:30 GMT and 23:30 GMT.
+    london_bookings(
+        &env,
+        &[
+            "2026-10-24T23:30:00Z",
+            "2026-10-25T00:30:00Z",
+            "2026-10-25T01:30:00Z",
+            "2026-10-25T23:30:00Z",
+        ],
+    )
+    .await;
+    let admin = env
+        .login(
+            crate::support::RIVERSIDE_ADMIN,
+            crate::support::TEST_PASSWORD,
+        )
+        .await;
+    assert_eq!(
+        day_times(&env, &admin, "2026-10-25").await,
+        ["00:30–00:50", "01:30–01:50", "01:30–01:50", "23:30–23:50"]
+    );
+    assert!(day_times(&env, &admin, "2026-10-24").await.is_empty());
+    assert!(day_times(&env, &admin, "2026-10-26").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_time_the_clocks_skip_is_refused_on_the_form_and_nothing_is_booked() {
+    let env = crate::support::TestApp::new().await;
+    london_bookings(&env, &[]).await;
+    let admin = env
+        .login(
+            crate::support::RIVERSIDE_ADMIN,
+            crate::support::TEST_PASSWORD,
+        )
+        .await;
+    let staff = env.world.a.admin.as_uuid().to_string();
+    let refused = env
+        .submit(
+            "/appointments",
+            &admin,
+            &[
+                ("staff_id", &staff),
+                ("date", "2026-03-29"),
+                ("time", "01:30"),
+                ("duration", "30"),
+                ("kind", "consultation"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused
+            .text
+            .contains("Time: 01:30 does not exist in Europe/London: the clocks go forward then"),
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("value=\"01:30\""), "{}", refused.text);
+    assert!(day_times(&env, &admin, "2026-03-29").await.is_empty());
+    // Half an hour later is after the change: booked, and shown at 02:00.
+    let booked = env
+        .submit(
+            "/appointments",
+            &admin,
+            &[
+                ("staff_id", &staff),
+                ("date", "2026-03-29"),
+                ("time", "02:00"),
+                ("duration", "30"),
+                ("kind", "consultation"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        booked.location(),
+        Some("/appointments?day=2026-03-29&notice=booked")
+    );
+    assert_eq!(day_times(&env, &admin, "2026-03-29").await, ["02:00–02:30"]);
 }

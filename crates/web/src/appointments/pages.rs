@@ -3,31 +3,33 @@
 //!
 //! Double booking is refused by the database's exclusion constraints; the form shows
 //! that refusal naming the booking it clashes with, and keeps everything typed.
-//! Times are UTC: the practice has no time zone setting yet.
+//! Days and times are the practice's (its time zone): a calendar day is the practice's
+//! local day (23 or 25 hours when the clocks change), and the form's date and time
+//! are read on its wall clock.
 
 use super::views::{
     AppointmentView, BookingForm, BookingFormPage, CalendarColumn, CalendarPage, PatientChoice,
 };
-use crate::auth::Meta;
-use crate::context::{CsrfForm, Page};
+use crate::context::{CsrfForm, Ctx, Page};
 use crate::form::{FieldMessages, Pairs, Refusal, staff_options};
-use crate::format::{capitalised, clock, day_long, day_short, href};
+use crate::format::{capitalised, day_long, day_short, href};
 use crate::input::MAX_SEARCH;
-use crate::input::{date, optional_id, optional_text, path_id, time_of_day};
+use crate::input::{date, optional_id, optional_text, time_of_day};
 use crate::layout::Nav;
-use crate::layout::{PageSession, can, nav_in, nav_of, signed_in};
 use crate::return_to::ReturnTo;
 use crate::{AppError, AppState};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use paddock_domain::{AppointmentKind, AppointmentStatus, Permission, UserId};
+use chrono::{Datelike, Duration, NaiveDate};
+use paddock_domain::{
+    AppointmentId, AppointmentKind, AppointmentStatus, Permission, PracticeZone, UserId,
+};
 use paddock_store::appointments::bookings::{self, Appointment, Booking, Clash, RangeQuery};
 use paddock_store::appointments::resources;
 use paddock_store::page::{Cursor, MAX_LIMIT};
-use paddock_store::{RequestMeta, StoreError, TenantTx, clinical::patients};
+use paddock_store::{StoreError, TenantTx, clinical::patients};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -48,6 +50,8 @@ const MAX_PAGES: usize = 25;
 const DURATIONS: &[u32] = &[10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 480];
 /// The longest booking the database accepts, in minutes.
 const MAX_MINUTES: u32 = 24 * 60;
+/// The form field a store refusal's missing row belongs to.
+const NOT_FOUND_FIELDS: &[(&str, &str)] = &[("patient", "patient_id"), ("client", "patient_id")];
 
 /// Day or week.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,11 +74,6 @@ fn monday_of(day: NaiveDate) -> NaiveDate {
     day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
-/// Midnight UTC at the start of `day`.
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(chrono::NaiveTime::MIN).and_utc()
-}
-
 fn day_href(day: NaiveDate) -> String {
     format!("/appointments?day={day}")
 }
@@ -93,20 +92,19 @@ fn notice_text(key: Option<&str>) -> Option<String> {
 }
 
 /// `GET /appointments?day=YYYY-MM-DD` (day view, the default, today when no date) or
-/// `?week=YYYY-MM-DD` / `?view=week&day=...` (the week holding that date).
+/// `?week=YYYY-MM-DD` / `?view=week&day=...` (the week holding that date). Days are
+/// the practice's local days.
 pub(crate) async fn calendar_page(
-    Page {
-        ctx,
-        nav: Nav { csrf_token, .. },
-    }: Page,
+    Page { ctx, nav }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    ctx.require(Permission::AppointmentsRead)?;
     let permissions = ctx.principal.permissions();
     let read_patients = permissions.contains(Permission::PatientsRead);
     let can_write = permissions.contains(Permission::AppointmentsWrite);
+    let nav = nav.at("appointments");
+    let zone = nav.zone;
     let pairs = Pairs::new(query);
-    let today = ctx.now().date_naive();
+    let today = zone.date_of(ctx.now());
     let mut errors = FieldMessages::none();
     let (view, raw) = match (pairs.get("week"), pairs.get("day")) {
         (Some(week), _) => (View::Week, Some(("week", week))),
@@ -116,26 +114,20 @@ pub(crate) async fn calendar_page(
     let anchor = raw
         .and_then(|(field, raw)| errors.check(date(field, raw)))
         .unwrap_or(today);
-    let (first, days) = match view {
-        View::Day => (anchor, 1),
-        View::Week => (monday_of(anchor), 7),
+    let (first, last) = match view {
+        View::Day => (anchor, anchor),
+        View::Week => (monday_of(anchor), monday_of(anchor) + Duration::days(6)),
     };
     let range = RangeQuery {
-        from: Some(start_of(first)),
-        to: Some(start_of(first + Duration::days(days))),
+        from: Some(zone.day_bounds(first).0),
+        to: Some(zone.day_bounds(last).1),
         ..RangeQuery::default()
     };
-    let principal = ctx.principal.clone();
-    let (nav, booked) = ctx
-        .run(async |tx| {
-            let nav = nav_of(tx, &principal, &csrf_token, "appointments").await?;
-            Ok((nav, all_in_range(tx, &range).await?))
-        })
-        .await?;
+    let booked = ctx.run(async |tx| all_in_range(tx, &range).await).await?;
     let total = booked.len();
     let columns = match view {
-        View::Day => day_columns(booked, read_patients),
-        View::Week => week_columns(booked, first, read_patients),
+        View::Day => day_columns(booked, read_patients, zone),
+        View::Week => week_columns(booked, first, read_patients, zone),
     };
     let (prev, next, title) = match view {
         View::Day => (
@@ -146,11 +138,7 @@ pub(crate) async fn calendar_page(
         View::Week => (
             week_href(first - Duration::days(7)),
             week_href(first + Duration::days(7)),
-            format!(
-                "Week of {} to {}",
-                day_short(first),
-                day_short(first + Duration::days(6))
-            ),
+            format!("Week of {} to {}", day_short(first), day_short(last)),
         ),
     };
     let status = if errors.is_empty() {
@@ -192,15 +180,10 @@ pub(super) struct StatusInput {
 /// `POST /appointments/{id}/status`: checks a booking in, completes or cancels it from
 /// the calendar, then shows the same view again.
 pub(crate) async fn status_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
-    Path(id): Path<String>,
+    Page { ctx, .. }: Page,
+    Path(id): Path<AppointmentId>,
     CsrfForm(input): CsrfForm<StatusInput>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::AppointmentsWrite)?;
-    let id = path_id(&id)?;
     let status = AppointmentStatus::parse("status", &input.status)
         .map_err(|error| AppError::Validation(vec![error]))?;
     // Parsed before the change is made: only back into the calendar, never an address
@@ -208,9 +191,8 @@ pub(crate) async fn status_submit(
     let back = ReturnTo::parse(&input.back)
         .and_then(|back| back.within("/appointments"))
         .unwrap_or_else(|| ReturnTo::fixed("/appointments"));
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    bookings::set_status(&mut tx, id, status).await?;
-    tx.commit().await?;
+    ctx.run(async |tx| bookings::set_status(tx, id.as_uuid(), status).await)
+        .await?;
     Ok(Redirect::to(&back.with_notice("status")).into_response())
 }
 
@@ -233,16 +215,21 @@ async fn all_in_range(
     Ok(all)
 }
 
-fn appointment_view(a: &Appointment, read_patients: bool) -> AppointmentView {
-    let same_day = a.starts_at.date_naive() == a.ends_at.date_naive();
-    let time = if same_day {
-        format!("{}–{}", clock(a.starts_at), clock(a.ends_at))
+/// "09:00–09:20" on the practice's clock, with the end's day when it ends on another.
+fn appointment_view(a: &Appointment, read_patients: bool, zone: PracticeZone) -> AppointmentView {
+    let ends_on = zone.date_of(a.ends_at);
+    let time = if zone.date_of(a.starts_at) == ends_on {
+        format!(
+            "{}–{}",
+            zone.format_time(a.starts_at),
+            zone.format_time(a.ends_at)
+        )
     } else {
         format!(
             "{}–{} {}",
-            clock(a.starts_at),
-            day_short(a.ends_at.date_naive()),
-            clock(a.ends_at)
+            zone.format_time(a.starts_at),
+            day_short(ends_on),
+            zone.format_time(a.ends_at)
         )
     };
     AppointmentView {
@@ -267,11 +254,15 @@ fn appointment_view(a: &Appointment, read_patients: bool) -> AppointmentView {
 }
 
 /// One column per staff member (by name), then one for bookings of a resource only.
-fn day_columns(booked: Vec<Appointment>, read_patients: bool) -> Vec<CalendarColumn> {
+fn day_columns(
+    booked: Vec<Appointment>,
+    read_patients: bool,
+    zone: PracticeZone,
+) -> Vec<CalendarColumn> {
     let mut by_staff: BTreeMap<(String, Uuid), Vec<AppointmentView>> = BTreeMap::new();
     let mut resource_only = Vec::new();
     for a in &booked {
-        let view = appointment_view(a, read_patients);
+        let view = appointment_view(a, read_patients, zone);
         match a.staff_id {
             Some(staff) => by_staff
                 .entry((a.staff_name.clone().unwrap_or_default(), staff))
@@ -298,12 +289,13 @@ fn day_columns(booked: Vec<Appointment>, read_patients: bool) -> Vec<CalendarCol
     columns
 }
 
-/// One column per day, Monday first; a booking that began the week before shows on
-/// Monday.
+/// One column per day, Monday first, each the practice's local day; a booking that
+/// began the week before shows on Monday.
 fn week_columns(
     booked: Vec<Appointment>,
     monday: NaiveDate,
     read_patients: bool,
+    zone: PracticeZone,
 ) -> Vec<CalendarColumn> {
     let mut columns: Vec<CalendarColumn> = (0..7)
         .map(|offset| {
@@ -316,12 +308,12 @@ fn week_columns(
         })
         .collect();
     for a in &booked {
-        let offset = (a.starts_at.date_naive() - monday).num_days().clamp(0, 6);
+        let offset = (zone.date_of(a.starts_at) - monday).num_days().clamp(0, 6);
         if let Some(column) = usize::try_from(offset)
             .ok()
             .and_then(|i| columns.get_mut(i))
         {
-            column.items.push(appointment_view(a, read_patients));
+            column.items.push(appointment_view(a, read_patients, zone));
         }
     }
     columns
@@ -330,15 +322,13 @@ fn week_columns(
 /// `GET /appointments/new`: the booking form, prefilled from the address (`day`,
 /// `time`, `staff_id`, `patient_id`); `q` searches for the patient.
 pub(crate) async fn new_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::AppointmentsWrite)?;
+    // No store call of this page books anything, so the form itself needs the right.
+    ctx.require(Permission::AppointmentsWrite)?;
     let pairs = Pairs::new(query);
-    let today = state.auth.clock.now().date_naive();
+    let today = nav.zone.date_of(ctx.now());
     let day = pairs
         .get("day")
         .and_then(|raw| date("day", raw).ok())
@@ -349,7 +339,7 @@ pub(crate) async fn new_page(
         staff_id: pairs
             .get("staff_id")
             .map(str::to_owned)
-            .unwrap_or_else(|| page.auth.principal.user_id().as_uuid().to_string()),
+            .unwrap_or_else(|| ctx.principal.user_id().as_uuid().to_string()),
         resource_id: pairs.text("resource_id"),
         date: day.to_string(),
         time: pairs
@@ -376,19 +366,17 @@ pub(crate) async fn new_page(
             StatusCode::UNPROCESSABLE_ENTITY
         }
     };
-    render_booking(
-        &state,
-        &page,
-        &meta,
-        BookingState {
-            form,
-            q,
-            errors,
-            clash: None,
-        },
-        status,
-    )
-    .await
+    let shown = BookingState {
+        form,
+        q,
+        errors,
+        clash: None,
+    };
+    let readers = Readers::of(&ctx);
+    let choices = ctx
+        .run(async |tx| form_choices(tx, &shown, readers).await)
+        .await?;
+    Ok(booking_page(nav, shown, choices, status))
 }
 
 /// What the booking form shows besides its choices.
@@ -400,25 +388,41 @@ struct BookingState {
     clash: Option<(String, NaiveDate)>,
 }
 
-async fn render_booking(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-    shown: BookingState,
-    status: StatusCode,
-) -> Result<Response, AppError> {
-    let BookingState {
-        mut form,
-        q,
-        errors,
-        clash,
-    } = shown;
-    let nav = nav_in(state, page, meta, "appointments").await?;
-    let read_patients = can(page, Permission::PatientsRead);
-    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let staff = staff_options(&mut tx).await?;
-    let resources = if can(page, Permission::AppointmentsRead) {
-        resources::list(&mut tx)
+/// What the member may read, which decides what the form offers.
+#[derive(Clone, Copy)]
+struct Readers {
+    patients: bool,
+    appointments: bool,
+}
+
+impl Readers {
+    fn of(ctx: &Ctx) -> Self {
+        let permissions = ctx.principal.permissions();
+        Self {
+            patients: permissions.contains(Permission::PatientsRead),
+            appointments: permissions.contains(Permission::AppointmentsRead),
+        }
+    }
+}
+
+/// What the form offers, read from the store: the staff and resources to choose from,
+/// the chosen patient's name and the patients the search found.
+struct Choices {
+    staff: Vec<(String, String)>,
+    resources: Vec<(String, String)>,
+    patient_label: Option<String>,
+    found: Vec<PatientChoice>,
+}
+
+async fn form_choices(
+    tx: &mut TenantTx,
+    shown: &BookingState,
+    can: Readers,
+) -> Result<Choices, StoreError> {
+    let form = &shown.form;
+    let staff = staff_options(tx).await?;
+    let resources = if can.appointments {
+        resources::list(tx)
             .await?
             .into_iter()
             .map(|r| (r.id.to_string(), r.name))
@@ -427,24 +431,24 @@ async fn render_booking(
         Vec::new()
     };
     // Name the chosen patient, so the person booking sees whom they book.
-    form.patient_label = None;
-    if read_patients
-        && errors.get("patient_id").is_none()
+    let mut patient_label = None;
+    if can.patients
+        && shown.errors.get("patient_id").is_none()
         && let Ok(id) = Uuid::parse_str(form.patient_id.trim())
     {
-        match patients::get(&mut tx, paddock_domain::PatientId::from_uuid(id)).await {
-            Ok(p) => form.patient_label = Some(patient_label(&p)),
+        match patients::get(tx, paddock_domain::PatientId::from_uuid(id)).await {
+            Ok(p) => patient_label = Some(patient_label_of(&p)),
             Err(StoreError::NotFound(_)) => {}
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(other),
         }
     }
-    let choices = if read_patients && !q.is_empty() {
-        patients::search(&mut tx, Some(&q), 10, None)
+    let found = if can.patients && !shown.q.is_empty() {
+        patients::search(tx, Some(&shown.q), 10, None)
             .await?
             .items
             .iter()
             .map(|p| PatientChoice {
-                label: patient_label(p),
+                label: patient_label_of(p),
                 href: href(
                     "/appointments/new",
                     &[
@@ -459,7 +463,23 @@ async fn render_booking(
     } else {
         Vec::new()
     };
-    tx.commit().await?;
+    Ok(Choices {
+        staff,
+        resources,
+        patient_label,
+        found,
+    })
+}
+
+/// The booking form page, as typed, with its choices.
+fn booking_page(nav: Nav, shown: BookingState, choices: Choices, status: StatusCode) -> Response {
+    let BookingState {
+        mut form,
+        q,
+        errors,
+        clash,
+    } = shown;
+    form.patient_label = choices.patient_label;
     let kinds = AppointmentKind::ALL
         .iter()
         .map(|k| (k.as_str().to_owned(), capitalised(&k.label())))
@@ -487,17 +507,17 @@ async fn render_booking(
         Some((text, day)) => (Some(text), Some(day_href(day))),
         None => (None, None),
     };
-    Ok((
+    (
         status,
         BookingFormPage {
-            nav,
+            nav: nav.at("appointments"),
             form,
-            staff,
-            resources,
+            staff: choices.staff,
+            resources: choices.resources,
             kinds,
             durations,
             q,
-            choices,
+            choices: choices.found,
             errors,
             cancel_href,
             change_patient_href,
@@ -505,11 +525,11 @@ async fn render_booking(
             clash_href,
         },
     )
-        .into_response())
+        .into_response()
 }
 
 /// "Rex (Canine, Alex Fixture)".
-fn patient_label(p: &patients::Patient) -> String {
+fn patient_label_of(p: &patients::Patient) -> String {
     match &p.primary_owner_name {
         Some(owner) => format!("{} ({}, {owner})", p.name, p.species),
         None => format!("{} ({})", p.name, p.species),
@@ -547,8 +567,9 @@ impl BookingInput {
 }
 
 /// The booking a form describes (its client still to be filled in), or every field's
-/// message.
-fn parse_booking(form: &BookingForm) -> Result<Booking, FieldMessages> {
+/// message. The date and time are on the practice's clock: a time the clocks skip is
+/// refused on `time`.
+fn parse_booking(form: &BookingForm, zone: PracticeZone) -> Result<Booking, FieldMessages> {
     let mut errors = FieldMessages::none();
     let patient = errors.check(optional_id("patient_id", &form.patient_id));
     let staff = errors.check(optional_id("staff_id", &form.staff_id));
@@ -561,6 +582,10 @@ fn parse_booking(form: &BookingForm) -> Result<Booking, FieldMessages> {
     }
     let day = errors.check(date("date", &form.date));
     let at = errors.check(time_of_day("time", &form.time));
+    let starts_at = match (day, at) {
+        (Some(day), Some(at)) => errors.check(zone.instant("time", day, at)),
+        _ => None,
+    };
     let minutes = errors.check(
         form.duration
             .trim()
@@ -576,94 +601,111 @@ fn parse_booking(form: &BookingForm) -> Result<Booking, FieldMessages> {
     );
     let kind = errors.check(AppointmentKind::parse("kind", &form.kind));
     let reason = errors.check(optional_text("reason", &form.reason, 500));
-    match (patient, staff, resource, day, at, minutes, kind, reason) {
+    match (patient, staff, resource, starts_at, minutes, kind, reason) {
         (
             Some(patient),
             Some(staff),
             Some(resource),
-            Some(day),
-            Some(at),
+            Some(starts_at),
             Some(minutes),
             Some(kind),
             Some(reason),
-        ) if errors.is_empty() => {
-            let starts_at = day.and_time(at).and_utc();
-            Ok(Booking {
-                patient_id: patient,
-                client_id: None,
-                staff: staff.map(UserId::from_uuid),
-                resource_id: resource,
-                starts_at,
-                ends_at: starts_at + Duration::minutes(i64::from(minutes)),
-                kind,
-                reason,
-            })
-        }
+        ) if errors.is_empty() => Ok(Booking {
+            patient_id: patient,
+            client_id: None,
+            staff: staff.map(UserId::from_uuid),
+            resource_id: resource,
+            starts_at,
+            ends_at: starts_at + Duration::minutes(i64::from(minutes)),
+            kind,
+            reason,
+        }),
         _ => Err(errors),
     }
 }
 
+/// How a posted booking ended: booked, or the form again with why not.
+enum Booked {
+    Done(Appointment),
+    Refused(StatusCode, BookingState, Choices),
+}
+
 /// `POST /appointments`: books it and shows its day, or the form again with why not.
 pub(crate) async fn book_submit(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     CsrfForm(input): CsrfForm<BookingInput>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    page.auth.principal.require(Permission::AppointmentsWrite)?;
+    let zone = nav.zone;
     let form = input.into_form();
-    let mut booking = match parse_booking(&form) {
+    let readers = Readers::of(&ctx);
+    let mut booking = match parse_booking(&form, zone) {
         Ok(booking) => booking,
         Err(errors) => {
+            // Refused before any work: nothing is booked, and only a member who may
+            // book sees the form again.
+            ctx.require(Permission::AppointmentsWrite)?;
             let shown = BookingState {
                 form,
                 q: String::new(),
                 errors,
                 clash: None,
             };
-            return render_booking(
-                &state,
-                &page,
-                &meta,
+            let choices = ctx
+                .run(async |tx| form_choices(tx, &shown, readers).await)
+                .await?;
+            return Ok(booking_page(
+                nav,
                 shown,
+                choices,
                 StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            ));
         }
     };
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    let booked = async {
-        // The booking is the patient's primary owner's too (whom the desk calls).
-        if let Some(patient) = booking.patient_id
-            && can(&page, Permission::PatientsRead)
-        {
-            booking.client_id =
-                patients::get(&mut tx, paddock_domain::PatientId::from_uuid(patient))
-                    .await?
-                    .primary_owner_id
-                    .map(Uuid::from);
-        }
-        bookings::book(&mut tx, &booking).await
-    }
-    .await;
+    let booked = ctx
+        .run(async |tx| {
+            // The booking is the patient's primary owner's too (whom the desk calls).
+            if let Some(patient) = booking.patient_id
+                && readers.patients
+            {
+                match patients::get(tx, paddock_domain::PatientId::from_uuid(patient)).await {
+                    Ok(found) => booking.client_id = found.primary_owner_id.map(Uuid::from),
+                    Err(error) => return refused(tx, form, error, readers, zone).await,
+                }
+            }
+            match bookings::book(tx, &booking).await {
+                Ok(appointment) => Ok(Booked::Done(appointment)),
+                Err(error) => refused(tx, form, error, readers, zone).await,
+            }
+        })
+        .await?;
     match booked {
-        Ok(appointment) => {
-            tx.commit().await?;
-            let day = appointment.starts_at.date_naive();
+        Booked::Done(appointment) => {
+            let day = zone.date_of(appointment.starts_at);
             Ok(Redirect::to(&format!("/appointments?day={day}&notice=booked")).into_response())
         }
-        Err(StoreError::DoubleBooked(clash)) => {
-            // The store refused inside a savepoint, so the transaction can still read
-            // the booking it clashes with, to name it.
-            let existing = if can(&page, Permission::AppointmentsRead) {
-                bookings::get(&mut tx, clash.appointment_id).await.ok()
+        Booked::Refused(status, shown, choices) => Ok(booking_page(nav, shown, choices, status)),
+    }
+}
+
+/// The form again for a refusal the person can fix: a double booking (naming the
+/// booking it clashes with) or a field the store refused. The store refused before
+/// writing, or inside a savepoint it rolled back, so the request's transaction still
+/// reads the form's choices and commits nothing of the booking. Any other error is the
+/// error page, its transaction rolled back.
+async fn refused(
+    tx: &mut TenantTx,
+    form: BookingForm,
+    error: StoreError,
+    readers: Readers,
+    zone: PracticeZone,
+) -> Result<Booked, StoreError> {
+    let (status, shown) = match error {
+        StoreError::DoubleBooked(clash) => {
+            let existing = if readers.appointments {
+                bookings::get(tx, clash.appointment_id).await.ok()
             } else {
                 None
             };
-            tx.rollback().await?;
-            let text = clash_text(&clash, existing.as_ref());
-            let day = clash.starts_at.date_naive();
             let mut errors = FieldMessages::none();
             errors.add(
                 if clash.on == "staff" {
@@ -673,38 +715,33 @@ pub(crate) async fn book_submit(
                 },
                 "is already booked at that time",
             );
+            let text = clash_text(&clash, existing.as_ref(), zone);
             let shown = BookingState {
                 form,
                 q: String::new(),
                 errors,
-                clash: Some((text, day)),
+                clash: Some((text, zone.date_of(clash.starts_at))),
             };
-            render_booking(&state, &page, &meta, shown, StatusCode::CONFLICT).await
+            (StatusCode::CONFLICT, shown)
         }
-        Err(error) => {
-            tx.rollback().await?;
-            match Refusal::of(
-                error,
-                &[("patient", "patient_id"), ("client", "patient_id")],
-            ) {
-                Refusal::Form(status, errors) => {
-                    let shown = BookingState {
-                        form,
-                        q: String::new(),
-                        errors,
-                        clash: None,
-                    };
-                    render_booking(&state, &page, &meta, shown, status).await
-                }
-                Refusal::Error(error) => Err(error),
-            }
+        other => {
+            let (status, errors) = Refusal::form_of(other, NOT_FOUND_FIELDS)?;
+            let shown = BookingState {
+                form,
+                q: String::new(),
+                errors,
+                clash: None,
+            };
+            (status, shown)
         }
-    }
+    };
+    let choices = form_choices(tx, &shown, readers).await?;
+    Ok(Booked::Refused(status, shown, choices))
 }
 
 /// The clash in words: who (or what) is double-booked, and the existing booking's
-/// time (and patient, when the clashing booking could be read).
-fn clash_text(clash: &Clash, existing: Option<&Appointment>) -> String {
+/// time on the practice's clock (and patient, when the clashing booking could be read).
+fn clash_text(clash: &Clash, existing: Option<&Appointment>, zone: PracticeZone) -> String {
     let name = existing.and_then(|a| {
         if clash.on == "staff" {
             a.staff_name.clone()
@@ -721,20 +758,22 @@ fn clash_text(clash: &Clash, existing: Option<&Appointment>) -> String {
         .and_then(|a| a.patient_name.clone())
         .map(|patient| format!(" (with {patient})"))
         .unwrap_or_default();
-    let when = if clash.starts_at.date_naive() == clash.ends_at.date_naive() {
+    let (starts_on, ends_on) = (zone.date_of(clash.starts_at), zone.date_of(clash.ends_at));
+    let abbreviation = zone.abbreviation(clash.starts_at);
+    let when = if starts_on == ends_on {
         format!(
-            "from {} to {} UTC on {}",
-            clock(clash.starts_at),
-            clock(clash.ends_at),
-            day_long(clash.starts_at.date_naive())
+            "from {} to {} {abbreviation} on {}",
+            zone.format_time(clash.starts_at),
+            zone.format_time(clash.ends_at),
+            day_long(starts_on)
         )
     } else {
         format!(
-            "from {} {} to {} {} UTC",
-            day_short(clash.starts_at.date_naive()),
-            clock(clash.starts_at),
-            day_short(clash.ends_at.date_naive()),
-            clock(clash.ends_at)
+            "from {} {} to {} {} {abbreviation}",
+            day_short(starts_on),
+            zone.format_time(clash.starts_at),
+            day_short(ends_on),
+            zone.format_time(clash.ends_at)
         )
     };
     let instead = if clash.on == "staff" {
@@ -748,7 +787,7 @@ fn clash_text(clash: &Clash, existing: Option<&Appointment>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     #[test]
     fn weeks_start_on_monday() {
@@ -768,7 +807,7 @@ mod tests {
             ends_at: Utc.with_ymd_and_hms(2027, 3, 15, 10, 30, 0).unwrap(),
         };
         assert_eq!(
-            clash_text(&clash, None),
+            clash_text(&clash, None, PracticeZone::UTC),
             "This staff member already has a booking from 10:00 to 10:30 UTC on Monday 15 \
              March 2027. Choose another time, or another staff member."
         );
@@ -789,7 +828,7 @@ mod tests {
             deleted_at: None,
         };
         assert!(
-            clash_text(&clash, Some(&existing))
+            clash_text(&clash, Some(&existing), PracticeZone::UTC)
                 .starts_with("Vera Vet already has a booking (with Rex) from 10:00 to 10:30")
         );
     }
@@ -803,7 +842,7 @@ mod tests {
             kind: "consultation".into(),
             ..BookingForm::default()
         };
-        let errors = parse_booking(&form).unwrap_err();
+        let errors = parse_booking(&form, PracticeZone::UTC).unwrap_err();
         assert!(errors.get("staff_id").is_some());
         assert!(errors.get("duration").is_some());
         assert!(errors.get("date").is_none());

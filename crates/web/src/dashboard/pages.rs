@@ -16,7 +16,7 @@ pub fn pages() -> Router<AppState> {
 
 /// The dashboard of the signed-in member.
 async fn home(Page { ctx, nav }: Page) -> Result<Response, AppError> {
-    let window = window_at(ctx.now());
+    let window = window_at(ctx.now(), nav.zone);
     let principal = ctx.principal.clone();
     let (practices, panels) = ctx
         .run(async |tx| {

@@ -1,14 +1,15 @@
 //! The dashboard's template and the rows each panel shows, built from the store's
 //! panels. Every time and day boundary the dashboard uses passes through
-//! [`window_at`] and [`written`], so moving from UTC to the practice's time zone is a
-//! change in those two functions alone.
+//! [`window_at`] and [`written`], both in the practice's time zone: "today" is the
+//! practice's local day (23 or 25 hours when the clocks change) and every time shown
+//! is on its clock.
 
 use crate::layout::Nav;
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paddock_domain::AppointmentStatus;
-use paddock_domain::{Permission, UserId};
+use paddock_domain::{Permission, PracticeZone, UserId};
 use paddock_store::Principal;
 use paddock_store::appointments::bookings::Appointment;
 use paddock_store::dashboard::{
@@ -17,15 +18,15 @@ use paddock_store::dashboard::{
 };
 use uuid::Uuid;
 
-/// The day and the week of vaccinations the panels cover at `now`: today from
-/// midnight UTC, and vaccinations due from today through six days on.
-pub fn window_at(now: DateTime<Utc>) -> Window {
-    let today = now.date_naive();
-    let day_from = today.and_time(chrono::NaiveTime::MIN).and_utc();
+/// The day and the week of vaccinations the panels cover at `now` in `zone`: the
+/// practice's local today, and vaccinations due from today through six days on.
+pub fn window_at(now: DateTime<Utc>, zone: PracticeZone) -> Window {
+    let today = zone.date_of(now);
+    let (day_from, day_to) = zone.day_bounds(today);
     Window {
         now,
         day_from,
-        day_to: day_from + Duration::days(1),
+        day_to,
         today,
         due_by: today + Duration::days(6),
     }
@@ -40,11 +41,12 @@ pub enum Written {
     DayAndClock,
 }
 
-/// Every time the dashboard shows, written in its zone (UTC until the practice's own).
-pub fn written(at: DateTime<Utc>, how: Written) -> String {
+/// Every time the dashboard shows, written on the practice's clock.
+pub fn written(at: DateTime<Utc>, how: Written, zone: PracticeZone) -> String {
+    let local = zone.local(at);
     match how {
-        Written::Clock => at.format("%H:%M").to_string(),
-        Written::DayAndClock => at.format("%a %-d %b %H:%M").to_string(),
+        Written::Clock => local.format("%H:%M").to_string(),
+        Written::DayAndClock => local.format("%a %-d %b %H:%M").to_string(),
     }
 }
 
@@ -188,9 +190,10 @@ impl DashboardPage {
     ) -> Self {
         let links = principal.permissions().contains(Permission::PatientsRead);
         let me = principal.user_id();
+        let zone = nav.zone;
         let (appointments, arrivals) = match panels.day_book {
             Some(book) => {
-                let (appointments, arrivals) = day_panels(&book, me, links);
+                let (appointments, arrivals) = day_panels(&book, me, links, zone);
                 (Some(appointments), Some(arrivals))
             }
             None => (None, None),
@@ -203,23 +206,25 @@ impl DashboardPage {
             arrivals,
             encounters: panels
                 .open_encounters
-                .map(|open| encounters_panel(open, window.now)),
+                .map(|open| encounters_panel(open, window.now, zone)),
             vaccinations: panels
                 .vaccinations_due
                 .map(|due| vaccinations_panel(due, links, window.due_by)),
             locked: panels
                 .locked
-                .map(|locked| locked.into_iter().map(locked_row).collect()),
-            role_changes: panels.role_changes.map(role_changes_panel),
-            chain: panels.chain.map(chain_panel),
+                .map(|locked| locked.into_iter().map(|l| locked_row(l, zone)).collect()),
+            role_changes: panels
+                .role_changes
+                .map(|changes| role_changes_panel(changes, zone)),
+            chain: panels.chain.map(|chain| chain_panel(chain, zone)),
         }
     }
 }
 
-fn appointment_row(a: &Appointment, me: UserId, links: bool) -> AppointmentRow {
+fn appointment_row(a: &Appointment, me: UserId, links: bool, zone: PracticeZone) -> AppointmentRow {
     AppointmentRow {
         id: a.id,
-        time: written(a.starts_at, Written::Clock),
+        time: written(a.starts_at, Written::Clock, zone),
         patient: a.patient_name.clone().unwrap_or_else(|| "—".to_owned()),
         patient_href: a
             .patient_id
@@ -236,12 +241,17 @@ fn appointment_row(a: &Appointment, me: UserId, links: bool) -> AppointmentRow {
     }
 }
 
-fn day_panels(book: &DayBook, me: UserId, links: bool) -> (AppointmentsPanel, ArrivalsPanel) {
+fn day_panels(
+    book: &DayBook,
+    me: UserId,
+    links: bool,
+    zone: PracticeZone,
+) -> (AppointmentsPanel, ArrivalsPanel) {
     let rows = |wanted: &[&str]| -> Vec<AppointmentRow> {
         book.appointments
             .iter()
             .filter(|a| wanted.contains(&a.status.as_str()))
-            .map(|a| appointment_row(a, me, links))
+            .map(|a| appointment_row(a, me, links, zone))
             .collect()
     };
     let arrivals = ArrivalsPanel {
@@ -259,7 +269,7 @@ fn day_panels(book: &DayBook, me: UserId, links: bool) -> (AppointmentsPanel, Ar
         .appointments
         .iter()
         .filter(|a| a.status != AppointmentStatus::Cancelled)
-        .map(|a| appointment_row(a, me, links))
+        .map(|a| appointment_row(a, me, links, zone))
         .partition(|row| row.yours);
     let yours = all.len();
     all.extend(others);
@@ -281,7 +291,11 @@ fn remaining(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     }
 }
 
-fn encounters_panel(open: OpenEncounters, now: DateTime<Utc>) -> EncountersPanel {
+fn encounters_panel(
+    open: OpenEncounters,
+    now: DateTime<Utc>,
+    zone: PracticeZone,
+) -> EncountersPanel {
     EncountersPanel {
         rows: open
             .listed
@@ -291,8 +305,8 @@ fn encounters_panel(open: OpenEncounters, now: DateTime<Utc>) -> EncountersPanel
                 href: format!("/encounters/{}", e.id),
                 patient: e.patient_name,
                 kind: label(&e.kind),
-                started: written(e.started_at, Written::DayAndClock),
-                locks_at: written(e.lock_after, Written::DayAndClock),
+                started: written(e.started_at, Written::DayAndClock, zone),
+                locks_at: written(e.lock_after, Written::DayAndClock, zone),
                 locks_in: remaining(now, e.lock_after),
             })
             .collect(),
@@ -322,10 +336,10 @@ fn vaccinations_panel(
     }
 }
 
-fn locked_row(locked: LockedSignIn) -> LockedRow {
+fn locked_row(locked: LockedSignIn, zone: PracticeZone) -> LockedRow {
     LockedRow {
         name: locked.display_name,
-        until: written(locked.locked_until, Written::DayAndClock),
+        until: written(locked.locked_until, Written::DayAndClock, zone),
         scope: if locked.scope == "account" {
             "every address"
         } else {
@@ -334,14 +348,14 @@ fn locked_row(locked: LockedSignIn) -> LockedRow {
     }
 }
 
-fn role_changes_panel(changes: Listed<RoleChange>) -> RoleChangesPanel {
+fn role_changes_panel(changes: Listed<RoleChange>, zone: PracticeZone) -> RoleChangesPanel {
     let or_dash = |name: Option<String>| name.unwrap_or_else(|| "—".to_owned());
     RoleChangesPanel {
         rows: changes
             .rows
             .into_iter()
             .map(|c| RoleChangeRow {
-                at: written(c.occurred_at, Written::DayAndClock),
+                at: written(c.occurred_at, Written::DayAndClock, zone),
                 member: or_dash(c.member_name),
                 from: or_dash(c.from_role),
                 to: or_dash(c.to_role),
@@ -352,7 +366,7 @@ fn role_changes_panel(changes: Listed<RoleChange>) -> RoleChangesPanel {
     }
 }
 
-fn chain_panel(chain: ChainStatus) -> ChainPanel {
+fn chain_panel(chain: ChainStatus, zone: PracticeZone) -> ChainPanel {
     ChainPanel {
         sealed_seq: chain
             .sealed_seq
@@ -360,12 +374,12 @@ fn chain_panel(chain: ChainStatus) -> ChainPanel {
             .unwrap_or_default(),
         sealed_up_to: chain
             .sealed_up_to
-            .map(|at| written(at, Written::DayAndClock))
+            .map(|at| written(at, Written::DayAndClock, zone))
             .unwrap_or_default(),
         pending: chain.pending,
         oldest_pending: chain
             .oldest_pending
-            .map(|at| written(at, Written::DayAndClock))
+            .map(|at| written(at, Written::DayAndClock, zone))
             .unwrap_or_default(),
     }
 }
@@ -379,12 +393,44 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2027-03-28T23:30:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let window = window_at(now);
+        let window = window_at(now, PracticeZone::UTC);
         assert_eq!(window.day_from.to_rfc3339(), "2027-03-28T00:00:00+00:00");
         assert_eq!(window.day_to.to_rfc3339(), "2027-03-29T00:00:00+00:00");
         assert_eq!(window.due_by.to_string(), "2027-04-03");
-        assert_eq!(written(now, Written::Clock), "23:30");
-        assert_eq!(written(now, Written::DayAndClock), "Sun 28 Mar 23:30");
+        assert_eq!(written(now, Written::Clock, PracticeZone::UTC), "23:30");
+        assert_eq!(
+            written(now, Written::DayAndClock, PracticeZone::UTC),
+            "Sun 28 Mar 23:30"
+        );
+    }
+
+    #[test]
+    fn the_window_is_the_practices_local_day_and_times_are_on_its_clock() {
+        let london = PracticeZone::parse("time_zone", "Europe/London").unwrap();
+        let at = |raw: &str| {
+            DateTime::parse_from_rfc3339(raw)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // 23:30 UTC on 28 March 2027 is already 00:30 BST on the 29th in London.
+        let window = window_at(at("2027-03-28T23:30:00Z"), london);
+        assert_eq!(window.today.to_string(), "2027-03-29");
+        assert_eq!(window.day_from.to_rfc3339(), "2027-03-28T23:00:00+00:00");
+        assert_eq!(window.day_to.to_rfc3339(), "2027-03-29T23:00:00+00:00");
+        assert_eq!(window.due_by.to_string(), "2027-04-04");
+        assert_eq!(
+            written(at("2027-03-28T23:30:00Z"), Written::DayAndClock, london),
+            "Mon 29 Mar 00:30"
+        );
+        // The day the clocks go forward lasts 23 hours, the day they go back 25.
+        let spring = window_at(at("2027-03-28T12:00:00Z"), london);
+        assert_eq!((spring.day_to - spring.day_from).num_hours(), 23);
+        let autumn = window_at(at("2027-10-31T12:00:00Z"), london);
+        assert_eq!((autumn.day_to - autumn.day_from).num_hours(), 25);
+        assert_eq!(
+            written(at("2027-07-14T08:00:00Z"), Written::Clock, london),
+            "09:00"
+        );
     }
 
     #[test]
