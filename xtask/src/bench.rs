@@ -188,9 +188,10 @@ fn build_release_binary(root: &Path, package: &str) -> Result<PathBuf, String> {
             let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
-            let ours =
-                message["reason"] == "compiler-artifact" && message["target"]["name"] == package;
-            if let Some(path) = message["executable"].as_str().filter(|_| ours) {
+            let text = |pointer: &str| message.pointer(pointer).and_then(|v| v.as_str());
+            let ours = text("/reason") == Some("compiler-artifact")
+                && text("/target/name") == Some(package);
+            if let Some(path) = text("/executable").filter(|_| ours) {
                 executable = Some(PathBuf::from(path));
             }
         }

@@ -7,6 +7,15 @@
 //!
 //! `cargo xtask bench <name>` runs a benchmark against the release build and
 //! records its figures in BENCHMARKS.md (see [`bench`]).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod bench;
 

@@ -2,6 +2,15 @@
 //!
 //! Output contract: machine-readable results (JSON) go to stdout, logs and messages
 //! to stderr, so scripts can pipe stdout straight into a JSON parser.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod cli;
 mod commands;

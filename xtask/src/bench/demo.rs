@@ -183,7 +183,10 @@ impl Demo {
     fn log_tail(&self) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        let tail = lines
+            .get(lines.len().saturating_sub(30)..)
+            .unwrap_or_default()
+            .join("\n");
         if tail.is_empty() {
             String::new()
         } else {

@@ -207,9 +207,9 @@ where
         if body.len() as u64 + size > MAX_BODY {
             return Err(invalid("body too large"));
         }
-        let start = body.len();
-        body.resize(start + usize::try_from(size).map_err(invalid)?, 0);
-        reader.read_exact(&mut body[start..]).await?;
+        let mut chunk = vec![0; usize::try_from(size).map_err(invalid)?];
+        reader.read_exact(&mut chunk).await?;
+        body.extend_from_slice(&chunk);
         if !read_line(reader).await?.is_empty() {
             return Err(invalid("chunk not followed by CRLF"));
         }

@@ -332,8 +332,10 @@ async fn probe_all(
     }
     let mut results: Vec<Option<ProbeResult>> = vec![None; probes.len()];
     while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, result)) = joined {
-            results[index] = Some(result);
+        if let Ok((index, result)) = joined
+            && let Some(slot) = results.get_mut(index)
+        {
+            *slot = Some(result);
         }
     }
     results

@@ -245,11 +245,8 @@ pub fn write_section(path: &Path, title: &str, section: &str) -> io::Result<()> 
 pub fn section(document: &str, heading: &str) -> Option<String> {
     let lines: Vec<&str> = document.lines().collect();
     let start = lines.iter().position(|line| line.trim_end() == heading)?;
-    let end = lines[start + 1..]
-        .iter()
-        .position(|line| line.starts_with("## ") || line.starts_with("# "))
-        .map_or(lines.len(), |offset| start + 1 + offset);
-    Some(lines[start..end].join("\n"))
+    let end = section_end(&lines, start);
+    Some(lines.get(start..end)?.join("\n"))
 }
 
 /// `document` with the level-2 section headed like `section` replaced by it (up to
@@ -266,24 +263,32 @@ pub fn replace_section(document: &str, section: &str) -> String {
         out.push_str(&section);
         return out;
     };
-    let end = lines[start + 1..]
-        .iter()
-        .position(|line| line.starts_with("## ") || line.starts_with("# "))
-        .map_or(lines.len(), |offset| start + 1 + offset);
+    let end = section_end(&lines, start);
     let mut out = String::new();
-    for line in &lines[..start] {
+    for line in lines.iter().take(start) {
         out.push_str(line);
         out.push('\n');
     }
     out.push_str(&section);
     if end < lines.len() {
         out.push('\n');
-        for line in &lines[end..] {
+        for line in lines.iter().skip(end) {
             out.push_str(line);
             out.push('\n');
         }
     }
     out
+}
+
+/// Where the section whose heading is `lines[start]` ends: the index of the next
+/// level-1 or level-2 heading, or the number of lines.
+fn section_end(lines: &[&str], start: usize) -> usize {
+    lines
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .find(|(_, line)| line.starts_with("## ") || line.starts_with("# "))
+        .map_or(lines.len(), |(index, _)| index)
 }
 
 #[cfg(test)]

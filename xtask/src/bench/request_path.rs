@@ -278,18 +278,19 @@ async fn measure(demo: &Demo, options: &Options) -> Result<Measurement, String> 
     let bearer = format!("Bearer {token}");
     let me = get_json(addr, "/api/v1/me", &bearer).await?;
     let patients = get_json(addr, "/api/v1/patients?limit=1", &bearer).await?;
-    let text = |value: &serde_json::Value, what: &str| {
+    let text = |value: &serde_json::Value, pointer: &str, what: &str| {
         value
-            .as_str()
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| format!("the answer had no {what}: {value}"))
     };
     let subject = Subject {
         email,
-        user_id: text(&me["user"]["id"], "user id")?,
-        practice_id: text(&me["practice"]["id"], "practice id")?,
-        role: text(&me["role"]["name"], "role name")?,
-        patient_id: text(&patients["items"][0]["id"], "patient")?,
+        user_id: text(&me, "/user/id", "user id")?,
+        practice_id: text(&me, "/practice/id", "practice id")?,
+        role: text(&me, "/role/name", "role name")?,
+        patient_id: text(&patients, "/items/0/id", "patient")?,
     };
     let path = format!("/api/v1/patients/{}", subject.patient_id);
     let request = http::request(
@@ -372,8 +373,9 @@ async fn access_token(addr: SocketAddr, email: &str, password: &str) -> Result<S
         .await
         .map_err(|e| format!("signing in: {e}"))?;
     let json = ok_json(&answer, "signing in")?;
-    let csrf = json["csrf_token"]
-        .as_str()
+    let csrf = json
+        .get("csrf_token")
+        .and_then(serde_json::Value::as_str)
         .ok_or("the sign-in answer had no csrf_token")?
         .to_owned();
     let cookie = answer
@@ -392,8 +394,9 @@ async fn access_token(addr: SocketAddr, email: &str, password: &str) -> Result<S
     let answer = exchange(addr, &request)
         .await
         .map_err(|e| format!("asking for a token: {e}"))?;
-    ok_json(&answer, "POST /api/v1/auth/token")?["access_token"]
-        .as_str()
+    ok_json(&answer, "POST /api/v1/auth/token")?
+        .get("access_token")
+        .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| "the token answer had no access_token".to_owned())
 }
