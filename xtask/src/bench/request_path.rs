@@ -1026,7 +1026,9 @@ fn render(
             statements.requests_seen, statements.requests
         )
     };
-    let round_trips = per_statement + per_transaction;
+    // The pool no longer pings a connection on checkout, so each statement is one
+    // round trip.
+    let round_trips = per_statement;
     let details = format!(
         "### {label}
 
@@ -1044,9 +1046,8 @@ patient {patient}
 transactions, {failed} failed); whole machine busy {pgbench_cpu}
 - Full-stack ÷ pgbench: **{percent:.0}%**; goal ≥ 50%: **{verdict}**
 - Per GET, measured in the statement log over {requests} requests: **{per_statement:.1} \
-statements in {per_transaction:.1} transactions**; with the pool's ping on each \
-connection checkout (sqlx `test_before_acquire`, a Sync message no statement log shows; \
-counted as one per transaction), **{round_trips:.1} round trips**; {seen}; the sealer's \
+statements in {per_transaction:.1} transactions**, \
+**{round_trips:.1} round trips** (the pool does not ping a connection on checkout); {seen}; the sealer's \
 {sealer} statements in the same window are not counted
 - pgbench's SELECT is the text the server ran for the GET: {same}
 
@@ -1427,7 +1428,7 @@ mod tests {
             before.contains("**9.0 statements in 2.0 transactions**"),
             "{before}"
         );
-        assert!(before.contains("**11.0 round trips**"), "{before}");
+        assert!(before.contains("**9.0 round trips**"), "{before}");
         assert!(before.contains("| `BEGIN` | 2.00 |"), "{before}");
         assert!(
             before.contains("benchmark idle (other processes, the server's background work): 60% (other processes were running"),
