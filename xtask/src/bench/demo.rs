@@ -149,6 +149,17 @@ impl Demo {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The process id of the demo's PostgreSQL postmaster (first line of `postmaster.pid`).
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.data_dir.join("pg").join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
     /// The directory of the Unix socket of the demo's private PostgreSQL, from the
     /// fifth line of its `postmaster.pid` (the cluster lives in `<data dir>/pg`).
     pub fn postgres_socket_dir(&self) -> Result<PathBuf, String> {

@@ -32,6 +32,57 @@ fn parse_stat(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
 }
 
+/// The fields of /proc/<pid>/stat after the command name: state is index 0, ppid 1,
+/// utime 11, stime 12, cutime 13, cstime 14.
+fn stat_fields(pid: &str) -> Option<Vec<u64>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    // The state (a letter) becomes 0; only numeric fields are read.
+    Some(
+        rest.split_whitespace()
+            .map(|field| field.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+fn ticks(ticks: u64) -> Duration {
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
+}
+
+/// CPU time of this process and of its children that have exited and been waited
+/// for (a finished `pgbench`), so far.
+pub fn own_cpu_time_with_children() -> Option<Duration> {
+    let fields = stat_fields("self")?;
+    Some(ticks(
+        fields.get(11)? + fields.get(12)? + fields.get(13)? + fields.get(14)?,
+    ))
+}
+
+/// CPU time of a whole PostgreSQL cluster so far: the postmaster, its live children
+/// (backends, background workers) and the children it has reaped (backends of
+/// connections that closed, counted in its cutime/cstime), so a phase's database
+/// work is counted even when its connections are gone by the end.
+pub fn cluster_cpu_time(postmaster: u32) -> Option<Duration> {
+    let parent = stat_fields(&postmaster.to_string())?;
+    let mut total = parent.get(11)? + parent.get(12)? + parent.get(13)? + parent.get(14)?;
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Some(fields) = stat_fields(pid) else {
+            continue;
+        };
+        if fields.get(1) == Some(&u64::from(postmaster)) {
+            total += fields.get(11).unwrap_or(&0) + fields.get(12).unwrap_or(&0);
+        }
+    }
+    Some(ticks(total))
+}
+
 /// The whole machine's CPU busy share over `period` while this benchmark waits: what
 /// other processes (and the database server's background work) use, to show how
 /// noisy the figures that follow are.
@@ -69,5 +120,15 @@ mod tests {
     #[test]
     fn reads_its_own_process() {
         assert!(own_cpu_time().is_some());
+        assert!(own_cpu_time_with_children() >= own_cpu_time());
+    }
+
+    #[test]
+    fn a_process_tree_counts_its_live_children() {
+        // This process as the "postmaster": its children (none live here beyond what the
+        // test runner starts) add to its own time, never subtract.
+        let me = std::process::id();
+        assert!(cluster_cpu_time(me) >= own_cpu_time());
+        assert_eq!(cluster_cpu_time(u32::MAX), None);
     }
 }

@@ -177,6 +177,61 @@ fn run(options: Options) -> Result<(), String> {
     report::record(&root, &section)
 }
 
+/// CPU time, so far, of the three parties to a phase: the server, the whole PostgreSQL
+/// cluster, and the load generator (this process, with a finished pgbench).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSample {
+    server: Option<Duration>,
+    database: Option<Duration>,
+    client: Option<Duration>,
+}
+
+impl CpuSample {
+    fn now(demo: &Demo) -> Self {
+        Self {
+            server: demo
+                .pid()
+                .and_then(|pid| super::process::cpu_time(&pid.to_string())),
+            database: demo
+                .postmaster_pid()
+                .and_then(super::process::cluster_cpu_time),
+            client: super::process::own_cpu_time_with_children(),
+        }
+    }
+
+    /// CPU used from `self` to `end`, in microseconds per unit of work (`count`).
+    fn per(self, end: Self, count: f64) -> CpuSplit {
+        let micros = |start: Option<Duration>, end: Option<Duration>| {
+            super::process::used(start, end)
+                .filter(|_| count > 0.0)
+                .map(|used| used.as_secs_f64() * 1e6 / count)
+        };
+        CpuSplit {
+            server: micros(self.server, end.server),
+            database: micros(self.database, end.database),
+            client: micros(self.client, end.client),
+        }
+    }
+}
+
+/// CPU microseconds per request (or pgbench transaction), by party.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSplit {
+    server: Option<f64>,
+    database: Option<f64>,
+    client: Option<f64>,
+}
+
+impl CpuSplit {
+    fn cell(value: Option<f64>) -> String {
+        value.map_or_else(|| "?".to_owned(), |v| format!("{v:.0}"))
+    }
+
+    fn total(&self) -> Option<f64> {
+        Some(self.server.unwrap_or(0.0) + self.database? + self.client?)
+    }
+}
+
 /// Everything measured.
 #[derive(Debug, Clone)]
 struct Measurement {
@@ -194,6 +249,10 @@ struct Measurement {
     pgbench: PgbenchResult,
     /// Whole-machine CPU busy share during pgbench.
     pgbench_cpu: Option<f64>,
+    /// CPU per GET, by party.
+    http_split: CpuSplit,
+    /// CPU per pgbench transaction, by party (no server).
+    pgbench_split: CpuSplit,
 }
 
 /// The signed-in vet and the patient.
@@ -256,6 +315,7 @@ async fn measure(demo: &Demo, options: &Options) -> Result<Measurement, String> 
         options.concurrency, options.seconds
     );
     let cpu_start = CpuTimes::now();
+    let split_start = CpuSample::now(demo);
     let http = load(
         addr,
         &request,
@@ -263,6 +323,7 @@ async fn measure(demo: &Demo, options: &Options) -> Result<Measurement, String> 
         Duration::from_secs(options.seconds),
     )
     .await;
+    let http_split = split_start.per(CpuSample::now(demo), http.ok as f64);
     let cpu_end = CpuTimes::now();
 
     eprintln!("xtask: counting the statements of {COUNTED_REQUESTS} requests");
@@ -273,7 +334,11 @@ async fn measure(demo: &Demo, options: &Options) -> Result<Measurement, String> 
         options.concurrency, options.seconds
     );
     let pg_start = CpuTimes::now();
+    let split_start = CpuSample::now(demo);
     let pgbench = run_pgbench(demo, &subject, options).await?;
+    let mut pgbench_split = split_start.per(CpuSample::now(demo), pgbench.transactions as f64);
+    // The server idles (its sealer aside) while pgbench runs: not a party to it.
+    pgbench_split.server = None;
     let pg_end = CpuTimes::now();
     let share = |start: Option<CpuTimes>, end: Option<CpuTimes>| start?.busy_share(end?);
     Ok(Measurement {
@@ -284,6 +349,8 @@ async fn measure(demo: &Demo, options: &Options) -> Result<Measurement, String> 
         statements,
         pgbench,
         pgbench_cpu: share(pg_start, pg_end),
+        http_split,
+        pgbench_split,
     })
 }
 
@@ -908,6 +975,8 @@ fn render(
         statements,
         pgbench,
         pgbench_cpu,
+        http_split,
+        pgbench_split,
     } = measurement;
     let share = |busy: &Option<f64>| {
         busy.map_or_else(|| "unknown".to_owned(), |b| format!("{:.0}%", b * 100.0))
@@ -957,7 +1026,9 @@ fn render(
             statements.requests_seen, statements.requests
         )
     };
-    let round_trips = per_statement + per_transaction;
+    // The pool no longer pings a connection on checkout, so each statement is one
+    // round trip.
+    let round_trips = per_statement;
     let details = format!(
         "### {label}
 
@@ -975,11 +1046,20 @@ patient {patient}
 transactions, {failed} failed); whole machine busy {pgbench_cpu}
 - Full-stack ÷ pgbench: **{percent:.0}%**; goal ≥ 50%: **{verdict}**
 - Per GET, measured in the statement log over {requests} requests: **{per_statement:.1} \
-statements in {per_transaction:.1} transactions**; with the pool's ping on each \
-connection checkout (sqlx `test_before_acquire`, a Sync message no statement log shows; \
-counted as one per transaction), **{round_trips:.1} round trips**; {seen}; the sealer's \
+statements in {per_transaction:.1} transactions**, \
+**{round_trips:.1} round trips** (the pool does not ping a connection on checkout); {seen}; the sealer's \
 {sealer} statements in the same window are not counted
 - pgbench's SELECT is the text the server ran for the GET: {same}
+
+Where the CPU goes, in microseconds of CPU time per answer (from /proc: the server \
+process; the whole PostgreSQL cluster, reaped backends included; the load generator, \
+pgbench included). On {cores} cores, {cores} s of CPU per second is the most there is, so \
+the total bounds the rate: at most {cores}e6 ÷ total per second.
+
+| | Server µs | PostgreSQL µs | Load generator µs | Total µs | Bound req/s |
+|---|---:|---:|---:|---:|---:|
+| full-stack GET | {hs} | {hd} | {hc} | {ht} | {hb} |
+| pgbench transaction | – | {pd} | {pc} | {pt} | {pb} |
 
 {breakdown}
 | | Requests | p50 ms | p95 ms | p99 ms | max ms |
@@ -1007,6 +1087,24 @@ counted as one per transaction), **{round_trips:.1} round trips**; {seen}; the s
         } else {
             ""
         },
+        cores = context.machine.cores,
+        hs = CpuSplit::cell(http_split.server),
+        hd = CpuSplit::cell(http_split.database),
+        hc = CpuSplit::cell(http_split.client),
+        ht = CpuSplit::cell(http_split.total()),
+        hb = CpuSplit::cell(
+            http_split
+                .total()
+                .map(|t| context.machine.cores as f64 * 1e6 / t)
+        ),
+        pd = CpuSplit::cell(pgbench_split.database),
+        pc = CpuSplit::cell(pgbench_split.client),
+        pt = CpuSplit::cell(pgbench_split.total()),
+        pb = CpuSplit::cell(
+            pgbench_split
+                .total()
+                .map(|t| context.machine.cores as f64 * 1e6 / t)
+        ),
         version = pgbench.version,
         tps = pgbench.tps,
         transactions = pgbench.transactions,
@@ -1271,6 +1369,16 @@ mod tests {
                 version: "pgbench (PostgreSQL) 15.20".into(),
             },
             pgbench_cpu: Some(0.9),
+            http_split: CpuSplit {
+                server: Some(400.0),
+                database: Some(300.0),
+                client: Some(100.0),
+            },
+            pgbench_split: CpuSplit {
+                server: None,
+                database: Some(200.0),
+                client: Some(50.0),
+            },
         }
     }
 
@@ -1307,12 +1415,20 @@ mod tests {
             before.contains("**915 req/s** (answers: 200 × 9150, 500 × 1; errors: 1)"),
             "{before}"
         );
+        assert!(
+            before.contains("| full-stack GET | 400 | 300 | 100 | 800 |"),
+            "{before}"
+        );
+        assert!(
+            before.contains("| pgbench transaction | – | 200 | 50 | 250 |"),
+            "{before}"
+        );
         assert!(before.contains("goal ≥ 50%: **FAIL**"), "{before}");
         assert!(
             before.contains("**9.0 statements in 2.0 transactions**"),
             "{before}"
         );
-        assert!(before.contains("**11.0 round trips**"), "{before}");
+        assert!(before.contains("**9.0 round trips**"), "{before}");
         assert!(before.contains("| `BEGIN` | 2.00 |"), "{before}");
         assert!(
             before.contains("benchmark idle (other processes, the server's background work): 60% (other processes were running"),
