@@ -6,7 +6,7 @@
 //! patient's facts and owners only; nothing clinical is read for them at all.
 
 use super::list::{ListQuery, patient_row};
-use super::{Outcome, local_time, submit};
+use super::{Outcome, PageId, local_time, submit};
 use crate::AppError;
 use crate::clinical::views::{
     AllergyView, ChartPage, ClinicalView, OwnerView, PatientFacts, PatientForm, PatientFormPage,
@@ -16,16 +16,17 @@ use crate::clinical::weight_chart::{kilograms, weight_chart};
 use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs};
 use crate::format::{age, capitalised, day_short, words};
-use crate::input::{optional_text, path_id};
+use crate::input::optional_text;
 use crate::layout::Nav;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use paddock_domain::field::bounded_text;
 use paddock_domain::{
-    ClientId, DateOfBirth, Microchip, PatientId, PatientSex, Permission, PracticeZone, WeightKg,
+    ClientId, DateOfBirth, EncounterStatus, Microchip, PatientId, PatientSex, Permission,
+    PracticeZone, PrescriptionStatus, ProblemStatus, WeightKg,
 };
 use paddock_store::clinical::chart::{self, Chart};
 use paddock_store::clinical::patients::{self, Owner, Patient, PatientDetails, Standing};
@@ -315,9 +316,8 @@ pub(crate) async fn create_submit(
 /// `records.read`. "Today" (ages, overdue vaccinations) is the practice's date.
 pub(crate) async fn chart_page(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<PatientId>,
 ) -> Result<Response, AppError> {
-    let id = PatientId::from_uuid(path_id(&id)?);
     let zone = nav.zone;
     let today = zone.date_of(ctx.now());
     let permissions = ctx.principal.permissions();
@@ -412,8 +412,8 @@ pub(super) fn active_allergies(allergies: &[Allergy]) -> Vec<AllergyView> {
         .map(|a| AllergyView {
             substance: a.substance.clone(),
             reaction: a.reaction.clone().unwrap_or_default(),
-            severity: words(&a.severity),
-            severity_code: a.severity.clone(),
+            severity: a.severity.label(),
+            severity_code: a.severity.as_str().to_owned(),
         })
         .collect()
 }
@@ -478,10 +478,10 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
         problems: chart
             .problems
             .iter()
-            .filter(|p| p.status == "active")
+            .filter(|p| p.status == ProblemStatus::Active)
             .map(|p| ProblemView {
                 description: p.description.clone(),
-                kind: p.kind.clone(),
+                kind: p.kind.as_str().to_owned(),
                 code: match (&p.code_system, &p.code) {
                     (Some(system), Some(code)) => format!("{} {code}", system.to_uppercase()),
                     _ => String::new(),
@@ -492,9 +492,9 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
         prescriptions: chart
             .prescriptions
             .iter()
-            .filter(|r| r.status == "active")
+            .filter(|r| r.status == PrescriptionStatus::Active)
             .map(|r| {
-                let mut directions = format!("{} {}, {}", r.dose, words(&r.route), r.frequency);
+                let mut directions = format!("{} {}, {}", r.dose, r.route.label(), r.frequency);
                 if let Some(days) = r.duration_days {
                     directions
                         .push_str(&format!(", {days} day{}", if days == 1 { "" } else { "s" }));
@@ -515,13 +515,13 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
             .encounters
             .iter()
             .map(|e| TimelineRow {
-                id: e.id,
+                id: e.id.as_uuid(),
                 started: local_time(zone, e.started_at),
                 started_iso: e.started_at.to_rfc3339(),
-                kind: capitalised(&words(&e.kind)),
+                kind: capitalised(&e.kind.label()),
                 reason: e.reason.clone().unwrap_or_default(),
                 vet: e.attending_name.clone().unwrap_or_default(),
-                finalised: e.status == "finalised",
+                finalised: e.status == EncounterStatus::Finalised,
                 summary: summary_of(&e.soap.assessment)
                     .or_else(|| summary_of(&e.soap.subjective))
                     .unwrap_or_default(),
