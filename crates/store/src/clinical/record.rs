@@ -190,7 +190,9 @@ pub struct Problem {
     /// Free text.
     pub description: String,
     /// `venom` or `snomed`.
-    pub code_system: Option<String>,
+    #[sqlx(try_from = "OptionalCode")]
+    #[schema(value_type = Option<String>)]
+    pub code_system: Option<CodeSystem>,
     /// The code.
     pub code: Option<String>,
     /// `active` or `resolved`.
@@ -203,6 +205,33 @@ pub struct Problem {
     pub resolved_on: Option<NaiveDate>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+}
+
+/// A nullable code column (a problem's code system), read into `Option` of its enum
+/// (like `OptionalUuid` for ids).
+struct OptionalCode(Option<String>);
+
+impl sqlx::Type<sqlx::Postgres> for OptionalCode {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for OptionalCode {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(<Option<String> as sqlx::Decode<
+            'r,
+            sqlx::Postgres,
+        >>::decode(value)?))
+    }
+}
+
+impl TryFrom<OptionalCode> for Option<CodeSystem> {
+    type Error = paddock_domain::FieldError;
+
+    fn try_from(column: OptionalCode) -> Result<Self, Self::Error> {
+        column.0.map(CodeSystem::try_from).transpose()
+    }
 }
 
 const PROBLEM_COLUMNS: &str = "id, encounter_id, kind, description, code_system, code, status, onset_on, resolved_on, created_at";

@@ -483,7 +483,9 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
                 description: p.description.clone(),
                 kind: p.kind.as_str().to_owned(),
                 code: match (&p.code_system, &p.code) {
-                    (Some(system), Some(code)) => format!("{} {code}", system.to_uppercase()),
+                    (Some(system), Some(code)) => {
+                        format!("{} {code}", system.as_str().to_uppercase())
+                    }
                     _ => String::new(),
                 },
                 onset_on: p.onset_on.map(day_short).unwrap_or_default(),
@@ -508,7 +510,7 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
                 }
             })
             .collect(),
-        weight: weight_chart(&weighings),
+        weight: weight_chart(zone, &weighings),
         latest_weight,
         latest_temperature,
         timeline: chart
