@@ -57,12 +57,11 @@ pub(crate) async fn new_page(
         ..EncounterForm::default()
     };
     let read_records = reads_records(ctx.principal.permissions());
-    Ok(ctx
-        .run(async |tx| {
-            let shown = (form, FieldMessages::none(), StatusCode::OK);
-            new_form_page(tx, nav, read_records, patient, shown).await
-        })
-        .await?)
+    ctx.run(async |tx| {
+        let shown = (form, FieldMessages::none(), StatusCode::OK);
+        new_form_page(tx, nav, read_records, patient, shown).await
+    })
+    .await
 }
 
 fn reads_records(permissions: &PermissionSet) -> bool {
@@ -247,9 +246,9 @@ pub(crate) async fn create_submit(
             // Refused before the store call that would check it.
             ctx.require(Permission::RecordsWrite)?;
             let shown = (form, errors, StatusCode::UNPROCESSABLE_ENTITY);
-            return Ok(ctx
+            return ctx
                 .run(async |tx| new_form_page(tx, nav, read_records, patient, shown).await)
-                .await?);
+                .await;
         }
     };
     let saved = submit(

@@ -97,19 +97,18 @@ pub(crate) async fn new_page(
         ..PatientForm::default()
     };
     let read_clients = reads_clients(&ctx);
-    Ok(ctx
-        .run(async |tx| {
-            form_page(
-                tx,
-                nav,
-                read_clients,
-                form,
-                FieldMessages::none(),
-                StatusCode::OK,
-            )
-            .await
-        })
-        .await?)
+    ctx.run(async |tx| {
+        form_page(
+            tx,
+            nav,
+            read_clients,
+            form,
+            FieldMessages::none(),
+            StatusCode::OK,
+        )
+        .await
+    })
+    .await
 }
 
 /// Whether the member may read clients (so the form can name the owner).
@@ -292,9 +291,9 @@ pub(crate) async fn create_submit(
             // Refused before the store call that would check it.
             ctx.require(Permission::PatientsWrite)?;
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(ctx
+            return ctx
                 .run(async |tx| form_page(tx, nav, read_clients, form, errors, status).await)
-                .await?);
+                .await;
         }
     };
     let saved = submit(
