@@ -105,7 +105,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     let encounter = encounters::create(
         tx,
         &NewEncounter {
-            patient_id: patient.id.as_uuid(),
+            patient_id: patient.id,
             kind: EncounterKind::Consultation,
             started_at: Utc::now(),
             attending: Some(vet),
@@ -120,7 +120,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     .unwrap();
     record::record_vitals(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewVitals {
             encounter_id: Some(encounter.id),
             recorded_at: Utc::now(),
@@ -134,7 +134,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     .unwrap();
     record::add_problem(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewProblem {
             encounter_id: Some(encounter.id),
             kind: ProblemKind::Problem,
@@ -147,7 +147,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     .unwrap();
     record::add_allergy(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewAllergy {
             substance: "Penicillin".to_owned(),
             reaction: Some("Urticaria".to_owned()),
@@ -159,7 +159,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     let today = Utc::now().date_naive();
     record::prescribe(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewPrescription {
             encounter_id: Some(encounter.id),
             drug: "Meloxicam 1.5 mg/ml oral suspension".to_owned(),
@@ -176,7 +176,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     .unwrap();
     record::vaccinate(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewVaccination {
             encounter_id: None,
             vaccine: "Nobivac DHP".to_owned(),

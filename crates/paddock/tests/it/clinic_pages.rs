@@ -50,7 +50,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     for (days_ago, kg) in [(360, "18.2"), (240, "19.6"), (120, "20.9")] {
         record::record_vitals(
             &mut tx,
-            rex.as_uuid(),
+            rex,
             &NewVitals {
                 encounter_id: None,
                 recorded_at: now - Duration::days(days_ago),
@@ -65,7 +65,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     }
     record::add_allergy(
         &mut tx,
-        rex.as_uuid(),
+        rex,
         &NewAllergy {
             substance: "Cephalexin".to_owned(),
             reaction: Some("Facial swelling".to_owned()),
@@ -77,7 +77,7 @@ pub async fn rex_with_history(world: &World) -> Uuid {
     let today = now.date_naive();
     record::vaccinate(
         &mut tx,
-        rex.as_uuid(),
+        rex,
         &NewVaccination {
             encounter_id: None,
             vaccine: "Rabies (Nobivac Rabies)".to_owned(),
@@ -100,9 +100,9 @@ pub async fn rex_with_history(world: &World) -> Uuid {
 async fn rex_encounter(world: &World, rex: Uuid) -> Uuid {
     let meta = RequestMeta::system("clinic pages");
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
-    let list = chart::encounters(&mut tx, rex).await.unwrap();
+    let list = chart::encounters(&mut tx, rex.into()).await.unwrap();
     tx.commit().await.unwrap();
-    list.first().expect("the fixture encounter").id
+    list.first().expect("the fixture encounter").id.as_uuid()
 }
 
 // --- pages over HTTP -------------------------------------------------------------

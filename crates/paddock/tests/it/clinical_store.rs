@@ -121,7 +121,7 @@ async fn a_finalised_encounter_cannot_be_changed_even_by_sql_that_skips_the_stor
     let encounter = encounters::create(
         &mut tx,
         &NewEncounter {
-            patient_id: dog.id.as_uuid(),
+            patient_id: dog.id,
             kind: EncounterKind::Consultation,
             started_at: Utc::now(),
             attending: None,
@@ -173,7 +173,7 @@ async fn a_finalised_encounter_cannot_be_changed_even_by_sql_that_skips_the_stor
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
     let kept = encounters::get(&mut tx, encounter.id).await.unwrap();
     assert_eq!(kept.soap.assessment, "Healthy");
-    assert_eq!(kept.status, "finalised");
+    assert_eq!(kept.status.as_str(), "finalised");
 }
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn an_open_encounter_past_its_editing_period_is_locked_even_before_the_clo
         .unwrap();
     let (_, dog) = client_with_dog(&mut tx, "Period", "Dot").await;
     let new = NewEncounter {
-        patient_id: dog.id.as_uuid(),
+        patient_id: dog.id,
         kind: EncounterKind::Recheck,
         started_at: Utc::now(),
         attending: None,

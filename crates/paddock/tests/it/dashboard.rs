@@ -87,14 +87,14 @@ async fn book(
 
 async fn open_encounter(tx: &mut TenantTx, patient: PatientId, vet: UserId) -> Uuid {
     let new = NewEncounter {
-        patient_id: patient.as_uuid(),
+        patient_id: patient,
         kind: EncounterKind::Consultation,
         started_at: Utc::now() - Duration::hours(1),
         attending: Some(vet),
         reason: None,
         soap: Soap::default(),
     };
-    encounters::create(tx, &new).await.unwrap().id
+    encounters::create(tx, &new).await.unwrap().id.as_uuid()
 }
 
 async fn vaccinate(
@@ -116,9 +116,7 @@ async fn vaccinate(
         administered_by: by,
         rabies_tag: None,
     };
-    record::vaccinate(tx, patient.as_uuid(), &dose)
-        .await
-        .unwrap();
+    record::vaccinate(tx, patient, &dose).await.unwrap();
 }
 
 /// Practice A's day: Rex (the fixture) and Bella booked today with the vet and the
@@ -175,7 +173,7 @@ async fn seed(env: &TestApp, vet: UserId) {
     open_encounter(&mut tx, bella, vet).await;
     open_encounter(&mut tx, bella, admin).await;
     let signed = open_encounter(&mut tx, rex, vet).await;
-    encounters::finalise(&mut tx, signed, Utc::now())
+    encounters::finalise(&mut tx, signed.into(), Utc::now())
         .await
         .unwrap();
     let days = |n: i64| today + Duration::days(n);

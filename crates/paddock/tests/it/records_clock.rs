@@ -35,7 +35,7 @@ async fn open_encounter(app: &Db, practice: &PracticeFixture, family: &str) -> U
     let encounter = encounters::create(
         &mut tx,
         &NewEncounter {
-            patient_id: patient.id.as_uuid(),
+            patient_id: patient.id,
             kind: EncounterKind::Recheck,
             started_at: Utc::now(),
             attending: Some(practice.admin),
@@ -48,9 +48,9 @@ async fn open_encounter(app: &Db, practice: &PracticeFixture, family: &str) -> U
     )
     .await
     .unwrap();
-    assert_eq!(encounter.status, "open");
+    assert_eq!(encounter.status.as_str(), "open");
     tx.commit().await.unwrap();
-    encounter.id
+    encounter.id.as_uuid()
 }
 
 /// Moves an encounter's deadline a minute into the past, bypassing the guard.
@@ -96,8 +96,8 @@ async fn records_clock_finalises_encounters_past_their_editing_period_and_locks_
     assert_eq!(app.finalise_due_encounters().await.unwrap(), 2);
 
     let mut tx = begin(&app, &a).await;
-    let finalised = encounters::get(&mut tx, due).await.unwrap();
-    assert_eq!(finalised.status, "finalised");
+    let finalised = encounters::get(&mut tx, due.into()).await.unwrap();
+    assert_eq!(finalised.status.as_str(), "finalised");
     assert_eq!(finalised.finalised_by, None, "nobody signed it");
     assert_eq!(
         finalised.finalised_at.map(|t| t.timestamp_micros()),
@@ -105,11 +105,11 @@ async fn records_clock_finalises_encounters_past_their_editing_period_and_locks_
         "finalised as of its deadline"
     );
     assert!(!finalised.is_editable(Utc::now()));
-    let untouched = encounters::get(&mut tx, fresh).await.unwrap();
-    assert_eq!(untouched.status, "open", "not yet due");
+    let untouched = encounters::get(&mut tx, fresh.into()).await.unwrap();
+    assert_eq!(untouched.status.as_str(), "open", "not yet due");
     let edit = encounters::update(
         &mut tx,
-        due,
+        due.into(),
         Some("Wound check"),
         Some(a.admin),
         &Soap {
@@ -146,7 +146,7 @@ async fn records_clock_finalises_encounters_past_their_editing_period_and_locks_
     let mut tx = begin(&app, &a).await;
     let edited = encounters::update(
         &mut tx,
-        fresh,
+        fresh.into(),
         None,
         Some(a.admin),
         &Soap {

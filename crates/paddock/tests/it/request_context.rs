@@ -42,6 +42,9 @@ pub(crate) async fn counting_env() -> (TestApp, Arc<AtomicUsize>) {
     (env, acquired)
 }
 
+/// A form post: where, its fields, and the status it is answered with.
+type Post<'a> = (String, Vec<(&'a str, &'a str)>, StatusCode);
+
 /// How many transactions the server opened while answering `request`.
 pub(crate) async fn transactions_of(
     env: &TestApp,
@@ -151,7 +154,7 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
     // And the clinical form posts: the work, or a refusal and the page that shows it
     // (a refusal of the store's is undone to a savepoint, not a second transaction).
     let unknown_owner = uuid::Uuid::now_v7().to_string();
-    let posts: Vec<(String, Vec<(&str, &str)>, StatusCode)> = vec![
+    let posts: Vec<Post> = vec![
         (
             "/clients".to_owned(),
             vec![("given_name", "Bo"), ("family_name", "Hale")],

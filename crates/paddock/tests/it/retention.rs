@@ -155,7 +155,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     let encounter = encounters::create(
         tx,
         &NewEncounter {
-            patient_id: patient.id.as_uuid(),
+            patient_id: patient.id,
             kind: EncounterKind::Consultation,
             started_at: Utc::now(),
             attending: Some(vet),
@@ -170,7 +170,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     .unwrap();
     record::record_vitals(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewVitals {
             encounter_id: Some(encounter.id),
             recorded_at: Utc::now(),
@@ -185,7 +185,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     let today = Utc::now().date_naive();
     record::vaccinate(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewVaccination {
             encounter_id: Some(encounter.id),
             vaccine: "Nobivac L4".to_owned(),
@@ -202,7 +202,7 @@ async fn patient_with_record(tx: &mut TenantTx, vet: paddock_domain::UserId, nam
     .unwrap();
     record::prescribe(
         tx,
-        patient.id.as_uuid(),
+        patient.id,
         &NewPrescription {
             encounter_id: Some(encounter.id),
             drug: "Milbemax tablets for dogs".to_owned(),

@@ -13,7 +13,6 @@ use chrono::NaiveDate;
 use paddock_domain::{PatientId, Permission};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 /// A patient's whole record.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -46,7 +45,7 @@ pub async fn chart(
 ) -> Result<Chart, StoreError> {
     tx.require(Permission::RecordsRead)?;
     let patient = patients::get(tx, patient).await?;
-    let id = patient.id.as_uuid();
+    let id = patient.id;
     let owners = if tx.require(Permission::ClientsRead).is_ok() {
         patients::owners(tx, patient.id).await?
     } else {
@@ -78,8 +77,8 @@ pub async fn chart(
 }
 
 /// Records that the actor viewed `view` of `patient`'s record.
-async fn record_view(tx: &mut TenantTx, patient: Uuid, view: &str) -> Result<(), StoreError> {
-    let event = AuditEvent::on(AuditAction::Read, "patient", patient)
+async fn record_view(tx: &mut TenantTx, patient: PatientId, view: &str) -> Result<(), StoreError> {
+    let event = AuditEvent::on(AuditAction::Read, "patient", patient.as_uuid())
         .with_changes(serde_json::json!({ "view": view }));
     record(tx, event, None).await
 }
@@ -88,19 +87,22 @@ async fn record_view(tx: &mut TenantTx, patient: Uuid, view: &str) -> Result<(),
 /// deleted patient is not found) and records the view.
 async fn part<T>(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     view: &str,
     read: impl AsyncFnOnce(&mut TenantTx) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     tx.require(Permission::RecordsRead)?;
-    patients::get(tx, PatientId::from_uuid(patient)).await?;
+    patients::get(tx, patient).await?;
     let found = read(tx).await?;
     record_view(tx, patient, view).await?;
     Ok(found)
 }
 
 /// The patient's encounters, newest first (without addenda).
-pub async fn encounters(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Encounter>, StoreError> {
+pub async fn encounters(
+    tx: &mut TenantTx,
+    patient: PatientId,
+) -> Result<Vec<Encounter>, StoreError> {
     part(tx, patient, "encounters", async |tx| {
         encounters::of_patient(tx, patient).await
     })
@@ -108,7 +110,7 @@ pub async fn encounters(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Encounte
 }
 
 /// The patient's vital signs, oldest first.
-pub async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, StoreError> {
+pub async fn vitals(tx: &mut TenantTx, patient: PatientId) -> Result<Vec<Vitals>, StoreError> {
     part(tx, patient, "vitals", async |tx| {
         record::vitals(tx, patient).await
     })
@@ -116,7 +118,7 @@ pub async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, Sto
 }
 
 /// The patient's problems and diagnoses, active first.
-pub async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, StoreError> {
+pub async fn problems(tx: &mut TenantTx, patient: PatientId) -> Result<Vec<Problem>, StoreError> {
     part(tx, patient, "problems", async |tx| {
         record::problems(tx, patient).await
     })
@@ -124,7 +126,7 @@ pub async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, 
 }
 
 /// The patient's allergies, active and most severe first.
-pub async fn allergies(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Allergy>, StoreError> {
+pub async fn allergies(tx: &mut TenantTx, patient: PatientId) -> Result<Vec<Allergy>, StoreError> {
     part(tx, patient, "allergies", async |tx| {
         record::allergies(tx, patient).await
     })
@@ -134,7 +136,7 @@ pub async fn allergies(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Allergy>,
 /// The patient's prescriptions, current first.
 pub async fn prescriptions(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Vec<Prescription>, StoreError> {
     part(tx, patient, "prescriptions", async |tx| {
         record::prescriptions(tx, patient).await
@@ -145,7 +147,7 @@ pub async fn prescriptions(
 /// The patient's vaccinations, newest first.
 pub async fn vaccinations(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Vec<Vaccination>, StoreError> {
     part(tx, patient, "vaccinations", async |tx| {
         record::vaccinations(tx, patient).await

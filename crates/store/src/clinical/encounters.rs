@@ -12,10 +12,13 @@
 //! `records.write` is never a way round `records.read`.
 
 use crate::audit::{AuditAction, AuditEvent, record};
+use crate::row::OptionalUuid;
 use crate::staff::members::{Duty, require_duty};
 use crate::{Db, StoreError, TenantTx};
 use chrono::{DateTime, Utc};
-use paddock_domain::{EncounterKind, PatientId, Permission, UserId};
+use paddock_domain::{
+    AddendumId, EncounterId, EncounterKind, EncounterStatus, PatientId, Permission, UserId,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -37,7 +40,7 @@ pub struct Soap {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEncounter {
     /// The patient seen.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The kind of visit.
     pub kind: EncounterKind,
     /// When the visit started.
@@ -54,15 +57,19 @@ pub struct NewEncounter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Encounter {
     /// Its id.
-    pub id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub id: EncounterId,
     /// The patient.
-    pub patient_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub patient_id: PatientId,
     /// The kind of visit.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: EncounterKind,
     /// When the visit started.
     pub started_at: DateTime<Utc>,
     /// The vet in charge.
-    pub attending_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub attending_id: Option<UserId>,
     /// The vet's name.
     pub attending_name: Option<String>,
     /// Why the patient came.
@@ -70,17 +77,20 @@ pub struct Encounter {
     /// The notes.
     pub soap: Soap,
     /// `open` or `finalised`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: EncounterStatus,
     /// When it locks by itself if nobody finalises it.
     pub lock_after: DateTime<Utc>,
     /// When it was finalised.
     pub finalised_at: Option<DateTime<Utc>>,
     /// Who finalised it (none when the editing period ran out).
-    pub finalised_by: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub finalised_by: Option<UserId>,
     /// When it was written.
     pub created_at: DateTime<Utc>,
     /// Who wrote it.
-    pub created_by: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub created_by: Option<UserId>,
     /// Corrections and additions after finalising, oldest first.
     pub addenda: Vec<Addendum>,
 }
@@ -88,7 +98,7 @@ pub struct Encounter {
 impl Encounter {
     /// Whether it can still be edited at `now`.
     pub fn is_editable(&self, now: DateTime<Utc>) -> bool {
-        self.status == "open" && self.lock_after > now
+        self.status == EncounterStatus::Open && self.lock_after > now
     }
 }
 
@@ -105,7 +115,7 @@ pub enum WrittenEncounter {
 
 impl WrittenEncounter {
     /// The encounter's id.
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> EncounterId {
         match self {
             WrittenEncounter::Record(encounter) => encounter.id,
             WrittenEncounter::EncounterReceipt(receipt) => receipt.id,
@@ -117,45 +127,60 @@ impl WrittenEncounter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct EncounterReceipt {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: EncounterId,
     /// `open` or `finalised`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub status: EncounterStatus,
 }
 
 /// A correction to a finalised encounter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Addendum {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: AddendumId,
     /// The text.
     pub body: String,
     /// When it was written.
     pub created_at: DateTime<Utc>,
     /// Who wrote it.
-    pub created_by: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub created_by: UserId,
     /// Their name.
     pub author_name: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
 struct EncounterRow {
-    id: Uuid,
-    patient_id: Uuid,
-    kind: String,
+    #[sqlx(try_from = "Uuid")]
+    id: EncounterId,
+    #[sqlx(try_from = "Uuid")]
+    patient_id: PatientId,
+    #[sqlx(try_from = "String")]
+    kind: EncounterKind,
     started_at: DateTime<Utc>,
-    attending_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    attending_id: Option<UserId>,
     attending_name: Option<String>,
     reason: Option<String>,
     subjective: String,
     objective: String,
     assessment: String,
     plan: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: EncounterStatus,
     lock_after: DateTime<Utc>,
     finalised_at: Option<DateTime<Utc>>,
-    finalised_by: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    finalised_by: Option<UserId>,
     created_at: DateTime<Utc>,
-    created_by: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    created_by: Option<UserId>,
 }
 
 impl EncounterRow {
@@ -193,8 +218,7 @@ const ENCOUNTER_SELECT: &str = "select e.id, e.patient_id, e.kind, e.started_at,
 /// Opens an encounter for a live patient.
 pub async fn create(tx: &mut TenantTx, new: &NewEncounter) -> Result<Encounter, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let patient =
-        crate::clinical::patients::fetch(tx, PatientId::from_uuid(new.patient_id)).await?;
+    let patient = crate::clinical::patients::fetch(tx, new.patient_id).await?;
     paddock_domain::patient::within_life(
         "started_at",
         new.started_at.date_naive(),
@@ -203,15 +227,15 @@ pub async fn create(tx: &mut TenantTx, new: &NewEncounter) -> Result<Encounter, 
     if let Some(vet) = new.attending {
         require_duty(tx, vet, Duty::Clinician, "attending_id").await?;
     }
-    let id = Uuid::now_v7();
+    let id = EncounterId::new();
     sqlx::query(
         "insert into encounters (practice_id, id, patient_id, kind, started_at, attending_id, reason,
                                  subjective, objective, assessment, plan, lock_after)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(id)
-    .bind(new.patient_id)
+    .bind(id.as_uuid())
+    .bind(new.patient_id.as_uuid())
     .bind(new.kind.as_str())
     .bind(new.started_at)
     .bind(new.attending.map(|u| u.as_uuid()))
@@ -225,12 +249,12 @@ pub async fn create(tx: &mut TenantTx, new: &NewEncounter) -> Result<Encounter, 
     fetch(tx, id).await
 }
 
-async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
+async fn fetch(tx: &mut TenantTx, id: EncounterId) -> Result<Encounter, StoreError> {
     let row: EncounterRow = sqlx::query_as(&format!(
         "{ENCOUNTER_SELECT} where e.id = $1
             and exists (select 1 from patients p where p.id = e.patient_id and p.deleted_at is null)"
     ))
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?
     .ok_or(StoreError::NotFound("encounter"))?;
@@ -239,7 +263,7 @@ async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
            from encounter_addenda a left join users u on u.id = a.created_by
           where a.encounter_id = $1 order by a.created_at, a.id",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_all(tx.conn())
     .await?;
     Ok(row.into_encounter(addenda))
@@ -247,13 +271,13 @@ async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
 
 /// What a write answers: the record (audited as a `read`) when the writer may read
 /// it, else only its id and status.
-async fn answer(tx: &mut TenantTx, id: Uuid) -> Result<WrittenEncounter, StoreError> {
+async fn answer(tx: &mut TenantTx, id: EncounterId) -> Result<WrittenEncounter, StoreError> {
     if tx.require(Permission::RecordsRead).is_ok() {
         return Ok(WrittenEncounter::Record(Box::new(get(tx, id).await?)));
     }
     let receipt: EncounterReceipt =
         sqlx::query_as("select id, status from encounters where id = $1")
-            .bind(id)
+            .bind(id.as_uuid())
             .fetch_optional(tx.conn())
             .await?
             .ok_or(StoreError::NotFound("encounter"))?;
@@ -261,23 +285,28 @@ async fn answer(tx: &mut TenantTx, id: Uuid) -> Result<WrittenEncounter, StoreEr
 }
 
 /// One encounter with its addenda (`records.read`); the view is audited as a `read`.
-pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Encounter, StoreError> {
+pub async fn get(tx: &mut TenantTx, id: EncounterId) -> Result<Encounter, StoreError> {
     tx.require(Permission::RecordsRead)?;
     let encounter = fetch(tx, id).await?;
-    record(tx, AuditEvent::on(AuditAction::Read, "encounter", id), None).await?;
+    record(
+        tx,
+        AuditEvent::on(AuditAction::Read, "encounter", id.as_uuid()),
+        None,
+    )
+    .await?;
     Ok(encounter)
 }
 
 /// The patient's encounters, newest first, without their notes' addenda.
 pub(crate) async fn of_patient(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Vec<Encounter>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     let rows: Vec<EncounterRow> = sqlx::query_as(&format!(
         "{ENCOUNTER_SELECT} where e.patient_id = $1 order by e.started_at desc, e.id desc"
     ))
-    .bind(patient)
+    .bind(patient.as_uuid())
     .fetch_all(tx.conn())
     .await?;
     Ok(rows
@@ -290,7 +319,7 @@ pub(crate) async fn of_patient(
 /// [`StoreError::Locked`].
 pub async fn update(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: EncounterId,
     reason: Option<&str>,
     attending: Option<UserId>,
     soap: &Soap,
@@ -305,7 +334,7 @@ pub async fn update(
                 assessment = $6, plan = $7
           where id = $1",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(reason)
     .bind(attending.map(|u| u.as_uuid()))
     .bind(&soap.subjective)
@@ -320,12 +349,12 @@ pub async fn update(
 /// Finalises (signs) an encounter, locking it (`records.finalise`).
 pub async fn finalise(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: EncounterId,
     now: DateTime<Utc>,
 ) -> Result<WrittenEncounter, StoreError> {
     tx.require(Permission::RecordsFinalise)?;
     let encounter = fetch(tx, id).await?;
-    if encounter.status == "finalised" {
+    if encounter.status == EncounterStatus::Finalised {
         return Err(StoreError::Locked("the encounter is already finalised"));
     }
     let by = match tx.actor() {
@@ -335,7 +364,7 @@ pub async fn finalise(
     sqlx::query(
         "update encounters set status = 'finalised', finalised_at = $2, finalised_by = $3 where id = $1",
     )
-    .bind(id)
+    .bind(id.as_uuid())
     .bind(now)
     .bind(by)
     .execute(tx.conn())
@@ -346,7 +375,7 @@ pub async fn finalise(
 /// Adds an addendum to a finalised encounter (`records.write`); its author is the actor.
 pub async fn add_addendum(
     tx: &mut TenantTx,
-    encounter: Uuid,
+    encounter: EncounterId,
     body: &str,
 ) -> Result<WrittenEncounter, StoreError> {
     tx.require(Permission::RecordsWrite)?;
@@ -355,8 +384,8 @@ pub async fn add_addendum(
         "insert into encounter_addenda (practice_id, id, encounter_id, body) values ($1, $2, $3, $4)",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(Uuid::now_v7())
-    .bind(encounter)
+    .bind(AddendumId::new().as_uuid())
+    .bind(encounter.as_uuid())
     .bind(body)
     .execute(tx.conn())
     .await?;

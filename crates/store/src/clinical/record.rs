@@ -11,13 +11,15 @@
 //! entry's day must fall within the patient's life, and the members it names must be
 //! able to do what it says (a vet prescribes, a clinician gives a vaccine).
 
+use crate::row::OptionalUuid;
 use crate::staff::members::{Duty, require_duty};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, NaiveDate, Utc};
 use paddock_domain::patient::within_life;
 use paddock_domain::{
-    AllergySeverity, CodeSystem, PatientId, PerMinute, Permission, PrescriptionStatus, ProblemKind,
-    Route, TemperatureC, UserId, WeightKg,
+    AllergyId, AllergySeverity, CodeSystem, EncounterId, PatientId, PerMinute, Permission,
+    PrescriptionId, PrescriptionStatus, ProblemId, ProblemKind, ProblemStatus, Route, TemperatureC,
+    UserId, VaccinationId, VitalSignsId, WeightKg,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,7 +29,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVitals {
     /// The encounter they were taken in, if any.
-    pub encounter_id: Option<Uuid>,
+    pub encounter_id: Option<EncounterId>,
     /// When they were taken.
     pub recorded_at: DateTime<Utc>,
     /// Body weight.
@@ -44,9 +46,13 @@ pub struct NewVitals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Vitals {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: VitalSignsId,
     /// The encounter, if any.
-    pub encounter_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub encounter_id: Option<EncounterId>,
     /// When they were taken.
     pub recorded_at: DateTime<Utc>,
     /// Weight in kilograms, as a decimal string ("4.250").
@@ -58,22 +64,24 @@ pub struct Vitals {
     /// Breaths per minute.
     pub respiratory_rate: Option<i32>,
     /// Who recorded them.
-    pub created_by: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub created_by: Option<UserId>,
 }
 
 /// Records vital signs for a live patient.
 pub async fn record_vitals(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     new: &NewVitals,
 ) -> Result<Vitals, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+    let born = crate::clinical::patients::fetch(tx, patient)
         .await?
         .date_of_birth;
     within_life("recorded_at", new.recorded_at.date_naive(), born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
-    let id = Uuid::now_v7();
+    let id = VitalSignsId::new().as_uuid();
     sqlx::query(
         "insert into vital_signs (practice_id, id, patient_id, encounter_id, recorded_at, weight_kg,
                                   temperature_c, heart_rate, respiratory_rate)
@@ -81,8 +89,8 @@ pub async fn record_vitals(
     )
     .bind(tx.practice_id().as_uuid())
     .bind(id)
-    .bind(patient)
-    .bind(new.encounter_id)
+    .bind(patient.as_uuid())
+    .bind(new.encounter_id.map(|e| e.as_uuid()))
     .bind(new.recorded_at)
     .bind(new.weight.map(|w| i64::from(w.grams())))
     .bind(new.temperature.map(|t| i64::from(t.tenths())))
@@ -98,8 +106,8 @@ pub async fn record_vitals(
 /// database's `linked_record_needs_open_encounter` trigger holds the same rule).
 async fn check_encounter(
     tx: &mut TenantTx,
-    patient: Uuid,
-    encounter: Option<Uuid>,
+    patient: PatientId,
+    encounter: Option<EncounterId>,
 ) -> Result<(), StoreError> {
     let Some(encounter) = encounter else {
         return Ok(());
@@ -108,8 +116,8 @@ async fn check_encounter(
         "select status = 'open' and lock_after > now() from encounters
           where id = $1 and patient_id = $2",
     )
-    .bind(encounter)
-    .bind(patient)
+    .bind(encounter.as_uuid())
+    .bind(patient.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
     match open {
@@ -141,16 +149,19 @@ async fn vitals_where(
 }
 
 /// The patient's vital signs, oldest first (the weight chart reads them in order).
-pub(crate) async fn vitals(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Vitals>, StoreError> {
+pub(crate) async fn vitals(
+    tx: &mut TenantTx,
+    patient: PatientId,
+) -> Result<Vec<Vitals>, StoreError> {
     tx.require(Permission::RecordsRead)?;
-    vitals_where(tx, "patient_id = $1", patient).await
+    vitals_where(tx, "patient_id = $1", patient.as_uuid()).await
 }
 
 /// A new problem-list entry or diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProblem {
     /// The encounter it was recorded in.
-    pub encounter_id: Option<Uuid>,
+    pub encounter_id: Option<EncounterId>,
     /// Problem or diagnosis.
     pub kind: ProblemKind,
     /// Free text.
@@ -165,19 +176,29 @@ pub struct NewProblem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Problem {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: ProblemId,
     /// The encounter it was recorded in.
-    pub encounter_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub encounter_id: Option<EncounterId>,
     /// `problem` or `diagnosis`.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub kind: ProblemKind,
     /// Free text.
     pub description: String,
     /// `venom` or `snomed`.
-    pub code_system: Option<String>,
+    #[sqlx(try_from = "OptionalCode")]
+    #[schema(value_type = Option<String>)]
+    pub code_system: Option<CodeSystem>,
     /// The code.
     pub code: Option<String>,
     /// `active` or `resolved`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub status: ProblemStatus,
     /// When it began.
     pub onset_on: Option<NaiveDate>,
     /// When it resolved.
@@ -186,16 +207,43 @@ pub struct Problem {
     pub created_at: DateTime<Utc>,
 }
 
+/// A nullable code column (a problem's code system), read into `Option` of its enum
+/// (like `OptionalUuid` for ids).
+struct OptionalCode(Option<String>);
+
+impl sqlx::Type<sqlx::Postgres> for OptionalCode {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for OptionalCode {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(<Option<String> as sqlx::Decode<
+            'r,
+            sqlx::Postgres,
+        >>::decode(value)?))
+    }
+}
+
+impl TryFrom<OptionalCode> for Option<CodeSystem> {
+    type Error = paddock_domain::FieldError;
+
+    fn try_from(column: OptionalCode) -> Result<Self, Self::Error> {
+        column.0.map(CodeSystem::try_from).transpose()
+    }
+}
+
 const PROBLEM_COLUMNS: &str = "id, encounter_id, kind, description, code_system, code, status, onset_on, resolved_on, created_at";
 
 /// Adds a problem or diagnosis.
 pub async fn add_problem(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     new: &NewProblem,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+    let born = crate::clinical::patients::fetch(tx, patient)
         .await?
         .date_of_birth;
     if let Some(onset) = new.onset_on {
@@ -208,9 +256,9 @@ pub async fn add_problem(
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning {PROBLEM_COLUMNS}"
     ))
     .bind(tx.practice_id().as_uuid())
-    .bind(Uuid::now_v7())
-    .bind(patient)
-    .bind(new.encounter_id)
+    .bind(ProblemId::new().as_uuid())
+    .bind(patient.as_uuid())
+    .bind(new.encounter_id.map(|e| e.as_uuid()))
     .bind(new.kind.as_str())
     .bind(&new.description)
     .bind(new.code.as_ref().map(|(system, _)| system.as_str()))
@@ -223,12 +271,12 @@ pub async fn add_problem(
 /// Marks a problem resolved on `day`.
 pub async fn resolve_problem(
     tx: &mut TenantTx,
-    patient: Uuid,
-    id: Uuid,
+    patient: PatientId,
+    id: ProblemId,
     day: NaiveDate,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+    let born = crate::clinical::patients::fetch(tx, patient)
         .await?
         .date_of_birth;
     within_life("resolved_on", day, born)?;
@@ -236,8 +284,8 @@ pub async fn resolve_problem(
         "update problems set status = 'resolved', resolved_on = $3
           where id = $1 and patient_id = $2 and status = 'active' returning {PROBLEM_COLUMNS}"
     ))
-    .bind(id)
-    .bind(patient)
+    .bind(id.as_uuid())
+    .bind(patient.as_uuid())
     .bind(day)
     .fetch_optional(tx.conn())
     .await?
@@ -245,13 +293,16 @@ pub async fn resolve_problem(
 }
 
 /// The patient's problems and diagnoses, active first.
-pub(crate) async fn problems(tx: &mut TenantTx, patient: Uuid) -> Result<Vec<Problem>, StoreError> {
+pub(crate) async fn problems(
+    tx: &mut TenantTx,
+    patient: PatientId,
+) -> Result<Vec<Problem>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     Ok(sqlx::query_as(&format!(
         "select {PROBLEM_COLUMNS} from problems where patient_id = $1
           order by status, created_at desc"
     ))
-    .bind(patient)
+    .bind(patient.as_uuid())
     .fetch_all(tx.conn())
     .await?)
 }
@@ -271,13 +322,17 @@ pub struct NewAllergy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Allergy {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: AllergyId,
     /// What the patient reacts to.
     pub substance: String,
     /// How it reacts.
     pub reaction: Option<String>,
     /// `mild`, `moderate`, `severe` or `life_threatening`.
-    pub severity: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub severity: AllergySeverity,
     /// Whether it still applies.
     pub active: bool,
     /// When it was recorded.
@@ -289,18 +344,18 @@ const ALLERGY_COLUMNS: &str = "id, substance, reaction, severity, active, create
 /// Records an allergy.
 pub async fn add_allergy(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     new: &NewAllergy,
 ) -> Result<Allergy, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient)).await?;
+    crate::clinical::patients::fetch(tx, patient).await?;
     Ok(sqlx::query_as(&format!(
         "insert into allergies (practice_id, id, patient_id, substance, reaction, severity)
          values ($1, $2, $3, $4, $5, $6) returning {ALLERGY_COLUMNS}"
     ))
     .bind(tx.practice_id().as_uuid())
-    .bind(Uuid::now_v7())
-    .bind(patient)
+    .bind(AllergyId::new().as_uuid())
+    .bind(patient.as_uuid())
     .bind(&new.substance)
     .bind(&new.reaction)
     .bind(new.severity.as_str())
@@ -311,16 +366,16 @@ pub async fn add_allergy(
 /// Marks an allergy as no longer applying (it stays in the record).
 pub async fn retire_allergy(
     tx: &mut TenantTx,
-    patient: Uuid,
-    id: Uuid,
+    patient: PatientId,
+    id: AllergyId,
 ) -> Result<Allergy, StoreError> {
     tx.require(Permission::RecordsWrite)?;
     sqlx::query_as(&format!(
         "update allergies set active = false where id = $1 and patient_id = $2 and active
          returning {ALLERGY_COLUMNS}"
     ))
-    .bind(id)
-    .bind(patient)
+    .bind(id.as_uuid())
+    .bind(patient.as_uuid())
     .fetch_optional(tx.conn())
     .await?
     .ok_or(StoreError::NotFound("allergy"))
@@ -329,7 +384,7 @@ pub async fn retire_allergy(
 /// The patient's allergies, active and most severe first.
 pub(crate) async fn allergies(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Vec<Allergy>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     Ok(sqlx::query_as(&format!(
@@ -338,7 +393,7 @@ pub(crate) async fn allergies(
                    array_position(array['life_threatening', 'severe', 'moderate', 'mild'], severity),
                    created_at"
     ))
-    .bind(patient)
+    .bind(patient.as_uuid())
     .fetch_all(tx.conn())
     .await?)
 }
@@ -347,7 +402,7 @@ pub(crate) async fn allergies(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPrescription {
     /// The encounter it was written in.
-    pub encounter_id: Option<Uuid>,
+    pub encounter_id: Option<EncounterId>,
     /// The drug (name and strength).
     pub drug: String,
     /// The dose ("1 tablet", "0.5 ml").
@@ -370,27 +425,37 @@ pub struct NewPrescription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Prescription {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: PrescriptionId,
     /// The encounter.
-    pub encounter_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub encounter_id: Option<EncounterId>,
     /// The drug.
     pub drug: String,
     /// The dose.
     pub dose: String,
     /// The route.
-    pub route: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub route: Route,
     /// How often.
     pub frequency: String,
     /// For how many days.
     pub duration_days: Option<i32>,
     /// The prescribing vet.
-    pub prescriber_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub prescriber_id: UserId,
     /// Their name.
     pub prescriber_name: Option<String>,
     /// The first day.
     pub starts_on: NaiveDate,
     /// `active`, `completed` or `stopped`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub status: PrescriptionStatus,
     /// Instructions.
     pub notes: Option<String>,
     /// When it was written.
@@ -406,26 +471,26 @@ const PRESCRIPTION_SELECT: &str =
 /// Writes a prescription (the prescriber must be an active vet of the practice).
 pub async fn prescribe(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     new: &NewPrescription,
 ) -> Result<Prescription, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+    let born = crate::clinical::patients::fetch(tx, patient)
         .await?
         .date_of_birth;
     within_life("starts_on", new.starts_on, born)?;
     check_encounter(tx, patient, new.encounter_id).await?;
     require_duty(tx, new.prescriber, Duty::Prescriber, "prescriber_id").await?;
-    let id = Uuid::now_v7();
+    let id = PrescriptionId::new();
     sqlx::query(
         "insert into prescriptions (practice_id, id, patient_id, encounter_id, drug, dose, route,
                                     frequency, duration_days, prescriber_id, starts_on, notes)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(id)
-    .bind(patient)
-    .bind(new.encounter_id)
+    .bind(id.as_uuid())
+    .bind(patient.as_uuid())
+    .bind(new.encounter_id.map(|e| e.as_uuid()))
     .bind(&new.drug)
     .bind(&new.dose)
     .bind(new.route.as_str())
@@ -439,9 +504,9 @@ pub async fn prescribe(
     prescription(tx, id).await
 }
 
-async fn prescription(tx: &mut TenantTx, id: Uuid) -> Result<Prescription, StoreError> {
+async fn prescription(tx: &mut TenantTx, id: PrescriptionId) -> Result<Prescription, StoreError> {
     sqlx::query_as(&format!("{PRESCRIPTION_SELECT} where r.id = $1"))
-        .bind(id)
+        .bind(id.as_uuid())
         .fetch_optional(tx.conn())
         .await?
         .ok_or(StoreError::NotFound("prescription"))
@@ -450,15 +515,15 @@ async fn prescription(tx: &mut TenantTx, id: Uuid) -> Result<Prescription, Store
 /// Completes or stops a prescription.
 pub async fn set_prescription_status(
     tx: &mut TenantTx,
-    patient: Uuid,
-    id: Uuid,
+    patient: PatientId,
+    id: PrescriptionId,
     status: PrescriptionStatus,
 ) -> Result<Prescription, StoreError> {
     tx.require(Permission::RecordsWrite)?;
     let updated =
         sqlx::query("update prescriptions set status = $3 where id = $1 and patient_id = $2")
-            .bind(id)
-            .bind(patient)
+            .bind(id.as_uuid())
+            .bind(patient.as_uuid())
             .bind(status.as_str())
             .execute(tx.conn())
             .await?
@@ -472,14 +537,14 @@ pub async fn set_prescription_status(
 /// The patient's prescriptions, current first, newest first.
 pub(crate) async fn prescriptions(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Vec<Prescription>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     Ok(sqlx::query_as(&format!(
         "{PRESCRIPTION_SELECT} where r.patient_id = $1
           order by r.status = 'active' desc, r.starts_on desc, r.id desc"
     ))
-    .bind(patient)
+    .bind(patient.as_uuid())
     .fetch_all(tx.conn())
     .await?)
 }
@@ -488,7 +553,7 @@ pub(crate) async fn prescriptions(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVaccination {
     /// The encounter it was given in.
-    pub encounter_id: Option<Uuid>,
+    pub encounter_id: Option<EncounterId>,
     /// The vaccine (product name).
     pub vaccine: String,
     /// Its manufacturer.
@@ -511,9 +576,13 @@ pub struct NewVaccination {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Vaccination {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: VaccinationId,
     /// The encounter.
-    pub encounter_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub encounter_id: Option<EncounterId>,
     /// The vaccine.
     pub vaccine: String,
     /// Its manufacturer.
@@ -527,7 +596,9 @@ pub struct Vaccination {
     /// When the next dose is due.
     pub next_due_on: Option<NaiveDate>,
     /// Who gave it.
-    pub administered_by: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub administered_by: UserId,
     /// Their name.
     pub administered_by_name: Option<String>,
     /// Rabies tag number.
@@ -542,11 +613,11 @@ const VACCINATION_SELECT: &str = "select v.id, v.encounter_id, v.vaccine, v.manu
 /// Records a vaccination (a lot past its expiry on the day given is refused).
 pub async fn vaccinate(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
     new: &NewVaccination,
 ) -> Result<Vaccination, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient))
+    let born = crate::clinical::patients::fetch(tx, patient)
         .await?
         .date_of_birth;
     within_life("given_on", new.given_on, born)?;
@@ -567,7 +638,7 @@ pub async fn vaccinate(
             paddock_domain::FieldError::new("next_due_on", "must be after the day given").into(),
         );
     }
-    let id = Uuid::now_v7();
+    let id = VaccinationId::new();
     sqlx::query(
         "insert into vaccinations (practice_id, id, patient_id, encounter_id, vaccine, manufacturer,
                                    lot_number, lot_expires_on, given_on, next_due_on, administered_by,
@@ -575,9 +646,9 @@ pub async fn vaccinate(
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(tx.practice_id().as_uuid())
-    .bind(id)
-    .bind(patient)
-    .bind(new.encounter_id)
+    .bind(id.as_uuid())
+    .bind(patient.as_uuid())
+    .bind(new.encounter_id.map(|e| e.as_uuid()))
     .bind(&new.vaccine)
     .bind(&new.manufacturer)
     .bind(&new.lot_number)
@@ -589,7 +660,7 @@ pub async fn vaccinate(
     .execute(tx.conn())
     .await?;
     sqlx::query_as(&format!("{VACCINATION_SELECT} where v.id = $1"))
-        .bind(id)
+        .bind(id.as_uuid())
         .fetch_optional(tx.conn())
         .await?
         .ok_or(StoreError::NotFound("vaccination"))
@@ -598,13 +669,13 @@ pub async fn vaccinate(
 /// The patient's vaccinations, newest first.
 pub(crate) async fn vaccinations(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Vec<Vaccination>, StoreError> {
     tx.require(Permission::RecordsRead)?;
     Ok(sqlx::query_as(&format!(
         "{VACCINATION_SELECT} where v.patient_id = $1 order by v.given_on desc, v.id desc"
     ))
-    .bind(patient)
+    .bind(patient.as_uuid())
     .fetch_all(tx.conn())
     .await?)
 }

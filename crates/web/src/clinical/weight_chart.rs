@@ -7,7 +7,7 @@
 
 use crate::format::day_short;
 use chrono::{DateTime, Utc};
-use paddock_domain::WeightKg;
+use paddock_domain::{PracticeZone, WeightKg};
 
 /// The drawing's size in SVG user units (it scales to the card's width).
 const WIDTH: f64 = 640.0;
@@ -68,8 +68,12 @@ pub struct Tick {
     pub anchor: &'static str,
 }
 
-/// Lays out the weighings (any order); `None` when there are none.
-pub fn weight_chart(weighings: &[(DateTime<Utc>, WeightKg)]) -> Option<WeightChart> {
+/// Lays out the weighings (any order), dated on the practice's calendar; `None` when
+/// there are none.
+pub fn weight_chart(
+    zone: &PracticeZone,
+    weighings: &[(DateTime<Utc>, WeightKg)],
+) -> Option<WeightChart> {
     let mut weighings = weighings.to_vec();
     weighings.sort_by_key(|(at, _)| *at);
     let (first_at, _) = *weighings.first()?;
@@ -98,7 +102,7 @@ pub fn weight_chart(weighings: &[(DateTime<Utc>, WeightKg)]) -> Option<WeightCha
             y: coordinate(y_of(weight.grams())),
             label: format!(
                 "{}: {} kg",
-                day_short(at.date_naive()),
+                day_short(zone.date_of(*at)),
                 kilograms(weight.grams())
             ),
         })
@@ -119,13 +123,13 @@ pub fn weight_chart(weighings: &[(DateTime<Utc>, WeightKg)]) -> Option<WeightCha
         .collect();
     let mut x_ticks = vec![Tick {
         pos: coordinate(x_of(first_at)),
-        label: day_short(first_at.date_naive()),
+        label: day_short(zone.date_of(first_at)),
         anchor: if span == 0 { "middle" } else { "start" },
     }];
     if span > 0 {
         x_ticks.push(Tick {
             pos: coordinate(x_of(last_at)),
-            label: day_short(last_at.date_naive()),
+            label: day_short(zone.date_of(last_at)),
             anchor: "end",
         });
     }
@@ -133,13 +137,13 @@ pub fn weight_chart(weighings: &[(DateTime<Utc>, WeightKg)]) -> Option<WeightCha
         [(at, only)] => format!(
             "One weight: {} kg on {}.",
             kilograms(only.grams()),
-            day_short(at.date_naive())
+            day_short(zone.date_of(*at))
         ),
         [(_, first), .., (_, last)] => format!(
             "{} weights from {} to {}: {} kg to {} kg (lightest {} kg, heaviest {} kg).",
             weighings.len(),
-            day_short(first_at.date_naive()),
-            day_short(last_at.date_naive()),
+            day_short(zone.date_of(first_at)),
+            day_short(zone.date_of(last_at)),
             kilograms(first.grams()),
             kilograms(last.grams()),
             kilograms(lightest),
@@ -218,14 +222,28 @@ mod tests {
     }
 
     #[test]
+    fn weighings_are_dated_on_the_practices_calendar() {
+        // 23:30 UTC on 15 July is 00:30 on the 16th in London (BST).
+        let late = Utc.with_ymd_and_hms(2026, 7, 15, 23, 30, 0).unwrap();
+        let london = PracticeZone::parse("time_zone", "Europe/London").unwrap();
+        let chart = weight_chart(&london, &[(late, kg("20"))]).unwrap();
+        assert_eq!(chart.summary, "One weight: 20 kg on Thu 16 Jul 2026.");
+        let utc = weight_chart(&PracticeZone::UTC, &[(late, kg("20"))]).unwrap();
+        assert_eq!(utc.summary, "One weight: 20 kg on Wed 15 Jul 2026.");
+    }
+
+    #[test]
     fn no_weighings_draw_nothing() {
-        assert!(weight_chart(&[]).is_none());
+        assert!(weight_chart(&PracticeZone::UTC, &[]).is_none());
     }
 
     #[test]
     fn points_run_left_to_right_in_time_and_heavier_is_higher() {
-        let chart =
-            weight_chart(&[(at(15), kg("22.1")), (at(1), kg("20")), (at(8), kg("21.4"))]).unwrap();
+        let chart = weight_chart(
+            &PracticeZone::UTC,
+            &[(at(15), kg("22.1")), (at(1), kg("20")), (at(8), kg("21.4"))],
+        )
+        .unwrap();
         let xs: Vec<f64> = chart.dots.iter().map(|d| d.x.parse().unwrap()).collect();
         let ys: Vec<f64> = chart.dots.iter().map(|d| d.y.parse().unwrap()).collect();
         assert_eq!(
@@ -242,14 +260,18 @@ mod tests {
 
     #[test]
     fn the_weight_axis_is_labelled_in_round_kilograms() {
-        let chart = weight_chart(&[(at(1), kg("20")), (at(8), kg("22.1"))]).unwrap();
+        let chart = weight_chart(
+            &PracticeZone::UTC,
+            &[(at(1), kg("20")), (at(8), kg("22.1"))],
+        )
+        .unwrap();
         let labels: Vec<&str> = chart.y_ticks.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(labels, ["19 kg", "20 kg", "21 kg", "22 kg", "23 kg"]);
     }
 
     #[test]
     fn one_weighing_sits_in_the_middle_of_a_band() {
-        let chart = weight_chart(&[(at(1), kg("0.035"))]).unwrap();
+        let chart = weight_chart(&PracticeZone::UTC, &[(at(1), kg("0.035"))]).unwrap();
         assert_eq!(chart.dots.len(), 1);
         let y: f64 = chart.dots[0].y.parse().unwrap();
         assert!(y > TOP && y < HEIGHT - BOTTOM, "{y}");

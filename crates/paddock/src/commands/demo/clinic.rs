@@ -17,9 +17,9 @@ use super::catalogue::{
     ProblemSpec, Rx, SPECIES, STREETS, Scenario, Species, TOWNS, Visit,
 };
 use paddock_domain::{
-    AppointmentKind, AppointmentStatus, ClientId, CodeSystem, DateOfBirth, Email, EncounterKind,
-    Microchip, PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceKind, TemperatureC,
-    UserId, WeightKg,
+    AppointmentKind, AppointmentStatus, ClientId, CodeSystem, DateOfBirth, Email, EncounterId,
+    EncounterKind, Microchip, PatientId, PatientSex, PerMinute, PracticeId, PrescriptionStatus,
+    ResourceKind, TemperatureC, UserId, WeightKg,
 };
 use paddock_store::appointments::bookings::{self, Booking};
 use paddock_store::appointments::resources;
@@ -178,9 +178,9 @@ struct Clinic {
     chips: HashSet<String>,
     patients: Vec<Seeded>,
     /// Past visits the vet signs afterwards, with the time of signing.
-    to_sign: Vec<(Uuid, DateTime<Utc>)>,
+    to_sign: Vec<(EncounterId, DateTime<Utc>)>,
     /// Addenda the vet writes to signed visits.
-    addenda: Vec<(Uuid, String)>,
+    addenda: Vec<(EncounterId, String)>,
 }
 
 /// 00:00 UTC of `day`.
@@ -357,20 +357,14 @@ impl Clinic {
         let adult = self.rng.gen_range(breed.adult_kg.0..=breed.adult_kg.1);
         let heavy = age_days >= species.adult_at_days && self.rng.gen_bool(0.15);
         if heavy {
-            self.problem(
-                tx,
-                patient.id.as_uuid(),
-                None,
-                &OBESITY,
-                shift(self.midnight, -30),
-            )
-            .await?;
+            self.problem(tx, patient.id, None, &OBESITY, shift(self.midnight, -30))
+                .await?;
         }
         if matches!(species.name, "Canine" | "Feline") && self.rng.gen_bool(0.08) {
             let allergy = pick(&mut self.rng, ALLERGIES)?;
             record::add_allergy(
                 tx,
-                patient.id.as_uuid(),
+                patient.id,
                 &NewAllergy {
                     substance: allergy.0.to_owned(),
                     reaction: Some(allergy.1.to_owned()),
@@ -513,7 +507,8 @@ impl Clinic {
         visit: Visit,
         previous: Option<&'static Scenario>,
     ) -> Result<Option<&'static Scenario>, CommandError> {
-        let (patient, species, name) = (animal.id, animal.species, animal.name);
+        let (species, name) = (animal.species, animal.name);
+        let patient = PatientId::from_uuid(animal.id);
         let age_then = animal.age_days - (self.midnight - started).num_days();
         let weight_grams = weight_at(
             animal.adult_kg,
@@ -757,8 +752,8 @@ impl Clinic {
     async fn problem(
         &mut self,
         tx: &mut TenantTx,
-        patient: Uuid,
-        encounter: Option<Uuid>,
+        patient: PatientId,
+        encounter: Option<EncounterId>,
         problem: &ProblemSpec,
         onset: DateTime<Utc>,
     ) -> Result<(), CommandError> {
@@ -788,8 +783,8 @@ impl Clinic {
     async fn prescribe(
         &mut self,
         tx: &mut TenantTx,
-        patient: Uuid,
-        encounter: Uuid,
+        patient: PatientId,
+        encounter: EncounterId,
         rx: &Rx,
         started: DateTime<Utc>,
     ) -> Result<(), CommandError> {

@@ -15,8 +15,9 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paddock_domain::patient::not_in_future;
 use paddock_domain::{
-    AllergySeverity, CodeSystem, EncounterKind, FieldError, FieldErrors, PerMinute,
-    PrescriptionStatus, ProblemKind, Route, TemperatureC, UserId, WeightKg,
+    AllergyId, AllergySeverity, CodeSystem, EncounterId, EncounterKind, FieldError, FieldErrors,
+    PatientId, PerMinute, PrescriptionId, PrescriptionStatus, ProblemId, ProblemKind, Route,
+    TemperatureC, UserId, WeightKg,
 };
 use paddock_store::clinical::chart;
 use paddock_store::clinical::encounters::{self, Encounter, NewEncounter, Soap, WrittenEncounter};
@@ -28,7 +29,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 /// The medical record routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,13 +91,18 @@ fn user(field: &str, raw: &str) -> Result<UserId, FieldError> {
     uuid(field, raw).map(UserId::from_uuid)
 }
 
+/// An encounter named in a body.
+fn encounter(field: &str, raw: &str) -> Result<EncounterId, FieldError> {
+    uuid(field, raw).map(EncounterId::from_uuid)
+}
+
 /// The patient's encounters, newest first (`records.read`).
 #[utoipa::path(get, path = "/api/v1/patients/{id}/encounters", tag = "records",
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, description = "Encounters", body = Vec<Encounter>)))]
 pub async fn list_encounters(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
 ) -> Result<Json<Vec<Encounter>>, AppError> {
     let list = ctx
         .run(async |tx| chart::encounters(tx, patient).await)
@@ -115,7 +120,7 @@ pub async fn list_encounters(
     ))]
 pub async fn open_encounter(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
     Json(body): Json<EncounterBody>,
 ) -> Result<(StatusCode, Json<Encounter>), AppError> {
     let now = ctx.now();
@@ -150,7 +155,10 @@ pub async fn open_encounter(
         (status = 200, description = "The encounter", body = Encounter),
         crate::responses::NoSuchEncounter,
     ))]
-pub async fn get_encounter(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Encounter>, AppError> {
+pub async fn get_encounter(
+    ctx: Ctx,
+    Path(id): Path<EncounterId>,
+) -> Result<Json<Encounter>, AppError> {
     let encounter = ctx.run(async |tx| encounters::get(tx, id).await).await?;
     Ok(Json(encounter))
 }
@@ -167,7 +175,7 @@ pub async fn get_encounter(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Encoun
     ))]
 pub async fn edit_encounter(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EncounterId>,
     Json(body): Json<EncounterBody>,
 ) -> Result<Json<WrittenEncounter>, AppError> {
     let mut errors = FieldErrors::default();
@@ -197,7 +205,10 @@ pub async fn edit_encounter(
         (status = 403, description = "Needs records.finalise", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already finalised", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn finalise(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<WrittenEncounter>, AppError> {
+pub async fn finalise(
+    ctx: Ctx,
+    Path(id): Path<EncounterId>,
+) -> Result<Json<WrittenEncounter>, AppError> {
     let now = ctx.now();
     let encounter = ctx
         .run(async |tx| encounters::finalise(tx, id, now).await)
@@ -223,7 +234,7 @@ pub struct AddendumBody {
     ))]
 pub async fn add_addendum(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<EncounterId>,
     Json(body): Json<AddendumBody>,
 ) -> Result<(StatusCode, Json<WrittenEncounter>), AppError> {
     let mut errors = FieldErrors::default();
@@ -263,7 +274,7 @@ pub struct VitalsBody {
     responses((status = 200, description = "Vital signs", body = Vec<Vitals>)))]
 pub async fn list_vitals(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
 ) -> Result<Json<Vec<Vitals>>, AppError> {
     let list = ctx.run(async |tx| chart::vitals(tx, patient).await).await?;
     Ok(Json(list))
@@ -278,12 +289,12 @@ pub async fn list_vitals(
     ))]
 pub async fn record_vitals(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
     Json(body): Json<VitalsBody>,
 ) -> Result<(StatusCode, Json<Vitals>), AppError> {
     let now = ctx.now();
     let mut errors = FieldErrors::default();
-    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
+    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, encounter);
     let recorded_at: DateTime<Utc> =
         optional_with(&mut errors, "recorded_at", &body.recorded_at, time).unwrap_or(now);
     errors.check(not_in_future("recorded_at", recorded_at, now));
@@ -350,7 +361,7 @@ pub struct ProblemBody {
     responses((status = 200, description = "Problems, active first", body = Vec<Problem>)))]
 pub async fn list_problems(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
 ) -> Result<Json<Vec<Problem>>, AppError> {
     let list = ctx
         .run(async |tx| chart::problems(tx, patient).await)
@@ -367,11 +378,11 @@ pub async fn list_problems(
     ))]
 pub async fn add_problem(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
     Json(body): Json<ProblemBody>,
 ) -> Result<(StatusCode, Json<Problem>), AppError> {
     let mut errors = FieldErrors::default();
-    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
+    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, encounter);
     let kind = optional_with(&mut errors, "kind", &body.kind, ProblemKind::parse)
         .unwrap_or(ProblemKind::Problem);
     let description = required(&mut errors, "description", &body.description, 500);
@@ -446,7 +457,7 @@ pub struct ResolveBody {
     ))]
 pub async fn resolve_problem(
     ctx: Ctx,
-    Path((patient, problem)): Path<(Uuid, Uuid)>,
+    Path((patient, problem)): Path<(PatientId, ProblemId)>,
     Json(body): Json<ResolveBody>,
 ) -> Result<Json<Problem>, AppError> {
     let today = ctx.now().date_naive();
@@ -482,7 +493,7 @@ pub struct AllergyBody {
     responses((status = 200, description = "Allergies, active and most severe first", body = Vec<Allergy>)))]
 pub async fn list_allergies(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
 ) -> Result<Json<Vec<Allergy>>, AppError> {
     let list = ctx
         .run(async |tx| chart::allergies(tx, patient).await)
@@ -499,7 +510,7 @@ pub async fn list_allergies(
     ))]
 pub async fn add_allergy(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
     Json(body): Json<AllergyBody>,
 ) -> Result<(StatusCode, Json<Allergy>), AppError> {
     let mut errors = FieldErrors::default();
@@ -535,7 +546,7 @@ pub async fn add_allergy(
     ))]
 pub async fn retire_allergy(
     ctx: Ctx,
-    Path((patient, allergy)): Path<(Uuid, Uuid)>,
+    Path((patient, allergy)): Path<(PatientId, AllergyId)>,
 ) -> Result<Json<Allergy>, AppError> {
     let retired = ctx
         .run(async |tx| record::retire_allergy(tx, patient, allergy).await)
@@ -574,7 +585,7 @@ pub struct PrescriptionBody {
     responses((status = 200, description = "Prescriptions, current first", body = Vec<Prescription>)))]
 pub async fn list_prescriptions(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
 ) -> Result<Json<Vec<Prescription>>, AppError> {
     let list = ctx
         .run(async |tx| chart::prescriptions(tx, patient).await)
@@ -591,12 +602,12 @@ pub async fn list_prescriptions(
     ))]
 pub async fn prescribe(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
     Json(body): Json<PrescriptionBody>,
 ) -> Result<(StatusCode, Json<Prescription>), AppError> {
     let today = ctx.now().date_naive();
     let mut errors = FieldErrors::default();
-    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
+    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, encounter);
     let drug = required(&mut errors, "drug", &body.drug, 200);
     let dose = required(&mut errors, "dose", &body.dose, 100);
     let route = required_with(&mut errors, "route", &body.route, Route::parse);
@@ -653,7 +664,7 @@ pub struct PrescriptionStatusBody {
     ))]
 pub async fn set_prescription_status(
     ctx: Ctx,
-    Path((patient, prescription)): Path<(Uuid, Uuid)>,
+    Path((patient, prescription)): Path<(PatientId, PrescriptionId)>,
     Json(body): Json<PrescriptionStatusBody>,
 ) -> Result<Json<Prescription>, AppError> {
     let mut errors = FieldErrors::default();
@@ -703,7 +714,7 @@ pub struct VaccinationBody {
     responses((status = 200, description = "Vaccinations, newest first", body = Vec<Vaccination>)))]
 pub async fn list_vaccinations(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
 ) -> Result<Json<Vec<Vaccination>>, AppError> {
     let list = ctx
         .run(async |tx| chart::vaccinations(tx, patient).await)
@@ -720,12 +731,12 @@ pub async fn list_vaccinations(
     ))]
 pub async fn vaccinate(
     ctx: Ctx,
-    Path(patient): Path<Uuid>,
+    Path(patient): Path<PatientId>,
     Json(body): Json<VaccinationBody>,
 ) -> Result<(StatusCode, Json<Vaccination>), AppError> {
     let today = ctx.now().date_naive();
     let mut errors = FieldErrors::default();
-    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, uuid);
+    let encounter_id = optional_with(&mut errors, "encounter_id", &body.encounter_id, encounter);
     let vaccine = required(&mut errors, "vaccine", &body.vaccine, 200);
     let manufacturer = optional(&mut errors, "manufacturer", &body.manufacturer, 200);
     let lot_number = required(&mut errors, "lot_number", &body.lot_number, 60);

@@ -3,15 +3,15 @@
 //! registering and editing `clients.write`; the store checks both.
 
 use super::list::{ListQuery, client_row, patient_row};
-use super::{Outcome, local_time, no_work, submit};
+use super::{Outcome, PageId, local_time, no_work, submit};
 use crate::AppError;
 use crate::clinical::views::{ClientForm, ClientFormPage, ClientPage, ClientView, ClientsPage};
 use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs};
-use crate::input::{path_id, present};
+use crate::input::present;
 use crate::layout::Nav;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use paddock_domain::field::{bounded_text, note_text};
@@ -83,10 +83,9 @@ fn notice_text(key: Option<&str>) -> Option<String> {
 /// with `patients.read`), read in the request's transaction.
 pub(crate) async fn detail_page(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClientId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    let id = ClientId::from_uuid(path_id(&id)?);
     let permissions = ctx.principal.permissions();
     let read_patients = permissions.contains(Permission::PatientsRead);
     let can_add_patient = permissions.contains(Permission::PatientsWrite);
@@ -169,11 +168,10 @@ pub(crate) async fn new_page(Page { ctx, nav }: Page) -> Result<Response, AppErr
 /// `GET /clients/{id}/edit`: the form filled with the client's details.
 pub(crate) async fn edit_page(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClientId>,
 ) -> Result<Response, AppError> {
     // Reading the client checks `clients.read`; the form is for those who may save it.
     ctx.require(Permission::ClientsWrite)?;
-    let id = ClientId::from_uuid(path_id(&id)?);
     let client = ctx.run(async |tx| clients::get(tx, id).await).await?;
     let form = ClientForm {
         given_name: client.given_name,
@@ -293,10 +291,9 @@ pub(crate) async fn create_submit(
 /// `POST /clients/{id}`: saves the edited details and returns to the client's page.
 pub(crate) async fn update_submit(
     page: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClientId>,
     CsrfForm(input): CsrfForm<ClientInput>,
 ) -> Result<Response, AppError> {
-    let id = ClientId::from_uuid(path_id(&id)?);
     save(page, input, Some(id)).await
 }
 

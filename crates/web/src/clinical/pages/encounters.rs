@@ -8,7 +8,7 @@
 //! the page shows that message with the text that was typed, so nothing is lost.
 
 use super::patients::{active_allergies, temperature_text, weight_of};
-use super::{Outcome, local_time, submit};
+use super::{Outcome, PageId, local_time, submit};
 use crate::AppError;
 use crate::clinical::views::{
     AddendumView, AllergyView, EncounterForm, EncounterFormPage, EncounterPage, NotesForm,
@@ -18,23 +18,22 @@ use crate::clinical::weight_chart::kilograms;
 use crate::context::{CsrfForm, Page};
 use crate::form::FieldMessages;
 use crate::form::staff_options;
-use crate::format::{capitalised, words};
-use crate::input::{date, optional_id, optional_text, path_id, present, time_of_day};
+use crate::format::capitalised;
+use crate::input::{date, optional_id, optional_text, present, time_of_day};
 use crate::layout::Nav;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use paddock_domain::field::note_text;
 use paddock_domain::{
-    EncounterKind, FieldError, PatientId, Permission, PermissionSet, PracticeZone, TemperatureC,
-    UserId, WeightKg,
+    EncounterId, EncounterKind, EncounterStatus, FieldError, PatientId, Permission, PermissionSet,
+    PracticeZone, TemperatureC, UserId, WeightKg,
 };
 use paddock_store::clinical::encounters::{self, NewEncounter, Soap};
 use paddock_store::clinical::record::{self, NewVitals};
 use paddock_store::{StoreError, TenantTx, clinical::chart, clinical::patients};
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// The longest reason the database keeps.
 const MAX_REASON: usize = 500;
@@ -45,11 +44,10 @@ const MAX_NOTE: usize = 20_000;
 /// and time on the practice's clock), attended by the member writing it.
 pub(crate) async fn new_page(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(patient): PageId<PatientId>,
 ) -> Result<Response, AppError> {
     // No store call checks it for an empty form.
     ctx.require(Permission::RecordsWrite)?;
-    let patient = PatientId::from_uuid(path_id(&id)?);
     let now = ctx.now();
     let form = EncounterForm {
         kind: EncounterKind::Consultation.as_str().to_owned(),
@@ -59,12 +57,11 @@ pub(crate) async fn new_page(
         ..EncounterForm::default()
     };
     let read_records = reads_records(ctx.principal.permissions());
-    Ok(ctx
-        .run(async |tx| {
-            let shown = (form, FieldMessages::none(), StatusCode::OK);
-            new_form_page(tx, nav, read_records, patient, shown).await
-        })
-        .await?)
+    ctx.run(async |tx| {
+        let shown = (form, FieldMessages::none(), StatusCode::OK);
+        new_form_page(tx, nav, read_records, patient, shown).await
+    })
+    .await
 }
 
 fn reads_records(permissions: &PermissionSet) -> bool {
@@ -79,7 +76,7 @@ async fn patient_header(
 ) -> Result<(String, Vec<AllergyView>), StoreError> {
     let name = patients::get(tx, patient).await?.name;
     let allergies = if read_records {
-        active_allergies(&chart::allergies(tx, patient.as_uuid()).await?)
+        active_allergies(&chart::allergies(tx, patient).await?)
     } else {
         Vec::new()
     };
@@ -219,7 +216,7 @@ fn parse_new(
         (Some(kind), Some(started_at), Some(attending), Some(reason)) if errors.is_empty() => {
             Ok(NewRecord {
                 encounter: NewEncounter {
-                    patient_id: patient.as_uuid(),
+                    patient_id: patient,
                     kind,
                     started_at,
                     attending: attending.map(UserId::from_uuid),
@@ -238,10 +235,9 @@ fn parse_new(
 /// in one transaction (both or neither), then shows it.
 pub(crate) async fn create_submit(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(patient): PageId<PatientId>,
     CsrfForm(input): CsrfForm<EncounterInput>,
 ) -> Result<Response, AppError> {
-    let patient = PatientId::from_uuid(path_id(&id)?);
     let form = input.into_form();
     let read_records = reads_records(ctx.principal.permissions());
     let record = match parse_new(&form, patient, &nav.zone, ctx.now()) {
@@ -250,9 +246,9 @@ pub(crate) async fn create_submit(
             // Refused before the store call that would check it.
             ctx.require(Permission::RecordsWrite)?;
             let shown = (form, errors, StatusCode::UNPROCESSABLE_ENTITY);
-            return Ok(ctx
+            return ctx
                 .run(async |tx| new_form_page(tx, nav, read_records, patient, shown).await)
-                .await?);
+                .await;
         }
     };
     let saved = submit(
@@ -276,7 +272,7 @@ async fn write_new(
     tx: &mut TenantTx,
     patient: PatientId,
     record: &NewRecord,
-) -> Result<Uuid, StoreError> {
+) -> Result<EncounterId, StoreError> {
     let encounter = encounters::create(tx, &record.encounter).await?;
     if record.weight.is_some() || record.temperature.is_some() {
         let vitals = NewVitals {
@@ -287,7 +283,7 @@ async fn write_new(
             heart_rate: None,
             respiratory_rate: None,
         };
-        record::record_vitals(tx, patient.as_uuid(), &vitals).await?;
+        record::record_vitals(tx, patient, &vitals).await?;
     }
     Ok(encounter.id)
 }
@@ -322,10 +318,9 @@ struct Shown {
 /// `GET /encounters/{id}`: the encounter (the view is audited as a `read`).
 pub(crate) async fn view_page(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<EncounterId>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
-    let id = path_id(&id)?;
     let shown = Shown {
         notice: notice_text(q.notice.as_deref()),
         ..Shown::default()
@@ -343,7 +338,7 @@ async fn encounter_page(
     tx: &mut TenantTx,
     permissions: &PermissionSet,
     nav: Nav,
-    id: Uuid,
+    id: EncounterId,
     shown: Shown,
     now: DateTime<Utc>,
 ) -> Result<EncounterPage, StoreError> {
@@ -351,12 +346,8 @@ async fn encounter_page(
     let can_finalise = permissions.contains(Permission::RecordsFinalise);
     let zone = nav.zone;
     let encounter = encounters::get(tx, id).await?;
-    let (patient_name, allergies) = patient_header(
-        tx,
-        reads_records(permissions),
-        PatientId::from_uuid(encounter.patient_id),
-    )
-    .await?;
+    let (patient_name, allergies) =
+        patient_header(tx, reads_records(permissions), encounter.patient_id).await?;
     let mut staff = staff_options(tx).await?;
     // The vet on record stays a choice, so saving the notes never drops them.
     if let (Some(vet), Some(name)) = (encounter.attending_id, &encounter.attending_name)
@@ -385,7 +376,7 @@ async fn encounter_page(
                 .unwrap_or_default(),
         })
         .collect();
-    let finalised = encounter.status == "finalised";
+    let finalised = encounter.status == EncounterStatus::Finalised;
     let editable = encounter.is_editable(now);
     let status_detail = match (finalised, encounter.finalised_at) {
         (true, Some(at)) if encounter.finalised_by.is_some() => {
@@ -423,14 +414,14 @@ async fn encounter_page(
     });
     let body = EncounterPage {
         nav: nav.at("patients"),
-        id,
-        patient_id: encounter.patient_id,
+        id: id.as_uuid(),
+        patient_id: encounter.patient_id.as_uuid(),
         patient_name,
         allergies,
-        kind: capitalised(&words(&encounter.kind)),
+        kind: capitalised(&encounter.kind.label()),
         started: local_time(&zone, encounter.started_at),
         vet: encounter.attending_name.clone().unwrap_or_default(),
-        status: encounter.status.clone(),
+        status: encounter.status.as_str().to_owned(),
         status_detail,
         notes,
         form,
@@ -440,7 +431,7 @@ async fn encounter_page(
             .addenda
             .iter()
             .map(|a| AddendumView {
-                id: a.id,
+                id: a.id.as_uuid(),
                 author: a
                     .author_name
                     .clone()
@@ -505,10 +496,9 @@ fn typed_text(form: &NotesForm) -> String {
 /// `POST /encounters/{id}`: saves the notes and attending vet of an open encounter.
 pub(crate) async fn edit_submit(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<EncounterId>,
     CsrfForm(input): CsrfForm<NotesInput>,
 ) -> Result<Response, AppError> {
-    let id = path_id(&id)?;
     let form = input.into_form();
     let mut errors = FieldMessages::none();
     let reason = errors.check(optional_text("reason", &form.reason, MAX_REASON));
@@ -556,7 +546,7 @@ pub(crate) async fn edit_submit(
 /// request's transaction.
 async fn refused_before_work(
     Page { ctx, nav }: Page,
-    id: Uuid,
+    id: EncounterId,
     shown: Shown,
 ) -> Result<Response, AppError> {
     // Refused before the store call that would check it.
@@ -588,10 +578,9 @@ fn refused_shown(errors: FieldMessages, keep: impl FnOnce(&mut Shown)) -> Shown 
 /// `POST /encounters/{id}/finalise`: signs and locks the encounter.
 pub(crate) async fn finalise_submit(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<EncounterId>,
     CsrfForm(_): CsrfForm<crate::form::NoFields>,
 ) -> Result<Response, AppError> {
-    let id = path_id(&id)?;
     let now = ctx.now();
     let permissions = ctx.principal.permissions().clone();
     let saved = submit(
@@ -623,10 +612,9 @@ pub(super) struct AddendumInput {
 /// `POST /encounters/{id}/addenda`: adds a correction below a finalised encounter.
 pub(crate) async fn addendum_submit(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<EncounterId>,
     CsrfForm(input): CsrfForm<AddendumInput>,
 ) -> Result<Response, AppError> {
-    let id = path_id(&id)?;
     let body = note_text("body", &input.body, MAX_NOTE).and_then(|text| {
         if text.is_empty() {
             Err(FieldError::new("body", "must not be empty"))

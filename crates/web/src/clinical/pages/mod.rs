@@ -12,11 +12,33 @@ use crate::context::Ctx;
 use crate::form::{FieldMessages, Refusal};
 use crate::{AppError, AppState};
 use axum::Router;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use paddock_domain::PracticeZone;
 use paddock_store::{StoreError, TenantTx, clinical};
+
+/// A typed id from a page's address (`Path<PatientId>` and the like). Anything that
+/// is not an id is as unknown as a missing row: the same 404 page an id of another
+/// practice gets, rather than the 400 an API caller reads.
+pub(super) struct PageId<T>(pub(super) T);
+
+impl<T, S> FromRequestParts<S> for PageId<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(PageId(id)),
+            Err(_) => Err(AppError::NotFound),
+        }
+    }
+}
 
 /// An instant as the practice's wall clock shows it, with the zone's abbreviation in
 /// force then (`2026-07-15 09:00 BST`).

@@ -6,7 +6,7 @@
 //! patient's facts and owners only; nothing clinical is read for them at all.
 
 use super::list::{ListQuery, patient_row};
-use super::{Outcome, local_time, submit};
+use super::{Outcome, PageId, local_time, submit};
 use crate::AppError;
 use crate::clinical::views::{
     AllergyView, ChartPage, ClinicalView, OwnerView, PatientFacts, PatientForm, PatientFormPage,
@@ -16,16 +16,17 @@ use crate::clinical::weight_chart::{kilograms, weight_chart};
 use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs};
 use crate::format::{age, capitalised, day_short, words};
-use crate::input::{optional_text, path_id};
+use crate::input::optional_text;
 use crate::layout::Nav;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use paddock_domain::field::bounded_text;
 use paddock_domain::{
-    ClientId, DateOfBirth, Microchip, PatientId, PatientSex, Permission, PracticeZone, WeightKg,
+    ClientId, DateOfBirth, EncounterStatus, Microchip, PatientId, PatientSex, Permission,
+    PracticeZone, PrescriptionStatus, ProblemStatus, WeightKg,
 };
 use paddock_store::clinical::chart::{self, Chart};
 use paddock_store::clinical::patients::{self, Owner, Patient, PatientDetails, Standing};
@@ -96,19 +97,18 @@ pub(crate) async fn new_page(
         ..PatientForm::default()
     };
     let read_clients = reads_clients(&ctx);
-    Ok(ctx
-        .run(async |tx| {
-            form_page(
-                tx,
-                nav,
-                read_clients,
-                form,
-                FieldMessages::none(),
-                StatusCode::OK,
-            )
-            .await
-        })
-        .await?)
+    ctx.run(async |tx| {
+        form_page(
+            tx,
+            nav,
+            read_clients,
+            form,
+            FieldMessages::none(),
+            StatusCode::OK,
+        )
+        .await
+    })
+    .await
 }
 
 /// Whether the member may read clients (so the form can name the owner).
@@ -291,9 +291,9 @@ pub(crate) async fn create_submit(
             // Refused before the store call that would check it.
             ctx.require(Permission::PatientsWrite)?;
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(ctx
+            return ctx
                 .run(async |tx| form_page(tx, nav, read_clients, form, errors, status).await)
-                .await?);
+                .await;
         }
     };
     let saved = submit(
@@ -315,9 +315,8 @@ pub(crate) async fn create_submit(
 /// `records.read`. "Today" (ages, overdue vaccinations) is the practice's date.
 pub(crate) async fn chart_page(
     Page { ctx, nav }: Page,
-    Path(id): Path<String>,
+    PageId(id): PageId<PatientId>,
 ) -> Result<Response, AppError> {
-    let id = PatientId::from_uuid(path_id(&id)?);
     let zone = nav.zone;
     let today = zone.date_of(ctx.now());
     let permissions = ctx.principal.permissions();
@@ -412,8 +411,8 @@ pub(super) fn active_allergies(allergies: &[Allergy]) -> Vec<AllergyView> {
         .map(|a| AllergyView {
             substance: a.substance.clone(),
             reaction: a.reaction.clone().unwrap_or_default(),
-            severity: words(&a.severity),
-            severity_code: a.severity.clone(),
+            severity: a.severity.label(),
+            severity_code: a.severity.as_str().to_owned(),
         })
         .collect()
 }
@@ -478,12 +477,14 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
         problems: chart
             .problems
             .iter()
-            .filter(|p| p.status == "active")
+            .filter(|p| p.status == ProblemStatus::Active)
             .map(|p| ProblemView {
                 description: p.description.clone(),
-                kind: p.kind.clone(),
+                kind: p.kind.as_str().to_owned(),
                 code: match (&p.code_system, &p.code) {
-                    (Some(system), Some(code)) => format!("{} {code}", system.to_uppercase()),
+                    (Some(system), Some(code)) => {
+                        format!("{} {code}", system.as_str().to_uppercase())
+                    }
                     _ => String::new(),
                 },
                 onset_on: p.onset_on.map(day_short).unwrap_or_default(),
@@ -492,9 +493,9 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
         prescriptions: chart
             .prescriptions
             .iter()
-            .filter(|r| r.status == "active")
+            .filter(|r| r.status == PrescriptionStatus::Active)
             .map(|r| {
-                let mut directions = format!("{} {}, {}", r.dose, words(&r.route), r.frequency);
+                let mut directions = format!("{} {}, {}", r.dose, r.route.label(), r.frequency);
                 if let Some(days) = r.duration_days {
                     directions
                         .push_str(&format!(", {days} day{}", if days == 1 { "" } else { "s" }));
@@ -508,20 +509,20 @@ fn clinical_view(chart: &Chart, zone: &PracticeZone, today: NaiveDate) -> Clinic
                 }
             })
             .collect(),
-        weight: weight_chart(&weighings),
+        weight: weight_chart(zone, &weighings),
         latest_weight,
         latest_temperature,
         timeline: chart
             .encounters
             .iter()
             .map(|e| TimelineRow {
-                id: e.id,
+                id: e.id.as_uuid(),
                 started: local_time(zone, e.started_at),
                 started_iso: e.started_at.to_rfc3339(),
-                kind: capitalised(&words(&e.kind)),
+                kind: capitalised(&e.kind.label()),
                 reason: e.reason.clone().unwrap_or_default(),
                 vet: e.attending_name.clone().unwrap_or_default(),
-                finalised: e.status == "finalised",
+                finalised: e.status == EncounterStatus::Finalised,
                 summary: summary_of(&e.soap.assessment)
                     .or_else(|| summary_of(&e.soap.subjective))
                     .unwrap_or_default(),
