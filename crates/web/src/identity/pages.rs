@@ -256,14 +256,14 @@ async fn login_submit(
     }
     let temporary = form.temporary.is_some();
     match service::sign_in(&state, &meta, &form.email, &form.password, temporary, None).await {
-        Ok(signed_in) => {
+        Ok(started) => {
             let cookie = set_session(
-                &signed_in.issued.token,
-                signed_in.issued.expires_at,
+                &started.issued.token,
+                started.issued.expires_at,
                 temporary,
-                signed_in.now,
+                started.now,
             );
-            let next = if signed_in.issued.second_factor_pending {
+            let next = if started.issued.second_factor_pending {
                 ReturnTo::fixed("/second-factor")
             } else {
                 ReturnTo::or(Some(&form.next), "/")
