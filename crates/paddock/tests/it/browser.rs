@@ -1228,3 +1228,39 @@ async fn a_booking_at_nine_london_time_shows_nine_on_the_calendar() {
     assert_eq!(starts.to_rfc3339(), "2027-07-14T08:00:00+00:00", "{listed}");
     browser.close().await;
 }
+
+// --- The practice settings page (helper "settings") ---------------------------------
+
+#[tokio::test]
+async fn the_admin_changes_the_time_zone_on_the_settings_page_and_the_page_shows_it() {
+    let (site, browser) = tokio::join!(site(), Browser::open());
+    browser.goto(&site.url("/login")).await;
+    browser.sign_in(ADMIN, TEST_PASSWORD).await;
+    browser.wait_for_path("/").await;
+
+    browser.click("#nav-settings").await;
+    browser.wait_for_path("/settings").await;
+    assert_eq!(browser.text("#current-zone").await, "UTC");
+    assert_eq!(browser.value("#time_zone").await, "UTC");
+    browser.select_value("#time_zone", "Europe/London").await;
+    browser.click("#save-settings").await;
+    browser.wait_for_path("/settings?notice=saved").await;
+    assert_eq!(browser.text("#notice").await, "Settings saved.");
+    assert_eq!(browser.text("#current-zone").await, "Europe/London");
+    assert_eq!(browser.value("#time_zone").await, "Europe/London");
+    assert_eq!(
+        browser.attr("#nav-settings", "aria-current").await,
+        "page",
+        "the section is marked"
+    );
+
+    // Every page now shows times in the new zone: the audit trail labels them so.
+    browser.click("#nav-audit").await;
+    browser.wait_for_path("/audit").await;
+    let heading = browser.texts("#audit-events th").await;
+    assert!(
+        heading.iter().any(|h| h == "Time (Europe/London)"),
+        "{heading:?}"
+    );
+    browser.close().await;
+}

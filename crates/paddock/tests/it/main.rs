@@ -30,6 +30,7 @@ mod schema;
 mod search_plan;
 mod second_factor;
 mod serve;
+mod settings;
 mod staff;
 mod support;
 mod time_zone;

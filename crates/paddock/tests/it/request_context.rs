@@ -128,6 +128,9 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         chart.as_str(),
         encounter.as_str(),
         "/appointments",
+        "/staff",
+        "/audit",
+        "/settings",
     ] {
         assert_eq!(
             transactions_of(&env, &acquired, page, admin.without_csrf()).await,
@@ -311,6 +314,40 @@ async fn an_authenticated_get_runs_in_exactly_one_transaction() {
         acquired.load(Ordering::SeqCst) - before,
         1,
         "a status change from the calendar: one transaction"
+    );
+
+    // A staff page form post (a member's deactivation: the change, its revocations
+    // and its audit rows) runs in the request's one transaction as well.
+    let member = env
+        .join_as(&admin, "desk@riverside.example", "Receptionist")
+        .await;
+    let Answer { body: members, .. } = env.get("/api/v1/members", &admin).await;
+    let membership = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "desk@riverside.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = acquired.load(Ordering::SeqCst);
+    let answer = env
+        .submit(
+            &format!("/staff/members/{membership}/deactivate"),
+            &admin,
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text);
+    assert_eq!(
+        acquired.load(Ordering::SeqCst) - before,
+        1,
+        "a staff form post: one transaction"
+    );
+    assert_eq!(
+        env.me(member.credential()).await.status,
+        StatusCode::UNAUTHORIZED
     );
 
     let token = env.access_token(&admin).await;

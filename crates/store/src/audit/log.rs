@@ -28,7 +28,7 @@ pub struct AuditFilter {
     /// Events about this entity.
     pub entity_id: Option<Uuid>,
     /// Events of this action (`update`, `login`, ...).
-    pub action: Option<String>,
+    pub action: Option<AuditAction>,
     /// Events at or after this time.
     pub from: Option<DateTime<Utc>>,
     /// Events before this time.
@@ -91,8 +91,8 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
     if let Some(entity_id) = filter.entity_id {
         query.push(" and e.entity_id = ").push_bind(entity_id);
     }
-    if let Some(action) = &filter.action {
-        query.push(" and e.action = ").push_bind(action.clone());
+    if let Some(action) = filter.action {
+        query.push(" and e.action = ").push_bind(action.as_str());
     }
     if let Some(from) = filter.from {
         query.push(" and e.occurred_at >= ").push_bind(from);
@@ -249,7 +249,7 @@ pub async fn list(
                 "actor": filter.actor,
                 "entity_type": filter.entity_type,
                 "entity_id": filter.entity_id,
-                "action": filter.action,
+                "action": filter.action.map(AuditAction::as_str),
                 "from": filter.from,
                 "to": filter.to,
                 "before": before,

@@ -8,8 +8,8 @@ use crate::staff::roles;
 use crate::{Db, RequestMeta, StoreError, TenantTx};
 use chrono::{DateTime, Duration, Utc};
 use paddock_domain::{
-    DisplayName, Email, FieldError, MembershipId, Permission, PermissionSet, PracticeId, RoleId,
-    UserId,
+    DisplayName, Email, FieldError, InvitationId, MembershipId, Permission, PermissionSet,
+    PracticeId, RoleId, UserId,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -118,7 +118,12 @@ pub async fn create(
 }
 
 /// Revokes an open invitation (staff managers only); another practice's id is not found.
-pub async fn revoke(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn revoke(
+    tx: &mut TenantTx,
+    id: InvitationId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let id = id.as_uuid();
     tx.require(Permission::StaffManage)?;
     let revoked = sqlx::query(
         "update invitations set revoked_at = $1 where id = $2 and revoked_at is null and accepted_at is null",

@@ -3,8 +3,11 @@
 //! purges them. Read by anyone with `records.read` or `settings.manage`; changed only
 //! with `settings.manage` (the change is audited by the practice_settings trigger).
 
+use crate::staff::practice_settings::{
+    AppointmentRetentionDays, EncounterLockHours, RetentionDays,
+};
 use crate::{StoreError, TenantTx};
-use paddock_domain::{FieldError, FieldErrors, Permission};
+use paddock_domain::{FieldErrors, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -24,31 +27,22 @@ pub struct RecordSettings {
 }
 
 impl RecordSettings {
-    /// Checks every value against its range, reporting each that is out of it.
+    /// Checks every value against its range (the practice settings' own bounds),
+    /// reporting each that is out of it.
     pub fn check(self) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
-        for (field, value, low, high) in [
-            ("encounter_lock_hours", self.encounter_lock_hours, 1, 720),
-            (
-                "record_retention_days",
-                self.record_retention_days,
-                365,
-                36_500,
-            ),
-            (
-                "appointment_retention_days",
-                self.appointment_retention_days,
-                30,
-                36_500,
-            ),
-        ] {
-            if !(low..=high).contains(&value) {
-                errors.0.push(FieldError::new(
-                    field,
-                    format!("must be between {low} and {high}"),
-                ));
-            }
-        }
+        errors.check(EncounterLockHours::parse(
+            "encounter_lock_hours",
+            Some(self.encounter_lock_hours.into()),
+        ));
+        errors.check(RetentionDays::parse(
+            "record_retention_days",
+            Some(self.record_retention_days.into()),
+        ));
+        errors.check(AppointmentRetentionDays::parse(
+            "appointment_retention_days",
+            Some(self.appointment_retention_days.into()),
+        ));
         errors.into_result().map(|()| self)
     }
 }

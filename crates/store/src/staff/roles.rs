@@ -25,24 +25,9 @@ struct RoleRow {
     permissions: Vec<String>,
 }
 
-/// Every live role of the practice, built-in roles first (staff managers only).
-pub async fn list(tx: &mut TenantTx) -> Result<Vec<Role>, StoreError> {
-    tx.require(Permission::StaffManage)?;
-    let rows: Vec<RoleRow> = sqlx::query_as(
-        "select r.id, r.name, r.builtin_key,
-                coalesce(array_agg(rp.permission order by rp.permission)
-                         filter (where rp.permission is not null), '{}') as permissions
-           from roles r
-           left join role_permissions rp on rp.practice_id = r.practice_id and rp.role_id = r.id
-          where r.deleted_at is null
-          group by r.id, r.name, r.builtin_key
-          order by r.builtin_key is null, r.name",
-    )
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Role {
+impl From<RoleRow> for Role {
+    fn from(row: RoleRow) -> Self {
+        Role {
             id: RoleId::from_uuid(row.id),
             name: row.name,
             builtin: row.builtin_key.as_deref().and_then(BuiltinRole::from_key),
@@ -51,34 +36,42 @@ pub async fn list(tx: &mut TenantTx) -> Result<Vec<Role>, StoreError> {
                 .iter()
                 .filter_map(|p| p.parse().ok())
                 .collect(),
-        })
-        .collect())
+        }
+    }
+}
+
+/// A role's columns and its permissions, from roles `r` (each query groups by `r.id, r.name, r.builtin_key`).
+const ROLE_SELECT: &str = "select r.id, r.name, r.builtin_key,
+                coalesce(array_agg(rp.permission order by rp.permission)
+                         filter (where rp.permission is not null), '{}') as permissions
+           from roles r
+           left join role_permissions rp on rp.practice_id = r.practice_id and rp.role_id = r.id";
+
+/// Every live role of the practice, built-in roles first (staff managers only).
+pub async fn list(tx: &mut TenantTx) -> Result<Vec<Role>, StoreError> {
+    tx.require(Permission::StaffManage)?;
+    let rows: Vec<RoleRow> = sqlx::query_as(&format!(
+        "{ROLE_SELECT}
+          where r.deleted_at is null
+          group by r.id, r.name, r.builtin_key
+          order by r.builtin_key is null, r.name"
+    ))
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows.into_iter().map(Role::from).collect())
 }
 
 /// One live role of the practice; another practice's role is not found.
 pub async fn find(tx: &mut TenantTx, id: RoleId) -> Result<Option<Role>, StoreError> {
-    let row: Option<RoleRow> = sqlx::query_as(
-        "select r.id, r.name, r.builtin_key,
-                coalesce(array_agg(rp.permission order by rp.permission)
-                         filter (where rp.permission is not null), '{}') as permissions
-           from roles r
-           left join role_permissions rp on rp.practice_id = r.practice_id and rp.role_id = r.id
+    let row: Option<RoleRow> = sqlx::query_as(&format!(
+        "{ROLE_SELECT}
           where r.id = $1 and r.deleted_at is null
-          group by r.id, r.name, r.builtin_key",
-    )
+          group by r.id, r.name, r.builtin_key"
+    ))
     .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
-    Ok(row.map(|row| Role {
-        id: RoleId::from_uuid(row.id),
-        name: row.name,
-        builtin: row.builtin_key.as_deref().and_then(BuiltinRole::from_key),
-        permissions: row
-            .permissions
-            .iter()
-            .filter_map(|p| p.parse().ok())
-            .collect(),
-    }))
+    Ok(row.map(Role::from))
 }
 
 /// A custom role's definition.

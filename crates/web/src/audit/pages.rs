@@ -7,14 +7,12 @@ use super::service::{EventQuery, TimeSyntax, fetch_page};
 use super::views::{AuditFilterForm, AuditPage, AuditRow};
 use crate::context::Page;
 use crate::format::encode;
-use crate::layout::Nav;
-use crate::layout::nav_of;
 use crate::{AppError, AppState};
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use paddock_domain::Permission;
+use paddock_domain::{AuditAction, Permission, PracticeZone};
 use paddock_store::audit::log::AuditRecord;
 use serde_json::Value;
 
@@ -26,38 +24,27 @@ pub fn pages() -> axum::Router<AppState> {
 /// Longest a single shown value gets before it is cut (user agents, long lists).
 const MAX_SHOWN: usize = 120;
 
-/// `GET /audit`: one page of events for the filters in the address (needs `audit.read`).
+/// `GET /audit`: one page of events for the filters in the address (needs `audit.read`,
+/// which the store's read checks). Dates in the filters are the practice's days and
+/// times are shown in its zone.
 pub(crate) async fn audit_page(
-    Page {
-        ctx,
-        nav: Nav { csrf_token, .. },
-    }: Page,
+    Page { ctx, nav }: Page,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    // Refused before anything else, so a bad filter cannot reveal the page to someone
-    // without the permission; the store checks again when it reads.
-    ctx.require(Permission::AuditRead)?;
+    let nav = nav.at("audit");
+    let zone = nav.zone;
     let pairs = query.map(|Query(pairs)| pairs).ok();
     let form = AuditFilterForm::from_pairs(pairs.as_deref().unwrap_or_default());
     let parsed = match pairs {
-        Some(pairs) => EventQuery::parse(&pairs, TimeSyntax::Rfc3339OrDate),
+        Some(pairs) => EventQuery::parse(&pairs, TimeSyntax::Rfc3339OrDate(zone)),
         None => Err(paddock_domain::FieldError::new("query", "is not a valid query string").into()),
     };
-    // The layout and the events in the request's one transaction.
-    let principal = ctx.principal.clone();
-    let (nav, fetched) = ctx
-        .run(async |tx| {
-            let nav = nav_of(tx, &principal, &csrf_token, "").await?;
-            let fetched = match &parsed {
-                Ok(query) => Some(fetch_page(tx, query).await?),
-                Err(_) => None,
-            };
-            Ok((nav, fetched))
-        })
-        .await?;
     let query = match parsed {
         Ok(query) => query,
         Err(errors) => {
+            // No store call reads anything here, so the permission is checked here: a
+            // bad filter must not show the page to someone without it.
+            ctx.require(Permission::AuditRead)?;
             let errors = errors
                 .0
                 .iter()
@@ -71,11 +58,12 @@ pub(crate) async fn audit_page(
                 errors,
                 older_href: None,
                 newest_href: None,
+                actions: AuditAction::ALL,
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, body).into_response());
         }
     };
-    let (records, next_cursor) = fetched.unwrap_or_default();
+    let (records, next_cursor) = ctx.run(async |tx| fetch_page(tx, &query).await).await?;
     let filters = form.query_string();
     let older_href = next_cursor.map(|cursor| {
         let mut href = format!("/audit?{filters}");
@@ -95,10 +83,11 @@ pub(crate) async fn audit_page(
         nav,
         history,
         form,
-        rows: records.into_iter().map(row).collect(),
+        rows: records.into_iter().map(|r| row(r, zone)).collect(),
         errors: Vec::new(),
         older_href,
         newest_href,
+        actions: AuditAction::ALL,
     }
     .into_response())
 }
@@ -144,7 +133,7 @@ impl AuditFilterForm {
     }
 }
 
-fn row(r: AuditRecord) -> AuditRow {
+fn row(r: AuditRecord, zone: PracticeZone) -> AuditRow {
     let (actor, actor_href) = match r.actor_user_id {
         Some(user) => (
             r.actor_name.unwrap_or_else(|| format!("user {user}")),
@@ -158,7 +147,10 @@ fn row(r: AuditRecord) -> AuditRow {
     });
     AuditRow {
         id: r.id,
-        time: r.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        time: zone
+            .local(r.occurred_at)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
         time_iso: r.occurred_at.to_rfc3339(),
         actor,
         actor_role: r.actor_role,

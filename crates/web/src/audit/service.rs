@@ -3,8 +3,8 @@
 //! name) and fetching that page with the cursor of the next.
 
 use crate::input;
-use chrono::{DateTime, Duration, Utc};
-use paddock_domain::{FieldError, FieldErrors};
+use chrono::{DateTime, Utc};
+use paddock_domain::{AuditAction, FieldError, FieldErrors, PracticeZone};
 use paddock_store::audit::log::{self, AuditFilter, AuditRecord};
 use paddock_store::{StoreError, TenantTx};
 use uuid::Uuid;
@@ -15,7 +15,7 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// The most events one page may hold.
 pub const MAX_LIMIT: u32 = 200;
 
-/// The longest `action` or `entity_type` filter accepted.
+/// The longest `entity_type` filter accepted.
 const MAX_CODE_LEN: usize = 64;
 
 /// The parameters the list understands, in the order error messages name them.
@@ -35,9 +35,10 @@ const PARAMETERS: [&str; 8] = [
 pub enum TimeSyntax {
     /// RFC 3339 only (the JSON API).
     Rfc3339,
-    /// RFC 3339, or a calendar date in UTC (the page's date inputs): `from` is the
-    /// start of that day and `to` includes the whole day it names.
-    Rfc3339OrDate,
+    /// RFC 3339, or a calendar date of the practice (the page's date inputs): `from`
+    /// is the start of that practice day and `to` includes the whole day it names (23
+    /// or 25 hours on the days the clocks change).
+    Rfc3339OrDate(PracticeZone),
 }
 
 /// A valid request for one page of events.
@@ -91,7 +92,7 @@ impl EventQuery {
                 "actor" => filter.actor = errors.check(input::uuid(name, value)),
                 "entity_id" => filter.entity_id = errors.check(input::uuid(name, value)),
                 "entity_type" => filter.entity_type = errors.check(parse_code(name, value)),
-                "action" => filter.action = errors.check(parse_code(name, value)),
+                "action" => filter.action = errors.check(AuditAction::parse(name, value)),
                 "from" => filter.from = errors.check(parse_time(name, value, times, false)),
                 "to" => filter.to = errors.check(parse_time(name, value, times, true)),
                 "limit" => {
@@ -131,7 +132,7 @@ fn shortened(name: &str) -> String {
     }
 }
 
-/// An action or entity type: short, lower-case, as the trail writes them.
+/// An entity type: short, lower-case, as the trail writes them.
 fn parse_code(field: &str, value: &str) -> Result<String, FieldError> {
     let valid = value.len() <= MAX_CODE_LEN
         && value.bytes().all(|b| {
@@ -160,23 +161,18 @@ fn parse_time(
     if let Ok(time) = paddock_domain::calendar::instant(field, value) {
         return Ok(time);
     }
-    if times == TimeSyntax::Rfc3339OrDate
+    if let TimeSyntax::Rfc3339OrDate(zone) = times
         && let Ok(date) = paddock_domain::calendar::date(field, value)
     {
-        let day = date.and_time(chrono::NaiveTime::MIN).and_utc();
         // `to` is exclusive; a date names the last day wanted, so stop after it.
-        return if end {
-            day.checked_add_signed(Duration::days(1))
-                .ok_or_else(|| FieldError::new(field, "is too far in the future"))
-        } else {
-            Ok(day)
-        };
+        let (start, after) = zone.day_bounds(date);
+        return Ok(if end { after } else { start });
     }
     let expected = match times {
         TimeSyntax::Rfc3339 => {
             "must be an RFC 3339 time such as 2026-01-31T09:00:00Z (a `+` offset must be sent as %2B)"
         }
-        TimeSyntax::Rfc3339OrDate => {
+        TimeSyntax::Rfc3339OrDate(_) => {
             "must be a date such as 2026-01-31 or an RFC 3339 time such as 2026-01-31T09:00:00Z"
         }
     };
@@ -269,7 +265,7 @@ mod tests {
         assert_eq!(query.filter.actor, Some(actor));
         assert_eq!(query.filter.entity_type.as_deref(), Some("membership"));
         assert_eq!(query.filter.entity_id, Some(entity));
-        assert_eq!(query.filter.action.as_deref(), Some("role_change"));
+        assert_eq!(query.filter.action, Some(AuditAction::RoleChange));
         assert_eq!(
             query.filter.from.unwrap().to_rfc3339(),
             "2026-01-31T08:00:00+00:00"
@@ -354,7 +350,7 @@ mod tests {
     fn the_page_takes_dates_and_includes_the_whole_last_day() {
         let query = EventQuery::parse(
             &pairs(&[("from", "2026-01-31"), ("to", "2026-01-31")]),
-            TimeSyntax::Rfc3339OrDate,
+            TimeSyntax::Rfc3339OrDate(PracticeZone::UTC),
         )
         .unwrap();
         assert_eq!(
@@ -366,9 +362,55 @@ mod tests {
             "2026-02-01T00:00:00+00:00"
         );
         assert_eq!(
-            fields(&[("to", "+262142-12-31")], TimeSyntax::Rfc3339OrDate),
+            fields(
+                &[("to", "+262142-12-31")],
+                TimeSyntax::Rfc3339OrDate(PracticeZone::UTC)
+            ),
             ["to"]
         );
+    }
+
+    #[test]
+    fn page_dates_are_the_practices_days_even_when_the_clocks_change() {
+        let london = PracticeZone::parse("time_zone", "Europe/London").unwrap();
+        // The clocks go forward on 29 March 2026: that day is 23 hours long.
+        let query = EventQuery::parse(
+            &pairs(&[("from", "2026-03-29"), ("to", "2026-03-29")]),
+            TimeSyntax::Rfc3339OrDate(london),
+        )
+        .unwrap();
+        assert_eq!(
+            query.filter.from.unwrap().to_rfc3339(),
+            "2026-03-29T00:00:00+00:00"
+        );
+        assert_eq!(
+            query.filter.to.unwrap().to_rfc3339(),
+            "2026-03-29T23:00:00+00:00"
+        );
+        // A summer day starts at 23:00 UTC the evening before.
+        let query = EventQuery::parse(
+            &pairs(&[("from", "2026-07-01")]),
+            TimeSyntax::Rfc3339OrDate(london),
+        )
+        .unwrap();
+        assert_eq!(
+            query.filter.from.unwrap().to_rfc3339(),
+            "2026-06-30T23:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn the_action_filter_is_an_audited_action_or_refused() {
+        let query =
+            EventQuery::parse(&pairs(&[("action", "login_failed")]), TimeSyntax::Rfc3339).unwrap();
+        assert_eq!(query.filter.action, Some(AuditAction::LoginFailed));
+        for unknown in ["logins", "Login", "role-change", "drop_table"] {
+            assert_eq!(
+                fields(&[("action", unknown)], TimeSyntax::Rfc3339),
+                ["action"],
+                "{unknown}"
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct AuditFilterForm {
 /// One event as the audit page shows it.
 pub struct AuditRow {
     pub id: Uuid,
-    /// `YYYY-MM-DD HH:MM:SS`, UTC.
+    /// `YYYY-MM-DD HH:MM:SS` in the practice's zone.
     pub time: String,
     pub time_iso: String,
     /// The actor's name (or `system`).
@@ -52,4 +52,6 @@ pub struct AuditPage {
     pub older_href: Option<String>,
     /// Back to the newest events, when paged.
     pub newest_href: Option<String>,
+    /// The actions the filter accepts (offered as suggestions).
+    pub actions: &'static [paddock_domain::AuditAction],
 }

@@ -8,7 +8,7 @@ use super::views::*;
 use crate::auth::Meta;
 use crate::auth::cookies::{clear_login, clear_session, login_token, set_login, set_session};
 use crate::context::{CsrfForm, Page, PendingPage, csrf};
-use crate::layout::{MessagePage, nav, signed_in};
+use crate::layout::MessagePage;
 use crate::return_to::ReturnTo;
 use crate::{AppError, AppState};
 use axum::Form;
@@ -256,14 +256,14 @@ async fn login_submit(
     }
     let temporary = form.temporary.is_some();
     match service::sign_in(&state, &meta, &form.email, &form.password, temporary, None).await {
-        Ok(signed_in) => {
+        Ok(started) => {
             let cookie = set_session(
-                &signed_in.issued.token,
-                signed_in.issued.expires_at,
+                &started.issued.token,
+                started.issued.expires_at,
                 temporary,
-                signed_in.now,
+                started.now,
             );
-            let next = if signed_in.issued.second_factor_pending {
+            let next = if started.issued.second_factor_pending {
                 ReturnTo::fixed("/second-factor")
             } else {
                 ReturnTo::or(Some(&form.next), "/")
@@ -353,24 +353,27 @@ struct SwitchForm {
 async fn switch(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    page: Page,
+    Page { ctx, .. }: Page,
     CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    let user_id = page.auth.principal.user_id();
+    // The switch ends this session for a new one: its own store calls, each in its own
+    // transaction, after authentication's bookkeeping is committed.
+    let auth = ctx.into_auth().await?;
+    let session = auth.session.ok_or(AppError::Unauthenticated)?;
+    let user_id = auth.principal.user_id();
     let options = signin::practices_for(&state.db, user_id, &meta).await?;
     let target = options
         .iter()
         .find(|o| o.practice_id.as_uuid() == form.practice_id)
         .ok_or(AppError::NotFound)?;
     // The page lists only the other practices; the current one changes nothing.
-    if target.practice_id == page.auth.principal.practice_id() {
+    if target.practice_id == auth.principal.practice_id() {
         return Ok(Redirect::to("/").into_response());
     }
     let now = state.auth.clock.now();
     let factors = second_factor::factors_of(&state.db, user_id, &meta).await?;
     let pending = target.require_second_factor && !factors.any_confirmed();
-    let issued = sessions::switch(&state.db, &page.session, target, pending, now, &meta).await?;
+    let issued = sessions::switch(&state.db, &session, target, pending, now, &meta).await?;
     Ok(renewed_redirect(&state, &issued, "/"))
 }
 
@@ -380,13 +383,11 @@ struct NextQuery {
 }
 
 async fn reauth_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    let nav = nav(&state, &page, &meta).await?;
+    // Nothing to read beyond the layout; authentication's bookkeeping is committed.
+    ctx.into_auth().await?;
     // Only a path of this site is carried on (no open redirect).
     Ok(ReauthPage {
         nav,
@@ -405,16 +406,18 @@ struct ReauthForm {
 async fn reauth_submit(
     State(state): State<AppState>,
     Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     CsrfForm(form): CsrfForm<ReauthForm>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
     // Parsed before anything is done: only a path of this site is followed.
     let next = ReturnTo::or(form.next.as_deref(), "/");
+    // The password check counts failures towards the lockout in transactions of its
+    // own (a wrong guess must count whatever follows), so authentication's bookkeeping
+    // is committed first.
+    let auth = ctx.into_auth().await?;
+    let session = auth.session.clone().ok_or(AppError::Unauthenticated)?;
     let refused =
-        match service::verify_own_password(&state, &meta, &page.auth.principal, &form.password)
-            .await
-        {
+        match service::verify_own_password(&state, &meta, &auth.principal, &form.password).await {
             Ok(()) => None,
             Err(AppError::InvalidCredentials) => Some((
                 StatusCode::UNAUTHORIZED,
@@ -430,7 +433,6 @@ async fn reauth_submit(
             Err(error) => return Err(error),
         };
     if let Some((status, message)) = refused {
-        let nav = nav(&state, &page, &meta).await?;
         return Ok((
             status,
             ReauthPage {
@@ -443,7 +445,7 @@ async fn reauth_submit(
     }
     // A privilege change: the session continues under a new cookie.
     let issued =
-        sessions::reauthenticated(&state.db, &page.session, state.auth.clock.now(), &meta).await?;
+        sessions::reauthenticated(&state.db, &session, state.auth.clock.now(), &meta).await?;
     Ok(renewed_redirect(&state, &issued, next.as_str()))
 }
 

@@ -1,31 +1,53 @@
 //! The staff work shared by its API routes and its pages: sending an invitation (the
 //! mail goes out before the commit, so no mail means no invitation) and accepting one.
 
-use crate::auth::Auth;
+use crate::context::Ctx;
 use crate::identity::service::verify_account_password;
 use crate::{AppError, AppState};
 use paddock_domain::{DisplayName, Email, FieldErrors, RoleId};
-use paddock_store::staff::invitations::{self, Acceptor};
-use uuid::Uuid;
+use paddock_store::StoreError;
+use paddock_store::staff::invitations::{self, Acceptor, CreatedInvitation};
 
-/// Creates an invitation and emails its link (shared by the API and the staff page).
+/// Creates an invitation and emails its link, in the request's one transaction
+/// (shared by the API and the staff page). The mail goes out before the commit: if it
+/// cannot, the transaction rolls back and no dangling invitation remains.
 pub(crate) async fn send_invitation(
-    state: &AppState,
-    auth: &Auth,
-    meta: &paddock_store::RequestMeta,
-    raw_email: &str,
-    role_id: Uuid,
+    ctx: Ctx,
+    email: &Email,
+    role_id: RoleId,
 ) -> Result<invitations::Invitation, AppError> {
-    let email = Email::parse("email", raw_email).map_err(FieldErrors::from)?;
-    let mut tx = state.db.begin(&auth.principal, meta).await?;
-    let created = invitations::create(
-        &mut tx,
-        &email,
-        RoleId::from_uuid(role_id),
-        state.auth.clock.now(),
-    )
-    .await?;
-    // Sent before commit: if the mail cannot go out, no dangling invitation remains.
+    let state = ctx.state.clone();
+    let meta = ctx.meta.clone();
+    let now = ctx.now();
+    let mut unsent = None;
+    let sent = ctx
+        .run(async |tx| {
+            let created = invitations::create(tx, email, role_id, now).await?;
+            if let Err(error) = mail_invitation(&state, &meta, email, &created).await {
+                unsent = Some(error);
+                // Any error rolls back; the mail's own error is the one answered.
+                return Err(StoreError::NotFound("invitation mail"));
+            }
+            Ok(created.invitation)
+        })
+        .await;
+    match unsent {
+        Some(error) => Err(error),
+        None => sent,
+    }
+}
+
+/// Parses an invitation's email as sent (the page and the API both take text).
+pub(crate) fn invitee(raw_email: &str) -> Result<Email, AppError> {
+    Ok(Email::parse("email", raw_email).map_err(FieldErrors::from)?)
+}
+
+async fn mail_invitation(
+    state: &AppState,
+    meta: &paddock_store::RequestMeta,
+    email: &Email,
+    created: &CreatedInvitation,
+) -> Result<(), AppError> {
     let link = format!("{}/invitations/{}", state.mail.public_url, created.token);
     let message = paddock_notify::Email {
         to: email.as_str().to_owned(),
@@ -53,9 +75,7 @@ pub(crate) async fn send_invitation(
             AppError::Unavailable(
                 "The invitation could not be emailed; nothing was saved. Try again later.".into(),
             )
-        })?;
-    tx.commit().await?;
-    Ok(created.invitation)
+        })
 }
 
 /// Accepts an invitation (shared by the API and the invitation page).

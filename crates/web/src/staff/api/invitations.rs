@@ -1,16 +1,16 @@
 //! Staff invitations: create (emails a single-use link), list, revoke, accept.
 
-use crate::auth::{Auth, Meta};
+use crate::auth::Meta;
 use crate::context::Ctx;
 use crate::input::Params;
-use crate::staff::service::{accept_invitation, send_invitation};
+use crate::staff::service::{accept_invitation, invitee, send_invitation};
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paddock_domain::{FieldErrors, Permission};
+use paddock_domain::{FieldErrors, InvitationId, Permission, RoleId};
 use paddock_store::staff::invitations::{self, SentInvitation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -58,12 +58,11 @@ pub struct InvitationView {
         (status = 422, description = "Invalid email or role", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn invite(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    auth: Auth,
+    ctx: Ctx,
     Json(body): Json<InviteRequest>,
 ) -> Result<(StatusCode, Json<InvitationView>), AppError> {
-    let inv = send_invitation(&state, &auth, &meta, &body.email, body.role_id).await?;
+    let email = invitee(&body.email)?;
+    let inv = send_invitation(ctx, &email, RoleId::from_uuid(body.role_id)).await?;
     Ok((
         StatusCode::CREATED,
         Json(InvitationView {
@@ -168,7 +167,7 @@ pub async fn list(
         crate::responses::MissingStaffManage,
         (status = 404, description = "No such open invitation (another practice's id answers the same)", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn revoke_by_post(ctx: Ctx, id: Path<Uuid>) -> Result<StatusCode, AppError> {
+pub async fn revoke_by_post(ctx: Ctx, id: Path<InvitationId>) -> Result<StatusCode, AppError> {
     revoke(ctx, id).await
 }
 
@@ -176,7 +175,7 @@ pub async fn revoke_by_post(ctx: Ctx, id: Path<Uuid>) -> Result<StatusCode, AppE
 #[utoipa::path(delete, path = "/api/v1/invitations/{id}", tag = "staff",
     params(("id" = Uuid, Path, description = "Invitation id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such open invitation", body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn revoke(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+pub async fn revoke(ctx: Ctx, Path(id): Path<InvitationId>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
     ctx.run(async |tx| invitations::revoke(tx, id, now).await)
         .await?;

@@ -3,19 +3,20 @@
 //! (accept, as a new or an existing account). The rules live in `service.rs`, shared
 //! with the API.
 
-use super::service;
-use super::views::*;
-use crate::auth::{Meta, REAUTH_WINDOW};
+use crate::AppError;
+use crate::AppState;
+use crate::auth::Meta;
 use crate::context::{CsrfForm, Page};
 use crate::form::NoFields;
-use crate::layout::{MessagePage, PageSession, nav, signed_in};
-use crate::{AppError, AppState};
+use crate::layout::{MessagePage, Nav};
+use crate::staff::service;
+use crate::staff::views::*;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use paddock_domain::{MembershipId, RoleId};
+use paddock_domain::{InvitationId, MembershipId, MembershipStatus, RoleId};
 use paddock_store::{
     RequestMeta, staff::changes, staff::invitations, staff::members, staff::roles,
 };
@@ -23,7 +24,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 /// The staff page routes.
-pub fn pages() -> Router<AppState> {
+pub(super) fn pages() -> Router<AppState> {
     Router::new()
         .route("/staff", get(staff_page))
         .route("/staff/invitations", post(staff_invite))
@@ -38,22 +39,59 @@ pub fn pages() -> Router<AppState> {
         )
 }
 
+/// `GET /staff`: members, roles and the newest invitations, read in the request's one
+/// transaction (the store calls need `staff.manage`).
 async fn staff_page(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     Query(q): Query<StaffQuery>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    render_staff(
-        &state,
-        &page,
-        &meta,
-        q.notice.as_deref().map(staff_notice),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let now = ctx.now();
+    let (listed, role_list, sent) = ctx
+        .run(async |tx| {
+            let listed = members::list(tx).await?;
+            let role_list = roles::list(tx).await?;
+            // The newest page; older ones are in the API's list.
+            let sent = invitations::list(tx, now, paddock_store::page::MAX_LIMIT, None).await?;
+            Ok((listed, role_list, sent))
+        })
+        .await?;
+    let zone = nav.zone;
+    let invitations = sent
+        .items
+        .into_iter()
+        .map(|i| InvitationRow {
+            id: i.id,
+            email: i.email,
+            role_name: i.role_name,
+            sent_by: i.sent_by_name.unwrap_or_else(|| "—".to_owned()),
+            expires: zone.format_date_time(i.expires_at),
+            open: i.status == invitations::InvitationStatus::Open,
+            status: i.status.as_str(),
+        })
+        .collect();
+    let members = listed
+        .into_iter()
+        .map(|m| MemberRow {
+            id: m.membership_id.as_uuid(),
+            email: m.email,
+            display_name: m.display_name,
+            role_id: m.role_id.as_uuid(),
+            status: m.status.as_str(),
+            active: m.status == MembershipStatus::Active,
+        })
+        .collect();
+    let roles = role_list
+        .into_iter()
+        .map(|r| (r.id.as_uuid(), r.name))
+        .collect();
+    Ok(StaffPage {
+        nav: nav.at("staff"),
+        members,
+        roles,
+        invitations,
+        notice: q.notice.as_deref().map(staff_notice),
+    }
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -74,76 +112,10 @@ fn staff_notice(key: &str) -> String {
     .to_owned()
 }
 
-async fn render_staff(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-    notice: Option<String>,
-    error: Option<String>,
-    status: StatusCode,
-) -> Result<Response, AppError> {
-    let nav = nav(state, page, meta).await?;
-    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let listed = members::list(&mut tx).await?;
-    let role_list = roles::list(&mut tx).await?;
-    // The newest page; older ones are in the API's list.
-    let sent = invitations::list(
-        &mut tx,
-        state.auth.clock.now(),
-        paddock_store::page::MAX_LIMIT,
-        None,
-    )
-    .await?;
-    tx.commit().await?;
-    let invitations = sent
-        .items
-        .into_iter()
-        .map(|i| InvitationRow {
-            id: i.id,
-            email: i.email,
-            role_name: i.role_name,
-            sent_by: i.sent_by_name.unwrap_or_else(|| "—".to_owned()),
-            expires: i.expires_at.format("%Y-%m-%d %H:%M").to_string(),
-            open: i.status == invitations::InvitationStatus::Open,
-            status: i.status.as_str(),
-        })
-        .collect();
-    let members = listed
-        .into_iter()
-        .map(|m| MemberRow {
-            id: m.membership_id.as_uuid(),
-            email: m.email,
-            display_name: m.display_name,
-            role_id: m.role_id.as_uuid(),
-            status: m.status.as_str(),
-            active: m.status == paddock_domain::MembershipStatus::Active,
-        })
-        .collect();
-    let roles = role_list
-        .into_iter()
-        .map(|r| (r.id.as_uuid(), r.name))
-        .collect();
-    Ok((
-        status,
-        StaffPage {
-            nav,
-            members,
-            roles,
-            invitations,
-            notice,
-            error,
-        },
-    )
-        .into_response())
-}
-
-/// A page's answer to a refused staff action: the page again, with the reason.
-async fn staff_error(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-    error: AppError,
-) -> Result<Response, AppError> {
+/// A page's answer to a refused staff action. The request's transaction is gone
+/// (rolled back with whatever the action had begun), so the answer is the reason, in
+/// the layout already read, and the way back to the staff page.
+fn refused(nav: Nav, error: AppError) -> Result<Response, AppError> {
     let (status, message) = match &error {
         AppError::Validation(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -160,12 +132,19 @@ async fn staff_error(
         AppError::Forbidden(detail) => (StatusCode::FORBIDDEN, detail.clone()),
         AppError::NotFound => (
             StatusCode::NOT_FOUND,
-            "That member does not exist.".to_owned(),
+            "That member or invitation does not exist.".to_owned(),
         ),
         AppError::Unavailable(detail) => (StatusCode::SERVICE_UNAVAILABLE, detail.clone()),
         _ => return Err(error),
     };
-    render_staff(state, page, meta, None, Some(message), status).await
+    Ok((
+        status,
+        StaffRefusedPage {
+            nav: nav.at("staff"),
+            error: message,
+        },
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -174,38 +153,34 @@ struct InviteForm {
     role_id: Uuid,
 }
 
+/// `POST /staff/invitations`: the invite form (the mail goes out before the commit).
 async fn staff_invite(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
+    Page { ctx, nav }: Page,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    match service::send_invitation(&state, &page.auth, &meta, &form.email, form.role_id).await {
+    let sent = match service::invitee(&form.email) {
+        Ok(email) => service::send_invitation(ctx, &email, RoleId::from_uuid(form.role_id)).await,
+        Err(error) => Err(error),
+    };
+    match sent {
         Ok(_) => Ok(Redirect::to("/staff?notice=invited").into_response()),
-        Err(error) => staff_error(&state, &page, &meta, error).await,
+        Err(error) => refused(nav, error),
     }
 }
 
 /// `POST /staff/invitations/{id}/revoke`: the staff page's revoke button.
 async fn staff_invitation_revoke(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
-    Path(id): Path<Uuid>,
+    Page { ctx, nav }: Page,
+    Path(id): Path<InvitationId>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
-    match invitations::revoke(&mut tx, id, state.auth.clock.now()).await {
-        Ok(()) => {
-            tx.commit().await?;
-            Ok(Redirect::to("/staff?notice=invitation-revoked").into_response())
-        }
-        Err(error) => {
-            tx.rollback().await?;
-            staff_error(&state, &page, &meta, error.into()).await
-        }
+    let now = ctx.now();
+    match ctx
+        .run(async |tx| invitations::revoke(tx, id, now).await)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/staff?notice=invitation-revoked").into_response()),
+        Err(error) => refused(nav, error),
     }
 }
 
@@ -214,43 +189,40 @@ struct MemberForm {
     role_id: Option<Uuid>,
 }
 
+/// `POST /staff/members/{id}/{role|deactivate|reactivate}`: a member's row's buttons.
+/// A role change needs the password re-entered recently: without it the browser goes
+/// to the re-auth page and back to the staff page, nothing changed.
 async fn staff_member_action(
-    State(state): State<AppState>,
-    Meta(meta): Meta,
-    page: Page,
-    Path((id, action)): Path<(Uuid, String)>,
+    Page { ctx, nav }: Page,
+    Path((membership, action)): Path<(MembershipId, String)>,
     CsrfForm(form): CsrfForm<MemberForm>,
 ) -> Result<Response, AppError> {
-    let page = signed_in(page).await?;
-    let now = state.auth.clock.now();
-    let membership = MembershipId::from_uuid(id);
-    let mut tx = state.db.begin(&page.auth.principal, &meta).await?;
+    let now = ctx.now();
     let outcome = match (action.as_str(), form.role_id) {
         ("role", Some(role_id)) => {
-            if now - page.session.reauthenticated_at > REAUTH_WINDOW {
+            if ctx.require_recent_reauth().is_err() {
+                // Authentication's bookkeeping (the idle timer) is kept.
+                ctx.into_auth().await?;
                 return Ok(Redirect::to("/reauth?next=/staff").into_response());
             }
-            changes::change_role(&mut tx, membership, RoleId::from_uuid(role_id), now)
+            let role = RoleId::from_uuid(role_id);
+            ctx.run(async |tx| changes::change_role(tx, membership, role, now).await)
                 .await
                 .map(|_| "role-changed")
         }
-        ("deactivate", _) => changes::deactivate(&mut tx, membership, now)
+        ("deactivate", _) => ctx
+            .run(async |tx| changes::deactivate(tx, membership, now).await)
             .await
             .map(|()| "deactivated"),
-        ("reactivate", _) => changes::reactivate(&mut tx, membership)
+        ("reactivate", _) => ctx
+            .run(async |tx| changes::reactivate(tx, membership).await)
             .await
             .map(|()| "reactivated"),
         _ => return Err(AppError::NotFound),
     };
     match outcome {
-        Ok(notice) => {
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/staff?notice={notice}")).into_response())
-        }
-        Err(error) => {
-            tx.rollback().await?;
-            staff_error(&state, &page, &meta, error.into()).await
-        }
+        Ok(notice) => Ok(Redirect::to(&format!("/staff?notice={notice}")).into_response()),
+        Err(error) => refused(nav, error),
     }
 }
 
@@ -313,70 +285,41 @@ async fn invitation_submit(
     Path(token): Path<String>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, AppError> {
-    match service::accept_invitation(
+    let accepted = service::accept_invitation(
         &state,
         &meta,
         &token,
         &form.password,
         form.display_name.as_deref(),
     )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to("/login?notice=joined").into_response()),
-        Err(AppError::Validation(errors)) => {
-            let errors = errors
+    .await;
+    // A refusal shows the form again (a used or expired link: the not-valid page);
+    // only a refused new account keeps the name typed, never the password.
+    let (status, errors, name) = match accepted {
+        Ok(_) => return Ok(Redirect::to("/login?notice=joined").into_response()),
+        Err(AppError::Validation(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
-                .collect();
-            let name = form.display_name.unwrap_or_default();
-            render_invitation(
-                &state,
-                &meta,
-                &token,
-                name,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(AppError::Locked { retry_after }) => {
-            let errors = vec![format!(
+                .collect(),
+            form.display_name.unwrap_or_default(),
+        ),
+        Err(AppError::Locked { retry_after }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            vec![format!(
                 "Too many failed attempts. Try again in {} minute(s).",
                 retry_after.div_ceil(60)
-            )];
-            render_invitation(
-                &state,
-                &meta,
-                &token,
-                String::new(),
-                errors,
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await
-        }
-        Err(AppError::InvalidCredentials) => {
-            let errors = vec!["That is not the password of your existing account.".to_owned()];
-            render_invitation(
-                &state,
-                &meta,
-                &token,
-                String::new(),
-                errors,
-                StatusCode::UNAUTHORIZED,
-            )
-            .await
-        }
-        Err(AppError::NotFound) => {
-            render_invitation(
-                &state,
-                &meta,
-                &token,
-                String::new(),
-                Vec::new(),
-                StatusCode::NOT_FOUND,
-            )
-            .await
-        }
-        Err(error) => Err(error),
-    }
+            )],
+            String::new(),
+        ),
+        Err(AppError::InvalidCredentials) => (
+            StatusCode::UNAUTHORIZED,
+            vec!["That is not the password of your existing account.".to_owned()],
+            String::new(),
+        ),
+        Err(AppError::NotFound) => (StatusCode::NOT_FOUND, Vec::new(), String::new()),
+        Err(error) => return Err(error),
+    };
+    render_invitation(&state, &meta, &token, name, errors, status).await
 }
