@@ -76,11 +76,8 @@ pub async fn record_vitals(
     new: &NewVitals,
 ) -> Result<Vitals, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
-        .await?
-        .date_of_birth;
-    within_life("recorded_at", new.recorded_at.date_naive(), born)?;
-    check_encounter(tx, patient, new.encounter_id).await?;
+    let day = new.recorded_at.date_naive();
+    check_entry(tx, patient, Some(("recorded_at", day)), new.encounter_id).await?;
     let id = VitalSignsId::new().as_uuid();
     sqlx::query(
         "insert into vital_signs (practice_id, id, patient_id, encounter_id, recorded_at, weight_kg,
@@ -100,6 +97,24 @@ pub async fn record_vitals(
     .await?;
     let mut all = vitals_where(tx, "id = $1", id).await?;
     all.pop().ok_or(StoreError::NotFound("vital signs"))
+}
+
+/// What every entry of the record is checked for before it is written: the patient is
+/// live, the entry's day (`day`: its field and date, when it has one) falls within
+/// the patient's life, and the encounter it names is this patient's and still open.
+async fn check_entry(
+    tx: &mut TenantTx,
+    patient: PatientId,
+    day: Option<(&str, NaiveDate)>,
+    encounter: Option<EncounterId>,
+) -> Result<(), StoreError> {
+    let born = crate::clinical::patients::fetch(tx, patient)
+        .await?
+        .date_of_birth;
+    if let Some((field, day)) = day {
+        within_life(field, day, born)?;
+    }
+    check_encounter(tx, patient, encounter).await
 }
 
 /// An encounter named by a clinical entry must be this patient's, and still open (the
@@ -243,13 +258,8 @@ pub async fn add_problem(
     new: &NewProblem,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
-        .await?
-        .date_of_birth;
-    if let Some(onset) = new.onset_on {
-        within_life("onset_on", onset, born)?;
-    }
-    check_encounter(tx, patient, new.encounter_id).await?;
+    let onset = new.onset_on.map(|day| ("onset_on", day));
+    check_entry(tx, patient, onset, new.encounter_id).await?;
     Ok(sqlx::query_as(&format!(
         "insert into problems (practice_id, id, patient_id, encounter_id, kind, description, code_system,
                                code, onset_on)
@@ -276,10 +286,7 @@ pub async fn resolve_problem(
     day: NaiveDate,
 ) -> Result<Problem, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
-        .await?
-        .date_of_birth;
-    within_life("resolved_on", day, born)?;
+    check_entry(tx, patient, Some(("resolved_on", day)), None).await?;
     sqlx::query_as(&format!(
         "update problems set status = 'resolved', resolved_on = $3
           where id = $1 and patient_id = $2 and status = 'active' returning {PROBLEM_COLUMNS}"
@@ -475,11 +482,8 @@ pub async fn prescribe(
     new: &NewPrescription,
 ) -> Result<Prescription, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
-        .await?
-        .date_of_birth;
-    within_life("starts_on", new.starts_on, born)?;
-    check_encounter(tx, patient, new.encounter_id).await?;
+    let starts = Some(("starts_on", new.starts_on));
+    check_entry(tx, patient, starts, new.encounter_id).await?;
     require_duty(tx, new.prescriber, Duty::Prescriber, "prescriber_id").await?;
     let id = PrescriptionId::new();
     sqlx::query(
@@ -617,11 +621,8 @@ pub async fn vaccinate(
     new: &NewVaccination,
 ) -> Result<Vaccination, StoreError> {
     tx.require(Permission::RecordsWrite)?;
-    let born = crate::clinical::patients::fetch(tx, patient)
-        .await?
-        .date_of_birth;
-    within_life("given_on", new.given_on, born)?;
-    check_encounter(tx, patient, new.encounter_id).await?;
+    let given = Some(("given_on", new.given_on));
+    check_entry(tx, patient, given, new.encounter_id).await?;
     require_duty(tx, new.administered_by, Duty::Clinician, "administered_by").await?;
     if new
         .lot_expires_on
