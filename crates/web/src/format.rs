@@ -1,10 +1,10 @@
 //! Display formatting for pages: dates, times, ages and codes written the same way
 //! everywhere, and links with encoded query strings.
 //!
-//! Times are shown in UTC (the practice has no time zone setting yet), and every page
-//! that shows one says so.
+//! Instants are shown in the practice's zone through `Nav::zone`
+//! ([`paddock_domain::PracticeZone`]); what is here has no zone.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use std::fmt::Write as _;
 
 /// `text` with its first letter upper-cased.
@@ -14,16 +14,6 @@ pub(crate) fn capitalised(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
-}
-
-/// `2027-03-15 09:00` (UTC).
-pub(crate) fn date_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M").to_string()
-}
-
-/// `09:00` (UTC).
-pub(crate) fn clock(at: DateTime<Utc>) -> String {
-    at.format("%H:%M").to_string()
 }
 
 /// `Mon 15 Mar 2027`.

@@ -1,10 +1,7 @@
-//! What every staff page shares: the layout's navigation (read in the page's own
-//! transaction), the signed-in session of a page, the plain message page, and the
-//! stylesheet.
+//! What every staff page shares: the layout's navigation (read by the `Page` extractor
+//! in the request's transaction), the plain message page, and the stylesheet.
 
-use crate::auth::Auth;
-use crate::context::Page;
-use crate::{AppError, AppState};
+use crate::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -12,8 +9,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paddock_domain::{Permission, PracticeZone};
-use paddock_store::RequestMeta;
-use paddock_store::identity::sessions::SessionAuth;
 use paddock_store::staff::members;
 
 /// The routes every page needs (the stylesheet).
@@ -82,40 +77,8 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// The signed-in session of a page, its authentication committed (these pages still
-/// open their own transactions for their work).
-pub(crate) async fn signed_in(page: Page) -> Result<PageSession, AppError> {
-    let Page { ctx, nav } = page;
-    let csrf_token = nav.csrf_token;
-    let auth = ctx.into_auth().await?;
-    let session = auth.session.clone().ok_or(AppError::Unauthenticated)?;
-    Ok(PageSession {
-        auth,
-        session,
-        csrf_token,
-    })
-}
-
-/// The signed-in session of a page request, and its CSRF token.
-pub(crate) struct PageSession {
-    pub(crate) auth: Auth,
-    pub(crate) session: SessionAuth,
-    pub(crate) csrf_token: String,
-}
-
-pub(crate) async fn nav(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-) -> Result<Nav, AppError> {
-    let mut tx = state.db.begin(&page.auth.principal, meta).await?;
-    let nav = nav_of(&mut tx, &page.auth.principal, &page.csrf_token, "").await?;
-    tx.commit().await?;
-    Ok(nav)
-}
-
-/// The staff layout's navigation, read in the page's own transaction, with `section`
-/// marked as the current one.
+/// The staff layout's navigation, read in the page's transaction (the `Page` extractor
+/// does it), with `section` marked as the current one.
 pub(crate) async fn nav_of(
     tx: &mut paddock_store::TenantTx,
     principal: &paddock_store::Principal,
@@ -139,21 +102,4 @@ pub(crate) async fn nav_of(
         csrf_token: csrf_token.to_owned(),
         zone: me.time_zone,
     })
-}
-
-/// [`nav`] with `section` marked as the current one.
-pub(crate) async fn nav_in(
-    state: &AppState,
-    page: &PageSession,
-    meta: &RequestMeta,
-    section: &'static str,
-) -> Result<Nav, AppError> {
-    let mut nav = nav(state, page, meta).await?;
-    nav.current = section;
-    Ok(nav)
-}
-
-/// Whether the page's member holds `permission`.
-pub(crate) fn can(page: &PageSession, permission: Permission) -> bool {
-    page.auth.principal.permissions().contains(permission)
 }

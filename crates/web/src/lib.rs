@@ -10,6 +10,15 @@
 //! a `TenantTx`, and map the result; errors from every crate become [`AppError`] and
 //! are rendered once, in [`error`]. Pages and routes depend downward only: neither
 //! imports the other.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod appointments;
 pub mod audit;

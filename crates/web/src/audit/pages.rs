@@ -178,9 +178,10 @@ fn change_lines(action: &str, changes: Option<&Value>) -> Vec<String> {
         Some(Value::Object(fields)) => fields
             .iter()
             .map(|(field, value)| match value {
-                Value::Array(pair) if pair.len() == 2 && !snapshot => {
-                    format!("{field}: {} → {}", shown(&pair[0]), shown(&pair[1]))
-                }
+                Value::Array(pair) if !snapshot => match pair.as_slice() {
+                    [before, after] => format!("{field}: {} → {}", shown(before), shown(after)),
+                    _ => format!("{field}: {}", shown(value)),
+                },
                 other => format!("{field}: {}", shown(other)),
             })
             .collect(),
