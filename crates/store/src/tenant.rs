@@ -176,4 +176,33 @@ impl TenantTx {
         self.tx.rollback().await?;
         Ok(())
     }
+
+    /// Runs `work` in a savepoint. When it fails, only its own changes (and their
+    /// audit rows) are undone and the transaction stays usable, so a page that refuses
+    /// a form can still read, in the same transaction, what it shows beside the
+    /// message (a refusal raised by the database aborts the statement, and without the
+    /// savepoint every later statement of the transaction). The outer error is the
+    /// savepoint's own failure; the inner one is `work`'s.
+    pub async fn attempt<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut TenantTx) -> Result<T, StoreError>,
+    ) -> Result<Result<T, StoreError>, StoreError> {
+        sqlx::query("savepoint attempt")
+            .execute(self.conn())
+            .await?;
+        match work(self).await {
+            Ok(done) => {
+                sqlx::query("release savepoint attempt")
+                    .execute(self.conn())
+                    .await?;
+                Ok(Ok(done))
+            }
+            Err(refused) => {
+                sqlx::query("rollback to savepoint attempt")
+                    .execute(self.conn())
+                    .await?;
+                Ok(Err(refused))
+            }
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! What a page form shares: the query string read leniently, the messages of a
 //! refused form (per field and above the form), a store refusal turned into words
-//! for the page that shows the form again, and the choices a form offers (the staff
+//! for the page that shows the form again, a form post's work and its refusal shown
+//! in the request's one transaction ([`submit`]), and the choices a form offers (the staff
 //! who can be booked or named as an encounter's vet).
 
 use crate::AppError;
+use crate::context::Ctx;
 use crate::format::capitalised;
+use axum::http::StatusCode;
 use paddock_domain::FieldError;
 use paddock_store::{StoreError, TenantTx, appointments::resources};
 use serde::Deserialize;
@@ -173,6 +176,48 @@ pub(crate) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, Stri
 /// A form with no fields but its CSRF token (checked by `CsrfForm`).
 #[derive(Deserialize)]
 pub(crate) struct NoFields {}
+
+/// Ends a request that needs no store call (an empty form, a form refused before any
+/// work): commits what authentication wrote, so the page counts as the session's
+/// activity like any other.
+pub(crate) async fn no_work(ctx: Ctx) -> Result<(), AppError> {
+    ctx.run(async |_| Ok(())).await
+}
+
+/// What a form post came to.
+pub(crate) enum Outcome<T, R> {
+    /// The work was done and committed.
+    Done(T),
+    /// The store refused it with something the form can show; `R` is the page read
+    /// again after the refusal.
+    Refused(R),
+}
+
+/// Runs a form's `work` in the request's one transaction. When the store refuses it
+/// with something the person can fix (invalid, taken, locked, or a missing row that
+/// `not_found` names as a field), the work is undone (a savepoint) and `again` reads
+/// the page that shows the refusal, with its status and messages, in the same
+/// transaction; anything else is the error page, the work undone as well.
+pub(crate) async fn submit<T, R>(
+    ctx: Ctx,
+    not_found: &[(&str, &str)],
+    work: impl AsyncFnOnce(&mut TenantTx) -> Result<T, StoreError>,
+    again: impl AsyncFnOnce(&mut TenantTx, StatusCode, FieldMessages) -> Result<R, StoreError>,
+) -> Result<Outcome<T, R>, AppError> {
+    ctx.run(async |tx| {
+        Ok(match tx.attempt(work).await? {
+            Ok(done) => Ok(Outcome::Done(done)),
+            Err(error) => match Refusal::of(error, not_found) {
+                Refusal::Form(status, messages) => {
+                    Ok(Outcome::Refused(again(tx, status, messages).await?))
+                }
+                // Only authentication's bookkeeping commits with it.
+                Refusal::Error(error) => Err(error),
+            },
+        })
+    })
+    .await?
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,8 @@
 //! Instants are shown in the practice's zone through `Nav::zone`
 //! ([`paddock_domain::PracticeZone`]); what is here has no zone.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use paddock_domain::PracticeZone;
 use std::fmt::Write as _;
 
 /// `text` with its first letter upper-cased.
@@ -14,6 +15,12 @@ pub(crate) fn capitalised(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// An instant as the practice's wall clock shows it, with the zone's abbreviation in
+/// force then (`2026-07-15 09:00 BST`).
+pub(crate) fn local_time(zone: &PracticeZone, at: DateTime<Utc>) -> String {
+    format!("{} {}", zone.format_date_time(at), zone.abbreviation(at))
 }
 
 /// `Mon 15 Mar 2027`.

@@ -10,7 +10,7 @@
 use super::views::{
     AppointmentView, BookingForm, BookingFormPage, CalendarColumn, CalendarPage, PatientChoice,
 };
-use crate::context::{CsrfForm, Ctx, Page};
+use crate::context::{CsrfForm, Ctx, Page, PageId};
 use crate::form::{FieldMessages, Pairs, Refusal, staff_options};
 use crate::format::{capitalised, day_long, day_short, href};
 use crate::input::MAX_SEARCH;
@@ -18,8 +18,8 @@ use crate::input::{date, optional_id, optional_text, time_of_day};
 use crate::layout::Nav;
 use crate::return_to::ReturnTo;
 use crate::{AppError, AppState};
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -181,7 +181,7 @@ pub(super) struct StatusInput {
 /// the calendar, then shows the same view again.
 pub(crate) async fn status_submit(
     Page { ctx, .. }: Page,
-    Path(id): Path<AppointmentId>,
+    PageId(id): PageId<AppointmentId>,
     CsrfForm(input): CsrfForm<StatusInput>,
 ) -> Result<Response, AppError> {
     let status = AppointmentStatus::parse("status", &input.status)

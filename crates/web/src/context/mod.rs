@@ -12,4 +12,4 @@ mod extract;
 mod page;
 
 pub use extract::{Auth, AuthMethod, Ctx, Meta, PendingAuth, PendingCtx};
-pub use page::{CsrfForm, Page, PageRejection, PendingPage};
+pub use page::{CsrfForm, Page, PageId, PageRejection, PendingPage};

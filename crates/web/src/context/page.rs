@@ -11,7 +11,7 @@ use crate::layout::{Nav, nav_of};
 use crate::{AppError, AppState};
 use axum::Form;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -205,6 +205,26 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
                 Ok(CsrfForm(fields))
             }
             _ => Err(AppError::Csrf.into_response()),
+        }
+    }
+}
+
+/// A typed id from a page's address (`Path<PatientId>` and the like). Anything that
+/// is not an id is as unknown as a missing row: the same 404 page an id of another
+/// practice gets, rather than the 400 an API caller reads.
+pub struct PageId<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PageId<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match <Path<T> as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(PageId(id)),
+            Err(_) => Err(AppError::NotFound),
         }
     }
 }

@@ -3,11 +3,13 @@
 //! registering and editing `clients.write`; the store checks both.
 
 use super::list::{ListQuery, client_row, patient_row};
-use super::{Outcome, PageId, local_time, no_work, submit};
 use crate::AppError;
 use crate::clinical::views::{ClientForm, ClientFormPage, ClientPage, ClientView, ClientsPage};
+use crate::context::PageId;
 use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs};
+use crate::form::{Outcome, no_work, submit};
+use crate::format::local_time;
 use crate::input::present;
 use crate::layout::Nav;
 use axum::extract::Query;

@@ -8,17 +8,19 @@
 //! the page shows that message with the text that was typed, so nothing is lost.
 
 use super::patients::{active_allergies, temperature_text, weight_of};
-use super::{Outcome, PageId, local_time, submit};
 use crate::AppError;
 use crate::clinical::views::{
     AddendumView, AllergyView, EncounterForm, EncounterFormPage, EncounterPage, NotesForm,
     VitalsView,
 };
 use crate::clinical::weight_chart::kilograms;
+use crate::context::PageId;
 use crate::context::{CsrfForm, Page};
 use crate::form::FieldMessages;
 use crate::form::staff_options;
+use crate::form::{Outcome, submit};
 use crate::format::capitalised;
+use crate::format::local_time;
 use crate::input::{date, optional_id, optional_text, present, time_of_day};
 use crate::layout::Nav;
 use axum::extract::Query;

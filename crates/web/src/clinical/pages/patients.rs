@@ -6,15 +6,17 @@
 //! patient's facts and owners only; nothing clinical is read for them at all.
 
 use super::list::{ListQuery, patient_row};
-use super::{Outcome, PageId, local_time, submit};
 use crate::AppError;
 use crate::clinical::views::{
     AllergyView, ChartPage, ClinicalView, OwnerView, PatientFacts, PatientForm, PatientFormPage,
     PatientsPage, PrescriptionView, ProblemView, TimelineRow, VaccinationDue,
 };
 use crate::clinical::weight_chart::{kilograms, weight_chart};
+use crate::context::PageId;
 use crate::context::{CsrfForm, Page};
 use crate::form::{FieldMessages, Pairs};
+use crate::form::{Outcome, submit};
+use crate::format::local_time;
 use crate::format::{age, capitalised, day_short, words};
 use crate::input::optional_text;
 use crate::layout::Nav;
