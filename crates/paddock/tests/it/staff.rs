@@ -568,6 +568,17 @@ async fn a_mailer_failure_answers_a_generic_503_and_keeps_its_cause_out_of_the_a
             .contains("could not be emailed"),
         "{body}"
     );
+    // No mail, no invitation: it was rolled back with the request's transaction.
+    let Answer { body: listed, .. } = env
+        .request(Method::GET, "/api/v1/invitations", None, Some(&admin))
+        .await;
+    let items = listed["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .all(|i| i["email"] != "new.vet@riverside.example"),
+        "{listed}"
+    );
     std::fs::remove_file(&blocked).unwrap();
 }
 

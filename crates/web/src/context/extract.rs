@@ -68,6 +68,18 @@ impl Ctx {
         Ok(done)
     }
 
+    /// Like [`Ctx::run`], for work that can also fail outside the store (a mail that
+    /// cannot go out before the commit): any error rolls everything back.
+    pub async fn try_run<T>(
+        self,
+        work: impl AsyncFnOnce(&mut TenantTx) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut tx = self.tx;
+        let done = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
     /// Commits what authentication wrote (the idle timer, a key's last use) and keeps
     /// the caller, for handlers whose work needs transactions of their own (sign-out,
     /// practice switch, second factor, re-authentication).

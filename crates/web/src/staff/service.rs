@@ -5,7 +5,6 @@ use crate::context::Ctx;
 use crate::identity::service::verify_account_password;
 use crate::{AppError, AppState};
 use paddock_domain::{DisplayName, Email, FieldErrors, RoleId};
-use paddock_store::StoreError;
 use paddock_store::staff::invitations::{self, Acceptor, CreatedInvitation};
 
 /// Creates an invitation and emails its link, in the request's one transaction
@@ -19,22 +18,13 @@ pub(crate) async fn send_invitation(
     let state = ctx.state.clone();
     let meta = ctx.meta.clone();
     let now = ctx.now();
-    let mut unsent = None;
-    let sent = ctx
-        .run(async |tx| {
-            let created = invitations::create(tx, email, role_id, now).await?;
-            if let Err(error) = mail_invitation(&state, &meta, email, &created).await {
-                unsent = Some(error);
-                // Any error rolls back; the mail's own error is the one answered.
-                return Err(StoreError::NotFound("invitation mail"));
-            }
-            Ok(created.invitation)
-        })
-        .await;
-    match unsent {
-        Some(error) => Err(error),
-        None => sent,
-    }
+    ctx.try_run(async |tx| {
+        let created = invitations::create(tx, email, role_id, now).await?;
+        // A mail that cannot go out rolls the invitation back with it.
+        mail_invitation(&state, &meta, email, &created).await?;
+        Ok(created.invitation)
+    })
+    .await
 }
 
 /// Parses an invitation's email as sent (the page and the API both take text).
