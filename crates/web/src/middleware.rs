@@ -8,8 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// The request id header, set on every request and echoed on every response.
-pub const REQUEST_ID: &str = "x-request-id";
+use crate::context::REQUEST_ID;
 
 /// A request id the caller sent (a gateway's, say): kept apart from ours, for the log
 /// only, and never in the audit trail.
@@ -60,7 +59,7 @@ pub fn loggable_path(path: &str) -> String {
 /// caching (the public stylesheet) keeps it.
 pub async fn no_store_when_authenticated(request: Request, next: Next) -> Response {
     let credentialed = request.headers().contains_key(header::AUTHORIZATION)
-        || crate::auth::cookies::session_token(request.headers()).is_some();
+        || crate::context::cookies::session_token(request.headers()).is_some();
     let mut response = next.run(request).await;
     if credentialed && !response.headers().contains_key(header::CACHE_CONTROL) {
         response

@@ -1,6 +1,7 @@
 //! Assembles the router with its layers, and serves it with graceful shutdown.
 
-use crate::middleware::{self, REQUEST_ID};
+use crate::context::REQUEST_ID;
+use crate::middleware;
 use crate::{AppState, appointments, audit, clinical, health, identity, staff};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};

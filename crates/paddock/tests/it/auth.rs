@@ -569,7 +569,7 @@ async fn a_successful_sign_in_resets_the_failure_count() {
 async fn the_lockout_threshold_and_duration_are_practice_settings() {
     let app = TestApp::new().await;
     let (world, clock, client) = (&app.world, &app.clock, &*app);
-    // No settings endpoint yet: the admin door stands in for it.
+    // Set through the admin door (tests/it/settings.rs covers the settings page and API).
     let mut tx = world.admin.begin_system(world.a.id).await.unwrap();
     sqlx::query(
         "update practice_settings set lockout_threshold = 3, lockout_minutes = 30

@@ -9,8 +9,8 @@
 //! an audit query. The staff page at `/audit` parses with the same rules.
 
 use super::service::{EventQuery, TimeSyntax, fetch_page};
-use crate::auth::{Auth, Meta};
 use crate::context::Ctx;
+use crate::context::{Auth, Meta};
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;

@@ -1,9 +1,5 @@
 //! Authentication services shared by all requests (password hashing, the clock, token
-//! keys, sealing, SMS) and the re-authentication window. The extractors that use them
-//! live in [`crate::context`]; they are re-exported here under their old paths.
-
-pub use crate::context::cookies;
-pub use crate::context::{Auth, AuthMethod, Meta, PendingAuth};
+//! keys, sealing, SMS). The extractors that use them live in [`crate::context`].
 
 use paddock_crypto::KeyRing;
 use paddock_domain::Clock;
@@ -11,9 +7,6 @@ use paddock_jwt::KeyStore;
 use paddock_notify::SmsSender;
 use paddock_passwords::PasswordHasher;
 use std::sync::Arc;
-
-/// How recently the password must have been entered for sensitive actions.
-pub const REAUTH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Everything authentication needs, shared by all requests.
 #[derive(Clone)]

@@ -4,7 +4,6 @@
 //! from, for the audit trail).
 
 use crate::context::{cookies, csrf};
-use crate::middleware::REQUEST_ID;
 use crate::{AppError, AppState};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -15,6 +14,12 @@ use paddock_store::identity::credentials::{self, Authenticated, Credential};
 use paddock_store::identity::sessions::SessionAuth;
 use paddock_store::{Principal, RequestMeta, StoreError, TenantTx};
 use std::net::SocketAddr;
+
+/// How recently the password must have been entered for sensitive actions.
+pub const REAUTH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The header that carries the request id the server gave the request.
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -98,14 +103,12 @@ impl Ctx {
     }
 
     /// Refuses unless the caller's session re-entered the password within
-    /// [`crate::auth::REAUTH_WINDOW`] (API keys cannot re-authenticate, so they can
+    /// [`REAUTH_WINDOW`] (API keys cannot re-authenticate, so they can
     /// never perform these actions).
     pub fn require_recent_reauth(&self) -> Result<(), AppError> {
         let now = self.now();
         match &self.session {
-            Some(session) if now - session.reauthenticated_at <= crate::auth::REAUTH_WINDOW => {
-                Ok(())
-            }
+            Some(session) if now - session.reauthenticated_at <= REAUTH_WINDOW => Ok(()),
             _ => Err(AppError::ReauthRequired),
         }
     }
@@ -169,9 +172,7 @@ impl Auth {
     /// Like [`Ctx::require_recent_reauth`], at `now`.
     pub fn require_recent_reauth(&self, now: DateTime<Utc>) -> Result<(), AppError> {
         match &self.session {
-            Some(session) if now - session.reauthenticated_at <= crate::auth::REAUTH_WINDOW => {
-                Ok(())
-            }
+            Some(session) if now - session.reauthenticated_at <= REAUTH_WINDOW => Ok(()),
             _ => Err(AppError::ReauthRequired),
         }
     }

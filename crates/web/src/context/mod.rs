@@ -11,5 +11,7 @@ pub mod csrf;
 mod extract;
 mod page;
 
-pub use extract::{Auth, AuthMethod, Ctx, Meta, PendingAuth, PendingCtx};
+pub use extract::{
+    Auth, AuthMethod, Ctx, Meta, PendingAuth, PendingCtx, REAUTH_WINDOW, REQUEST_ID,
+};
 pub use page::{CsrfForm, Page, PageId, PageRejection, PendingPage};

@@ -5,8 +5,8 @@
 
 use super::service::{self, Method};
 use super::views::*;
-use crate::auth::Meta;
-use crate::auth::cookies::{clear_login, clear_session, login_token, set_login, set_session};
+use crate::context::Meta;
+use crate::context::cookies::{clear_login, clear_session, login_token, set_login, set_session};
 use crate::context::{CsrfForm, Page, PendingPage, csrf};
 use crate::layout::MessagePage;
 use crate::return_to::ReturnTo;

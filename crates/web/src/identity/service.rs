@@ -3,7 +3,7 @@
 //! unlock by emailed link, and the second factor (checking a code, sending one by SMS).
 //! Routes and pages call down into this module; it calls the store.
 
-use crate::auth::Auth;
+use crate::context::Auth;
 use crate::{AppError, AppState};
 use chrono::{DateTime, Utc};
 use paddock_domain::{Email, FieldError, FieldErrors, PracticeId, UserId};

@@ -1,6 +1,6 @@
 //! `GET /api/v1/me`: who the caller is, wherever the credential came from.
 
-use crate::auth::AuthMethod;
+use crate::context::AuthMethod;
 use crate::context::Ctx;
 use crate::{AppError, AppState};
 use axum::Json;

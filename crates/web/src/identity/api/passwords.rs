@@ -1,7 +1,7 @@
 //! Password change (signed in), reset (by emailed single-use link), and unlocking a
 //! locked account (by emailed single-use link).
 
-use crate::auth::{Auth, Meta};
+use crate::context::{Auth, Meta};
 use crate::identity::service::{finish_reset, start_reset, unlock_account};
 use crate::{AppError, AppState};
 use axum::Json;

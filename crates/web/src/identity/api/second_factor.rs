@@ -5,7 +5,7 @@
 //! enrol one if the practice demands it and the person has none. Wrong codes count
 //! towards the account's lockout, like wrong passwords, until the sign-in completes.
 
-use crate::auth::{Auth, Meta, PendingAuth};
+use crate::context::{Auth, Meta, PendingAuth};
 use crate::identity::service::{
     Method, code_hash, complete, email_of, guard_lockout, open_phone, phone_aad, send_code,
     send_sign_in, six_digits, totp_aad, totp_for, totp_step,

@@ -1,7 +1,7 @@
 //! Sign-in, sign-out, token exchange, re-authentication and practice switching.
 
-use crate::auth::cookies::{clear_session, set_session};
-use crate::auth::{Auth, AuthMethod, Meta, PendingAuth};
+use crate::context::cookies::{clear_session, set_session};
+use crate::context::{Auth, AuthMethod, Meta, PendingAuth};
 use crate::identity::service::{sign_in, verify_own_password};
 use crate::{AppError, AppState};
 use axum::Json;

@@ -1,7 +1,7 @@
 //! Staff invitations: create (emails a single-use link), list, revoke, accept.
 
-use crate::auth::Meta;
 use crate::context::Ctx;
+use crate::context::Meta;
 use crate::input::Params;
 use crate::staff::service::{accept_invitation, invitee, send_invitation};
 use crate::{AppError, AppState};

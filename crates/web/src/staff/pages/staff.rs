@@ -5,7 +5,7 @@
 
 use crate::AppError;
 use crate::AppState;
-use crate::auth::Meta;
+use crate::context::Meta;
 use crate::context::{CsrfForm, Page};
 use crate::form::NoFields;
 use crate::layout::{MessagePage, Nav};
