@@ -25,6 +25,7 @@ pub mod patient;
 pub mod permission;
 pub mod practice;
 pub mod role;
+pub mod settings;
 pub mod user;
 pub mod vitals;
 pub mod weight;

@@ -3,10 +3,8 @@
 //! purges them. Read by anyone with `records.read` or `settings.manage`; changed only
 //! with `settings.manage` (the change is audited by the practice_settings trigger).
 
-use crate::staff::practice_settings::{
-    AppointmentRetentionDays, EncounterLockHours, RetentionDays,
-};
 use crate::{StoreError, TenantTx};
+use paddock_domain::settings::{AppointmentRetentionDays, EncounterLockHours, RetentionDays};
 use paddock_domain::{FieldErrors, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -17,11 +17,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use paddock_domain::Permission;
-use paddock_store::staff::practice_settings::{
-    self, AppointmentRetentionDays, EncounterLockHours, LockoutMinutes, LockoutThreshold,
+use paddock_domain::settings::{
+    AppointmentRetentionDays, EncounterLockHours, LockoutMinutes, LockoutThreshold,
     LockoutWindowMinutes, PracticeSettings, RetentionDays, SentSettings, SessionAbsoluteMinutes,
     SessionIdleMinutes, TemporarySessionMinutes,
 };
+use paddock_store::staff::practice_settings;
 use serde::Deserialize;
 
 /// The settings page's routes.
