@@ -18,8 +18,8 @@ use super::catalogue::{
 };
 use paddock_domain::{
     AppointmentKind, AppointmentStatus, ClientId, CodeSystem, DateOfBirth, Email, EncounterKind,
-    Microchip, PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceKind, TemperatureC,
-    UserId, WeightKg,
+    Microchip, PatientId, PatientSex, PerMinute, PracticeId, PrescriptionStatus, ResourceId,
+    ResourceKind, TemperatureC, UserId, WeightKg,
 };
 use paddock_store::appointments::bookings::{self, Booking};
 use paddock_store::appointments::resources;
@@ -964,10 +964,10 @@ impl Clinic {
         let booked = bookings::book(
             tx,
             &Booking {
-                patient_id: Some(patient.id),
-                client_id: Some(patient.owner),
+                patient_id: Some(PatientId::from_uuid(patient.id)),
+                client_id: Some(ClientId::from_uuid(patient.owner)),
                 staff: Some(staff),
-                resource_id: Some(resource),
+                resource_id: Some(ResourceId::from_uuid(resource)),
                 starts_at: starts,
                 ends_at: later(starts, minutes),
                 kind,
