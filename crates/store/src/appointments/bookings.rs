@@ -132,23 +132,14 @@ pub async fn book(tx: &mut TenantTx, booking: &Booking) -> Result<Appointment, S
     check_references(tx, booking).await?;
     let id = AppointmentId::new();
     let practice = tx.practice_id().as_uuid();
-    write_guarded(tx, booking, Some(id), sqlx::query(
-                "insert into appointments (practice_id, id, patient_id, client_id, staff_id, resource_id,
-                                           starts_at, ends_at, kind, reason)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(practice)
-            .bind(id.as_uuid())
-            .bind(booking.patient_id.map(|p| p.as_uuid()))
-            .bind(booking.client_id.map(|c| c.as_uuid()))
-            .bind(booking.staff.map(|s| s.as_uuid()))
-            .bind(booking.resource_id.map(|r| r.as_uuid()))
-            .bind(booking.starts_at)
-            .bind(booking.ends_at)
-            .bind(booking.kind.as_str())
-            .bind(&booking.reason)
+    let insert = sqlx::query(
+        "insert into appointments (practice_id, id, patient_id, client_id, staff_id, resource_id,
+                                   starts_at, ends_at, kind, reason)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .await?;
+    .bind(practice)
+    .bind(id.as_uuid());
+    write_guarded(tx, booking, Some(id), with_booking(insert, booking)).await?;
     fetch(tx, id).await
 }
 
@@ -160,22 +151,13 @@ pub async fn reschedule(
 ) -> Result<Appointment, StoreError> {
     tx.require(Permission::AppointmentsWrite)?;
     check_references(tx, booking).await?;
-    let updated = write_guarded(tx, booking, Some(id), sqlx::query(
-                "update appointments set patient_id = $2, client_id = $3, staff_id = $4, resource_id = $5,
-                        starts_at = $6, ends_at = $7, kind = $8, reason = $9
-                  where id = $1 and deleted_at is null",
-            )
-            .bind(id.as_uuid())
-            .bind(booking.patient_id.map(|p| p.as_uuid()))
-            .bind(booking.client_id.map(|c| c.as_uuid()))
-            .bind(booking.staff.map(|s| s.as_uuid()))
-            .bind(booking.resource_id.map(|r| r.as_uuid()))
-            .bind(booking.starts_at)
-            .bind(booking.ends_at)
-            .bind(booking.kind.as_str())
-            .bind(&booking.reason)
+    let update = sqlx::query(
+        "update appointments set patient_id = $2, client_id = $3, staff_id = $4, resource_id = $5,
+                starts_at = $6, ends_at = $7, kind = $8, reason = $9
+          where id = $1 and deleted_at is null",
     )
-    .await?;
+    .bind(id.as_uuid());
+    let updated = write_guarded(tx, booking, Some(id), with_booking(update, booking)).await?;
     if updated == 0 {
         return Err(StoreError::NotFound("appointment"));
     }
@@ -202,6 +184,23 @@ pub async fn set_status(
     )
     .await?;
     fetch(tx, id).await
+}
+
+/// A write with a booking's columns bound next, in the order both writes name them:
+/// patient, client, staff, resource, start, end, kind, reason.
+fn with_booking<'q>(
+    write: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    booking: &'q Booking,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    write
+        .bind(booking.patient_id.map(|p| p.as_uuid()))
+        .bind(booking.client_id.map(|c| c.as_uuid()))
+        .bind(booking.staff.map(|s| s.as_uuid()))
+        .bind(booking.resource_id.map(|r| r.as_uuid()))
+        .bind(booking.starts_at)
+        .bind(booking.ends_at)
+        .bind(booking.kind.as_str())
+        .bind(&booking.reason)
 }
 
 /// Runs `write` in a savepoint; when an exclusion constraint refuses it, rolls the

@@ -388,6 +388,18 @@ struct BookingState {
     clash: Option<(String, NaiveDate)>,
 }
 
+impl BookingState {
+    /// The form as posted, with why it was refused.
+    fn refused(form: BookingForm, errors: FieldMessages) -> Self {
+        Self {
+            form,
+            q: String::new(),
+            errors,
+            clash: None,
+        }
+    }
+}
+
 /// What the member may read, which decides what the form offers.
 #[derive(Clone, Copy)]
 struct Readers {
@@ -644,12 +656,7 @@ pub(crate) async fn book_submit(
             // Refused before any work: nothing is booked, and only a member who may
             // book sees the form again.
             ctx.require(Permission::AppointmentsWrite)?;
-            let shown = BookingState {
-                form,
-                q: String::new(),
-                errors,
-                clash: None,
-            };
+            let shown = BookingState::refused(form, errors);
             let choices = ctx
                 .run(async |tx| form_choices(tx, &shown, readers).await)
                 .await?;
@@ -717,21 +724,14 @@ async fn refused(
             );
             let text = clash_text(&clash, existing.as_ref(), zone);
             let shown = BookingState {
-                form,
-                q: String::new(),
-                errors,
                 clash: Some((text, zone.date_of(clash.starts_at))),
+                ..BookingState::refused(form, errors)
             };
             (StatusCode::CONFLICT, shown)
         }
         other => {
             let (status, errors) = Refusal::form_of(other, NOT_FOUND_FIELDS)?;
-            let shown = BookingState {
-                form,
-                q: String::new(),
-                errors,
-                clash: None,
-            };
+            let shown = BookingState::refused(form, errors);
             (status, shown)
         }
     };
