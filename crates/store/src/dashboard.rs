@@ -371,11 +371,11 @@ pub async fn locked_sign_ins(
                 l.locked_until, l.scope
            from (select t.id, t.entity_id, t.ip, t.changes->>'scope' as scope,
                         (t.changes->>'locked_until')::timestamptz as locked_until
-                   from trail t where t.action = 'lockout') l
+                   from trail t where t.action = $4) l
            join members m on m.user_id = l.entity_id
           where l.locked_until > $3
             and not exists (select 1 from trail u
-                             where u.action = 'account_unlock' and u.entity_id = l.entity_id
+                             where u.action = $5 and u.entity_id = l.entity_id
                                and u.id > l.id
                                and (l.scope = 'account' or u.ip is not distinct from l.ip))
           order by l.entity_id, l.scope, l.locked_until desc",
@@ -384,6 +384,8 @@ pub async fn locked_sign_ins(
     .bind(practice.as_uuid())
     .bind(first_id_at(now - SECURITY_LOOKBACK))
     .bind(now)
+    .bind(AuditAction::Lockout.as_str())
+    .bind(AuditAction::AccountUnlock.as_str())
     .fetch_all(tx.conn())
     .await
     .map(|mut rows: Vec<LockedSignIn>| {
@@ -394,15 +396,15 @@ pub async fn locked_sign_ins(
     })?)
 }
 
-/// The practice's (`$1`) lockout and unlock events about users matching `members`,
-/// since the event id `$2`: sealed events through the entity index, the few awaiting
+/// The practice's (`$1`) lockout (`$4`) and unlock (`$5`) events about users matching
+/// `members`, since the event id `$2`: sealed events through the entity index, the few awaiting
 /// the sealer through the unsealed index (the lookup indexes cover sealed events only).
 fn user_trail(members: &str) -> String {
     let branch = |sealed: &str| {
         format!(
             "select e.id, e.entity_id, e.action, e.changes, e.ip from audit_events e
               where e.practice_id = $1 and e.seq {sealed} and e.entity_type = 'user'
-                and e.{members} and e.action in ('lockout', 'account_unlock') and e.id >= $2"
+                and e.{members} and e.action in ($4, $5) and e.id >= $2"
         )
     };
     format!("{} union all {}", branch("is not null"), branch("is null"))
@@ -448,7 +450,7 @@ pub async fn role_changes(
                from audit_events e
               where e.practice_id = $1 and e.seq {sealed} and e.entity_type = 'membership'
                 and e.entity_id in (select id from memberships)
-                and e.action = 'role_change' and e.id >= $2"
+                and e.action = $4 and e.id >= $2"
         )
     };
     let rows: Vec<RoleChangeRow> = sqlx::query_as(&format!(
@@ -467,6 +469,7 @@ pub async fn role_changes(
     .bind(practice.as_uuid())
     .bind(first_id_at(since))
     .bind(PANEL_LIMIT)
+    .bind(AuditAction::RoleChange.as_str())
     .fetch_all(tx.conn())
     .await?;
     let total = rows.first().map_or(0, |row| row.total);

@@ -1177,16 +1177,7 @@ async fn an_unknown_page_shows_the_html_404_page_with_a_way_back() {
 #[tokio::test]
 async fn a_booking_at_nine_london_time_shows_nine_on_the_calendar() {
     let (site, browser) = tokio::join!(site(), Browser::open());
-    let world = &site.world;
-    let meta = RequestMeta::system("time zone");
-    let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
-    paddock_store::staff::time_zone::set(
-        &mut tx,
-        paddock_domain::PracticeZone::parse("time_zone", "Europe/London").unwrap(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    crate::time_zone::practice_in_london(&site.world).await;
 
     browser.goto(&site.url("/login")).await;
     browser.sign_in(ADMIN, TEST_PASSWORD).await;

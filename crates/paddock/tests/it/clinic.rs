@@ -78,7 +78,7 @@ pub fn booking(
     minutes: i64,
 ) -> Booking {
     Booking {
-        patient_id: patient,
+        patient_id: patient.map(paddock_domain::PatientId::from_uuid),
         client_id: None,
         staff,
         resource_id: None,
@@ -200,7 +200,7 @@ pub async fn seed_clinical_rows(tx: &mut TenantTx, vet: UserId) {
     // Early in January, clear of the slots tests book around nine_am().
     let fixture_slot = Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).unwrap();
     let mut slot = booking(Some(patient.id.as_uuid()), Some(vet), fixture_slot, 20);
-    slot.resource_id = Some(room.id.as_uuid());
+    slot.resource_id = Some(room.id);
     bookings::book(tx, &slot).await.unwrap();
 }
 

@@ -519,14 +519,9 @@ async fn the_dashboards_today_is_the_practices_local_day() {
         .and_utc();
     env.clock.advance(noon - env.now());
     let world = &env.world;
+    crate::time_zone::practice_in_london(world).await;
     let meta = RequestMeta::system("dashboard");
     let mut tx = world.app.begin(&world.a.principal, &meta).await.unwrap();
-    paddock_store::staff::time_zone::set(
-        &mut tx,
-        paddock_domain::PracticeZone::parse("time_zone", "Europe/London").unwrap(),
-    )
-    .await
-    .unwrap();
     // 23:30 BST on the 14th, and 00:30 BST on the 15th.
     let late = noon + Duration::minutes(10 * 60 + 30);
     let after_midnight = late + Duration::hours(1);

@@ -262,7 +262,7 @@ async fn deleted_rows(world: &World, practice: &PracticeFixture) -> Deleted {
         bookings::delete(&mut tx, appointment.id, now)
             .await
             .unwrap();
-        ids.push(appointment.id);
+        ids.push(appointment.id.as_uuid());
     }
     tx.commit().await.unwrap();
 

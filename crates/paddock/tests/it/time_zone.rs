@@ -180,13 +180,21 @@ async fn the_database_refuses_an_empty_or_overlong_zone_even_from_raw_sql() {
 
 // --- the calendar in the practice's zone -------------------------------------------
 
-/// Sets practice A's zone and books the admin for 20 minutes from each UTC instant.
-async fn london_bookings(env: &crate::support::TestApp, starts: &[&str]) {
-    let world = &env.world;
+/// Sets practice A's zone to Europe/London, as its admin.
+pub(crate) async fn practice_in_london(world: &World) {
     let mut tx = world.app.begin(&world.a.principal, &meta()).await.unwrap();
     time_zone::set(&mut tx, zone("Europe/London"))
         .await
         .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Sets practice A's zone to London and books the admin for 20 minutes from each UTC
+/// instant.
+async fn london_bookings(env: &crate::support::TestApp, starts: &[&str]) {
+    let world = &env.world;
+    practice_in_london(world).await;
+    let mut tx = world.app.begin(&world.a.principal, &meta()).await.unwrap();
     for start in starts {
         let start = chrono::DateTime::parse_from_rfc3339(start)
             .unwrap()

@@ -6,9 +6,13 @@
 //! booking it clashes with.
 
 use crate::page::{Cursor, Page};
+use crate::row::OptionalUuid;
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
-use paddock_domain::{AppointmentKind, AppointmentStatus, ClientId, PatientId, Permission, UserId};
+use paddock_domain::{
+    AppointmentId, AppointmentKind, AppointmentStatus, ClientId, PatientId, Permission, ResourceId,
+    UserId,
+};
 use serde::Serialize;
 use sqlx::Connection;
 use utoipa::ToSchema;
@@ -18,13 +22,13 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Booking {
     /// The patient, if known.
-    pub patient_id: Option<Uuid>,
+    pub patient_id: Option<PatientId>,
     /// The client, if known.
-    pub client_id: Option<Uuid>,
+    pub client_id: Option<ClientId>,
     /// The staff member seen.
     pub staff: Option<UserId>,
     /// The room, table or equipment used.
-    pub resource_id: Option<Uuid>,
+    pub resource_id: Option<ResourceId>,
     /// Start.
     pub starts_at: DateTime<Utc>,
     /// End (after the start, at most 24 hours later).
@@ -39,19 +43,29 @@ pub struct Booking {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Appointment {
     /// Its id.
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    #[schema(value_type = Uuid)]
+    pub id: AppointmentId,
     /// The patient.
-    pub patient_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub patient_id: Option<PatientId>,
     /// The patient's name.
     pub patient_name: Option<String>,
     /// The client.
-    pub client_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub client_id: Option<ClientId>,
     /// The staff member.
-    pub staff_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub staff_id: Option<UserId>,
     /// Their name.
     pub staff_name: Option<String>,
     /// The resource.
-    pub resource_id: Option<Uuid>,
+    #[sqlx(try_from = "OptionalUuid")]
+    #[schema(value_type = Option<Uuid>)]
+    pub resource_id: Option<ResourceId>,
     /// Its name.
     pub resource_name: Option<String>,
     /// Start.
@@ -79,7 +93,7 @@ impl Appointment {
         Booking {
             patient_id: self.patient_id,
             client_id: self.client_id,
-            staff: self.staff_id.map(UserId::from_uuid),
+            staff: self.staff_id,
             resource_id: self.resource_id,
             starts_at: self.starts_at,
             ends_at: self.ends_at,
@@ -95,7 +109,8 @@ pub struct Clash {
     /// `staff` or `resource`: what is double-booked.
     pub on: &'static str,
     /// The existing booking.
-    pub appointment_id: Uuid,
+    #[schema(value_type = Uuid)]
+    pub appointment_id: AppointmentId,
     /// Its start.
     pub starts_at: DateTime<Utc>,
     /// Its end.
@@ -115,52 +130,34 @@ const APPOINTMENT_SELECT: &str = "select a.id, a.patient_id, p.name as patient_n
 pub async fn book(tx: &mut TenantTx, booking: &Booking) -> Result<Appointment, StoreError> {
     tx.require(Permission::AppointmentsWrite)?;
     check_references(tx, booking).await?;
-    let id = Uuid::now_v7();
+    let id = AppointmentId::new();
     let practice = tx.practice_id().as_uuid();
-    write_guarded(tx, booking, Some(id), sqlx::query(
-                "insert into appointments (practice_id, id, patient_id, client_id, staff_id, resource_id,
-                                           starts_at, ends_at, kind, reason)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(practice)
-            .bind(id)
-            .bind(booking.patient_id)
-            .bind(booking.client_id)
-            .bind(booking.staff.map(|s| s.as_uuid()))
-            .bind(booking.resource_id)
-            .bind(booking.starts_at)
-            .bind(booking.ends_at)
-            .bind(booking.kind.as_str())
-            .bind(&booking.reason)
+    let insert = sqlx::query(
+        "insert into appointments (practice_id, id, patient_id, client_id, staff_id, resource_id,
+                                   starts_at, ends_at, kind, reason)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .await?;
+    .bind(practice)
+    .bind(id.as_uuid());
+    write_guarded(tx, booking, Some(id), with_booking(insert, booking)).await?;
     fetch(tx, id).await
 }
 
 /// Moves or reassigns a live appointment (same double-booking rule).
 pub async fn reschedule(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: AppointmentId,
     booking: &Booking,
 ) -> Result<Appointment, StoreError> {
     tx.require(Permission::AppointmentsWrite)?;
     check_references(tx, booking).await?;
-    let updated = write_guarded(tx, booking, Some(id), sqlx::query(
-                "update appointments set patient_id = $2, client_id = $3, staff_id = $4, resource_id = $5,
-                        starts_at = $6, ends_at = $7, kind = $8, reason = $9
-                  where id = $1 and deleted_at is null",
-            )
-            .bind(id)
-            .bind(booking.patient_id)
-            .bind(booking.client_id)
-            .bind(booking.staff.map(|s| s.as_uuid()))
-            .bind(booking.resource_id)
-            .bind(booking.starts_at)
-            .bind(booking.ends_at)
-            .bind(booking.kind.as_str())
-            .bind(&booking.reason)
+    let update = sqlx::query(
+        "update appointments set patient_id = $2, client_id = $3, staff_id = $4, resource_id = $5,
+                starts_at = $6, ends_at = $7, kind = $8, reason = $9
+          where id = $1 and deleted_at is null",
     )
-    .await?;
+    .bind(id.as_uuid());
+    let updated = write_guarded(tx, booking, Some(id), with_booking(update, booking)).await?;
     if updated == 0 {
         return Err(StoreError::NotFound("appointment"));
     }
@@ -171,7 +168,7 @@ pub async fn reschedule(
 /// Un-cancelling must still find the slot free.
 pub async fn set_status(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: AppointmentId,
     status: AppointmentStatus,
 ) -> Result<Appointment, StoreError> {
     tx.require(Permission::AppointmentsWrite)?;
@@ -182,11 +179,28 @@ pub async fn set_status(
         &booking,
         Some(id),
         sqlx::query("update appointments set status = $2 where id = $1 and deleted_at is null")
-            .bind(id)
+            .bind(id.as_uuid())
             .bind(status.as_str()),
     )
     .await?;
     fetch(tx, id).await
+}
+
+/// A write with a booking's columns bound next, in the order both writes name them:
+/// patient, client, staff, resource, start, end, kind, reason.
+fn with_booking<'q>(
+    write: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    booking: &'q Booking,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    write
+        .bind(booking.patient_id.map(|p| p.as_uuid()))
+        .bind(booking.client_id.map(|c| c.as_uuid()))
+        .bind(booking.staff.map(|s| s.as_uuid()))
+        .bind(booking.resource_id.map(|r| r.as_uuid()))
+        .bind(booking.starts_at)
+        .bind(booking.ends_at)
+        .bind(booking.kind.as_str())
+        .bind(&booking.reason)
 }
 
 /// Runs `write` in a savepoint; when an exclusion constraint refuses it, rolls the
@@ -194,7 +208,7 @@ pub async fn set_status(
 async fn write_guarded(
     tx: &mut TenantTx,
     booking: &Booking,
-    own_id: Option<Uuid>,
+    own_id: Option<AppointmentId>,
     write: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
 ) -> Result<u64, StoreError> {
     let mut savepoint = tx.conn().begin().await?;
@@ -229,7 +243,7 @@ async fn write_guarded(
 async fn find_clash(
     tx: &mut TenantTx,
     booking: &Booking,
-    own_id: Option<Uuid>,
+    own_id: Option<AppointmentId>,
     on: &'static str,
 ) -> Result<Clash, StoreError> {
     let column = if on == "staff" {
@@ -240,7 +254,7 @@ async fn find_clash(
     let value = if on == "staff" {
         booking.staff.map(|s| s.as_uuid())
     } else {
-        booking.resource_id
+        booking.resource_id.map(|r| r.as_uuid())
     };
     let row: Option<(Uuid, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(&format!(
         "select id, starts_at, ends_at from appointments
@@ -252,7 +266,7 @@ async fn find_clash(
     .bind(value)
     .bind(booking.starts_at)
     .bind(booking.ends_at)
-    .bind(own_id)
+    .bind(own_id.map(|id| id.as_uuid()))
     .fetch_optional(tx.conn())
     .await?;
     // The clashing booking committed before ours was refused, so it is visible now.
@@ -260,7 +274,7 @@ async fn find_clash(
         row.ok_or(StoreError::Locked("the slot was taken; try again"))?;
     Ok(Clash {
         on,
-        appointment_id,
+        appointment_id: AppointmentId::from_uuid(appointment_id),
         starts_at,
         ends_at,
     })
@@ -269,10 +283,10 @@ async fn find_clash(
 /// The patient, client, staff member and resource named must be this practice's.
 async fn check_references(tx: &mut TenantTx, booking: &Booking) -> Result<(), StoreError> {
     if let Some(patient) = booking.patient_id {
-        crate::clinical::patients::fetch(tx, PatientId::from_uuid(patient)).await?;
+        crate::clinical::patients::fetch(tx, patient).await?;
     }
     if let Some(client) = booking.client_id {
-        crate::clinical::clients::fetch(tx, ClientId::from_uuid(client)).await?;
+        crate::clinical::clients::fetch(tx, client).await?;
     }
     if let Some(staff) = booking.staff {
         crate::staff::members::require_duty(
@@ -287,7 +301,7 @@ async fn check_references(tx: &mut TenantTx, booking: &Booking) -> Result<(), St
         let live: bool = sqlx::query_scalar(
             "select exists (select 1 from resources where id = $1 and deleted_at is null)",
         )
-        .bind(resource)
+        .bind(resource.as_uuid())
         .fetch_one(tx.conn())
         .await?;
         if !live {
@@ -301,18 +315,18 @@ async fn check_references(tx: &mut TenantTx, booking: &Booking) -> Result<(), St
     Ok(())
 }
 
-async fn fetch(tx: &mut TenantTx, id: Uuid) -> Result<Appointment, StoreError> {
+async fn fetch(tx: &mut TenantTx, id: AppointmentId) -> Result<Appointment, StoreError> {
     sqlx::query_as(&format!(
         "{APPOINTMENT_SELECT} where a.id = $1 and a.deleted_at is null"
     ))
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?
     .ok_or(StoreError::NotFound("appointment"))
 }
 
 /// One live appointment.
-pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Appointment, StoreError> {
+pub async fn get(tx: &mut TenantTx, id: AppointmentId) -> Result<Appointment, StoreError> {
     tx.require(Permission::AppointmentsRead)?;
     fetch(tx, id).await
 }
@@ -327,9 +341,9 @@ pub struct RangeQuery {
     /// Only this staff member's.
     pub staff: Option<UserId>,
     /// Only this resource's.
-    pub resource_id: Option<Uuid>,
+    pub resource_id: Option<ResourceId>,
     /// Only this patient's.
-    pub patient_id: Option<Uuid>,
+    pub patient_id: Option<PatientId>,
 }
 
 /// Live appointments overlapping the range, by start time, a page at a time (day and
@@ -366,31 +380,35 @@ pub async fn list(
     .bind(query.from)
     .bind(query.to)
     .bind(query.staff.map(|s| s.as_uuid()))
-    .bind(query.resource_id)
-    .bind(query.patient_id)
+    .bind(query.resource_id.map(|r| r.as_uuid()))
+    .bind(query.patient_id.map(|p| p.as_uuid()))
     .bind(after_start)
     .bind(after.map(|c| c.id))
     .bind(limit + 1)
     .fetch_all(tx.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |a| {
-        Cursor::after(a.starts_at.to_rfc3339(), a.id)
+        Cursor::after(a.starts_at.to_rfc3339(), a.id.as_uuid())
     }))
 }
 
 /// Soft-deletes an appointment (frees its slot).
-pub async fn delete(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn delete(
+    tx: &mut TenantTx,
+    id: AppointmentId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     tx.require(Permission::AppointmentsWrite)?;
-    crate::retention::soft_delete(tx, "appointments", id, now, "appointment").await
+    crate::retention::soft_delete(tx, "appointments", id.as_uuid(), now, "appointment").await
 }
 
 /// Brings a deleted appointment back, if its slot is still free (`settings.manage`).
-pub async fn restore(tx: &mut TenantTx, id: Uuid) -> Result<Appointment, StoreError> {
+pub async fn restore(tx: &mut TenantTx, id: AppointmentId) -> Result<Appointment, StoreError> {
     tx.require(Permission::SettingsManage)?;
     let row: Option<Appointment> = sqlx::query_as(&format!(
         "{APPOINTMENT_SELECT} where a.id = $1 and a.deleted_at is not null"
     ))
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
     let current = row.ok_or(StoreError::NotFound("appointment"))?;
@@ -399,7 +417,7 @@ pub async fn restore(tx: &mut TenantTx, id: Uuid) -> Result<Appointment, StoreEr
         tx,
         &booking,
         Some(id),
-        sqlx::query("update appointments set deleted_at = null where id = $1").bind(id),
+        sqlx::query("update appointments set deleted_at = null where id = $1").bind(id.as_uuid()),
     )
     .await?;
     fetch(tx, id).await

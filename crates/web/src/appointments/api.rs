@@ -10,7 +10,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use paddock_domain::{
-    AppointmentKind, AppointmentStatus, FieldError, FieldErrors, ResourceKind, UserId,
+    AppointmentId, AppointmentKind, AppointmentStatus, ClientId, FieldError, FieldErrors,
+    PatientId, ResourceId, ResourceKind, UserId,
 };
 use paddock_store::appointments::bookings::{self, Appointment, Booking, RangeQuery};
 use paddock_store::appointments::resources::{self, Clinician, Resource};
@@ -19,7 +20,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 /// The appointment and resource routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,11 +59,14 @@ impl BookingBody {
     /// The booking, or every field's error.
     pub fn parse(&self) -> Result<Booking, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let patient_id = optional_with(&mut errors, "patient_id", &self.patient_id, uuid);
-        let client_id = optional_with(&mut errors, "client_id", &self.client_id, uuid);
+        let patient_id = optional_with(&mut errors, "patient_id", &self.patient_id, uuid)
+            .map(PatientId::from_uuid);
+        let client_id =
+            optional_with(&mut errors, "client_id", &self.client_id, uuid).map(ClientId::from_uuid);
         let staff =
             optional_with(&mut errors, "staff_id", &self.staff_id, uuid).map(UserId::from_uuid);
-        let resource_id = optional_with(&mut errors, "resource_id", &self.resource_id, uuid);
+        let resource_id = optional_with(&mut errors, "resource_id", &self.resource_id, uuid)
+            .map(ResourceId::from_uuid);
         let starts_at = required_with(&mut errors, "starts_at", &self.starts_at, time);
         let ends_at = required_with(&mut errors, "ends_at", &self.ends_at, time);
         let kind = optional_with(&mut errors, "kind", &self.kind, AppointmentKind::parse)
@@ -146,8 +149,12 @@ pub async fn list(
         from: params.time("from", &mut errors),
         to: params.time("to", &mut errors),
         staff: params.uuid("staff_id", &mut errors).map(UserId::from_uuid),
-        resource_id: params.uuid("resource_id", &mut errors),
-        patient_id: params.uuid("patient_id", &mut errors),
+        resource_id: params
+            .uuid("resource_id", &mut errors)
+            .map(ResourceId::from_uuid),
+        patient_id: params
+            .uuid("patient_id", &mut errors)
+            .map(PatientId::from_uuid),
     };
     if let (Some(from), Some(to)) = (range.from, range.to)
         && to <= from
@@ -189,7 +196,10 @@ pub async fn book(
         (status = 200, description = "The appointment", body = Appointment),
         crate::responses::NoSuchAppointment,
     ))]
-pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>, AppError> {
+pub async fn get_one(
+    ctx: Ctx,
+    Path(id): Path<AppointmentId>,
+) -> Result<Json<Appointment>, AppError> {
     let found = ctx.run(async |tx| bookings::get(tx, id).await).await?;
     Ok(Json(found))
 }
@@ -205,7 +215,7 @@ pub async fn get_one(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>
     ))]
 pub async fn reschedule(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<AppointmentId>,
     Json(body): Json<BookingBody>,
 ) -> Result<Json<Appointment>, AppError> {
     let booking = body.parse()?;
@@ -222,7 +232,7 @@ pub async fn reschedule(
         (status = 204, description = "Deleted"),
         crate::responses::NoSuchAppointment,
     ))]
-pub async fn delete(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+pub async fn delete(ctx: Ctx, Path(id): Path<AppointmentId>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
     ctx.run(async |tx| bookings::delete(tx, id, now).await)
         .await?;
@@ -247,7 +257,7 @@ pub struct StatusBody {
     ))]
 pub async fn set_status(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<AppointmentId>,
     Json(body): Json<StatusBody>,
 ) -> Result<Json<Appointment>, AppError> {
     let mut errors = FieldErrors::default();
@@ -275,7 +285,10 @@ pub async fn set_status(
         (status = 404, description = "No such deleted appointment", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The slot was taken since", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn restore(ctx: Ctx, Path(id): Path<Uuid>) -> Result<Json<Appointment>, AppError> {
+pub async fn restore(
+    ctx: Ctx,
+    Path(id): Path<AppointmentId>,
+) -> Result<Json<Appointment>, AppError> {
     let restored = ctx.run(async |tx| bookings::restore(tx, id).await).await?;
     Ok(Json(restored))
 }

@@ -24,7 +24,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration, NaiveDate};
 use paddock_domain::{
-    AppointmentId, AppointmentKind, AppointmentStatus, Permission, PracticeZone, UserId,
+    AppointmentId, AppointmentKind, AppointmentStatus, PatientId, Permission, PracticeZone,
+    ResourceId, UserId,
 };
 use paddock_store::appointments::bookings::{self, Appointment, Booking, Clash, RangeQuery};
 use paddock_store::appointments::resources;
@@ -32,7 +33,6 @@ use paddock_store::page::{Cursor, MAX_LIMIT};
 use paddock_store::{StoreError, TenantTx, clinical::patients};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// The appointment book's page routes.
 pub fn pages() -> axum::Router<AppState> {
@@ -191,7 +191,7 @@ pub(crate) async fn status_submit(
     let back = ReturnTo::parse(&input.back)
         .and_then(|back| back.within("/appointments"))
         .unwrap_or_else(|| ReturnTo::fixed("/appointments"));
-    ctx.run(async |tx| bookings::set_status(tx, id.as_uuid(), status).await)
+    ctx.run(async |tx| bookings::set_status(tx, id, status).await)
         .await?;
     Ok(Redirect::to(&back.with_notice("status")).into_response())
 }
@@ -259,7 +259,7 @@ fn day_columns(
     read_patients: bool,
     zone: PracticeZone,
 ) -> Vec<CalendarColumn> {
-    let mut by_staff: BTreeMap<(String, Uuid), Vec<AppointmentView>> = BTreeMap::new();
+    let mut by_staff: BTreeMap<(String, UserId), Vec<AppointmentView>> = BTreeMap::new();
     let mut resource_only = Vec::new();
     for a in &booked {
         let view = appointment_view(a, read_patients, zone);
@@ -388,6 +388,18 @@ struct BookingState {
     clash: Option<(String, NaiveDate)>,
 }
 
+impl BookingState {
+    /// The form as posted, with why it was refused.
+    fn refused(form: BookingForm, errors: FieldMessages) -> Self {
+        Self {
+            form,
+            q: String::new(),
+            errors,
+            clash: None,
+        }
+    }
+}
+
 /// What the member may read, which decides what the form offers.
 #[derive(Clone, Copy)]
 struct Readers {
@@ -434,9 +446,9 @@ async fn form_choices(
     let mut patient_label = None;
     if can.patients
         && shown.errors.get("patient_id").is_none()
-        && let Ok(id) = Uuid::parse_str(form.patient_id.trim())
+        && let Ok(id) = PatientId::parse("patient_id", &form.patient_id)
     {
-        match patients::get(tx, paddock_domain::PatientId::from_uuid(id)).await {
+        match patients::get(tx, id).await {
             Ok(p) => patient_label = Some(patient_label_of(&p)),
             Err(StoreError::NotFound(_)) => {}
             Err(other) => return Err(other),
@@ -611,10 +623,10 @@ fn parse_booking(form: &BookingForm, zone: PracticeZone) -> Result<Booking, Fiel
             Some(kind),
             Some(reason),
         ) if errors.is_empty() => Ok(Booking {
-            patient_id: patient,
+            patient_id: patient.map(PatientId::from_uuid),
             client_id: None,
             staff: staff.map(UserId::from_uuid),
-            resource_id: resource,
+            resource_id: resource.map(ResourceId::from_uuid),
             starts_at,
             ends_at: starts_at + Duration::minutes(i64::from(minutes)),
             kind,
@@ -644,12 +656,7 @@ pub(crate) async fn book_submit(
             // Refused before any work: nothing is booked, and only a member who may
             // book sees the form again.
             ctx.require(Permission::AppointmentsWrite)?;
-            let shown = BookingState {
-                form,
-                q: String::new(),
-                errors,
-                clash: None,
-            };
+            let shown = BookingState::refused(form, errors);
             let choices = ctx
                 .run(async |tx| form_choices(tx, &shown, readers).await)
                 .await?;
@@ -667,8 +674,8 @@ pub(crate) async fn book_submit(
             if let Some(patient) = booking.patient_id
                 && readers.patients
             {
-                match patients::get(tx, paddock_domain::PatientId::from_uuid(patient)).await {
-                    Ok(found) => booking.client_id = found.primary_owner_id.map(Uuid::from),
+                match patients::get(tx, patient).await {
+                    Ok(found) => booking.client_id = found.primary_owner_id,
                     Err(error) => return refused(tx, form, error, readers, zone).await,
                 }
             }
@@ -717,21 +724,14 @@ async fn refused(
             );
             let text = clash_text(&clash, existing.as_ref(), zone);
             let shown = BookingState {
-                form,
-                q: String::new(),
-                errors,
                 clash: Some((text, zone.date_of(clash.starts_at))),
+                ..BookingState::refused(form, errors)
             };
             (StatusCode::CONFLICT, shown)
         }
         other => {
             let (status, errors) = Refusal::form_of(other, NOT_FOUND_FIELDS)?;
-            let shown = BookingState {
-                form,
-                q: String::new(),
-                errors,
-                clash: None,
-            };
+            let shown = BookingState::refused(form, errors);
             (status, shown)
         }
     };
@@ -802,7 +802,7 @@ mod tests {
     fn a_clash_names_the_existing_bookings_time() {
         let clash = Clash {
             on: "staff",
-            appointment_id: Uuid::nil(),
+            appointment_id: AppointmentId::from_uuid(uuid::Uuid::nil()),
             starts_at: Utc.with_ymd_and_hms(2027, 3, 15, 10, 0, 0).unwrap(),
             ends_at: Utc.with_ymd_and_hms(2027, 3, 15, 10, 30, 0).unwrap(),
         };
@@ -812,7 +812,7 @@ mod tests {
              March 2027. Choose another time, or another staff member."
         );
         let existing = Appointment {
-            id: Uuid::nil(),
+            id: AppointmentId::from_uuid(uuid::Uuid::nil()),
             patient_id: None,
             patient_name: Some("Rex".into()),
             client_id: None,

@@ -4,13 +4,13 @@ use crate::form::FieldMessages;
 use crate::layout::Nav;
 use askama::Template;
 use askama_web::WebTemplate;
-use uuid::Uuid;
+use paddock_domain::AppointmentId;
 
 // --- appointments ----------------------------------------------------------------
 
 /// A booking in the calendar.
 pub struct AppointmentView {
-    pub id: Uuid,
+    pub id: AppointmentId,
     /// "09:00–09:20".
     pub time: String,
     pub starts_iso: String,

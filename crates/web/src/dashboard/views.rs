@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paddock_domain::AppointmentStatus;
-use paddock_domain::{Permission, PracticeZone, UserId};
+use paddock_domain::{AppointmentId, Permission, PracticeZone, UserId};
 use paddock_store::Principal;
 use paddock_store::appointments::bookings::Appointment;
 use paddock_store::dashboard::{
@@ -85,7 +85,7 @@ pub struct DashboardPage {
 
 /// One of today's appointments.
 pub struct AppointmentRow {
-    pub id: Uuid,
+    pub id: AppointmentId,
     pub time: String,
     pub patient: String,
     /// The patient's record, for members who may read patients.
@@ -237,7 +237,7 @@ fn appointment_row(a: &Appointment, me: UserId, links: bool, zone: PracticeZone)
             "no_show" => "No-show".to_owned(),
             other => label(other),
         },
-        yours: a.staff_id == Some(me.as_uuid()),
+        yours: a.staff_id == Some(me),
     }
 }
 

@@ -19,7 +19,7 @@ use super::catalogue::{
 use paddock_domain::{
     AppointmentKind, AppointmentStatus, ClientId, CodeSystem, DateOfBirth, Email, EncounterId,
     EncounterKind, Microchip, PatientId, PatientSex, PerMinute, PracticeId, PrescriptionStatus,
-    ResourceKind, TemperatureC, UserId, WeightKg,
+    ResourceId, ResourceKind, TemperatureC, UserId, WeightKg,
 };
 use paddock_store::appointments::bookings::{self, Booking};
 use paddock_store::appointments::resources;
@@ -959,10 +959,10 @@ impl Clinic {
         let booked = bookings::book(
             tx,
             &Booking {
-                patient_id: Some(patient.id),
-                client_id: Some(patient.owner),
+                patient_id: Some(PatientId::from_uuid(patient.id)),
+                client_id: Some(ClientId::from_uuid(patient.owner)),
                 staff: Some(staff),
-                resource_id: Some(resource),
+                resource_id: Some(ResourceId::from_uuid(resource)),
                 starts_at: starts,
                 ends_at: later(starts, minutes),
                 kind,
