@@ -1670,7 +1670,12 @@ async fn a_revoked_api_key_is_refused_and_only_its_own_practice_can_revoke_it() 
     assert_eq!(client.me(&bearer(&key.secret)).await.status, StatusCode::OK);
 
     let mut tx = world.app.begin(&world.b.principal, &meta()).await.unwrap();
-    let refused = api_keys::revoke(&mut tx, key.info.id, clock.now()).await;
+    let refused = api_keys::revoke(
+        &mut tx,
+        paddock_domain::ApiKeyId::from_uuid(key.info.id),
+        clock.now(),
+    )
+    .await;
     assert!(
         matches!(refused, Err(StoreError::NotFound(_))),
         "{refused:?}"
@@ -1679,9 +1684,13 @@ async fn a_revoked_api_key_is_refused_and_only_its_own_practice_can_revoke_it() 
     assert_eq!(client.me(&bearer(&key.secret)).await.status, StatusCode::OK);
 
     let mut tx = world.app.begin(&world.a.principal, &meta()).await.unwrap();
-    api_keys::revoke(&mut tx, key.info.id, clock.now())
-        .await
-        .unwrap();
+    api_keys::revoke(
+        &mut tx,
+        paddock_domain::ApiKeyId::from_uuid(key.info.id),
+        clock.now(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let revoked = client.me(&bearer(&key.secret)).await;
     assert_problem(&revoked, StatusCode::UNAUTHORIZED, "unauthenticated");

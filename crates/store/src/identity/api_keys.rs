@@ -4,7 +4,7 @@ use crate::audit::{AuditAction, AuditEvent, record};
 use crate::identity::token::{random_token, token_hash};
 use crate::{StoreError, TenantTx};
 use chrono::{DateTime, Utc};
-use paddock_domain::{Permission, PermissionSet, UserId};
+use paddock_domain::{ApiKeyId, Permission, PermissionSet, UserId};
 use uuid::Uuid;
 
 /// The prefix every key starts with, so scanners can recognise leaked ones.
@@ -136,12 +136,12 @@ pub async fn list(tx: &mut TenantTx) -> Result<Vec<ApiKeyInfo>, StoreError> {
 }
 
 /// Revokes one key (settings managers only); another practice's id is not found.
-pub async fn revoke(tx: &mut TenantTx, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn revoke(tx: &mut TenantTx, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError> {
     tx.require(Permission::SettingsManage)?;
     let revoked =
         sqlx::query("update api_keys set revoked_at = $1 where id = $2 and revoked_at is null")
             .bind(now)
-            .bind(id)
+            .bind(id.as_uuid())
             .execute(tx.conn())
             .await?
             .rows_affected();

@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
-use paddock_domain::{FieldError, FieldErrors, Permission, PermissionSet};
+use paddock_domain::{ApiKeyId, FieldError, FieldErrors, Permission, PermissionSet};
 use paddock_store::identity::api_keys::{self, ApiKeyInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -149,7 +149,7 @@ pub async fn list(ctx: Ctx) -> Result<Json<Vec<KeyView>>, AppError> {
 #[utoipa::path(post, path = "/api/v1/api-keys/{id}/revoke", tag = "staff",
     params(("id" = Uuid, Path, description = "Key id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such key", body = crate::error::Problem, content_type = "application/problem+json")))]
-pub async fn revoke(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+pub async fn revoke(ctx: Ctx, Path(id): Path<ApiKeyId>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
     ctx.run(async |tx| api_keys::revoke(tx, id, now).await)
         .await?;

@@ -129,21 +129,13 @@ pub struct RoleChanged {
     ))]
 pub async fn change_role(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MembershipId>,
     Json(body): Json<RoleChange>,
 ) -> Result<Json<RoleChanged>, AppError> {
     ctx.require_recent_reauth()?;
     let now = ctx.now();
     let (old_role, new_role) = ctx
-        .run(async |tx| {
-            changes::change_role(
-                tx,
-                MembershipId::from_uuid(id),
-                RoleId::from_uuid(body.role_id),
-                now,
-            )
-            .await
-        })
+        .run(async |tx| changes::change_role(tx, id, RoleId::from_uuid(body.role_id), now).await)
         .await?;
     Ok(Json(RoleChanged { old_role, new_role }))
 }
@@ -157,9 +149,9 @@ pub async fn change_role(
         crate::responses::NoSuchMember,
         crate::responses::LastAdmin,
     ))]
-pub async fn deactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
+pub async fn deactivate(ctx: Ctx, Path(id): Path<MembershipId>) -> Result<StatusCode, AppError> {
     let now = ctx.now();
-    ctx.run(async |tx| changes::deactivate(tx, MembershipId::from_uuid(id), now).await)
+    ctx.run(async |tx| changes::deactivate(tx, id, now).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -168,8 +160,8 @@ pub async fn deactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, Ap
 #[utoipa::path(post, path = "/api/v1/members/{id}/reactivate", tag = "staff",
     params(("id" = Uuid, Path, description = "Membership id")),
     responses((status = 204, description = "Reactivated")))]
-pub async fn reactivate(ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
-    ctx.run(async |tx| changes::reactivate(tx, MembershipId::from_uuid(id)).await)
+pub async fn reactivate(ctx: Ctx, Path(id): Path<MembershipId>) -> Result<StatusCode, AppError> {
+    ctx.run(async |tx| changes::reactivate(tx, id).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -252,13 +244,13 @@ pub async fn create_role(
     ))]
 pub async fn update_role(
     ctx: Ctx,
-    Path(id): Path<Uuid>,
+    Path(id): Path<RoleId>,
     Json(body): Json<RoleRequest>,
 ) -> Result<Json<RoleView>, AppError> {
     let definition = parse_definition(&body)?;
     ctx.require_recent_reauth()?;
     let role = ctx
-        .run(async |tx| roles::update(tx, RoleId::from_uuid(id), &definition).await)
+        .run(async |tx| roles::update(tx, id, &definition).await)
         .await?;
     Ok(Json(role_view(role)))
 }
