@@ -177,6 +177,15 @@ pub(crate) async fn staff_options(tx: &mut TenantTx) -> Result<Vec<(String, Stri
 #[derive(Deserialize)]
 pub(crate) struct NoFields {}
 
+/// Field errors as one line for a page that shows no form: `field: message; ...`.
+pub(crate) fn field_list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Ends a request that needs no store call (an empty form, a form refused before any
 /// work): commits what authentication wrote, so the page counts as the session's
 /// activity like any other.

@@ -20,29 +20,28 @@ pub fn own_cpu_time() -> Option<Duration> {
     cpu_time("self")
 }
 
-/// `utime + stime` from the text of /proc/<pid>/stat. The command name (field 2) is in
-/// parentheses and may itself hold spaces and parentheses, so fields are counted
-/// from the last `)`: after it come state (field 3), ..., utime (14), stime (15).
+/// `utime + stime` from the text of /proc/<pid>/stat.
 fn parse_stat(stat: &str) -> Option<Duration> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = utime + stime;
-    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+    let fields = fields_of(stat)?;
+    Some(ticks(fields.get(11)? + fields.get(12)?))
 }
 
-/// The fields of /proc/<pid>/stat after the command name: state is index 0, ppid 1,
-/// utime 11, stime 12, cutime 13, cstime 14.
-fn stat_fields(pid: &str) -> Option<Vec<u64>> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// The numeric fields of a /proc/<pid>/stat text after the command name: state is
+/// index 0 (a letter, read as 0), ppid 1, utime 11, stime 12, cutime 13, cstime 14.
+/// The command name (field 2) is in parentheses and may itself hold spaces and
+/// parentheses, so fields are counted from the last `)`.
+fn fields_of(stat: &str) -> Option<Vec<u64>> {
     let (_, rest) = stat.rsplit_once(')')?;
-    // The state (a letter) becomes 0; only numeric fields are read.
     Some(
         rest.split_whitespace()
             .map(|field| field.parse().unwrap_or(0))
             .collect(),
     )
+}
+
+/// [`fields_of`] the /proc/<pid>/stat of `pid`.
+fn stat_fields(pid: &str) -> Option<Vec<u64>> {
+    fields_of(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 fn ticks(ticks: u64) -> Duration {

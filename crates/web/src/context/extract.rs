@@ -67,10 +67,7 @@ impl Ctx {
         self,
         work: impl AsyncFnOnce(&mut TenantTx) -> Result<T, StoreError>,
     ) -> Result<T, AppError> {
-        let mut tx = self.tx;
-        let done = work(&mut tx).await?;
-        tx.commit().await?;
-        Ok(done)
+        self.try_run(async |tx| Ok(work(tx).await?)).await
     }
 
     /// Like [`Ctx::run`], for work that can also fail outside the store (a mail that

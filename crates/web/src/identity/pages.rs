@@ -291,11 +291,7 @@ async fn login_submit(
                 ),
                 AppError::Validation(errors) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
+                    crate::form::field_list(errors),
                 ),
                 _ => return Err(error),
             };

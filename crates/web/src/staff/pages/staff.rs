@@ -119,11 +119,7 @@ fn refused(nav: Nav, error: AppError) -> Result<Response, AppError> {
     let (status, message) = match &error {
         AppError::Validation(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
+            crate::form::field_list(errors),
         ),
         AppError::Conflict(field) => (
             StatusCode::CONFLICT,
