@@ -7,8 +7,10 @@
 use crate::AppError;
 use crate::context::Ctx;
 use crate::format::capitalised;
+use crate::input;
 use axum::http::StatusCode;
-use paddock_domain::FieldError;
+use chrono::{DateTime, Utc};
+use paddock_domain::{FieldError, PracticeZone};
 use paddock_store::{StoreError, TenantTx, appointments::resources};
 use serde::Deserialize;
 
@@ -60,6 +62,23 @@ impl FieldMessages {
     /// Adds every error, keeping the first message of each field.
     pub(crate) fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
         self.0.extend(errors);
+    }
+
+    /// The instant a form's `date` and `time` inputs name on the practice's wall clock,
+    /// recording what is wrong with either (a time the clocks skip is refused on
+    /// `time`).
+    pub(crate) fn check_wall_clock(
+        &mut self,
+        zone: &PracticeZone,
+        date: &str,
+        time: &str,
+    ) -> Option<DateTime<Utc>> {
+        let day = self.check(input::date("date", date));
+        let at = self.check(input::time_of_day("time", time));
+        match (day, at) {
+            (Some(day), Some(at)) => self.check(zone.instant("time", day, at)),
+            _ => None,
+        }
     }
 
     /// Records the error of a parse result, returning its value if it parsed.

@@ -592,12 +592,7 @@ fn parse_booking(form: &BookingForm, zone: PracticeZone) -> Result<Booking, Fiel
             "choose a staff member, a room or equipment, or both",
         );
     }
-    let day = errors.check(date("date", &form.date));
-    let at = errors.check(time_of_day("time", &form.time));
-    let starts_at = match (day, at) {
-        (Some(day), Some(at)) => errors.check(zone.instant("time", day, at)),
-        _ => None,
-    };
+    let starts_at = errors.check_wall_clock(&zone, &form.date, &form.time);
     let minutes = errors.check(
         form.duration
             .trim()

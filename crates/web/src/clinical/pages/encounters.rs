@@ -21,7 +21,7 @@ use crate::form::staff_options;
 use crate::form::{Outcome, submit};
 use crate::format::capitalised;
 use crate::format::local_time;
-use crate::input::{date, optional_id, optional_text, present, time_of_day};
+use crate::input::{optional_id, optional_text, present};
 use crate::layout::Nav;
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -188,12 +188,7 @@ fn parse_new(
 ) -> Result<NewRecord, FieldMessages> {
     let mut errors = FieldMessages::none();
     let kind = errors.check(EncounterKind::parse("kind", &form.kind));
-    let day = errors.check(date("date", &form.date));
-    let at = errors.check(time_of_day("time", &form.time));
-    let started_at = match (day, at) {
-        (Some(day), Some(at)) => errors.check(zone.instant("time", day, at)),
-        _ => None,
-    };
+    let started_at = errors.check_wall_clock(zone, &form.date, &form.time);
     // The API's rule; the store adds the patient's date of birth.
     if let Some(started_at) = started_at {
         errors.check(paddock_domain::patient::not_in_future(
