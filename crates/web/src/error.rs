@@ -8,6 +8,7 @@
 //! for a page gets [`Problem::html_page`] instead of the JSON (see
 //! `middleware::error_pages_for_browsers`), drawn from the same safe fields.
 
+use crate::layout::Nav;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -149,13 +150,17 @@ struct ErrorPage<'a> {
     request_id: &'a str,
     /// A 401: the way on is signing in.
     sign_in: bool,
+    /// The staff layout, when the request's page extractor read it.
+    nav: Option<&'a Nav>,
 }
 
 impl Problem {
     /// The problem as an HTML page with the same status: title, detail, the fields
     /// of a 422, the request id for support and a way back. `None` if the template
     /// fails to render (then the problem+json answer stands).
-    pub fn html_page(&self) -> Option<Response> {
+    /// In the staff layout when `nav` is the signed-in member's (see
+    /// `layout::ErrorPageLayout`), with the bare bar otherwise.
+    pub(crate) fn html_page(&self, nav: Option<&Nav>) -> Option<Response> {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let page = ErrorPage {
             status: status.as_u16(),
@@ -164,6 +169,7 @@ impl Problem {
             fields: &self.errors,
             request_id: self.request_id.as_deref().unwrap_or("-"),
             sign_in: status == StatusCode::UNAUTHORIZED,
+            nav,
         };
         match page.render() {
             Ok(html) => Some((status, Html(html)).into_response()),

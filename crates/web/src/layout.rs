@@ -1,15 +1,19 @@
 //! What every staff page shares: the layout's navigation (read by the `Page` extractor
-//! in the request's transaction), the plain message page, and the stylesheet.
+//! in the request's transaction, and kept for an error page drawn at the edge), the
+//! plain message page, the answer to an address no route knows, and the stylesheet.
 
-use crate::AppState;
+use crate::context::Page;
+use crate::{AppError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paddock_domain::{Permission, PracticeZone};
 use paddock_store::staff::members;
+use std::sync::{Arc, OnceLock};
 
 /// The routes every page needs (the stylesheet).
 pub fn pages() -> Router<AppState> {
@@ -17,6 +21,7 @@ pub fn pages() -> Router<AppState> {
 }
 
 /// What the staff layout shows on every page.
+#[derive(Clone)]
 pub struct Nav {
     pub practice_name: String,
     pub display_name: String,
@@ -55,6 +60,39 @@ impl Nav {
         self.current = section;
         self
     }
+}
+
+/// Where a request's `Page` extractor leaves the layout it read, so that an error the
+/// handler answers afterwards (403, 404, 409, 500) is drawn by the browser error-page
+/// middleware in the same staff layout as the page would have been. The middleware
+/// puts an empty one in the request's extensions, only for a browser asking for a
+/// page; it stays empty when the error came before anyone was known to be signed in.
+#[derive(Clone, Default)]
+pub(crate) struct ErrorPageLayout(Arc<OnceLock<Nav>>);
+
+impl ErrorPageLayout {
+    /// Keeps the first layout read for the request.
+    pub(crate) fn keep(&self, nav: &Nav) {
+        // A second `Page` in one request would read the same layout: the first stays.
+        let _ = self.0.set(nav.clone());
+    }
+
+    /// The layout, if a page extractor read one.
+    pub(crate) fn nav(&self) -> Option<&Nav> {
+        self.0.get()
+    }
+}
+
+/// An address no route answers: 404. For a browser asking for a page, the layout is
+/// read as a page would read it (and nothing else: the transaction is dropped), so a
+/// signed-in member sees the 404 in the staff layout with the practice and sections.
+pub(crate) async fn unknown_address(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if parts.extensions.get::<ErrorPageLayout>().is_some() {
+        // Signed out (or any failure): the bare bar, the same 404.
+        let _ = Page::from_request_parts(&mut parts, &state).await;
+    }
+    AppError::NotFound.into_response()
 }
 
 #[derive(Template, WebTemplate)]

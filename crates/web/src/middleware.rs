@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::context::REQUEST_ID;
+use crate::layout::ErrorPageLayout;
 
 /// A request id the caller sent (a gateway's, say): kept apart from ours, for the log
 /// only, and never in the audit trail.
@@ -125,10 +126,15 @@ pub async fn finish_problem(request: Request, next: Next) -> Response {
 /// [`finish_problem`], so every problem answer already carries its [`Problem`] (with
 /// the request id) and no body needs to be read here. Pages that answer an error
 /// with a page of their own (a form with its reasons) are left alone.
-pub async fn error_pages_for_browsers(request: Request, next: Next) -> Response {
+pub async fn error_pages_for_browsers(mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let negotiated = path != "/api" && !path.starts_with("/api/");
     let wants_html = negotiated && prefers_html(request.headers());
+    // Filled by the page extractor, if one runs: the error page then has the staff layout.
+    let layout = ErrorPageLayout::default();
+    if wants_html {
+        request.extensions_mut().insert(layout.clone());
+    }
     let mut response = next.run(request).await;
     let is_problem = response
         .headers()
@@ -142,7 +148,12 @@ pub async fn error_pages_for_browsers(request: Request, next: Next) -> Response 
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("accept"));
     let page = wants_html
-        .then(|| response.extensions().get::<Problem>()?.html_page())
+        .then(|| {
+            response
+                .extensions()
+                .get::<Problem>()?
+                .html_page(layout.nav())
+        })
         .flatten();
     match page {
         Some(mut page) => {
@@ -280,11 +291,6 @@ pub fn security_headers() -> [(header::HeaderName, HeaderValue); 5] {
             HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
         ),
     ]
-}
-
-/// A 404 problem for paths no route matches.
-pub async fn not_found() -> Response {
-    crate::AppError::NotFound.into_response()
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
         .merge(audit::pages())
         .merge(clinical::pages())
         .merge(appointments::pages())
-        .fallback(middleware::not_found)
+        .fallback(crate::layout::unknown_address)
         .with_state(state);
     with_layers(router, config)
 }

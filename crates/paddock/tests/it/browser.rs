@@ -1163,6 +1163,12 @@ async fn an_unknown_page_shows_the_html_404_page_with_a_way_back() {
         !page.contains("problem") && !page.contains('{'),
         "a page, not problem+json: {page}"
     );
+    // In the staff layout: the practice and who is signed in, as on every page.
+    assert_eq!(browser.text("#practice-name").await, PRACTICE);
+    assert_eq!(
+        browser.text("#signed-in-as").await,
+        "Admin · Practice admin"
+    );
     let shot = browser.screenshot("error-404").await;
     eprintln!("404 page screenshot: {}", shot.display());
 

@@ -3,12 +3,14 @@
 //! with the status, the problem's title and detail, the request id and a way back;
 //! API clients, and every `/api/` path, keep problem+json. Either way the status and
 //! the headers are the same, another practice's id answers exactly like an unknown
-//! one, and nothing internal shows.
+//! one, and nothing internal shows. A signed-in member's error page is in the staff
+//! layout (practice, sections, who is signed in, sign-out); a signed-out browser's has
+//! the bare bar.
 
 use crate::clinic_pages::rex;
 use crate::support::{
-    Anonymous, Answer, CookieUser, Credential, LOGIN_COOKIE, NORTHSIDE_ADMIN, RIVERSIDE_ADMIN,
-    TEST_PASSWORD, TestApp, assert_problem,
+    Anonymous, Answer, CookieUser, Credential, LOGIN_COOKIE, MEMBER_PASSWORD, NORTHSIDE_ADMIN,
+    RIVERSIDE, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp, assert_problem,
 };
 use axum::body::Body;
 use axum::http::Method;
@@ -129,11 +131,47 @@ fn assert_error_page(answer: &Answer, status: StatusCode, title: &str) {
     assert_nothing_internal(answer);
 }
 
+/// Asserts the error page is in the staff layout of `practice`, signed in as `who`
+/// (`name · role`), with the sign-out form carrying the session's CSRF token.
+#[track_caller]
+fn assert_staff_layout(answer: &Answer, practice: &str, who: &str, csrf: &str) {
+    let body = &answer.text;
+    assert!(
+        body.contains(&format!(
+            "<span class=\"practice\" id=\"practice-name\">{practice}</span>"
+        )),
+        "the practice in the bar: {body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "<span class=\"who\" id=\"signed-in-as\">{who}</span>"
+        )),
+        "who is signed in: {body}"
+    );
+    assert!(
+        body.contains(&format!("name=\"csrf_token\" value=\"{csrf}\"")),
+        "the sign-out form: {body}"
+    );
+}
+
+/// Asserts the error page has the bare bar: nobody is known to be signed in.
+#[track_caller]
+fn assert_bare_bar(answer: &Answer) {
+    for staff in [
+        "id=\"practice-name\"",
+        "id=\"signed-in-as\"",
+        "id=\"sign-out\"",
+    ] {
+        assert!(!answer.text.contains(staff), "{staff} in {}", answer.text);
+    }
+}
+
 #[tokio::test]
 async fn error_pages_a_browser_asking_for_an_unknown_page_gets_the_html_404_with_a_way_back() {
     let env = TestApp::new().await;
     let signed_out = get(&env, "/no-such-page", Some(BROWSER_ACCEPT), None).await;
     assert_error_page(&signed_out, StatusCode::NOT_FOUND, "Not found");
+    assert_bare_bar(&signed_out);
 
     let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
     let signed_in = get(
@@ -144,6 +182,8 @@ async fn error_pages_a_browser_asking_for_an_unknown_page_gets_the_html_404_with
     )
     .await;
     assert_error_page(&signed_in, StatusCode::NOT_FOUND, "Not found");
+    let admin_bar = "Admin · Practice admin";
+    assert_staff_layout(&signed_in, RIVERSIDE, admin_bar, &admin.csrf);
     assert!(
         !signed_in.text.contains("id=\"error-sign-in\""),
         "a 404 needs no sign-in link: {}",
@@ -151,6 +191,51 @@ async fn error_pages_a_browser_asking_for_an_unknown_page_gets_the_html_404_with
     );
     // An answer to a signed-in browser is kept out of shared caches, page or not.
     assert_eq!(signed_in.header("cache-control"), Some("no-store"));
+
+    // An address no route knows, signed in: the same staff layout.
+    let unrouted = get(&env, "/no-such-page", Some(BROWSER_ACCEPT), Some(&admin)).await;
+    assert_error_page(&unrouted, StatusCode::NOT_FOUND, "Not found");
+    assert_staff_layout(&unrouted, RIVERSIDE, admin_bar, &admin.csrf);
+    // The same address from an API client stays problem+json.
+    let api_client = get(
+        &env,
+        "/no-such-page",
+        Some("application/json"),
+        Some(&admin),
+    )
+    .await;
+    assert_problem(&api_client, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn error_pages_a_page_the_member_may_not_see_is_the_html_403_in_their_own_layout() {
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let role = env.role_id(&admin, "Receptionist").await;
+    let desk = env
+        .join_with_password(
+            &admin,
+            "dana@riverside.example",
+            &json!(role),
+            MEMBER_PASSWORD,
+            "Dana Desk",
+        )
+        .await;
+
+    let refused = get(&env, "/audit", Some(BROWSER_ACCEPT), Some(&desk)).await;
+    assert_error_page(&refused, StatusCode::FORBIDDEN, "Forbidden");
+    assert_staff_layout(&refused, RIVERSIDE, "Dana Desk · Receptionist", &desk.csrf);
+    // Her own sections, not the page she was refused.
+    assert!(
+        !refused.text.contains("id=\"nav-audit\""),
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.text.contains("id=\"nav-clients\""),
+        "{}",
+        refused.text
+    );
 }
 
 #[tokio::test]
@@ -167,6 +252,14 @@ async fn error_pages_another_practices_patient_page_is_the_same_html_404_as_an_u
     )
     .await;
     assert_error_page(&foreign, StatusCode::NOT_FOUND, "Not found");
+    // The viewer's own practice in the bar, never the one the id belongs to.
+    assert_staff_layout(
+        &foreign,
+        "Northside Veterinary Specialists",
+        "Admin · Practice admin",
+        &admin_b.csrf,
+    );
+    assert!(!foreign.text.contains(RIVERSIDE), "{}", foreign.text);
     assert!(!foreign.text.contains("Rex"), "{}", foreign.text);
     assert!(
         !foreign.text.contains(&rex.id.to_string()),
@@ -267,6 +360,8 @@ async fn error_pages_a_forged_form_gets_the_html_403_and_a_refused_form_keeps_it
     );
     assert_nothing_internal(&forged);
     assert!(!forged.text.contains("Forged"), "{}", forged.text);
+    // The session is known (only its token was wrong): the member's own layout.
+    assert_staff_layout(&forged, RIVERSIDE, "Admin · Practice admin", &admin.csrf);
 
     // The page's own answer to a refused form: the form again, with the reasons.
     let refused = post_form(

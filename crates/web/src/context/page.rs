@@ -7,7 +7,7 @@
 
 use crate::context::csrf;
 use crate::context::extract::{Auth, Ctx, by_cookie};
-use crate::layout::{Nav, nav_of};
+use crate::layout::{ErrorPageLayout, Nav, nav_of};
 use crate::{AppError, AppState};
 use axum::Form;
 use axum::body::{Body, Bytes};
@@ -105,6 +105,9 @@ impl FromRequestParts<AppState> for Page {
         let nav = nav_of(&mut ctx.tx, &principal, &csrf_for(&token), "")
             .await
             .map_err(|error| PageRejection::Failed(error.into()))?;
+        if let Some(layout) = parts.extensions.get::<ErrorPageLayout>() {
+            layout.keep(&nav);
+        }
         Ok(Page { ctx, nav })
     }
 }
