@@ -70,6 +70,9 @@ pub enum AppError {
     /// The service cannot answer now (database down, schema not migrated): 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A body sent as anything but JSON to an endpoint that reads JSON: 415.
+    #[error("body is not JSON")]
+    NotJson,
     /// Anything else: 500, cause logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -295,6 +298,13 @@ impl IntoResponse for AppError {
                 "Service unavailable",
             )
             .with_detail(detail)
+            .into_response_with(None),
+            AppError::NotJson => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            )
+            .with_detail("Send the body as JSON, with Content-Type: application/json.")
             .into_response_with(None),
             AppError::Internal(cause) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

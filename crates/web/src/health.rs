@@ -1,7 +1,7 @@
 //! Liveness and readiness probes.
 
+use crate::input::Json;
 use crate::{AppError, AppState};
-use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;

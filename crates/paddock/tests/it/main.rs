@@ -19,6 +19,7 @@ mod doctor;
 mod error_pages;
 mod http;
 mod isolation;
+mod malformed_input;
 mod passwords;
 mod principal;
 mod process;

@@ -3,11 +3,12 @@
 //! changes, soft delete and restore; and the bookable resources.
 
 use crate::context::Ctx;
+use crate::input::Json;
+use crate::input::Path;
 use crate::input::{Params, optional, optional_with, required, required_with, time, uuid};
 use crate::{AppError, AppState};
-use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use paddock_domain::{
     AppointmentId, AppointmentKind, AppointmentStatus, ClientId, FieldError, FieldErrors,

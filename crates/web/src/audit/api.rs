@@ -11,8 +11,8 @@
 use super::service::{EventQuery, TimeSyntax, fetch_page};
 use crate::context::Ctx;
 use crate::context::{Auth, Meta};
+use crate::input::Json;
 use crate::{AppError, AppState};
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};

@@ -1,11 +1,12 @@
 //! Clients (owners): list and search, register, read, update, soft delete, restore.
 
 use crate::context::Ctx;
+use crate::input::Json;
+use crate::input::Path;
 use crate::input::{Params, optional_note, optional_with, required};
 use crate::{AppError, AppState};
-use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use paddock_domain::{ClientId, Email, FieldErrors, Phone};
 use paddock_store::clinical::clients::{self, Client, ClientDetails};

@@ -2,11 +2,12 @@
 //! restore, and the chart (the whole medical record, audited as a read).
 
 use crate::context::Ctx;
+use crate::input::Json;
+use crate::input::Path;
 use crate::input::{Params, date, optional, optional_with, required, required_with, uuid};
 use crate::{AppError, AppState};
-use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use paddock_domain::{

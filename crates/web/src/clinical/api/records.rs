@@ -5,12 +5,12 @@
 //! record only to a writer who may read it ([`WrittenEncounter`]).
 
 use crate::context::Ctx;
+use crate::input::Json;
+use crate::input::Path;
 use crate::input::{
     date, optional, optional_note, optional_with, required, required_with, time, uuid,
 };
 use crate::{AppError, AppState};
-use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paddock_domain::patient::not_in_future;

@@ -1,9 +1,9 @@
 //! API keys for integrations: created once (the secret is shown once), listed, revoked.
 
 use crate::context::Ctx;
+use crate::input::Json;
+use crate::input::Path;
 use crate::{AppError, AppState};
-use axum::Json;
-use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};

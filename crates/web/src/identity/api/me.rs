@@ -2,8 +2,8 @@
 
 use crate::context::AuthMethod;
 use crate::context::Ctx;
+use crate::input::Json;
 use crate::{AppError, AppState};
-use axum::Json;
 use paddock_store::staff::members;
 use serde::Serialize;
 use utoipa::ToSchema;

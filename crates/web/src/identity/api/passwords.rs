@@ -3,8 +3,8 @@
 
 use crate::context::{Auth, Meta};
 use crate::identity::service::{finish_reset, start_reset, unlock_account};
+use crate::input::Json;
 use crate::{AppError, AppState};
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use paddock_domain::{FieldError, FieldErrors};

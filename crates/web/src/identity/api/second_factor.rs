@@ -10,8 +10,8 @@ use crate::identity::service::{
     Method, code_hash, complete, email_of, guard_lockout, open_phone, phone_aad, send_code,
     send_sign_in, six_digits, totp_aad, totp_for, totp_step,
 };
+use crate::input::Json;
 use crate::{AppError, AppState};
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

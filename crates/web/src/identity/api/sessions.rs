@@ -3,8 +3,8 @@
 use crate::context::cookies::{clear_session, set_session};
 use crate::context::{Auth, AuthMethod, Meta, PendingAuth};
 use crate::identity::service::{sign_in, verify_own_password};
+use crate::input::Json;
 use crate::{AppError, AppState};
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -2,12 +2,13 @@
 
 use crate::context::Ctx;
 use crate::context::Meta;
+use crate::input::Json;
 use crate::input::Params;
+use crate::input::Path;
 use crate::staff::service::{accept_invitation, invitee, send_invitation};
 use crate::{AppError, AppState};
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use paddock_domain::{FieldErrors, InvitationId, Permission, RoleId};

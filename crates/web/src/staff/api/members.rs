@@ -2,8 +2,8 @@
 
 use crate::context::Ctx;
 use crate::{AppError, AppState};
-use axum::Json;
-use axum::extract::Path;
+use crate::input::Json;
+use crate::input::Path;
 use axum::http::StatusCode;
 use paddock_domain::{FieldError, FieldErrors, MembershipId, Permission, RoleId};
 use paddock_store::{staff::changes, staff::members, staff::roles};

@@ -3,8 +3,8 @@
 //! (`/api/v1/settings/records`).
 
 use crate::context::Ctx;
+use crate::input::Json;
 use crate::{AppError, AppState};
-use axum::Json;
 use paddock_domain::Permission;
 use paddock_domain::settings::{PracticeSettings, SentSettings};
 use paddock_store::staff::practice_settings;

@@ -2,9 +2,13 @@
 //! form), dates, times, limits and cursors (the store's one `page::Cursor`), query
 //! strings with a fixed set of parameters, and optional texts. Every failure is a
 //! `FieldError` under the caller's field name, so a request collects all of them into
-//! one 422 (or one form shown again); an id in the address that is no id is a 404.
+//! one 422 (or one form shown again); an id in a page's address that is no id is a
+//! 404. The API's body and address extractors are in [`body`].
 
 use crate::AppError;
+
+pub mod body;
+pub use body::{Json, Path};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use paddock_domain::field::{bounded_text, no_control_characters, note_text};
 use paddock_domain::{FieldError, FieldErrors};
