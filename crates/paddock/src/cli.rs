@@ -1,6 +1,8 @@
 //! The command line, as clap declarations. `paddock --help` is the user's guide.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use paddock_web::TrustedProxies;
 use sqlx::types::chrono::{DateTime, NaiveDate, Utc};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +72,13 @@ pub struct ServeArgs {
     /// gateway (a reverse proxy or load balancer) that adds HSTS.
     #[arg(long)]
     pub insecure_http: bool,
+
+    /// A gateway (CIDR, or one address) whose `Forwarded` / `X-Forwarded-For` header
+    /// names the client for the audit trail, the sign-in throttle and the logs.
+    /// Repeat it, or give a comma-separated list. Without it the headers are
+    /// ignored and the TCP peer is the client.
+    #[arg(long = "trusted-proxy", env = "PADDOCK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = trusted_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
 
     /// Where signing keys live (generated on first start if missing).
     #[arg(long, env = "PADDOCK_DATA_DIR", default_value = ".paddock")]
@@ -314,6 +323,12 @@ fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// `--trusted-proxy`: a network (`10.0.0.0/8`) or one address (`192.0.2.7`).
+fn trusted_proxy(text: &str) -> Result<IpNet, String> {
+    TrustedProxies::parse_network(text)
+        .ok_or_else(|| format!("{text:?} is not a network (10.0.0.0/8) or an address (192.0.2.7)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +354,39 @@ mod tests {
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses_repeated_or_listed() {
+        let serve = |args: &[&str]| {
+            let mut argv = vec!["paddock", "serve", "--insecure-http"];
+            argv.extend_from_slice(args);
+            match Cli::try_parse_from(argv).map(|cli| cli.command) {
+                Ok(Command::Serve(serve)) => Ok(serve
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()),
+                Ok(other) => panic!("not serve: {other:?}"),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        assert_eq!(serve(&[]).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            serve(&["--trusted-proxy", "10.0.0.0/8,192.0.2.7"]).unwrap(),
+            ["10.0.0.0/8", "192.0.2.7/32"]
+        );
+        assert_eq!(
+            serve(&[
+                "--trusted-proxy",
+                "10.0.0.0/8",
+                "--trusted-proxy",
+                "2001:db8::/32"
+            ])
+            .unwrap(),
+            ["10.0.0.0/8", "2001:db8::/32"]
+        );
+        let refused = serve(&["--trusted-proxy", "gateway.internal"]).unwrap_err();
+        assert!(refused.contains("is not a network"), "{refused}");
     }
 }

@@ -29,6 +29,7 @@ pub mod dashboard;
 pub mod error;
 mod form;
 mod format;
+pub mod forwarded;
 pub mod health;
 pub mod identity;
 pub mod input;
@@ -40,6 +41,7 @@ pub mod server;
 pub mod staff;
 
 pub use error::AppError;
+pub use forwarded::TrustedProxies;
 pub use server::{HttpConfig, build_router, serve};
 
 use paddock_store::Db;

@@ -1,6 +1,7 @@
 //! Assembles the router with its layers, and serves it with graceful shutdown.
 
 use crate::context::REQUEST_ID;
+use crate::forwarded::{self, TrustedProxies};
 use crate::middleware;
 use crate::{AppState, appointments, audit, clinical, health, identity, staff};
 use axum::Router;
@@ -26,6 +27,9 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Longest a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// The gateways whose `Forwarded`/`X-Forwarded-For` name the client (none: the
+    /// TCP peer is the client).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -33,6 +37,7 @@ impl Default for HttpConfig {
         Self {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -123,6 +128,10 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id))
         .into_inner();
     let mut router = router
+        .layer(axum::middleware::from_fn_with_state(
+            config.trusted_proxies.clone(),
+            forwarded::client_ip,
+        ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(TimeoutLayer::with_status_code(

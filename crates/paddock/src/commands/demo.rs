@@ -16,6 +16,7 @@ use paddock_passwords::{HashParams, PasswordHasher, check_new_password};
 use paddock_store::staff::invitations::{self, Acceptor};
 use paddock_store::staff::practices::{self, NewPractice};
 use paddock_store::{APP_ROLE, AdminDb, Db, RequestMeta, staff::roles};
+use paddock_web::HttpConfig;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde::Serialize;
@@ -131,9 +132,13 @@ async fn migrate_seed_serve(admin_url: &str, args: &DemoArgs) -> Result<ExitCode
         _ => PgConnectOptions::from_str(admin_url)?.username(APP_ROLE),
     };
     let db = Db::connect_with(app_options, 10).await?;
-    serve_checked(db, args.bind, &args.data_dir, |address| {
-        print_welcome(&report, address)
-    })
+    serve_checked(
+        db,
+        args.bind,
+        &args.data_dir,
+        &HttpConfig::default(),
+        |address| print_welcome(&report, address),
+    )
     .await
 }
 

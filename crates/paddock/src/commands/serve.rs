@@ -11,7 +11,7 @@ use paddock_notify::{Mailer, SmsOutbox, SmtpConfig};
 use paddock_passwords::{HashParams, PasswordHasher};
 use paddock_store::Db;
 use paddock_web::auth::AuthServices;
-use paddock_web::{AppState, HttpConfig, MailSettings, build_router};
+use paddock_web::{AppState, HttpConfig, MailSettings, TrustedProxies, build_router};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,7 +36,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
     }
     let url = require_env(DATABASE_URL, "the paddock_app role's connection")?;
     let db = Db::connect(&url, POOL_SIZE).await?;
-    serve_checked(db, args.bind, &args.data_dir, |_| {}).await
+    let http = HttpConfig {
+        trusted_proxies: TrustedProxies::new(args.trusted_proxies),
+        ..HttpConfig::default()
+    };
+    serve_checked(db, args.bind, &args.data_dir, &http, |_| {}).await
 }
 
 /// Refuses to start unless the role is safe, then serves until Ctrl-C or SIGTERM;
@@ -45,6 +49,7 @@ pub async fn serve_checked(
     db: Db,
     bind: SocketAddr,
     data_dir: &Path,
+    http: &HttpConfig,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<ExitCode, CommandError> {
     let shutdown = shutdown_signal()?;
@@ -68,8 +73,8 @@ pub async fn serve_checked(
         auth_services(data_dir)?,
         mail_settings(data_dir, local)?,
     );
-    let router = build_router(state, &HttpConfig::default());
-    tracing::info!(address = %local, "serving plain HTTP behind a TLS gateway");
+    let router = build_router(state, http);
+    tracing::info!(address = %local, trusted_proxies = ?http.trusted_proxies, "serving plain HTTP behind a TLS gateway");
     on_listening(local);
     let sealer = tokio::spawn(paddock_store::audit::chain::run_sealer(db.clone()));
     let record_clock = tokio::spawn(run_record_clock(db.clone(), RECORD_CLOCK_INTERVAL));

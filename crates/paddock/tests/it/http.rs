@@ -222,3 +222,127 @@ async fn the_openapi_document_is_generated_from_the_routes() {
         serde_json::to_value(paddock_web::server::openapi()).unwrap()
     );
 }
+
+/// A sign-in from `peer` carrying `headers`; the address its audit event recorded.
+async fn sign_in_recorded_from(
+    env: &crate::support::TestApp,
+    peer: &str,
+    headers: &[(&'static str, &str)],
+) -> Option<String> {
+    let mut request = Request::post(crate::support::LOGIN)
+        .header(header::CONTENT_TYPE, "application/json")
+        .extension(axum::extract::ConnectInfo(
+            format!("{peer}:40000")
+                .parse::<std::net::SocketAddr>()
+                .unwrap(),
+        ));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = serde_json::json!({
+        "email": crate::support::RIVERSIDE_ADMIN,
+        "password": crate::support::TEST_PASSWORD,
+    });
+    let answer = env
+        .send(request.body(Body::from(body.to_string())).unwrap())
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    env.newest_ip("login").await
+}
+
+#[tokio::test]
+async fn the_audit_trail_records_the_client_behind_a_trusted_proxy_and_the_peer_otherwise() {
+    let gateway: Vec<_> = ["10.0.0.0/8"]
+        .iter()
+        .map(|n| paddock_web::TrustedProxies::parse_network(n).unwrap())
+        .collect();
+    let behind = crate::support::TestApp::with_http(&HttpConfig {
+        trusted_proxies: paddock_web::TrustedProxies::new(gateway),
+        ..HttpConfig::default()
+    })
+    .await;
+    let forwarded = [("x-forwarded-for", "203.0.113.9")];
+    assert_eq!(
+        sign_in_recorded_from(&behind, "10.1.2.3", &forwarded)
+            .await
+            .as_deref(),
+        Some("203.0.113.9"),
+        "the gateway's word for its client"
+    );
+    // A client's own header is never reached: the gateway appended the real address.
+    let spoofed = [("x-forwarded-for", "1.1.1.1, 203.0.113.10")];
+    assert_eq!(
+        sign_in_recorded_from(&behind, "10.1.2.3", &spoofed)
+            .await
+            .as_deref(),
+        Some("203.0.113.10")
+    );
+    let rfc7239 = [("forwarded", "for=\"[2001:db8::7]:4711\";proto=https")];
+    assert_eq!(
+        sign_in_recorded_from(&behind, "10.1.2.3", &rfc7239)
+            .await
+            .as_deref(),
+        Some("2001:db8::7")
+    );
+    // From anywhere but the gateway the header is ignored.
+    assert_eq!(
+        sign_in_recorded_from(&behind, "198.51.100.7", &forwarded)
+            .await
+            .as_deref(),
+        Some("198.51.100.7"),
+        "a client talking to Paddock directly cannot choose its address"
+    );
+
+    // With no trusted proxy configured (the default), never read.
+    let direct = crate::support::TestApp::new().await;
+    assert_eq!(
+        sign_in_recorded_from(&direct, "10.1.2.3", &forwarded)
+            .await
+            .as_deref(),
+        Some("10.1.2.3")
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_throttle_counts_the_client_behind_the_gateway_not_the_gateway() {
+    let gateway = paddock_web::TrustedProxies::parse_network("10.0.0.1").unwrap();
+    let env = crate::support::TestApp::with_http(&HttpConfig {
+        trusted_proxies: paddock_web::TrustedProxies::new(vec![gateway]),
+        ..HttpConfig::default()
+    })
+    .await;
+    let attempt = |client: &'static str, password: &'static str| {
+        let env = &env;
+        async move {
+            let body = serde_json::json!({
+                "email": crate::support::RIVERSIDE_ADMIN,
+                "password": password,
+            });
+            let request = Request::post(crate::support::LOGIN)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-forwarded-for", client)
+                .extension(axum::extract::ConnectInfo(
+                    "10.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
+                ))
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            env.send(request).await.status
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            attempt("203.0.113.66", crate::support::WRONG_PASSWORD).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt("203.0.113.66", crate::support::TEST_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the flooding client is locked out"
+    );
+    assert_eq!(
+        attempt("198.51.100.20", crate::support::TEST_PASSWORD).await,
+        StatusCode::OK,
+        "another client through the same gateway still signs in"
+    );
+}

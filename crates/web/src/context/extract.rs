@@ -4,6 +4,7 @@
 //! from, for the audit trail).
 
 use crate::context::{cookies, csrf};
+use crate::forwarded::ClientIp;
 use crate::{AppError, AppState};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -216,10 +217,17 @@ pub(crate) fn meta_of(parts: &Parts) -> RequestMeta {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    // The client behind trusted proxies (set by the edge layer), else the TCP peer.
     let ip = parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+        .get::<ClientIp>()
+        .map(|ClientIp(ip)| *ip)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip())
+        });
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)

@@ -216,6 +216,35 @@ impl TestApp {
         TestApp { world, server }
     }
 
+    /// Two practices, served with `http` (body limit, timeout, trusted proxies).
+    pub async fn with_http(http: &HttpConfig) -> TestApp {
+        let world = two_practices().await;
+        let server = Server::configured(world.app.clone(), |_| {}, http);
+        TestApp { world, server }
+    }
+
+    /// The address practice A's newest `action` event recorded.
+    pub async fn newest_ip(&self, action: &str) -> Option<String> {
+        let mut tx = self
+            .world
+            .app
+            .begin(
+                &self.world.a.principal,
+                &paddock_store::RequestMeta::system("t"),
+            )
+            .await
+            .unwrap();
+        let ip = sqlx::query_scalar(
+            "select host(ip) from audit_events where action = $1 order by id desc limit 1",
+        )
+        .bind(action)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+        tx.rollback().await.unwrap();
+        ip
+    }
+
     /// Practice A's application events in order (row changes left out).
     pub async fn audit_actions(&self) -> Vec<String> {
         let mut tx = self

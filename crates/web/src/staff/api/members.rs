@@ -1,9 +1,9 @@
 //! Staff management: roles, members, role changes, deactivation.
 
 use crate::context::Ctx;
-use crate::{AppError, AppState};
 use crate::input::Json;
 use crate::input::Path;
+use crate::{AppError, AppState};
 use axum::http::StatusCode;
 use paddock_domain::{FieldError, FieldErrors, MembershipId, Permission, RoleId};
 use paddock_store::{staff::changes, staff::members, staff::roles};
