@@ -68,8 +68,23 @@ pub struct ServeArgs {
     #[arg(long, env = "PADDOCK_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Serve plain HTTP. Required for now: Paddock must run behind a TLS-terminating
-    /// gateway (a reverse proxy or load balancer) that adds HSTS.
+    /// The server's certificate chain (PEM, leaf first): serve HTTPS (TLS 1.3 and
+    /// 1.2, AEAD suites, h2 and http/1.1) with HSTS. Reloaded, with the key, on
+    /// SIGHUP: new connections get the new certificate, open ones are not dropped.
+    #[arg(
+        long,
+        env = "PADDOCK_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "insecure_http"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "PADDOCK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve plain HTTP instead, behind a TLS-terminating gateway (a reverse proxy or
+    /// load balancer) that adds HSTS; name it with --trusted-proxy.
     #[arg(long)]
     pub insecure_http: bool,
 

@@ -39,6 +39,7 @@ mod responses;
 mod return_to;
 pub mod server;
 pub mod staff;
+pub mod tls;
 
 pub use error::AppError;
 pub use forwarded::TrustedProxies;

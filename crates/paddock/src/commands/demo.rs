@@ -137,6 +137,7 @@ async fn migrate_seed_serve(admin_url: &str, args: &DemoArgs) -> Result<ExitCode
         args.bind,
         &args.data_dir,
         &HttpConfig::default(),
+        None,
         |address| print_welcome(&report, address),
     )
     .await

@@ -11,6 +11,7 @@ use paddock_notify::{Mailer, SmsOutbox, SmtpConfig};
 use paddock_passwords::{HashParams, PasswordHasher};
 use paddock_store::Db;
 use paddock_web::auth::AuthServices;
+use paddock_web::tls::{self, CertificateFiles};
 use paddock_web::{AppState, HttpConfig, MailSettings, TrustedProxies, build_router};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -26,21 +27,27 @@ const POOL_SIZE: u32 = 20;
 const RECORD_CLOCK_INTERVAL: Duration = Duration::from_secs(60);
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
-    if !args.insecure_http {
-        eprintln!(
-            "paddock: refusing to serve plain HTTP without --insecure-http.\n\
-             Paddock does not terminate TLS itself yet: run it behind a TLS gateway \
-             (reverse proxy or load balancer, with HSTS) and pass --insecure-http."
-        );
-        return Ok(ExitCode::from(2));
-    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(CertificateFiles::load(cert, key)?),
+        _ if args.insecure_http => None,
+        _ => {
+            eprintln!(
+                "paddock: refusing to serve plain HTTP without --insecure-http.\n\
+                 Serve HTTPS with --tls-cert FILE --tls-key FILE, or run behind a TLS \
+                 gateway (reverse proxy or load balancer, with HSTS) and pass \
+                 --insecure-http (and --trusted-proxy CIDR for the gateway)."
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
     let url = require_env(DATABASE_URL, "the paddock_app role's connection")?;
     let db = Db::connect(&url, POOL_SIZE).await?;
     let http = HttpConfig {
         trusted_proxies: TrustedProxies::new(args.trusted_proxies),
+        https: tls.is_some(),
         ..HttpConfig::default()
     };
-    serve_checked(db, args.bind, &args.data_dir, &http, |_| {}).await
+    serve_checked(db, args.bind, &args.data_dir, &http, tls, |_| {}).await
 }
 
 /// Refuses to start unless the role is safe, then serves until Ctrl-C or SIGTERM;
@@ -50,6 +57,7 @@ pub async fn serve_checked(
     bind: SocketAddr,
     data_dir: &Path,
     http: &HttpConfig,
+    tls: Option<Arc<CertificateFiles>>,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<ExitCode, CommandError> {
     let shutdown = shutdown_signal()?;
@@ -71,14 +79,25 @@ pub async fn serve_checked(
     let state = AppState::new(
         db.clone(),
         auth_services(data_dir)?,
-        mail_settings(data_dir, local)?,
+        mail_settings(data_dir, local, http.https)?,
     );
     let router = build_router(state, http);
-    tracing::info!(address = %local, trusted_proxies = ?http.trusted_proxies, "serving plain HTTP behind a TLS gateway");
+    let tls_config = match &tls {
+        Some(files) => {
+            let fingerprint = files.chain().first().map(tls::fingerprint);
+            tracing::info!(address = %local, certificate_sha256 = ?fingerprint, "serving HTTPS");
+            tokio::spawn(reload_on_hangup(files.clone())?);
+            Some(tls::server_config(files.clone())?)
+        }
+        None => {
+            tracing::info!(address = %local, trusted_proxies = ?http.trusted_proxies, "serving plain HTTP behind a TLS gateway");
+            None
+        }
+    };
     on_listening(local);
     let sealer = tokio::spawn(paddock_store::audit::chain::run_sealer(db.clone()));
     let record_clock = tokio::spawn(run_record_clock(db.clone(), RECORD_CLOCK_INTERVAL));
-    let served = paddock_web::serve(listener, router, shutdown).await;
+    let served = paddock_web::serve(listener, router, tls_config, shutdown).await;
     sealer.abort();
     // Finalising is one statement: stopping between ticks, or in the middle of one
     // (rolled back), leaves nothing half done; the next start catches up.
@@ -92,6 +111,29 @@ pub async fn serve_checked(
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reloads the certificate and key on every SIGHUP (installed now, so a SIGHUP right
+/// after start is not the default "terminate"); a file that does not load leaves the
+/// certificate in use, with the reason logged.
+fn reload_on_hangup(
+    files: Arc<CertificateFiles>,
+) -> Result<impl Future<Output = ()> + Send + 'static, CommandError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    Ok(async move {
+        while hangups.recv().await.is_some() {
+            match files.reload() {
+                Ok(()) => tracing::info!(
+                    certificate_sha256 = ?files.chain().first().map(tls::fingerprint),
+                    "reloaded the TLS certificate"
+                ),
+                Err(error) => {
+                    tracing::error!(%error, "could not reload the TLS certificate; keeping the one in use")
+                }
+            }
+        }
+    })
 }
 
 /// The record clock: marks encounters past their editing period finalised, once at
@@ -170,7 +212,11 @@ fn hash_params() -> Result<HashParams, CommandError> {
 
 /// Mail over SMTP when PADDOCK_SMTP_URL is set, else into `data_dir/outbox` (one
 /// .eml per message, for development). Links use PADDOCK_PUBLIC_URL.
-fn mail_settings(data_dir: &Path, local: SocketAddr) -> Result<MailSettings, CommandError> {
+fn mail_settings(
+    data_dir: &Path,
+    local: SocketAddr,
+    https: bool,
+) -> Result<MailSettings, CommandError> {
     let mailer = match env("PADDOCK_SMTP_URL") {
         Some(url) => Mailer::smtp(&SmtpConfig {
             url,
@@ -183,7 +229,8 @@ fn mail_settings(data_dir: &Path, local: SocketAddr) -> Result<MailSettings, Com
             Mailer::outbox(outbox)
         }
     };
-    let public_url = env("PADDOCK_PUBLIC_URL").unwrap_or_else(|| format!("http://{local}"));
+    let scheme = if https { "https" } else { "http" };
+    let public_url = env("PADDOCK_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{local}"));
     Ok(MailSettings {
         mailer,
         from: env("PADDOCK_MAIL_FROM")

@@ -94,7 +94,12 @@ async fn site() -> Site {
     );
     let listener = tokio::net::TcpListener::bind((HOST, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(paddock_web::serve(listener, router, std::future::pending()));
+    let server = tokio::spawn(paddock_web::serve(
+        listener,
+        router,
+        None,
+        std::future::pending(),
+    ));
     Site {
         world,
         outbox,

@@ -35,4 +35,5 @@ mod settings;
 mod staff;
 mod support;
 mod time_zone;
+mod tls;
 mod world;

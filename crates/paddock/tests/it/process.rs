@@ -78,11 +78,16 @@ impl KillOnDrop {
 
     /// Sends SIGTERM (no unsafe code: through kill(1)).
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the process `SIG<name>` (`HUP`, `TERM`, ...).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
+            .args([&format!("-{name}"), &self.0.id().to_string()])
             .status()
-            .expect("run kill -TERM");
-        assert!(status.success(), "kill -TERM failed: {status}");
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed: {status}");
     }
 }
 

@@ -233,6 +233,71 @@ fn serve_refuses_plain_http_unless_told_it_is_behind_a_tls_gateway() {
     assert!(output.stderr.contains("--insecure-http"), "{output}");
 }
 
+#[tokio::test]
+async fn serve_over_tls_reloads_its_certificate_on_sighup_without_a_restart() {
+    use crate::tls::{certificate, client, connect, get};
+    let db = TestDb::new().await;
+    let data = TempDir::new("serve");
+    let (first, cert, key) = certificate(data.path(), "site");
+    let (second, renewed_cert, renewed_key) = certificate(data.path(), "renewed");
+    let mut cmd = paddock();
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("DATABASE_URL", db.app_url())
+        .env("PADDOCK_DATA_DIR", data.path());
+    let mut server = Running::spawn(&mut cmd);
+    let address = server.listening_address();
+    let trusting_both = || {
+        client(
+            &[&first, &second],
+            &[&rustls::version::TLS13],
+            &[b"http/1.1"],
+        )
+    };
+    let served = |stream: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>| {
+        stream.get_ref().1.peer_certificates().unwrap()[0].clone()
+    };
+    let mut open = connect(&trusting_both(), address).await.unwrap();
+    assert_eq!(served(&open), first);
+    let head = get(&mut open, "/healthz").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("strict-transport-security"),
+        "{head}"
+    );
+
+    std::fs::copy(&renewed_cert, &cert).unwrap();
+    std::fs::copy(&renewed_key, &key).unwrap();
+    server.child.signal("HUP");
+    let started = Instant::now();
+    loop {
+        let fresh = connect(&trusting_both(), address).await.unwrap();
+        if served(&fresh) == second {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "still the old certificate after SIGHUP\n{}",
+            server.transcript()
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    // The process went on (SIGHUP is not its end) and the open connection with it.
+    assert!(get(&mut open, "/healthz").await.starts_with("HTTP/1.1 200"));
+    assert!(server.child.0.try_wait().unwrap().is_none());
+    server.child.terminate();
+    let status = server.child.wait_until(DEADLINE);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        server.transcript()
+    );
+}
+
 #[test]
 fn serve_without_database_url_fails_naming_it() {
     let data = TempDir::new("serve");
