@@ -137,6 +137,11 @@ pub struct DemoArgs {
     /// Where the private PostgreSQL cluster and generated keys live.
     #[arg(long, env = "PADDOCK_DATA_DIR", default_value = ".paddock")]
     pub data_dir: PathBuf,
+
+    /// Serve plain HTTP instead of HTTPS with the demo's self-signed certificate (for
+    /// load generators that do not speak TLS).
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 /// `demo` subcommands.

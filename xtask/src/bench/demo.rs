@@ -67,7 +67,8 @@ impl Demo {
         let log_file =
             File::create(&demo.log).map_err(|e| format!("creating {}: {e}", demo.log.display()))?;
         let mut command = Command::new(binary);
-        command.args(["demo", "--bind", "127.0.0.1:0"]);
+        // Plain HTTP: the load generator does not speak TLS.
+        command.args(["demo", "--bind", "127.0.0.1:0", "--insecure-http"]);
         // No external database, and the server's defaults for everything else (the
         // argon2 cost above all, which the report states): drop every PADDOCK_ setting.
         command.env_remove("DATABASE_URL");

@@ -17,14 +17,19 @@ use paddock_store::staff::invitations::{self, Acceptor};
 use paddock_store::staff::practices::{self, NewPractice};
 use paddock_store::{APP_ROLE, AdminDb, Db, RequestMeta, staff::roles};
 use paddock_web::HttpConfig;
+use paddock_web::tls::{self, CertificateFiles};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde::Serialize;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::types::chrono::Utc;
 use sqlx::{Connection, Executor, PgConnection};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The demo's database inside its private cluster; recreated on every run.
@@ -132,19 +137,58 @@ async fn migrate_seed_serve(admin_url: &str, args: &DemoArgs) -> Result<ExitCode
         _ => PgConnectOptions::from_str(admin_url)?.username(APP_ROLE),
     };
     let db = Db::connect_with(app_options, 10).await?;
-    serve_checked(
-        db,
-        args.bind,
-        &args.data_dir,
-        &HttpConfig::default(),
-        None,
-        |address| print_welcome(&report, address),
-    )
+    let tls = if args.insecure_http {
+        None
+    } else {
+        Some(demo_certificate(&args.data_dir)?)
+    };
+    let fingerprint = tls
+        .as_ref()
+        .and_then(|files| files.chain().first().map(tls::fingerprint));
+    let http = HttpConfig {
+        https: tls.is_some(),
+        ..HttpConfig::default()
+    };
+    serve_checked(db, args.bind, &args.data_dir, &http, tls, |address| {
+        print_welcome(&report, address, fingerprint.as_deref());
+    })
     .await
 }
 
-fn print_welcome(report: &SeedReport, address: std::net::SocketAddr) {
-    println!("Paddock demo is running at http://{address}/");
+/// The demo's self-signed certificate for localhost, 127.0.0.1 and ::1, kept under
+/// `data_dir/tls` (made on the first run, so a browser's exception for it lasts).
+fn demo_certificate(data_dir: &Path) -> Result<Arc<CertificateFiles>, CommandError> {
+    let dir = data_dir.join("tls");
+    let (cert, key) = (dir.join("localhost.crt"), dir.join("localhost.key"));
+    if !(cert.exists() && key.exists()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        let (cert_pem, key_pem) = tls::self_signed(&["localhost", "127.0.0.1", "::1"])?;
+        std::fs::write(&cert, cert_pem)?;
+        let mut key_file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key)?;
+        key_file.write_all(key_pem.as_bytes())?;
+    }
+    Ok(CertificateFiles::load(&cert, &key)?)
+}
+
+fn print_welcome(report: &SeedReport, address: std::net::SocketAddr, fingerprint: Option<&str>) {
+    match fingerprint {
+        Some(fingerprint) => {
+            println!("Paddock demo is running at https://{address}/");
+            println!(
+                "(a self-signed certificate: your browser will warn; accept it if its SHA-256 fingerprint is"
+            );
+            println!("TLS certificate SHA-256 {fingerprint})");
+        }
+        None => println!("Paddock demo is running at http://{address}/"),
+    }
     println!("(demo data is recreated on every run; press Ctrl-C to stop)");
     for practice in &report.practices {
         println!();

@@ -3,6 +3,7 @@
 
 use crate::process::{DEADLINE, KillOnDrop, POLL, TempDir, paddock, run, superuser};
 use paddock_test_db::TestDb;
+use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -566,11 +567,17 @@ fn start_demo() -> Demo {
         running
             .stdout
             .find("demo welcome line", DEMO_START_DEADLINE, |line| {
-                line.strip_prefix("Paddock demo is running at http://")?
+                line.strip_prefix("Paddock demo is running at https://")?
                     .strip_suffix('/')?
                     .parse()
                     .ok()
             });
+    let fingerprint = running
+        .stdout
+        .find("the certificate's fingerprint", DEADLINE, |line| {
+            let rest = line.strip_prefix("TLS certificate SHA-256 ")?;
+            Some(rest.trim_end_matches(')').to_owned())
+        });
     // The credentials follow the welcome line: each practice's name, then its users.
     let practices = [
         "Riverside Animal Hospital",
@@ -598,8 +605,21 @@ fn start_demo() -> Demo {
         cluster.pid_file().exists(),
         "the demo runs its private PostgreSQL under $PADDOCK_DATA_DIR/pg"
     );
-    let ready = get(address, "/readyz");
-    assert_eq!(ready.status, 200, "{ready:?}\n{}", running.transcript());
+    // HTTPS with the certificate it made, the one whose fingerprint it printed.
+    let cert_pem = std::fs::read(data.path().join("tls").join("localhost.crt")).unwrap();
+    let cert = rustls::pki_types::CertificateDer::from_pem_slice(&cert_pem).unwrap();
+    assert_eq!(paddock_web::tls::fingerprint(&cert), fingerprint);
+    let head = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use crate::tls::{client, connect, get};
+        let trusting = client(&[&cert], &[&rustls::version::TLS13], &[b"http/1.1"]);
+        let mut stream = connect(&trusting, address).await.unwrap();
+        get(&mut stream, "/readyz").await
+    });
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "{head}\n{}",
+        running.transcript()
+    );
     Demo {
         running,
         cluster,
