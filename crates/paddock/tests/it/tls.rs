@@ -248,3 +248,139 @@ fn a_key_that_is_not_the_certificates_is_refused_at_load() {
         Err(TlsError::Certificate { .. })
     ));
 }
+
+// --- the configuration as a scanner sees it (sslscan, a Debian package) ----------
+
+/// What `sslscan` reports of a TLS endpoint.
+#[derive(Debug, Default)]
+struct Scan {
+    /// Protocols by name (`TLSv1.0`, ..., `SSLv3`) and whether each is enabled.
+    protocols: Vec<(String, bool)>,
+    /// Accepted suites: (protocol, OpenSSL's name of the suite).
+    ciphers: Vec<(String, String)>,
+}
+
+/// The value of `name="..."` in one line of sslscan's XML.
+fn attribute<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let start = line.find(&format!(" {name}=\""))? + name.len() + 3;
+    let rest = line.get(start..)?;
+    rest.get(..rest.find('"')?)
+}
+
+/// Runs `sslscan` against `address` (it must be installed: `.ci/run` installs it).
+fn sslscan(address: SocketAddr) -> Scan {
+    let output = std::process::Command::new("sslscan")
+        .args(["--no-colour", "--xml=-", &address.to_string()])
+        .output()
+        .expect("sslscan is installed (apt-get install sslscan; .ci/run does it)");
+    let xml = String::from_utf8_lossy(&output.stdout);
+    let mut scan = Scan::default();
+    for line in xml.lines().map(str::trim) {
+        if line.starts_with("<protocol ") {
+            let kind = attribute(line, "type").unwrap_or_default().to_uppercase();
+            let version = attribute(line, "version").unwrap_or_default();
+            let name = format!("{kind}v{version}");
+            scan.protocols
+                .push((name, attribute(line, "enabled") == Some("1")));
+        } else if line.starts_with("<cipher ") {
+            let protocol = attribute(line, "sslversion").unwrap_or_default().to_owned();
+            let suite = attribute(line, "cipher").unwrap_or_default().to_owned();
+            scan.ciphers.push((protocol, suite));
+        }
+    }
+    assert!(
+        !scan.protocols.is_empty(),
+        "sslscan reported no protocols: {xml}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    scan
+}
+
+/// What a security review would flag: an old protocol, a suite without AEAD, no
+/// TLS 1.3 or 1.2, nothing accepted.
+fn weaknesses(scan: &Scan) -> Vec<String> {
+    let mut found: Vec<String> = scan
+        .protocols
+        .iter()
+        .filter(|(name, enabled)| *enabled && !matches!(name.as_str(), "TLSv1.2" | "TLSv1.3"))
+        .map(|(name, _)| format!("{name} enabled"))
+        .collect();
+    for wanted in ["TLSv1.2", "TLSv1.3"] {
+        if !scan
+            .protocols
+            .iter()
+            .any(|(name, on)| name == wanted && *on)
+        {
+            found.push(format!("{wanted} not offered"));
+        }
+    }
+    let aead = |suite: &str| {
+        let suite = suite.replace('_', "-");
+        suite.contains("GCM") || suite.contains("CHACHA20-POLY1305") || suite.contains("CCM")
+    };
+    found.extend(
+        scan.ciphers
+            .iter()
+            .filter(|(_, suite)| !aead(suite))
+            .map(|(protocol, suite)| format!("{suite} (no AEAD) on {protocol}")),
+    );
+    if scan.ciphers.is_empty() {
+        found.push("no suite accepted".to_owned());
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_scanner_finds_only_tls_1_2_and_1_3_with_aead_suites() {
+    let dir = TempDir::new().unwrap();
+    let (_, cert, key) = certificate(dir.path(), "site");
+    let (address, _world, _outbox) = https_site(CertificateFiles::load(&cert, &key).unwrap()).await;
+    let scan = tokio::task::spawn_blocking(move || sslscan(address))
+        .await
+        .unwrap();
+    assert_eq!(weaknesses(&scan), Vec::<String>::new(), "{scan:?}");
+}
+
+#[tokio::test]
+async fn the_scan_flags_an_old_protocol_and_a_suite_without_aead() {
+    // The check itself, against a server configured the way Paddock must not be:
+    // OpenSSL allowing TLS 1.0 and 1.1 and an AES-CBC suite.
+    let dir = TempDir::new().unwrap();
+    let (_, cert, key) = certificate(dir.path(), "weak");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut weak = crate::process::KillOnDrop(
+        std::process::Command::new("openssl")
+            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-www"])
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .args(["-cipher", "AES128-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl is installed"),
+    );
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let started = std::time::Instant::now();
+    while TcpStream::connect(address).await.is_err() {
+        assert!(
+            started.elapsed() < crate::process::DEADLINE,
+            "openssl s_server did not start"
+        );
+        tokio::time::sleep(crate::process::POLL).await;
+    }
+    let scan = tokio::task::spawn_blocking(move || sslscan(address))
+        .await
+        .unwrap();
+    let found = weaknesses(&scan);
+    for flagged in ["TLSv1.0 enabled", "TLSv1.1 enabled"] {
+        assert!(found.iter().any(|f| f == flagged), "{flagged}: {found:?}");
+    }
+    assert!(found.iter().any(|f| f.contains("(no AEAD)")), "{found:?}");
+    let _ = weak.0.kill();
+}
