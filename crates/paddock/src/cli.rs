@@ -95,6 +95,12 @@ pub struct ServeArgs {
     #[arg(long = "trusted-proxy", env = "PADDOCK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = trusted_proxy)]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// An origin (`https://portal.example`) whose pages may call the API from a
+    /// browser, with credentials; repeat it, or give a comma-separated list. None by
+    /// default (no cross-origin calls); a wildcard is refused.
+    #[arg(long = "cors-origin", env = "PADDOCK_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
+    pub cors_origins: Vec<String>,
+
     /// Where signing keys live (generated on first start if missing).
     #[arg(long, env = "PADDOCK_DATA_DIR", default_value = ".paddock")]
     pub data_dir: PathBuf,
@@ -343,6 +349,30 @@ fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// `--cors-origin`: `scheme://host[:port]`, https (or http for localhost), no path,
+/// no wildcard.
+fn cors_origin(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let refuse = |why: &str| Err(format!("{text:?} is not an allowed origin: {why}"));
+    if text.contains('*') {
+        return refuse("a wildcard would let any site call the API with its users' credentials");
+    }
+    let Some((scheme, authority)) = text.split_once("://") else {
+        return refuse("write it as https://host[:port]");
+    };
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    let local = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    if !(scheme == "https" || (scheme == "http" && local)) {
+        return refuse("only https origins (http only for localhost)");
+    }
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return refuse("an origin has no path, query, credentials or spaces");
+    }
+    Ok(text.to_ascii_lowercase())
+}
+
 /// `--trusted-proxy`: a network (`10.0.0.0/8`) or one address (`192.0.2.7`).
 fn trusted_proxy(text: &str) -> Result<IpNet, String> {
     TrustedProxies::parse_network(text)
@@ -408,5 +438,32 @@ mod tests {
         );
         let refused = serve(&["--trusted-proxy", "gateway.internal"]).unwrap_err();
         assert!(refused.contains("is not a network"), "{refused}");
+    }
+
+    #[test]
+    fn cors_origins_are_https_origins_never_a_wildcard() {
+        assert_eq!(
+            cors_origin("https://Portal.example/").unwrap(),
+            "https://portal.example"
+        );
+        assert_eq!(
+            cors_origin("https://portal.example:8443").unwrap(),
+            "https://portal.example:8443"
+        );
+        assert_eq!(
+            cors_origin("http://localhost:5173").unwrap(),
+            "http://localhost:5173"
+        );
+        for refused in [
+            "*",
+            "https://*.example",
+            "http://portal.example",
+            "portal.example",
+            "https://portal.example/app",
+            "https://user@portal.example",
+            "https://",
+        ] {
+            assert!(cors_origin(refused).is_err(), "{refused}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use crate::{AppState, appointments, audit, clinical, health, identity, staff};
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
 use axum::http::{HeaderName, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use tower::ServiceBuilder;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -39,6 +41,10 @@ pub struct HttpConfig {
     /// Answers go out over TLS (the binary's own or a gateway's): every answer tells
     /// browsers to use HTTPS only, for a year (HSTS).
     pub https: bool,
+    /// The origins (`https://portal.example`) whose pages may call the API from a
+    /// browser, with credentials. None by default: a browser then lets no other
+    /// site's script read an answer, or send a preflighted request.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +54,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             trusted_proxies: TrustedProxies::default(),
             https: false,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -161,6 +168,9 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
     for (name, value) in middleware::security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
+    if !config.cors_origins.is_empty() {
+        router = router.layer(cors(&config.cors_origins));
+    }
     if config.https {
         router = router.layer(SetResponseHeaderLayer::overriding(
             axum::http::header::STRICT_TRANSPORT_SECURITY,
@@ -168,6 +178,32 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
         ));
     }
     router.layer(layers)
+}
+
+/// Cross-origin calls from exactly `origins` (never a wildcard): credentials allowed,
+/// the API's methods and the headers it reads (a bearer token, JSON, the CSRF token).
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    use axum::http::{Method, header};
+    let allowed: Arc<[HeaderValue]> = origins.into();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        // Only with the allowed origin's grant, not on every answer.
+        .allow_credentials(AllowCredentials::predicate(move |origin, _| {
+            allowed.contains(origin)
+        }))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-csrf-token"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Strict-Transport-Security over TLS: two years, subdomains included.

@@ -45,6 +45,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
     let http = HttpConfig {
         trusted_proxies: TrustedProxies::new(args.trusted_proxies),
         https: tls.is_some(),
+        cors_origins: args
+            .cors_origins
+            .iter()
+            .filter_map(|origin| origin.parse().ok())
+            .collect(),
         ..HttpConfig::default()
     };
     serve_checked(db, args.bind, &args.data_dir, &http, tls, |_| {}).await

@@ -346,3 +346,146 @@ async fn the_sign_in_throttle_counts_the_client_behind_the_gateway_not_the_gatew
         "another client through the same gateway still signs in"
     );
 }
+
+/// `method path` from a page of `origin`, with `extra` headers; the answer.
+async fn from_origin(
+    env: &crate::support::TestApp,
+    method: &str,
+    path: &str,
+    origin: &str,
+    extra: &[(&str, &str)],
+) -> crate::support::Answer {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::ORIGIN, origin);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    env.send(request.body(Body::empty()).unwrap()).await
+}
+
+const PREFLIGHT: &[(&str, &str)] = &[
+    ("access-control-request-method", "POST"),
+    (
+        "access-control-request-headers",
+        "authorization, content-type",
+    ),
+];
+
+#[tokio::test]
+async fn by_default_no_other_site_gets_a_cors_grant() {
+    let env = crate::support::TestApp::new().await;
+    let admin = env
+        .login(
+            crate::support::RIVERSIDE_ADMIN,
+            crate::support::TEST_PASSWORD,
+        )
+        .await;
+    let cookie = format!("{}={}", crate::support::SESSION_COOKIE, admin.cookie);
+    let read = from_origin(
+        &env,
+        "GET",
+        "/api/v1/me",
+        "https://evil.example",
+        &[("cookie", &cookie)],
+    )
+    .await;
+    let preflight = from_origin(
+        &env,
+        "OPTIONS",
+        "/api/v1/clients",
+        "https://evil.example",
+        PREFLIGHT,
+    )
+    .await;
+    for answer in [&read, &preflight] {
+        for grant in [
+            "access-control-allow-origin",
+            "access-control-allow-credentials",
+            "access-control-allow-methods",
+        ] {
+            assert_eq!(answer.header(grant), None, "{grant}: {:?}", answer.headers);
+        }
+    }
+}
+
+#[tokio::test]
+async fn only_an_allowed_origin_gets_a_cors_grant_with_credentials() {
+    let env = crate::support::TestApp::with_http(&HttpConfig {
+        cors_origins: vec!["https://portal.example".parse().unwrap()],
+        ..HttpConfig::default()
+    })
+    .await;
+    let allowed = from_origin(
+        &env,
+        "OPTIONS",
+        "/api/v1/clients",
+        "https://portal.example",
+        PREFLIGHT,
+    )
+    .await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://portal.example"),
+        "{:?}",
+        allowed.headers
+    );
+    assert_eq!(
+        allowed.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    let methods = allowed
+        .header("access-control-allow-methods")
+        .unwrap_or_default();
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let headers = allowed
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("x-csrf-token"),
+        "{headers}"
+    );
+    let read = from_origin(&env, "GET", "/healthz", "https://portal.example", &[]).await;
+    assert_eq!(
+        read.header("access-control-allow-origin"),
+        Some("https://portal.example")
+    );
+    assert!(
+        read.headers
+            .get_all("vary")
+            .iter()
+            .any(|v| v.to_str().unwrap_or_default().contains("origin")),
+        "caches keep answers to different origins apart: {:?}",
+        read.headers
+    );
+
+    // Any other origin, a look-alike included, gets nothing.
+    for origin in [
+        "https://evil.example",
+        "https://portal.example.evil.example",
+        "http://portal.example",
+        "null",
+    ] {
+        for answer in [
+            from_origin(&env, "OPTIONS", "/api/v1/clients", origin, PREFLIGHT).await,
+            from_origin(&env, "GET", "/healthz", origin, &[]).await,
+        ] {
+            assert_eq!(
+                answer.header("access-control-allow-origin"),
+                None,
+                "{origin}: {:?}",
+                answer.headers
+            );
+            assert_eq!(
+                answer.header("access-control-allow-credentials"),
+                None,
+                "{origin}"
+            );
+        }
+    }
+}
