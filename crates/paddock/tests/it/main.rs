@@ -14,6 +14,7 @@ mod clinic;
 mod clinic_pages;
 mod clinical_api;
 mod clinical_store;
+mod cross_tenant;
 mod dashboard;
 mod doctor;
 mod error_pages;
