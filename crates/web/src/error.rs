@@ -70,6 +70,12 @@ pub enum AppError {
     /// The service cannot answer now (database down, schema not migrated): 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Over a rate limit: 429 with `Retry-After`.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until a request would be let through.
+        retry_after: u64,
+    },
     /// A body sent as anything but JSON to an endpoint that reads JSON: 415.
     #[error("body is not JSON")]
     NotJson,
@@ -232,6 +238,19 @@ impl IntoResponse for AppError {
                 .with_detail(
                     "Sign-in is locked for a while after repeated failures. Try again later.",
                 )
+                .into_response_with(None);
+                if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
+            AppError::RateLimited { retry_after } => {
+                let mut response = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests",
+                )
+                .with_detail("Too many requests in a short time. Wait, then try again.")
                 .into_response_with(None);
                 if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);

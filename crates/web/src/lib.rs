@@ -35,6 +35,7 @@ pub mod identity;
 pub mod input;
 mod layout;
 pub mod middleware;
+pub mod rate_limit;
 mod responses;
 mod return_to;
 pub mod server;

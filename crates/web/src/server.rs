@@ -3,6 +3,7 @@
 use crate::context::REQUEST_ID;
 use crate::forwarded::{self, TrustedProxies};
 use crate::middleware;
+use crate::rate_limit::{self, RateLimitConfig, RateLimits};
 use crate::{AppState, appointments, audit, clinical, health, identity, staff};
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -45,6 +46,8 @@ pub struct HttpConfig {
     /// browser, with credentials. None by default: a browser then lets no other
     /// site's script read an answer, or send a preflighted request.
     pub cors_origins: Vec<HeaderValue>,
+    /// Requests allowed per client address and per credential.
+    pub rate_limits: RateLimitConfig,
 }
 
 impl Default for HttpConfig {
@@ -55,6 +58,7 @@ impl Default for HttpConfig {
             trusted_proxies: TrustedProxies::default(),
             https: false,
             cors_origins: Vec::new(),
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }
@@ -145,6 +149,11 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id))
         .into_inner();
     let mut router = router
+        // Inside the client-address layer: limits count the client behind a gateway.
+        .layer(axum::middleware::from_fn_with_state(
+            RateLimits::new(config.rate_limits),
+            rate_limit::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             config.trusted_proxies.clone(),
             forwarded::client_ip,

@@ -24,6 +24,7 @@ mod malformed_input;
 mod passwords;
 mod principal;
 mod process;
+mod rate_limits;
 mod records_clock;
 mod request_context;
 mod retention;
