@@ -76,6 +76,10 @@ pub enum AppError {
         /// Seconds until a request would be let through.
         retry_after: u64,
     },
+    /// As many requests in flight as the server takes: 503 with `Retry-After`,
+    /// rather than a queue that grows until every request times out.
+    #[error("overloaded")]
+    Overloaded,
     /// A body sent as anything but JSON to an endpoint that reads JSON: 415.
     #[error("body is not JSON")]
     NotJson,
@@ -255,6 +259,19 @@ impl IntoResponse for AppError {
                 if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
+                response
+            }
+            AppError::Overloaded => {
+                let mut response = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "Service busy",
+                )
+                .with_detail("The server is answering as many requests as it can. Try again in a moment.")
+                .into_response_with(None);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 response
             }
             AppError::SecondFactorRequired => Problem::new(StatusCode::UNAUTHORIZED, "second_factor_required", "Second factor required")

@@ -1,5 +1,5 @@
 //! Request-wide middleware: request ids, the problem+json finishing pass, error pages
-//! for browsers, security headers.
+//! for browsers, security headers, load shedding.
 
 use crate::error::{InternalCause, PROBLEM_JSON, Problem};
 use axum::body::Body;
@@ -10,6 +10,24 @@ use axum::response::{IntoResponse, Response};
 
 use crate::context::REQUEST_ID;
 use crate::layout::ErrorPageLayout;
+
+/// Sheds load: a request beyond `permits` in flight at once is answered 503 with
+/// `Retry-After` at once, instead of joining a queue (for the database pool, in the
+/// end) that would make every request late. The permit is held until the answer has
+/// been produced (a dropped request gives it back).
+pub async fn shed_load(
+    axum::extract::State(permits): axum::extract::State<std::sync::Arc<tokio::sync::Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match permits.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => {
+            tracing::warn!("shedding load: every request slot is taken");
+            crate::AppError::Overloaded.into_response()
+        }
+    }
+}
 
 /// A request id the caller sent (a gateway's, say): kept apart from ours, for the log
 /// only, and never in the audit trail.

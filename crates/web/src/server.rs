@@ -48,6 +48,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<HeaderValue>,
     /// Requests allowed per client address and per credential.
     pub rate_limits: RateLimitConfig,
+    /// Requests answered at once; one more is a 503 with `Retry-After`.
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpConfig {
@@ -59,6 +61,9 @@ impl Default for HttpConfig {
             https: false,
             cors_origins: Vec::new(),
             rate_limits: RateLimitConfig::default(),
+            // Well above what the database pool serves at once: a burst waits for a
+            // connection, a flood is shed.
+            max_in_flight: 256,
         }
     }
 }
@@ -149,6 +154,10 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id))
         .into_inner();
     let mut router = router
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+            middleware::shed_load,
+        ))
         // Inside the client-address layer: limits count the client behind a gateway.
         .layer(axum::middleware::from_fn_with_state(
             RateLimits::new(config.rate_limits),

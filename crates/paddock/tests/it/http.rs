@@ -489,3 +489,64 @@ async fn only_an_allowed_origin_gets_a_cors_grant_with_credentials() {
         }
     }
 }
+
+/// A request body that never arrives: its request stays in flight until dropped.
+struct Never;
+
+impl axum::body::HttpBody for Never {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[tokio::test]
+async fn beyond_the_requests_in_flight_the_server_sheds_load_with_503_and_retry_after() {
+    let db = TestDb::new().await;
+    let server = Server::configured(
+        db.app().await,
+        |_| {},
+        &HttpConfig {
+            max_in_flight: 2,
+            ..HttpConfig::default()
+        },
+    );
+    // Two sign-ins whose bodies never come hold both slots.
+    let stuck: Vec<_> = (0..2)
+        .map(|_| {
+            let request = Request::post(crate::support::LOGIN)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::new(Never))
+                .unwrap();
+            tokio::spawn(crate::support::client::dispatch(
+                server.router.clone(),
+                request,
+            ))
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let shed = loop {
+        let answer = server.get("/healthz", Anonymous).await;
+        if answer.status != StatusCode::OK || started.elapsed() > crate::process::DEADLINE {
+            break answer;
+        }
+        tokio::time::sleep(crate::process::POLL).await;
+    };
+    assert_problem(&shed, StatusCode::SERVICE_UNAVAILABLE, "overloaded");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+
+    // A request given up frees its slot.
+    for request in stuck {
+        request.abort();
+        let _ = request.await;
+    }
+    assert_eq!(
+        server.get("/healthz", Anonymous).await.status,
+        StatusCode::OK
+    );
+}
