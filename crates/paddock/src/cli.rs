@@ -351,7 +351,7 @@ fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
 
 /// `--cors-origin`: `scheme://host[:port]`, https (or http for localhost), no path,
 /// no wildcard.
-fn cors_origin(text: &str) -> Result<String, String> {
+pub(crate) fn cors_origin(text: &str) -> Result<String, String> {
     let text = text.trim().trim_end_matches('/');
     let refuse = |why: &str| Err(format!("{text:?} is not an allowed origin: {why}"));
     if text.contains('*') {

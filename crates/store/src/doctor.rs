@@ -190,5 +190,21 @@ pub async fn examine(admin: &AdminDb) -> Result<Vec<Finding>, StoreError> {
             ),
         });
     }
+
+    // This connection itself: encrypted, or on a Unix socket (no client address)?
+    let (encrypted, local_socket): (bool, bool) = sqlx::query_as(
+        "select coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false),
+                inet_client_addr() is null",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !encrypted && !local_socket {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            message: "the connection to PostgreSQL is neither encrypted nor on a Unix socket: \
+                      use sslmode=verify-full (with sslrootcert) in the connection URL"
+                .to_owned(),
+        });
+    }
     Ok(findings)
 }

@@ -426,3 +426,22 @@ async fn doctor_fails_naming_a_table_whose_row_level_security_is_not_forced() {
     );
     assert!(output.stderr.contains("FAILED"), "{output}");
 }
+
+#[tokio::test]
+async fn doctor_warns_that_a_tcp_connection_without_tls_is_not_encrypted_and_a_socket_is_fine() {
+    let db = TestDb::new().await;
+    let url = db.admin_url();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let plain = format!("{url}{separator}sslmode=disable");
+    let output = run(paddock()
+        .arg("doctor")
+        .env("PADDOCK_ADMIN_DATABASE_URL", &plain));
+    assert_eq!(output.code(), 0, "warnings alone pass: {output}");
+    let warned = output.stdout.lines().any(|line| {
+        line.starts_with("warning:") && line.contains("neither encrypted nor on a Unix socket")
+    });
+    // Over TCP with TLS switched off: warned. The private cluster of a run without
+    // DATABASE_URL is reached over its Unix socket: not warned, rightly.
+    let over_tcp = !url.contains("host=/");
+    assert_eq!(warned, over_tcp, "{url}: {output}");
+}
