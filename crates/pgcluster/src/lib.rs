@@ -83,6 +83,13 @@ pub struct Cluster {
 impl Cluster {
     /// Initialise `data_dir` if it holds no cluster yet, start the server, and wait until it accepts connections.
     pub fn start(data_dir: &Path) -> Result<Cluster, ClusterError> {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Like [`Cluster::start`], with server settings on top of (and overriding) the
+    /// private defaults: e.g. `listen_addresses` and `ssl` for a test of TLS to the
+    /// database. Opening TCP with trust authentication is for tests on loopback only.
+    pub fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> Result<Cluster, ClusterError> {
         let tools = Tools::detect()?;
         fs::create_dir_all(data_dir).map_err(io_err(format!("creating {}", data_dir.display())))?;
         // Children run from "/", so they need an absolute path.
@@ -129,11 +136,15 @@ impl Cluster {
         cluster.guardian = Some(cluster.spawn_guardian()?);
 
         // No TCP at all: only the private socket, which is what makes trust auth acceptable.
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses='' -c port=5432 -c unix_socket_directories={} \
              -c unix_socket_permissions=0700 -c max_connections=200 -c shared_buffers=128MB",
             shell_quote(&cluster.socket_dir.to_string_lossy())
         );
+        // A later -c wins over an earlier one.
+        for (name, value) in settings {
+            options.push_str(&format!(" -c {name}={}", shell_quote(value)));
+        }
         let log = cluster.data_dir.join("server.log");
         let mut pg_ctl = cluster.tools.pg_ctl(&cluster.data_dir);
         pg_ctl

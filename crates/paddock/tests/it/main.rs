@@ -22,6 +22,7 @@ mod http;
 mod isolation;
 mod malformed_input;
 mod passwords;
+mod pg_tls;
 mod principal;
 mod process;
 mod rate_limits;
