@@ -223,17 +223,21 @@ impl TestApp {
         TestApp { world, server }
     }
 
-    /// The address practice A's newest `action` event recorded.
-    pub async fn newest_ip(&self, action: &str) -> Option<String> {
-        let mut tx = self
-            .world
+    /// A transaction in practice A as its admin, for a test's own reads.
+    async fn practice_a_tx(&self) -> paddock_store::TenantTx {
+        self.world
             .app
             .begin(
                 &self.world.a.principal,
                 &paddock_store::RequestMeta::system("t"),
             )
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The address practice A's newest `action` event recorded.
+    pub async fn newest_ip(&self, action: &str) -> Option<String> {
+        let mut tx = self.practice_a_tx().await;
         let ip = sqlx::query_scalar(
             "select host(ip) from audit_events where action = $1 order by id desc limit 1",
         )
@@ -247,15 +251,7 @@ impl TestApp {
 
     /// Practice A's application events in order (row changes left out).
     pub async fn audit_actions(&self) -> Vec<String> {
-        let mut tx = self
-            .world
-            .app
-            .begin(
-                &self.world.a.principal,
-                &paddock_store::RequestMeta::system("t"),
-            )
-            .await
-            .unwrap();
+        let mut tx = self.practice_a_tx().await;
         let actions = sqlx::query_scalar(
             "select action from audit_events
               where action not in ('create', 'update', 'delete') order by id",
