@@ -461,3 +461,53 @@ async fn error_pages_a_lockout_keeps_its_429_and_retry_after_for_browsers_and_ap
     assert!(!page.text.contains("id=\"error-page\""), "{}", page.text);
     assert_nothing_internal(&page);
 }
+
+#[tokio::test]
+async fn error_pages_a_form_field_that_does_not_fit_is_named_in_our_words_never_serdes() {
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    let cookie = format!("__Host-paddock_session={}", admin.cookie);
+    let refused = post_form(
+        &env,
+        "/switch",
+        &[
+            ("csrf_token", admin.csrf.as_str()),
+            ("practice_id", "not-a-practice"),
+        ],
+        &[("cookie", cookie.clone())],
+    )
+    .await;
+    assert_error_page(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Validation failed",
+    );
+    assert!(
+        refused
+            .text
+            .contains("<li>practice_id: must be a UUID</li>"),
+        "{}",
+        refused.text
+    );
+    for serde in [
+        "UUID parsing",
+        "Failed to deserialize",
+        "invalid character",
+        "`",
+    ] {
+        assert!(
+            !refused.text.contains(serde),
+            "{serde:?} in {}",
+            refused.text
+        );
+    }
+    // Without the session's token the fields are not even read: the 403.
+    let forged = post_form(
+        &env,
+        "/switch",
+        &[("practice_id", "not-a-practice")],
+        &[("cookie", cookie)],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+}

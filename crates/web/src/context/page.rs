@@ -194,21 +194,20 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let again = |bytes: &Bytes| Request::from_parts(parts.clone(), Body::from(bytes.clone()));
-        let Form(fields) = Form::<T>::from_request(again(&bytes), state)
+        // The token first (axum's Form also refuses a body that is not a form), then
+        // the fields, in our words when they do not fit (never serde's text).
+        let request = Request::from_parts(parts, Body::from(bytes.clone()));
+        let Form(field) = Form::<CsrfField>::from_request(request, state)
             .await
-            .map_err(IntoResponse::into_response)?;
-        let Form(field) = Form::<CsrfField>::from_request(again(&bytes), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|_| AppError::Csrf.into_response())?;
         match session {
             Some(FormSession(session))
-                if csrf::session_token_matches(&session, &field.csrf_token) =>
-            {
-                Ok(CsrfForm(fields))
-            }
-            _ => Err(AppError::Csrf.into_response()),
+                if csrf::session_token_matches(&session, &field.csrf_token) => {}
+            _ => return Err(AppError::Csrf.into_response()),
         }
+        crate::input::body::parse_form(&bytes)
+            .map(CsrfForm)
+            .map_err(|error| AppError::Validation(vec![error]).into_response())
     }
 }
 

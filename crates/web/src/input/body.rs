@@ -1,6 +1,7 @@
 //! The API's request extractors, `Json<T>` and `Path<T>`, in place of axum's: a body
 //! or an address that does not fit its type answers 422 with the field named and what
 //! it must be, in our words (`role_id: must be a UUID`), never serde's or axum's text
+//! (page forms are read the same way, see [`parse_form`])
 //! (`UUID parsing failed: invalid character...`). The field is where the caller put
 //! it: `owners[1].client_id`, a missing `name`, an unknown `nickname`. A body that is
 //! not JSON at all is a 422 on `body`; one sent as anything but JSON is a 415.
@@ -88,6 +89,16 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> 
         return Err(FieldError::new("body", "must be a JSON object"));
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        in_our_words(&path, &error.into_inner().to_string())
+    })
+}
+
+/// A page form's fields (`application/x-www-form-urlencoded`) as `T`, or the first
+/// field that does not fit, in the same words as a JSON body's.
+pub(crate) fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+    let fields = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(fields).map_err(|error| {
         let path = error.path().to_string();
         in_our_words(&path, &error.into_inner().to_string())
     })
@@ -394,6 +405,36 @@ mod tests {
                 assert!(!message.contains(word), "{json}: {field}: {message}");
             }
         }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Switch {
+        practice_id: uuid::Uuid,
+        #[serde(default)]
+        note: String,
+    }
+
+    #[test]
+    fn a_page_form_is_read_in_the_same_words() {
+        let ok: Switch =
+            parse_form(b"practice_id=0190e5c2-7d4a-7000-8000-000000000001&note=hi").unwrap();
+        assert_eq!(
+            ok.practice_id.to_string(),
+            "0190e5c2-7d4a-7000-8000-000000000001"
+        );
+        assert_eq!(ok.note, "hi");
+        let refused = |form: &str| {
+            let error = parse_form::<Switch>(form.as_bytes()).unwrap_err();
+            (error.field, error.message)
+        };
+        assert_eq!(
+            refused("practice_id=x"),
+            ("practice_id".to_owned(), "must be a UUID".to_owned())
+        );
+        assert_eq!(
+            refused("note=hi"),
+            ("practice_id".to_owned(), "is required".to_owned())
+        );
     }
 
     #[test]
