@@ -1,11 +1,12 @@
 //! TLS to PostgreSQL: a private cluster serving TLS with a certificate from a test CA,
 //! reached over TCP. With `sslmode=verify-full` and the CA as `sslrootcert`, Paddock's
-//! own connection code connects (and doctor finds the connection encrypted);
+//! serving connection (the application role, as `serve` connects) connects, and
+//! doctor finds such a connection encrypted;
 //! a server whose certificate does not name the host, or a CA that did not sign it,
 //! is refused.
 
 use crate::process::TempDir;
-use paddock_store::AdminDb;
+use paddock_store::{AdminDb, Db};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use std::path::Path;
 use std::process::Command;
@@ -102,35 +103,44 @@ async fn paddock_connects_to_postgresql_with_verify_full_and_refuses_a_certifica
         .unwrap()
         .expect("a private cluster serving TLS")
     };
+    // Roles and schema, over the private socket (admin work, as migrate does it).
+    let socket_url = format!("{}&port={port}", cluster.admin_url("postgres"));
+    let owner = AdminDb::connect(&socket_url).await.unwrap();
+    owner.migrate().await.unwrap();
+    owner.close().await;
+    // From here on, the application role over TCP, as `serve` connects.
     let url = |host: &str, root: &Path| {
         format!(
-            "postgres://postgres@{host}:{port}/postgres?sslmode=verify-full&sslrootcert={}",
+            "postgres://{}@{host}:{port}/postgres?sslmode=verify-full&sslrootcert={}",
+            paddock_store::APP_ROLE,
             root.display()
         )
     };
 
     // The certificate names localhost and our CA signed it: connected, encrypted.
-    let admin = AdminDb::connect(&url("localhost", &ca_file))
+    let served = Db::connect(&url("localhost", &ca_file), 1)
         .await
         .expect("verify-full against the right host and CA");
-    // doctor, on this connection, finds it encrypted (it warns about one that is not).
-    let findings = paddock_store::doctor::examine(&admin).await.unwrap();
+    served.close().await;
+    // doctor, on such a connection, finds it encrypted (it warns about one that is not).
+    let doctor = AdminDb::connect(&url("localhost", &ca_file)).await.unwrap();
+    let findings = paddock_store::doctor::examine(&doctor).await.unwrap();
     assert!(
         !findings
             .iter()
             .any(|f| f.message.contains("neither encrypted")),
         "{findings:?}"
     );
-    admin.close().await;
+    doctor.close().await;
 
     // The same server under a name its certificate does not carry: refused.
-    let wrong_name = AdminDb::connect(&url("127.0.0.1", &ca_file)).await;
+    let wrong_name = Db::connect(&url("127.0.0.1", &ca_file), 1).await;
     assert!(
         wrong_name.is_err(),
         "a certificate for another name must be refused"
     );
     // A CA that did not sign the certificate: refused.
-    let wrong_ca = AdminDb::connect(&url("localhost", &other_ca_file)).await;
+    let wrong_ca = Db::connect(&url("localhost", &other_ca_file), 1).await;
     assert!(wrong_ca.is_err(), "an unknown issuer must be refused");
 
     tokio::task::spawn_blocking(move || cluster.stop())
