@@ -55,10 +55,7 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        let hops = match forwarded_for(headers) {
-            Some(hops) => hops,
-            None => x_forwarded_for(headers),
-        };
+        let hops = forwarded_for(headers).unwrap_or_else(|| x_forwarded_for(headers));
         let mut client = peer;
         for hop in hops.iter().rev() {
             if !self.trusts(client) {

@@ -149,8 +149,8 @@ pub async fn error_pages_for_browsers(mut request: Request, next: Next) -> Respo
     let negotiated = path != "/api" && !path.starts_with("/api/");
     let wants_html = negotiated && prefers_html(request.headers());
     // Filled by the page extractor, if one runs: the error page then has the staff layout.
-    let layout = ErrorPageLayout::default();
-    if wants_html {
+    let layout = wants_html.then(ErrorPageLayout::default);
+    if let Some(layout) = &layout {
         request.extensions_mut().insert(layout.clone());
     }
     let mut response = next.run(request).await;
@@ -165,14 +165,13 @@ pub async fn error_pages_for_browsers(mut request: Request, next: Next) -> Respo
     response
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("accept"));
-    let page = wants_html
-        .then(|| {
-            response
-                .extensions()
-                .get::<Problem>()?
-                .html_page(layout.nav())
-        })
-        .flatten();
+    // A slot exactly when the browser wants a page.
+    let page = layout.and_then(|layout| {
+        response
+            .extensions()
+            .get::<Problem>()?
+            .html_page(layout.nav())
+    });
     match page {
         Some(mut page) => {
             for (name, value) in response.headers() {

@@ -102,9 +102,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// The server configuration: TLS 1.3 and 1.2, the provider's AEAD suites, ALPN h2
 /// then http/1.1, the certificate from `files` (reloadable).
 pub fn server_config(files: Arc<CertificateFiles>) -> Result<Arc<ServerConfig>, TlsError> {
-    let provider = provider();
     // Defence in depth: keep only AEAD suites even if a provider ever offered others.
-    let mut provider = (*provider).clone();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.cipher_suites.retain(is_aead);
     let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?

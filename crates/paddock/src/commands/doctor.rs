@@ -8,8 +8,10 @@ use paddock_store::AdminDb;
 use paddock_store::doctor::{Finding, Severity, examine};
 use paddock_web::TrustedProxies;
 use paddock_web::tls::CertificateFiles;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use std::path::Path;
 use std::process::ExitCode;
+use std::str::FromStr;
 
 pub async fn run(args: DoctorArgs) -> Result<ExitCode, CommandError> {
     // The checks read the catalogue only, so the app role's connection will do.
@@ -106,27 +108,25 @@ fn deployment_findings(read: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
         }
     }
     if let Some(url) = read(DATABASE_URL) {
-        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-        let param = |name: &str| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-                .map(str::to_owned)
-        };
-        // The host after any user@, before the path: `%2Fvar%2Frun...` is a socket.
-        let rest = url
-            .split_once("://")
-            .map(|(_, rest)| rest)
-            .unwrap_or_default();
-        let authority = rest.split('/').next().unwrap_or_default();
-        let host = authority.rsplit('@').next().unwrap_or_default();
-        let is_path = |h: &str| h.starts_with('/') || h.to_ascii_uppercase().starts_with("%2F");
-        let unix_socket = param("host").is_some_and(|h| is_path(&h)) || is_path(host);
-        let mode = param("sslmode").unwrap_or_else(|| "prefer".to_owned());
-        if !unix_socket && mode != "verify-full" {
-            findings.push(warn(format!(
-                "DATABASE_URL: sslmode={mode} does not verify the database server; use sslmode=verify-full with sslrootcert"
-            )));
+        // Parsed as serve parses it (sqlx: the URL, then PG* variables for the rest).
+        match PgConnectOptions::from_str(&url) {
+            Err(reason) => findings.push(error(format!("DATABASE_URL: {reason}"))),
+            Ok(options) => {
+                let socket = options.get_socket().is_some() || options.get_host().starts_with('/');
+                let mode = match options.get_ssl_mode() {
+                    PgSslMode::VerifyFull => None,
+                    PgSslMode::Disable => Some("disable"),
+                    PgSslMode::Allow => Some("allow"),
+                    PgSslMode::Prefer => Some("prefer"),
+                    PgSslMode::Require => Some("require"),
+                    PgSslMode::VerifyCa => Some("verify-ca"),
+                };
+                if let (false, Some(mode)) = (socket, mode) {
+                    findings.push(warn(format!(
+                        "DATABASE_URL: sslmode={mode} does not verify the database server; use sslmode=verify-full with sslrootcert"
+                    )));
+                }
+            }
         }
     }
     findings
