@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use paddock_web::TrustedProxies;
+use paddock_web::rate_limit::{Limit, RateLimitConfig, SharedCounts};
 use sqlx::types::chrono::{DateTime, NaiveDate, Utc};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -104,6 +105,85 @@ pub struct ServeArgs {
     /// Where signing keys live (generated on first start if missing).
     #[arg(long, env = "PADDOCK_DATA_DIR", default_value = ".paddock")]
     pub data_dir: PathBuf,
+
+    /// Serve Prometheus metrics (`GET /metrics`, plain HTTP, no sign-in) on this
+    /// address, never on the public one: bind it to a private interface or loopback.
+    /// Off when unset.
+    #[arg(long, env = "PADDOCK_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Share rate-limit counts with every other instance through this Redis
+    /// (`redis://:password@host:6379/0`); unset, each instance counts alone.
+    /// While it is unreachable, sign-in and the other secret-taking requests are
+    /// refused (503) and the rest are counted in process only.
+    #[arg(long, env = "PADDOCK_REDIS_URL", value_parser = redis_url, hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// The rate limits.
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
+}
+
+/// The rate limits, each `BURST/PER_MINUTE` (that many at once, then that many a
+/// minute) or `off`.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitArgs {
+    /// Every request, per client address.
+    #[arg(long, env = "PADDOCK_RATE_LIMIT_ADDRESS", default_value = "600/1200", value_parser = rate_limit)]
+    pub rate_limit_address: RateLimitSetting,
+
+    /// Requests that present or set a secret (sign-in, reset, codes, unlock, re-auth,
+    /// switching practice, token exchange, invitations), per client address.
+    #[arg(long, env = "PADDOCK_RATE_LIMIT_SECRETS", default_value = "30/30", value_parser = rate_limit)]
+    pub rate_limit_secrets: RateLimitSetting,
+
+    /// Every request sent with a credential, per session, token or API key.
+    #[arg(long, env = "PADDOCK_RATE_LIMIT_CREDENTIAL", default_value = "600/600", value_parser = rate_limit)]
+    pub rate_limit_credential: RateLimitSetting,
+}
+
+/// One rate limit as given on the command line (`None`: off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSetting(pub Option<Limit>);
+
+impl RateLimitArgs {
+    /// The limits, counted with `shared` as well when given.
+    pub fn config(&self, shared: Option<SharedCounts>) -> RateLimitConfig {
+        RateLimitConfig {
+            per_address: self.rate_limit_address.0,
+            secrets_per_address: self.rate_limit_secrets.0,
+            per_credential: self.rate_limit_credential.0,
+            shared,
+        }
+    }
+}
+
+/// `BURST/PER_MINUTE` (both at least 1) or `off`.
+pub fn rate_limit(value: &str) -> Result<RateLimitSetting, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(RateLimitSetting(None));
+    }
+    let count = |text: &str| text.trim().parse::<u32>().ok().filter(|n| *n >= 1);
+    match value.split_once('/') {
+        Some((burst, per_minute)) => match (count(burst), count(per_minute)) {
+            (Some(burst), Some(per_minute)) => {
+                Ok(RateLimitSetting(Some(Limit { burst, per_minute })))
+            }
+            _ => Err(format!(
+                "{value:?}: give BURST/PER_MINUTE, both whole numbers from 1, or off"
+            )),
+        },
+        None => Err(format!(
+            "{value:?}: give BURST/PER_MINUTE (e.g. 30/30) or off"
+        )),
+    }
+}
+
+/// A Redis URL the client can use (the value is never echoed: it may hold a password).
+fn redis_url(value: &str) -> Result<String, String> {
+    paddock_web::rate_limit::SharedCounts::new(value, "")
+        .map(|_| value.to_owned())
+        .map_err(|error| error.to_string())
 }
 
 /// `practice` subcommands.
@@ -148,6 +228,10 @@ pub struct DemoArgs {
     /// load generators that do not speak TLS).
     #[arg(long)]
     pub insecure_http: bool,
+
+    /// The rate limits (benchmarks turn them off: every request comes from one address).
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
 }
 
 /// `demo` subcommands.
@@ -438,6 +522,29 @@ mod tests {
         );
         let refused = serve(&["--trusted-proxy", "gateway.internal"]).unwrap_err();
         assert!(refused.contains("is not a network"), "{refused}");
+    }
+
+    #[test]
+    fn rate_limits_are_burst_per_minute_or_off_and_default_to_the_servers_own() {
+        let limit = |burst, per_minute| RateLimitSetting(Some(Limit { burst, per_minute }));
+        assert_eq!(rate_limit("30/30"), Ok(limit(30, 30)));
+        assert_eq!(rate_limit(" 5 / 60"), Ok(limit(5, 60)));
+        assert_eq!(rate_limit("off"), Ok(RateLimitSetting(None)));
+        for bad in ["30", "0/30", "30/0", "-1/5", "a/b", "30/30/30", ""] {
+            assert!(rate_limit(bad).is_err(), "{bad:?}");
+        }
+        let Cli {
+            command: Command::Serve(serve),
+            ..
+        } = Cli::try_parse_from(["paddock", "serve", "--insecure-http"]).unwrap()
+        else {
+            panic!("not serve");
+        };
+        assert_eq!(
+            format!("{:?}", serve.rate_limits.config(None)),
+            format!("{:?}", RateLimitConfig::default()),
+            "the flags' defaults are the server's"
+        );
     }
 
     #[test]

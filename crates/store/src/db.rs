@@ -8,6 +8,17 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Connections of the pool: open ones, idle ones among them, and the most allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (idle or in use).
+    pub open: u32,
+    /// Open connections waiting for a request.
+    pub idle: u32,
+    /// The pool's ceiling.
+    pub max: u32,
+}
+
 /// The application's database handle. Tenant data is reachable only through
 /// [`Db::begin`], which scopes a transaction to an authenticated principal.
 #[derive(Clone, Debug)]
@@ -51,6 +62,17 @@ impl Db {
 
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// How the pool stands now (for the metrics listener).
+    pub fn pool_status(&self) -> PoolStatus {
+        let open = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(open);
+        PoolStatus {
+            open,
+            idle,
+            max: self.pool.options().get_max_connections(),
+        }
     }
 
     /// Opens a transaction scoped to the principal's practice, acting as the principal.

@@ -76,6 +76,10 @@ pub enum AppError {
         /// Seconds until a request would be let through.
         retry_after: u64,
     },
+    /// A request that takes a secret while the counts shared with the other
+    /// instances are unreachable: 503 with `Retry-After` (fail closed).
+    #[error("rate limits unavailable")]
+    RateLimitsUnavailable,
     /// As many requests in flight as the server takes: 503 with `Retry-After`,
     /// rather than a queue that grows until every request times out.
     #[error("overloaded")]
@@ -259,6 +263,19 @@ impl IntoResponse for AppError {
                 if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
+                response
+            }
+            AppError::RateLimitsUnavailable => {
+                let mut response = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "Temporarily unavailable",
+                )
+                .with_detail("Signing in is unavailable for a moment. Try again shortly.")
+                .into_response_with(None);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 response
             }
             AppError::Overloaded => {

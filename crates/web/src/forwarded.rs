@@ -43,7 +43,8 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
-    fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is one of these gateways.
+    pub fn trusts(&self, address: IpAddr) -> bool {
         // An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d.
         let address = address.to_canonical();
         self.0.iter().any(|network| network.contains(&address))

@@ -20,6 +20,7 @@
     )
 )]
 
+pub mod api_docs;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
@@ -34,6 +35,7 @@ pub mod health;
 pub mod identity;
 pub mod input;
 mod layout;
+pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
 mod responses;
@@ -44,7 +46,7 @@ pub mod tls;
 
 pub use error::AppError;
 pub use forwarded::TrustedProxies;
-pub use server::{HttpConfig, build_router, serve};
+pub use server::{ConnectionLimits, HttpConfig, build_router, serve, serve_with};
 
 use paddock_store::Db;
 use std::sync::Arc;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub mail: Arc<MailSettings>,
     /// Work done after the answer has gone (password-reset lookups and mail).
     pub background: Background,
+    /// What the server counts, reported on the metrics listener.
+    pub metrics: metrics::Metrics,
 }
 
 /// Tracks work spawned to run after a request is answered, so that shutdown and tests
@@ -129,6 +133,7 @@ impl AppState {
             auth: Arc::new(auth),
             mail: Arc::new(mail),
             background: Background::default(),
+            metrics: metrics::Metrics::new(),
         }
     }
 }

@@ -16,13 +16,17 @@ use crate::layout::ErrorPageLayout;
 /// end) that would make every request late. The permit is held until the answer has
 /// been produced (a dropped request gives it back).
 pub async fn shed_load(
-    axum::extract::State(permits): axum::extract::State<std::sync::Arc<tokio::sync::Semaphore>>,
+    axum::extract::State((permits, metrics)): axum::extract::State<(
+        std::sync::Arc<tokio::sync::Semaphore>,
+        crate::metrics::Metrics,
+    )>,
     request: Request,
     next: Next,
 ) -> Response {
     match permits.try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
         Err(_) => {
+            metrics.shed();
             tracing::warn!("shedding load: every request slot is taken");
             crate::AppError::Overloaded.into_response()
         }

@@ -2,6 +2,7 @@
 
 use crate::context::REQUEST_ID;
 use crate::forwarded::{self, TrustedProxies};
+use crate::metrics::Metrics;
 use crate::middleware;
 use crate::rate_limit::{self, RateLimitConfig, RateLimits};
 use crate::{AppState, appointments, audit, clinical, health, identity, staff};
@@ -116,6 +117,7 @@ pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
                 async move { axum::Json(api.as_ref().clone()) }
             }),
         )
+        .merge(crate::api_docs::routes())
         // The pages (not part of the JSON API or its OpenAPI document).
         .merge(crate::layout::pages())
         .merge(crate::dashboard::pages())
@@ -124,15 +126,15 @@ pub fn build_router(state: AppState, config: &HttpConfig) -> Router {
         .merge(audit::pages())
         .merge(clinical::pages())
         .merge(appointments::pages())
-        .fallback(crate::layout::unknown_address)
-        .with_state(state);
-    with_layers(router, config)
+        .fallback(crate::layout::unknown_address);
+    let metrics = state.metrics.clone();
+    with_layers(router.with_state(state), config, metrics)
 }
 
 /// The layers every answer passes through, around `router`: request ids, tracing,
 /// limits, panics caught, problem+json (an HTML page for browsers), no caching of
 /// authenticated answers, security headers.
-fn with_layers(router: Router, config: &HttpConfig) -> Router {
+fn with_layers(router: Router, config: &HttpConfig, metrics: Metrics) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let layers = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(
@@ -155,12 +157,15 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
         .into_inner();
     let mut router = router
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+            (
+                Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+                metrics.clone(),
+            ),
             middleware::shed_load,
         ))
         // Inside the client-address layer: limits count the client behind a gateway.
         .layer(axum::middleware::from_fn_with_state(
-            RateLimits::new(config.rate_limits),
+            RateLimits::new(config.rate_limits.clone(), metrics.clone()),
             rate_limit::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -182,6 +187,12 @@ fn with_layers(router: Router, config: &HttpConfig) -> Router {
         ))
         .layer(axum::middleware::from_fn(
             middleware::no_store_when_authenticated,
+        ))
+        // Outermost of the per-route layers: it sees the final status of every answer,
+        // and the route template it matched.
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::count,
         ));
     for (name, value) in middleware::security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
@@ -245,6 +256,85 @@ pub async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, router, tls, ConnectionLimits::default(), shutdown).await
+}
+
+/// How many connections one client address may hold open at once.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Open connections per address; one more is closed as soon as it is accepted.
+    pub per_address: usize,
+    /// Addresses without a cap: the gateways every client arrives through.
+    pub exempt: TrustedProxies,
+}
+
+impl Default for ConnectionLimits {
+    /// 128 per address: a practice's whole front desk behind one NAT, each browser
+    /// with its handful of connections, fits; one client holding thousands open
+    /// (slowloris with patience) does not.
+    fn default() -> Self {
+        Self {
+            per_address: 128,
+            exempt: TrustedProxies::default(),
+        }
+    }
+}
+
+/// The open connections of each capped address.
+#[derive(Clone, Default)]
+struct OpenConnections(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+/// One counted connection; uncounted when dropped (however its task ends).
+struct Counted {
+    open: OpenConnections,
+    address: std::net::IpAddr,
+}
+
+impl OpenConnections {
+    /// Counts a connection from `address`, or `None` if it already holds `cap`.
+    fn admit(&self, address: std::net::IpAddr, cap: usize) -> Option<Counted> {
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(address).or_insert(0);
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(Counted {
+            open: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut open = self
+            .open
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// [`serve`] with `limits` on the connections each client address may hold open (the
+/// gateways named in `limits.exempt` excepted).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let open = OpenConnections::default();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let mut http = auto::Builder::new(TokioExecutor::new());
@@ -266,6 +356,19 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let address = peer.ip().to_canonical();
+        let counted = if limits.exempt.trusts(address) {
+            None
+        } else {
+            match open.admit(address, limits.per_address) {
+                Some(counted) => Some(counted),
+                None => {
+                    tracing::debug!(%peer, "closing a connection over the per-address cap");
+                    drop(stream);
+                    continue;
+                }
+            }
+        };
         let service = TowerToHyperService::new(router.clone().map_request(
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
@@ -276,6 +379,7 @@ pub async fn serve(
         let http = http.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _counted = counted;
             let served = match acceptor {
                 Some(acceptor) => {
                     let Ok(Ok(stream)) =
@@ -330,7 +434,11 @@ mod tests {
                 "unreachable"
             }),
         );
-        let router = super::with_layers(router, &super::HttpConfig::default());
+        let router = super::with_layers(
+            router,
+            &super::HttpConfig::default(),
+            crate::metrics::Metrics::new(),
+        );
         let response = router
             .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
             .await
@@ -357,5 +465,72 @@ mod tests {
     #[test]
     fn openapi_document_matches_the_reviewed_snapshot() {
         insta::assert_json_snapshot!("openapi", super::openapi());
+    }
+
+    /// `GET /` on `stream`: the answer's first bytes, or `None` if the server closed it.
+    async fn ask(stream: &mut tokio::net::TcpStream) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: paddock.test\r\n\r\n")
+            .await
+            .ok()?;
+        let mut buf = [0u8; 512];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("the server answers or closes within 5 s");
+        match read {
+            Ok(0) | Err(_) => None,
+            Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_over_its_connection_cap_is_closed_at_once_and_gateways_are_exempt() {
+        use super::{ConnectionLimits, TrustedProxies};
+        use tokio::net::{TcpListener, TcpStream};
+        let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let gateway = TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]);
+        for (exempt, capped) in [(TrustedProxies::default(), true), (gateway, false)] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let limits = ConnectionLimits {
+                per_address: 2,
+                exempt,
+            };
+            let server = tokio::spawn(super::serve_with(
+                listener,
+                router.clone(),
+                None,
+                limits,
+                std::future::pending(),
+            ));
+            // Two connections, each answered once and kept alive.
+            let mut first = TcpStream::connect(address).await.unwrap();
+            let mut second = TcpStream::connect(address).await.unwrap();
+            for stream in [&mut first, &mut second] {
+                let answer = ask(stream).await.expect("within the cap");
+                assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            }
+            let mut third = TcpStream::connect(address).await.unwrap();
+            let answered = ask(&mut third).await;
+            assert_eq!(answered.is_none(), capped, "{answered:?}");
+            if capped {
+                // Closing one makes room again (once the server has seen it close).
+                drop(first);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                loop {
+                    let mut again = TcpStream::connect(address).await.unwrap();
+                    if ask(&mut again).await.is_some() {
+                        break;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no room after a close"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+            server.abort();
+        }
     }
 }

@@ -69,6 +69,9 @@ impl Demo {
         let mut command = Command::new(binary);
         // Plain HTTP: the load generator does not speak TLS.
         command.args(["demo", "--bind", "127.0.0.1:0", "--insecure-http"]);
+        // The load comes from one address: the limits would answer it, not the server.
+        command.args(["--rate-limit-address", "off", "--rate-limit-secrets", "off"]);
+        command.args(["--rate-limit-credential", "off"]);
         // No external database, and the server's defaults for everything else (the
         // argon2 cost above all, which the report states): drop every PADDOCK_ setting.
         command.env_remove("DATABASE_URL");

@@ -8,7 +8,7 @@ mod catalogue;
 mod clinic;
 
 use super::CommandError;
-use super::serve::serve_checked;
+use super::serve::{Listen, serve_checked};
 use crate::cli::DemoArgs;
 use crate::config::{ADMIN_DATABASE_URL, DATABASE_URL, env, require_env};
 use paddock_domain::{BuiltinRole, DisplayName, Email, PracticeId, PracticeName, UserId};
@@ -147,9 +147,14 @@ async fn migrate_seed_serve(admin_url: &str, args: &DemoArgs) -> Result<ExitCode
         .and_then(|files| files.chain().first().map(tls::fingerprint));
     let http = HttpConfig {
         https: tls.is_some(),
+        rate_limits: args.rate_limits.config(None),
         ..HttpConfig::default()
     };
-    serve_checked(db, args.bind, &args.data_dir, &http, tls, |address| {
+    let listen = Listen {
+        public: args.bind,
+        metrics: None,
+    };
+    serve_checked(db, listen, &args.data_dir, &http, tls, |address| {
         print_welcome(&report, address, fingerprint.as_deref());
     })
     .await

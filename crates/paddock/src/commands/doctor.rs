@@ -107,6 +107,40 @@ fn deployment_findings(read: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
             )));
         }
     }
+    if let Some(url) = read("PADDOCK_REDIS_URL") {
+        match paddock_web::rate_limit::SharedCounts::new(&url, "") {
+            Err(reason) => findings.push(error(format!("PADDOCK_REDIS_URL: {reason}"))),
+            Ok(redis) => {
+                if !redis.authenticates() {
+                    findings.push(warn(
+                        "PADDOCK_REDIS_URL: Redis without a password: anyone who reaches it can \
+                         reset the shared rate limits; set requirepass (or an ACL user) and put \
+                         the password in the URL"
+                            .to_owned(),
+                    ));
+                }
+                if !redis.stays_local() {
+                    findings.push(warn(
+                        "PADDOCK_REDIS_URL: Redis is reached over the network in plain text; \
+                         keep it on a private network or a local socket"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(address) = read("PADDOCK_METRICS_BIND") {
+        match address.parse::<std::net::SocketAddr>() {
+            Err(_) => findings.push(error(format!(
+                "PADDOCK_METRICS_BIND: {address:?} is not an address and port"
+            ))),
+            Ok(address) if address.ip().is_unspecified() => findings.push(warn(format!(
+                "PADDOCK_METRICS_BIND={address} serves metrics, without sign-in, on every \
+                 interface; bind it to loopback or a private interface"
+            ))),
+            Ok(_) => {}
+        }
+    }
     if let Some(url) = read(DATABASE_URL) {
         // Parsed as serve parses it (sqlx: the URL, then PG* variables for the rest).
         match PgConnectOptions::from_str(&url) {
@@ -166,6 +200,36 @@ mod tests {
         assert!(has("warning:", "token-signing key"), "{found:#?}");
         assert!(has("warning:", "data-encryption key"), "{found:#?}");
         assert!(has("warning:", "sslmode=prefer"), "{found:#?}");
+
+        let redis = findings_for(&[
+            ("PADDOCK_REDIS_URL", "redis://cache.internal:6379/0"),
+            ("PADDOCK_METRICS_BIND", "0.0.0.0:9100"),
+        ]);
+        let has = |level: &str, words: &str| {
+            redis
+                .iter()
+                .any(|f| f.starts_with(level) && f.contains(words))
+        };
+        assert!(has("warning:", "Redis without a password"), "{redis:#?}");
+        assert!(
+            has("warning:", "over the network in plain text"),
+            "{redis:#?}"
+        );
+        assert!(has("warning:", "on every interface"), "{redis:#?}");
+        let secured = findings_for(&[
+            ("PADDOCK_REDIS_URL", "redis://:s3cret@127.0.0.1:6379/0"),
+            ("PADDOCK_METRICS_BIND", "127.0.0.1:9100"),
+        ]);
+        assert!(
+            !secured
+                .iter()
+                .any(|f| f.contains("Redis") || f.contains("METRICS")),
+            "{secured:#?}"
+        );
+        assert!(
+            !secured.iter().any(|f| f.contains("s3cret")),
+            "the password is never printed: {secured:#?}"
+        );
 
         let plain = findings_for(&[("PADDOCK_DATA_DIR", "/nonexistent")]);
         assert!(

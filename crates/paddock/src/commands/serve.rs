@@ -11,8 +11,11 @@ use paddock_notify::{Mailer, SmsOutbox, SmtpConfig};
 use paddock_passwords::{HashParams, PasswordHasher};
 use paddock_store::Db;
 use paddock_web::auth::AuthServices;
+use paddock_web::rate_limit::SharedCounts;
 use paddock_web::tls::{self, CertificateFiles};
-use paddock_web::{AppState, HttpConfig, MailSettings, TrustedProxies, build_router};
+use paddock_web::{
+    AppState, ConnectionLimits, HttpConfig, MailSettings, TrustedProxies, build_router,
+};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -42,7 +45,12 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
     };
     let url = require_env(DATABASE_URL, "the paddock_app role's connection")?;
     let db = Db::connect(&url, POOL_SIZE).await?;
+    let shared = match &args.redis_url {
+        Some(redis) => Some(SharedCounts::new(redis, REDIS_KEY_PREFIX)?),
+        None => None,
+    };
     let http = HttpConfig {
+        rate_limits: args.rate_limits.config(shared),
         trusted_proxies: TrustedProxies::new(args.trusted_proxies),
         https: tls.is_some(),
         cors_origins: args
@@ -52,14 +60,30 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
             .collect(),
         ..HttpConfig::default()
     };
-    serve_checked(db, args.bind, &args.data_dir, &http, tls, |_| {}).await
+    let listen = Listen {
+        public: args.bind,
+        metrics: args.metrics_bind,
+    };
+    serve_checked(db, listen, &args.data_dir, &http, tls, |_| {}).await
+}
+
+/// The rate-limit keys' prefix in a shared Redis.
+const REDIS_KEY_PREFIX: &str = "paddock:rate:";
+
+/// Where a server listens: the public address, and the metrics listener's if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Listen {
+    /// The application (API and pages).
+    pub public: SocketAddr,
+    /// `GET /metrics`, apart from the public port (none: not served).
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Refuses to start unless the role is safe, then serves until Ctrl-C or SIGTERM;
 /// `on_listening` learns the bound address (useful with port 0).
 pub async fn serve_checked(
     db: Db,
-    bind: SocketAddr,
+    listen: Listen,
     data_dir: &Path,
     http: &HttpConfig,
     tls: Option<Arc<CertificateFiles>>,
@@ -79,13 +103,18 @@ pub async fn serve_checked(
     if !status.is_current() {
         tracing::warn!(%status, "schema is not current; /readyz answers 503 until it is");
     }
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let listener = tokio::net::TcpListener::bind(listen.public).await?;
     let local = listener.local_addr()?;
+    let metrics_listener = match listen.metrics {
+        Some(address) => Some(tokio::net::TcpListener::bind(address).await?),
+        None => None,
+    };
     let state = AppState::new(
         db.clone(),
         auth_services(data_dir)?,
         mail_settings(data_dir, local, http.https)?,
     );
+    let metrics = state.metrics.clone();
     let router = build_router(state, http);
     let tls_config = match &tls {
         Some(files) => {
@@ -99,10 +128,31 @@ pub async fn serve_checked(
             None
         }
     };
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            tracing::info!(metrics_address = %listener.local_addr()?, "serving metrics");
+            let router = paddock_web::metrics::router(metrics, db.clone());
+            Some(tokio::spawn(paddock_web::serve(
+                listener,
+                router,
+                None,
+                std::future::pending(),
+            )))
+        }
+        None => None,
+    };
     on_listening(local);
     let sealer = tokio::spawn(paddock_store::audit::chain::run_sealer(db.clone()));
     let record_clock = tokio::spawn(run_record_clock(db.clone(), RECORD_CLOCK_INTERVAL));
-    let served = paddock_web::serve(listener, router, tls_config, shutdown).await;
+    // Every client behind a gateway shares its address: the gateway is not capped.
+    let connections = ConnectionLimits {
+        exempt: http.trusted_proxies.clone(),
+        ..ConnectionLimits::default()
+    };
+    let served = paddock_web::serve_with(listener, router, tls_config, connections, shutdown).await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     sealer.abort();
     // Finalising is one statement: stopping between ticks, or in the middle of one
     // (rolled back), leaves nothing half done; the next start catches up.

@@ -1266,3 +1266,90 @@ async fn the_admin_changes_the_time_zone_on_the_settings_page_and_the_page_shows
     );
     browser.close().await;
 }
+
+/// The API reference renders every operation of the OpenAPI document under the site's
+/// Content-Security-Policy, and breaks none of it: the viewer's scripts and styles are
+/// loaded again into a page of the site with a violation listener in place first, so
+/// anything it would inline (a script, a style element or attribute, an outside
+/// request) is caught as the browser refuses it.
+#[tokio::test]
+async fn the_api_reference_renders_every_operation_without_breaking_the_csp() {
+    let (site, browser) = tokio::join!(site(), Browser::open());
+    let operations: usize = paddock_web::server::openapi()
+        .paths
+        .paths
+        .values()
+        .map(|item| {
+            [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                .into_iter()
+                .filter(|op| op.is_some())
+                .count()
+        })
+        .sum();
+    assert!(operations > 40, "{operations}");
+
+    browser.goto(&site.url("/api/docs")).await;
+    browser.element(".opblock-summary-path").await;
+    let shown = wait_for_count(&browser, ".opblock", operations).await;
+    assert_eq!(shown, operations, "{}", browser.describe().await);
+    assert!(browser.text(".info .title").await.contains("Paddock API"));
+    let shot = browser.screenshot("api-docs").await;
+    eprintln!("API reference screenshot: {}", shot.display());
+
+    // The same viewer, loaded into another page of the site (same policy) with a
+    // listener for refusals registered before any of its code runs.
+    browser.goto(&site.url("/no-such-page")).await;
+    let loaded = browser
+        .client
+        .execute_async(
+            r##"const done = arguments[arguments.length - 1];
+            window.refused = [];
+            document.addEventListener("securitypolicyviolation", (e) =>
+                window.refused.push(e.violatedDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber));
+            const css = document.createElement("link");
+            css.rel = "stylesheet";
+            css.href = "/api/docs/assets/5.35.0/swagger-ui.css";
+            document.head.appendChild(css);
+            const root = document.createElement("div");
+            root.id = "reloaded";
+            document.body.appendChild(root);
+            const script = document.createElement("script");
+            script.src = "/api/docs/assets/5.35.0/swagger-ui-bundle.js";
+            script.onload = () => {
+                SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#reloaded",
+                    validatorUrl: null, presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout" });
+                done("loaded");
+            };
+            script.onerror = () => done("the bundle did not load");
+            document.head.appendChild(script);"##,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, json!("loaded"));
+    let shown = wait_for_count(&browser, "#reloaded .opblock", operations).await;
+    assert_eq!(shown, operations, "{}", browser.describe().await);
+    // Expand one operation, as a reader would, so its rendering is checked too.
+    browser.click("#reloaded .opblock-summary-control").await;
+    browser.element("#reloaded .opblock-body").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = browser
+        .client
+        .execute("return window.refused", vec![])
+        .await
+        .unwrap();
+    assert_eq!(refused, json!([]), "the reference breaks the CSP");
+    browser.close().await;
+}
+
+/// How many `css` elements there are once `expected` appear, or after [`WAIT`].
+async fn wait_for_count(browser: &Browser, css: &str, expected: usize) -> usize {
+    let end = Instant::now() + WAIT;
+    loop {
+        let count = browser.count(css).await;
+        if count >= expected || Instant::now() >= end {
+            return count;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

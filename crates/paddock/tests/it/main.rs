@@ -21,6 +21,7 @@ mod error_pages;
 mod http;
 mod isolation;
 mod malformed_input;
+mod metrics;
 mod passwords;
 mod pg_tls;
 mod principal;

@@ -1,14 +1,16 @@
 //! Rate limits, at the edge: per client address for every request, tighter for the
 //! endpoints that take a secret, and per credential; over a limit the answer is a 429
 //! problem with `Retry-After` (a page for a browser) and nothing behind it runs.
+//! With shared counts (the local Redis at 127.0.0.1:6379, or `PADDOCK_TEST_REDIS_URL`)
+//! the limits hold across instances; without Redis, sign-in fails closed.
 
 use crate::support::{
-    Anonymous, NORTHSIDE_ADMIN, RIVERSIDE_ADMIN, TEST_PASSWORD, TestApp, WRONG_PASSWORD,
+    Anonymous, NORTHSIDE_ADMIN, RIVERSIDE_ADMIN, Server, TEST_PASSWORD, TestApp, WRONG_PASSWORD,
     assert_problem,
 };
 use axum::http::{Method, StatusCode};
 use paddock_web::HttpConfig;
-use paddock_web::rate_limit::{Limit, RateLimitConfig};
+use paddock_web::rate_limit::{Limit, RateLimitConfig, SharedCounts};
 use serde_json::json;
 
 /// A server with only `limits` on.
@@ -138,5 +140,99 @@ async fn every_request_is_limited_per_address_and_per_credential() {
         fresh.status,
         StatusCode::OK,
         "another credential is not held back"
+    );
+}
+
+/// Counts in the test Redis under a prefix no other test uses.
+fn shared_counts() -> SharedCounts {
+    let url = std::env::var("PADDOCK_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    SharedCounts::new(&url, format!("paddock-test:{}:", uuid::Uuid::new_v4())).unwrap()
+}
+
+/// The metrics a server has counted, as text.
+async fn metrics_of(server: &Server, env: &TestApp) -> String {
+    server.metrics.render(&env.world.app).await
+}
+
+#[tokio::test]
+async fn shared_counts_hold_one_limit_across_instances() {
+    let http = HttpConfig {
+        rate_limits: RateLimitConfig {
+            per_address: burst(4),
+            shared: Some(shared_counts()),
+            ..RateLimitConfig::off()
+        },
+        ..HttpConfig::default()
+    };
+    let env = TestApp::with_http(&http).await;
+    // A second instance of the same deployment, in front of the same database.
+    let other = Server::configured(env.world.app.clone(), |_| {}, &http);
+    for instance in [&env.server, &other, &env.server, &other] {
+        let answer = instance
+            .request_from("203.0.113.9", Method::GET, "/healthz", None, Anonymous)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    // Each instance has seen two requests, within its own burst of four; together
+    // they have seen four, and the fifth is refused whichever instance it reaches.
+    for instance in [&env.server, &other] {
+        let over = instance
+            .request_from("203.0.113.9", Method::GET, "/healthz", None, Anonymous)
+            .await;
+        assert_problem(&over, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        assert!(over.header("retry-after").is_some());
+    }
+    let elsewhere = other
+        .request_from("203.0.113.10", Method::GET, "/healthz", None, Anonymous)
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::OK);
+    let counted = metrics_of(&other, &env).await;
+    assert!(
+        counted.contains(r#"paddock_rate_limited_total{limit="per_address"} 1"#),
+        "{counted}"
+    );
+}
+
+#[tokio::test]
+async fn without_redis_sign_in_fails_closed_and_reads_fail_open() {
+    // Nothing listens on port 1: every shared count fails at once.
+    let http = HttpConfig {
+        rate_limits: RateLimitConfig {
+            shared: Some(SharedCounts::new("redis://127.0.0.1:1/0", "paddock-test:").unwrap()),
+            ..RateLimitConfig::default()
+        },
+        ..HttpConfig::default()
+    };
+    let env = TestApp::with_http(&http).await;
+    let before = env.audit_actions().await.len();
+    let refused = sign_in_from(&env, "203.0.113.11", TEST_PASSWORD).await;
+    assert_problem(
+        &refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+    );
+    assert!(refused.header("retry-after").is_some());
+    assert!(
+        !refused.text.contains("redis") && !refused.text.contains("127.0.0.1:1"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        env.audit_actions().await.len(),
+        before,
+        "the password was not even tried"
+    );
+    // Reads (and a session's other work) go on, counted by the instance alone.
+    for _ in 0..3 {
+        let read = env
+            .request_from("203.0.113.11", Method::GET, "/healthz", None, Anonymous)
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    }
+    let counted = metrics_of(&env.server, &env).await;
+    assert!(
+        counted.contains(r#"paddock_rate_limited_total{limit="shared_unavailable"} 1"#),
+        "{counted}"
     );
 }

@@ -349,6 +349,58 @@ async fn serve_as_the_app_role_answers_health_checks_and_stops_gracefully_on_sig
 }
 
 #[tokio::test]
+async fn serve_reports_metrics_on_its_own_listener_never_on_the_public_port() {
+    let db = TestDb::new().await;
+    let data = TempDir::new("serve-metrics");
+    let mut server =
+        Running::spawn(serve(&db.app_url(), data.path()).args(["--metrics-bind", "127.0.0.1:0"]));
+    let public = server.listening_address();
+    let metrics = server
+        .stderr
+        .find("the metrics listener's address", DEADLINE, |line| {
+            let json: Value = serde_json::from_str(line).ok()?;
+            json.get("metrics_address")?
+                .as_str()?
+                .parse::<SocketAddr>()
+                .ok()
+        });
+    assert_ne!(public, metrics);
+    assert_eq!(get(public, "/healthz").status, 200);
+    assert_eq!(get(public, "/api/v1/patients").status, 401);
+
+    let on_public = get(public, "/metrics");
+    assert_eq!(on_public.status, 404, "{on_public:?}");
+    assert!(
+        !on_public.body.contains("paddock_http_requests"),
+        "{on_public:?}"
+    );
+
+    let scraped = get(metrics, "/metrics");
+    assert_eq!(scraped.status, 200, "{scraped:?}");
+    let text = &scraped.body;
+    for expected in [
+        r#"paddock_http_requests_total{method="GET",route="/healthz",status="200"} 1"#,
+        r#"paddock_http_requests_total{method="GET",route="/api/v1/patients",status="401"} 1"#,
+        r#"paddock_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        "paddock_http_request_duration_seconds_bucket",
+        "paddock_db_pool_connections_max 20",
+        "paddock_audit_unsealed_events",
+        "paddock_audit_sealer_lag_seconds",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("/metrics"),
+        "the public 404 is counted without its path:\n{text}"
+    );
+    assert_eq!(
+        get(metrics, "/healthz").status,
+        404,
+        "the metrics listener serves metrics only"
+    );
+}
+
+#[tokio::test]
 async fn serve_seals_the_audit_trail_in_the_background() {
     let db = TestDb::new().await;
     let practice = crate::world::create_practice(

@@ -629,6 +629,26 @@ impl crate::Db {
     }
 }
 
+/// The events waiting for the sealer, across every practice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealerBacklog {
+    /// Events committed but not sealed yet.
+    pub pending: i64,
+    /// When the oldest of them was recorded (none when nothing waits).
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+impl crate::Db {
+    /// How far the sealer is behind: counts and one time, nothing of any event.
+    pub async fn sealer_backlog(&self) -> Result<SealerBacklog, StoreError> {
+        let (pending, oldest) =
+            sqlx::query_as("select pending, oldest from audit_sealer_backlog()")
+                .fetch_one(self.pool())
+                .await?;
+        Ok(SealerBacklog { pending, oldest })
+    }
+}
+
 /// How often the server's sealer chains newly committed events.
 pub const SEAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 

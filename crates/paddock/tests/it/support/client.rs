@@ -26,6 +26,8 @@ pub struct Server {
     pub clock: Arc<ManualClock>,
     /// The work the server does after answering (mail), to wait on.
     pub background: Background,
+    /// What the server counted.
+    pub metrics: paddock_web::metrics::Metrics,
     outbox: tempfile::TempDir,
 }
 
@@ -43,6 +45,7 @@ impl Server {
         configure(&mut state);
         Server {
             background: state.background.clone(),
+            metrics: state.metrics.clone(),
             router: build_router(state, http),
             clock,
             outbox,
