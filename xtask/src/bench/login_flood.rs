@@ -210,6 +210,43 @@ struct Measurement {
     /// Whole-machine CPU busy share during each phase.
     baseline_cpu: Option<f64>,
     flood_cpu: Option<f64>,
+    /// The server's resident memory (KiB).
+    memory: Memory,
+}
+
+/// The server process's resident memory through the run, in KiB (`None`: unreadable).
+#[derive(Debug, Default, Clone, Copy)]
+struct Memory {
+    /// After signing in and warming up, before the baseline.
+    start: Option<u64>,
+    /// Highest sample (every 200 ms) during the baseline, and during the flood.
+    baseline_max: Option<u64>,
+    flood_max: Option<u64>,
+    /// Right after the flood.
+    end: Option<u64>,
+    /// The kernel's high-water mark for the process (VmHWM), at the end.
+    peak: Option<u64>,
+}
+
+/// One field (`VmRSS`, `VmHWM`) of /proc/<pid>/status, in KiB.
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(field)?.strip_prefix(':')?;
+        value.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// The highest resident memory of `pid` sampled every 200 ms for `phase`.
+async fn highest_rss(pid: Option<u32>, phase: Duration) -> Option<u64> {
+    let pid = pid?;
+    let end = tokio::time::Instant::now() + phase;
+    let mut highest = None;
+    while tokio::time::Instant::now() < end {
+        highest = highest.max(proc_status_kib(pid, "VmRSS"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    highest.max(proc_status_kib(pid, "VmRSS"))
 }
 
 async fn measure(demo: &Demo, options: Options) -> Result<Measurement, String> {
@@ -242,19 +279,32 @@ async fn measure(demo: &Demo, options: Options) -> Result<Measurement, String> {
         "xtask: baseline: {} requests/s per endpoint for {}s",
         options.probe_rate, options.seconds
     );
+    let pid = demo.pid();
+    let rss_start = pid.and_then(|pid| proc_status_kib(pid, "VmRSS"));
     let cpu_start = CpuTimes::now();
-    let baseline = probe_all(addr, &probes, options.probe_rate, phase).await;
+    let (baseline, baseline_max) = tokio::join!(
+        probe_all(addr, &probes, options.probe_rate, phase),
+        highest_rss(pid, phase)
+    );
     let cpu_baseline = CpuTimes::now();
 
     eprintln!(
         "xtask: flood: {} connections posting wrong passwords, same probe, for {}s",
         options.flood_concurrency, options.seconds
     );
-    let (flood, during_flood) = tokio::join!(
+    let (flood, during_flood, flood_max) = tokio::join!(
         flood(addr, options.flood_concurrency, phase),
-        probe_all(addr, &probes, options.probe_rate, phase)
+        probe_all(addr, &probes, options.probe_rate, phase),
+        highest_rss(pid, phase)
     );
     let cpu_flood = CpuTimes::now();
+    let memory = Memory {
+        start: rss_start,
+        baseline_max,
+        flood_max,
+        end: pid.and_then(|pid| proc_status_kib(pid, "VmRSS")),
+        peak: pid.and_then(|pid| proc_status_kib(pid, "VmHWM")),
+    };
     let share = |start: Option<CpuTimes>, end: Option<CpuTimes>| start?.busy_share(end?);
     Ok(Measurement {
         baseline,
@@ -262,6 +312,7 @@ async fn measure(demo: &Demo, options: Options) -> Result<Measurement, String> {
         flood,
         baseline_cpu: share(cpu_start, cpu_baseline),
         flood_cpu: share(cpu_baseline, cpu_flood),
+        memory,
     })
 }
 
@@ -637,6 +688,7 @@ connections; probe {probe_rate} requests/s per endpoint
 - Flood achieved: {answered} logins answered in {elapsed:.1} s = **{rate:.1} logins/s** \
 (answers: {statuses}; no answer: {errors})
 - p99 during the flood: {p99s}
+- Server memory (resident, /proc/<pid>/status): {memory}
 
 {table}",
         cores = machine.cores,
@@ -648,8 +700,36 @@ connections; probe {probe_rate} requests/s per endpoint
         table = report::table(&rows),
         baseline_cpu = share(measurement.baseline_cpu),
         flood_cpu = share(measurement.flood_cpu),
+        memory = memory_line(&measurement.memory),
     )
 }
+
+/// The memory figures in MB (10^6 bytes), with the 150 MB target.
+fn memory_line(memory: &Memory) -> String {
+    let mb = |kib: Option<u64>| {
+        kib.map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.0} MB", kib as f64 * 1024.0 / 1e6),
+        )
+    };
+    let verdict = match memory.peak {
+        Some(peak) if peak as f64 * 1024.0 / 1e6 < MEMORY_TARGET_MB => "**PASS**",
+        Some(_) => "**FAIL**",
+        None => "unknown",
+    };
+    format!(
+        "{} before the baseline, at most {} during it, at most {} during the flood, {} \
+         after it; peak (VmHWM) {}. Target: peak under {MEMORY_TARGET_MB:.0} MB: {verdict}",
+        mb(memory.start),
+        mb(memory.baseline_max),
+        mb(memory.flood_max),
+        mb(memory.end),
+        mb(memory.peak),
+    )
+}
+
+/// The resident memory the server may reach under the flood.
+const MEMORY_TARGET_MB: f64 = 150.0;
 
 #[cfg(test)]
 mod tests {
@@ -714,6 +794,13 @@ mod tests {
             },
             baseline_cpu: Some(0.05),
             flood_cpu: Some(1.0),
+            memory: Memory {
+                start: Some(40_000),
+                baseline_max: Some(41_000),
+                flood_max: Some(90_000),
+                end: Some(88_000),
+                peak: Some(92_000),
+            },
         };
         let context = Context {
             machine: Machine {
@@ -732,6 +819,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("permits = cores = 2"), "{text}");
+        assert!(
+            text.contains("at most 92 MB during the flood, 90 MB after it; peak (VmHWM) 94 MB"),
+            "{text}"
+        );
+        assert!(text.contains("peak under 150 MB: **PASS**"), "{text}");
         assert!(
             text.contains(
                 "(all processes, /proc/stat): 5% during the baseline, 100% during the flood"

@@ -511,3 +511,34 @@ async fn error_pages_a_form_field_that_does_not_fit_is_named_in_our_words_never_
     .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
 }
+
+#[tokio::test]
+async fn error_pages_a_query_parameter_given_twice_is_named_in_our_words() {
+    let env = TestApp::new().await;
+    let admin = env.login(RIVERSIDE_ADMIN, TEST_PASSWORD).await;
+    for path in [
+        "/staff?notice=invited&notice=revoked",
+        "/settings?notice=saved&notice=saved",
+        "/login?next=/clients&next=/staff",
+    ] {
+        let session = (!path.starts_with("/login")).then_some(&admin);
+        let refused = get(&env, path, Some(BROWSER_ACCEPT), session).await;
+        assert_error_page(
+            &refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed",
+        );
+        let name = path.split(['?', '=']).nth(1).unwrap();
+        assert!(
+            refused
+                .text
+                .contains(&format!("<li>{name}: is given more than once</li>")),
+            "{path}: {}",
+            refused.text
+        );
+        assert!(!refused.text.contains("duplicate field"), "{}", refused.text);
+    }
+    // Once each, the pages open as before.
+    let page = get(&env, "/staff?notice=invited", Some(BROWSER_ACCEPT), Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+}

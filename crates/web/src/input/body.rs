@@ -127,6 +127,9 @@ fn in_our_words(path: &str, message: &str) -> FieldError {
         };
         return FieldError::new(field, "is not a field of this request");
     }
+    if let Some(name) = quoted_after(message, "duplicate field ") {
+        return FieldError::new(at(&name), "is given more than once");
+    }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
         let choices = rest
             .split_once("expected ")
@@ -258,6 +261,26 @@ where
                 Err(AppError::Validation(errors))
             }
         }
+    }
+}
+
+/// A page's query string read into `T` as a form is: a parameter that does not fit, or
+/// one given twice where one is read, is a 422 naming it (an HTML page for a browser),
+/// never axum's plain-text 400.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let query = parts.uri.query().unwrap_or_default();
+        parse_form(query.as_bytes())
+            .map(Query)
+            .map_err(|error| AppError::Validation(vec![error]))
     }
 }
 

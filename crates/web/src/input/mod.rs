@@ -8,7 +8,7 @@
 use crate::AppError;
 
 pub mod body;
-pub use body::{Json, Path};
+pub use body::{Json, Path, Query};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use paddock_domain::field::{bounded_text, no_control_characters, note_text};
 use paddock_domain::{FieldError, FieldErrors};

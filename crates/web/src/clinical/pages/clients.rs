@@ -86,7 +86,7 @@ fn notice_text(key: Option<&str>) -> Option<String> {
 pub(crate) async fn detail_page(
     Page { ctx, nav }: Page,
     PageId(id): PageId<ClientId>,
-    Query(q): Query<NoticeQuery>,
+    crate::input::Query(q): crate::input::Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
     let permissions = ctx.principal.permissions();
     let read_patients = permissions.contains(Permission::PatientsRead);
