@@ -536,9 +536,19 @@ async fn error_pages_a_query_parameter_given_twice_is_named_in_our_words() {
             "{path}: {}",
             refused.text
         );
-        assert!(!refused.text.contains("duplicate field"), "{}", refused.text);
+        assert!(
+            !refused.text.contains("duplicate field"),
+            "{}",
+            refused.text
+        );
     }
     // Once each, the pages open as before.
-    let page = get(&env, "/staff?notice=invited", Some(BROWSER_ACCEPT), Some(&admin)).await;
+    let page = get(
+        &env,
+        "/staff?notice=invited",
+        Some(BROWSER_ACCEPT),
+        Some(&admin),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
 }
