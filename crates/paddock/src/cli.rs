@@ -116,8 +116,8 @@ pub struct ServeArgs {
     /// (`redis://:password@host:6379/0`); unset, each instance counts alone.
     /// While it is unreachable, sign-in and the other secret-taking requests are
     /// refused (503) and the rest are counted in process only.
-    #[arg(long, env = "PADDOCK_REDIS_URL", value_parser = redis_url, hide_env_values = true)]
-    pub redis_url: Option<String>,
+    #[arg(long = "redis-url", value_name = "URL", env = "PADDOCK_REDIS_URL", value_parser = redis_counts, hide_env_values = true)]
+    pub redis: Option<SharedCounts>,
 
     /// The rate limits.
     #[command(flatten)]
@@ -179,11 +179,12 @@ pub fn rate_limit(value: &str) -> Result<RateLimitSetting, String> {
     }
 }
 
-/// A Redis URL the client can use (the value is never echoed: it may hold a password).
-fn redis_url(value: &str) -> Result<String, String> {
-    paddock_web::rate_limit::SharedCounts::new(value, "")
-        .map(|_| value.to_owned())
-        .map_err(|error| error.to_string())
+/// The rate-limit keys' prefix in a shared Redis.
+const REDIS_KEY_PREFIX: &str = "paddock:rate:";
+
+/// The shared counts in the Redis at `value` (never echoed: it may hold a password).
+fn redis_counts(value: &str) -> Result<SharedCounts, String> {
+    SharedCounts::new(value, REDIS_KEY_PREFIX).map_err(|error| error.to_string())
 }
 
 /// `practice` subcommands.

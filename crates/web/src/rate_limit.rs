@@ -28,7 +28,6 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -110,7 +109,8 @@ impl RateLimitConfig {
 /// and a prefix for the keys (several deployments may share one Redis).
 #[derive(Clone)]
 pub struct SharedCounts {
-    client: redis::Client,
+    // Shared: the client is large and the counts are cloned with the configuration.
+    client: Arc<redis::Client>,
     prefix: String,
 }
 
@@ -133,7 +133,7 @@ impl SharedCounts {
     pub fn new(url: &str, prefix: impl Into<String>) -> Result<Self, NotARedisUrl> {
         let client = redis::Client::open(url).map_err(|_| NotARedisUrl)?;
         Ok(Self {
-            client,
+            client: Arc::new(client),
             prefix: prefix.into(),
         })
     }
@@ -272,11 +272,7 @@ impl RateLimits {
             }
         }
         if let (Some(limit), Some(credential)) = (config.per_credential, applies.credential) {
-            let mut key = String::with_capacity(66);
-            key.push_str("c:");
-            for byte in credential {
-                let _ = write!(key, "{byte:02x}");
-            }
+            let key = format!("c:{}", paddock_store::identity::token::hex(&credential));
             counts.push(("per_credential", key, limit));
         }
         if counts.is_empty() {
@@ -351,7 +347,8 @@ impl Shared {
             .set_connection_timeout(Some(SHARED_TIMEOUT))
             .set_response_timeout(Some(SHARED_TIMEOUT))
             .set_number_of_retries(1);
-        match ConnectionManager::new_lazy_with_config(counts.client.clone(), config) {
+        match ConnectionManager::new_lazy_with_config(redis::Client::clone(&counts.client), config)
+        {
             Ok(connection) => Some(Self {
                 connection,
                 prefix: counts.prefix.clone(),

@@ -11,7 +11,6 @@ use paddock_notify::{Mailer, SmsOutbox, SmtpConfig};
 use paddock_passwords::{HashParams, PasswordHasher};
 use paddock_store::Db;
 use paddock_web::auth::AuthServices;
-use paddock_web::rate_limit::SharedCounts;
 use paddock_web::tls::{self, CertificateFiles};
 use paddock_web::{
     AppState, ConnectionLimits, HttpConfig, MailSettings, TrustedProxies, build_router,
@@ -45,12 +44,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
     };
     let url = require_env(DATABASE_URL, "the paddock_app role's connection")?;
     let db = Db::connect(&url, POOL_SIZE).await?;
-    let shared = match &args.redis_url {
-        Some(redis) => Some(SharedCounts::new(redis, REDIS_KEY_PREFIX)?),
-        None => None,
-    };
     let http = HttpConfig {
-        rate_limits: args.rate_limits.config(shared),
+        rate_limits: args.rate_limits.config(args.redis.clone()),
         trusted_proxies: TrustedProxies::new(args.trusted_proxies),
         https: tls.is_some(),
         cors_origins: args
@@ -66,9 +61,6 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, CommandError> {
     };
     serve_checked(db, listen, &args.data_dir, &http, tls, |_| {}).await
 }
-
-/// The rate-limit keys' prefix in a shared Redis.
-const REDIS_KEY_PREFIX: &str = "paddock:rate:";
 
 /// Where a server listens: the public address, and the metrics listener's if any.
 #[derive(Debug, Clone, Copy)]
